@@ -1,0 +1,47 @@
+//! CreateStream: PROVISIONED with a ShardCount, or ON_DEMAND (four shards to start).
+
+use crate::api::model::{CreateStreamInput, StreamMode as WireMode};
+use crate::engine::Engine;
+use crate::engine::catalog::StreamMode;
+use crate::engine::lifecycle::NewStream;
+use crate::error::{KinesisError, Result};
+
+pub async fn handle(engine: &Engine, input: CreateStreamInput) -> Result<()> {
+    let name = input.stream_name.unwrap_or_default();
+    let mode = match input.stream_mode_details.as_ref().and_then(|d| d.stream_mode.as_deref()) {
+        Some(m) if WireMode::parse(m) == Some(WireMode::OnDemand) => StreamMode::OnDemand,
+        Some(_) => StreamMode::Provisioned,
+        // Without a mode, a ShardCount means PROVISIONED and its absence ON_DEMAND.
+        None if input.shard_count.is_none() => StreamMode::OnDemand,
+        None => StreamMode::Provisioned,
+    };
+    if mode == StreamMode::OnDemand && input.shard_count.is_some() {
+        return Err(KinesisError::Validation(
+            "ShardCount is not supported for streams with ON_DEMAND capacity mode.".into(),
+        ));
+    }
+    if input.warm_throughput_mibps.is_some() && mode != StreamMode::OnDemand {
+        return Err(KinesisError::InvalidArgument(
+            "WarmThroughputMiBps can only be specified for ON_DEMAND streams.".into(),
+        ));
+    }
+    let shard_count = match input.shard_count {
+        Some(n) if n < 1 => {
+            return Err(KinesisError::Validation(format!(
+                "1 validation error detected: Value '{n}' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )));
+        }
+        Some(n) => Some(n as u32),
+        None => None,
+    };
+    engine
+        .create_stream(NewStream {
+            name,
+            shard_count,
+            mode,
+            tags: input.tags.map(|t| t.0).unwrap_or_default(),
+            max_record_kib: input.max_record_size_in_kib.map(|k| k as u32),
+            warm_throughput_mibps: input.warm_throughput_mibps,
+        })
+        .await
+}

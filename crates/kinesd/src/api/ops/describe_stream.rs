@@ -1,0 +1,40 @@
+//! DescribeStream: the stream with a page of its shards (Limit, ExclusiveStartShardId).
+
+use crate::api::common::{enhanced_monitoring, encryption_type, mode_details, shard_view, stream_name, timestamp};
+use crate::api::model::{DescribeStreamInput, DescribeStreamOutput, StreamDescription};
+use crate::engine::Engine;
+use crate::engine::catalog::StreamStatus;
+use crate::error::Result;
+
+/// DescribeStream never returns more than this many shards per call.
+const MAX_SHARDS_PER_PAGE: usize = 100;
+
+pub async fn handle(engine: &Engine, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let stream = engine.stream(&name).await?;
+    let limit = input.limit.map_or(MAX_SHARDS_PER_PAGE, |l| l as usize).min(MAX_SHARDS_PER_PAGE);
+    // A CREATING stream shows no shards yet.
+    let visible: Vec<_> = if stream.status == StreamStatus::Creating {
+        Vec::new()
+    } else {
+        let after = input.exclusive_start_shard_id.as_deref();
+        stream.shards.iter().filter(|s| after.is_none_or(|a| s.id().as_str() > a)).collect()
+    };
+    let has_more_shards = visible.len() > limit;
+    let encryption = encryption_type(&stream);
+    Ok(DescribeStreamOutput {
+        stream_description: StreamDescription {
+            stream_name: stream.name.clone(),
+            stream_arn: engine.stream_arn(&stream.name),
+            stream_status: stream.status.as_str().to_owned(),
+            stream_mode_details: mode_details(&stream),
+            shards: visible.into_iter().take(limit).map(shard_view).collect(),
+            has_more_shards,
+            retention_period_hours: stream.retention_hours as i32,
+            stream_creation_timestamp: timestamp(stream.created_ms),
+            enhanced_monitoring: enhanced_monitoring(&stream),
+            key_id: stream.encryption_key.clone(),
+            encryption_type: Some(encryption),
+        },
+    })
+}

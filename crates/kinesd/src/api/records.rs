@@ -1,0 +1,33 @@
+//! Checks PutRecord and PutRecords share.
+
+use bytes::Bytes;
+
+use crate::engine::catalog::Stream;
+use crate::engine::hash::HashKey;
+use crate::error::{KinesisError, Result};
+
+/// An ExplicitHashKey (already matching the model's pattern) must lie in [0, 2^128-1].
+pub fn explicit_hash_key(value: Option<&str>) -> Result<Option<HashKey>> {
+    match value {
+        None => Ok(None),
+        Some(s) => HashKey::parse_decimal(s).map(Some).map_err(|_| {
+            KinesisError::InvalidArgument(format!(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {s}"
+            ))
+        }),
+    }
+}
+
+/// A record (data plus partition key) may not exceed the stream's MaxRecordSizeInKiB.
+pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> Result<()> {
+    let limit = stream.max_record_kib as usize * 1024;
+    let size = data.len() + partition_key.len();
+    if size > limit {
+        return Err(KinesisError::Validation(format!(
+            "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]' at 'data' failed to satisfy constraint: Member must have length less than or equal to {1}",
+            data.len(),
+            limit.saturating_sub(partition_key.len())
+        )));
+    }
+    Ok(())
+}

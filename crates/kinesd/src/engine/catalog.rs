@@ -1,0 +1,184 @@
+//! The catalog's types: streams and shards as the engine keeps (and persists) them.
+//!
+//! A stream's `created_ms` is its incarnation: a stream deleted and created again under the
+//! same name has a new one, so iterators and tokens of the old stream stop working.
+
+use serde::{Deserialize, Serialize};
+
+use super::hash::HashKeyRange;
+use super::sequence::SequenceNumber;
+use crate::store::LogId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamStatus {
+    Creating,
+    Active,
+    Updating,
+    Deleting,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+            StreamStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamMode {
+    Provisioned,
+    OnDemand,
+}
+
+impl StreamMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMode::Provisioned => "PROVISIONED",
+            StreamMode::OnDemand => "ON_DEMAND",
+        }
+    }
+}
+
+/// Where a closed shard ends: no record at or after `end_position` will ever exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardEnd {
+    pub end_position: u64,
+    pub closed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub log: LogId,
+    #[serde(with = "range_serde")]
+    pub range: HashKeyRange,
+    pub parent: Option<u32>,
+    pub adjacent_parent: Option<u32>,
+    pub created_ms: u64,
+    pub closed: Option<ShardEnd>,
+}
+
+impl Shard {
+    pub fn id(&self) -> String {
+        shard_id(self.index)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.closed.is_none()
+    }
+
+    pub fn sequence_number(&self, position: u64, arrival_ms: u64) -> SequenceNumber {
+        SequenceNumber {
+            shard_created_secs: self.created_ms / 1000,
+            shard_index: self.index,
+            position,
+            arrival_secs: arrival_ms / 1000,
+        }
+    }
+
+    pub fn starting_sequence_number(&self) -> SequenceNumber {
+        self.sequence_number(0, self.created_ms)
+    }
+
+    pub fn ending_sequence_number(&self) -> Option<SequenceNumber> {
+        self.closed.map(|end| self.sequence_number(SequenceNumber::END_POSITION, end.closed_ms))
+    }
+}
+
+/// `shardId-000000000042`.
+pub fn shard_id(index: u32) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Parses the shard id forms AWS accepts: `shardId-000000000001`, `shardId-1`, `shard-1`, `1`.
+pub fn parse_shard_id(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("shardId-").or_else(|| s.strip_prefix("shard-")).unwrap_or(s);
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stream {
+    pub name: String,
+    pub created_ms: u64,
+    pub status: StreamStatus,
+    /// When the current CREATING/UPDATING/DELETING phase ends (0 when ACTIVE).
+    pub status_until_ms: u64,
+    pub mode: StreamMode,
+    pub retention_hours: u32,
+    pub shards: Vec<Shard>,
+    pub next_shard_index: u32,
+    pub tags: Vec<(String, String)>,
+    pub max_record_kib: u32,
+    pub encryption_key: Option<String>,
+    pub shard_level_metrics: Vec<String>,
+    pub warm_throughput_mibps: Option<i32>,
+}
+
+impl Stream {
+    pub fn shard(&self, index: u32) -> Option<&Shard> {
+        // Shards are kept in index order, and indexes are dense from 0.
+        self.shards.get(index as usize).filter(|s| s.index == index)
+    }
+
+    pub fn open_shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter().filter(|s| s.is_open())
+    }
+
+    pub fn open_shard_count(&self) -> usize {
+        self.open_shards().count()
+    }
+
+    /// The open shard whose hash range holds `key`.
+    pub fn route(&self, key: u128) -> Option<&Shard> {
+        self.open_shards().find(|s| s.range.contains(super::hash::HashKey(key)))
+    }
+
+    pub fn is_readable(&self) -> bool {
+        matches!(self.status, StreamStatus::Active | StreamStatus::Updating | StreamStatus::Deleting)
+    }
+}
+
+mod range_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::engine::hash::HashKeyRange;
+
+    #[derive(Serialize, Deserialize)]
+    struct Repr {
+        start: String,
+        end: String,
+    }
+
+    pub fn serialize<S: Serializer>(r: &HashKeyRange, s: S) -> Result<S::Ok, S::Error> {
+        Repr { start: r.start.to_string(), end: r.end.to_string() }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashKeyRange, D::Error> {
+        let r = Repr::deserialize(d)?;
+        let parse = |v: &str| v.parse::<u128>().map_err(serde::de::Error::custom);
+        Ok(HashKeyRange { start: parse(&r.start)?, end: parse(&r.end)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ids_accept_aws_shorthands() {
+        assert_eq!(shard_id(7), "shardId-000000000007");
+        for s in ["shardId-000000000007", "shardId-7", "shard-7", "7", "0007"] {
+            assert_eq!(parse_shard_id(s), Some(7), "{s}");
+        }
+        for s in ["", "shardId-", "shardId-x", "abc", "99999999999999999999999"] {
+            assert_eq!(parse_shard_id(s), None, "{s}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Stream lifecycle: CreateStream → CREATING → ACTIVE, DeleteStream → DELETING → gone, and
+//! the end of UPDATING. Phases end at a stored deadline, so a restart finishes them.
+
+use std::sync::Arc;
+
+use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
+use super::{Engine, now_ms};
+use crate::error::{KinesisError, Result};
+
+/// On-demand streams start with four shards, as AWS's do.
+pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
+pub const DEFAULT_RETENTION_HOURS: u32 = 24;
+pub const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
+/// AWS refuses CreateStream while this many streams are CREATING.
+const MAX_CREATING_STREAMS: usize = 5;
+
+pub struct NewStream {
+    pub name: String,
+    pub shard_count: Option<u32>,
+    pub mode: StreamMode,
+    pub tags: Vec<(String, String)>,
+    pub max_record_kib: Option<u32>,
+    pub warm_throughput_mibps: Option<i32>,
+}
+
+impl Engine {
+    pub async fn create_stream(&self, req: NewStream) -> Result<()> {
+        let _guard = self.control.lock().await;
+        let now = now_ms();
+        self.advance_locked(now).await?;
+        let account = &self.config.account_id;
+        let (existing, creating, open_shards) = {
+            let streams = self.streams.read();
+            let creating = streams.values().filter(|s| s.status == StreamStatus::Creating).count();
+            let open: usize = streams
+                .values()
+                .filter(|s| s.mode == StreamMode::Provisioned)
+                .map(|s| s.open_shard_count())
+                .sum();
+            (streams.contains_key(&req.name), creating, open)
+        };
+        if existing {
+            return Err(KinesisError::ResourceInUse(format!(
+                "Stream {} under account {account} already exists.",
+                req.name
+            )));
+        }
+        let shard_count = match (req.mode, req.shard_count) {
+            (StreamMode::Provisioned, Some(n)) => n,
+            (StreamMode::Provisioned, None) => {
+                return Err(KinesisError::InvalidArgument(
+                    "ShardCount is required for PROVISIONED streams.".into(),
+                ));
+            }
+            (StreamMode::OnDemand, _) => ON_DEMAND_INITIAL_SHARDS,
+        };
+        if req.mode == StreamMode::Provisioned {
+            let limit = self.config.shard_limit as usize;
+            if open_shards + shard_count as usize > limit {
+                return Err(KinesisError::LimitExceeded(format!(
+                    "This request would exceed the shard limit for the account {account} in {}. \
+                     Current shard count for the account: {open_shards}. Limit: {limit}. \
+                     Number of additional shards that would have resulted from this request: {shard_count}. \
+                     Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+                     for current limits and how to request higher limits.",
+                    self.config.region
+                )));
+            }
+        } else {
+            let on_demand = self.streams.read().values().filter(|s| s.mode == StreamMode::OnDemand).count();
+            if on_demand >= self.config.on_demand_stream_limit as usize {
+                return Err(KinesisError::LimitExceeded(format!(
+                    "This request would exceed the on-demand stream limit for the account {account} in {}. \
+                     Current on-demand stream count for the account: {on_demand}. Limit: {}.",
+                    self.config.region, self.config.on_demand_stream_limit
+                )));
+            }
+        }
+        if creating >= MAX_CREATING_STREAMS {
+            return Err(KinesisError::LimitExceeded(format!(
+                "The maximum number of streams in CREATING state for account {account} has been reached: {MAX_CREATING_STREAMS}"
+            )));
+        }
+
+        let ranges = super::hash::creation_ranges(shard_count);
+        let mut shards = Vec::with_capacity(ranges.len());
+        for (i, range) in ranges.into_iter().enumerate() {
+            let log = self.allocate_log();
+            self.store.create_log(log).await?;
+            shards.push(Shard {
+                index: i as u32,
+                log,
+                range,
+                parent: None,
+                adjacent_parent: None,
+                created_ms: now,
+                closed: None,
+            });
+        }
+        let (status, until) = phase(StreamStatus::Creating, now, self.config.create_stream_ms);
+        self.save(Stream {
+            name: req.name,
+            created_ms: now,
+            status,
+            status_until_ms: until,
+            mode: req.mode,
+            retention_hours: DEFAULT_RETENTION_HOURS,
+            next_shard_index: shard_count,
+            shards,
+            tags: req.tags,
+            max_record_kib: req.max_record_kib.unwrap_or(DEFAULT_MAX_RECORD_KIB),
+            encryption_key: None,
+            shard_level_metrics: Vec::new(),
+            warm_throughput_mibps: req.warm_throughput_mibps,
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+        let _guard = self.control.lock().await;
+        let now = now_ms();
+        self.advance_locked(now).await?;
+        let stream = self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))?;
+        match stream.status {
+            StreamStatus::Deleting => return Ok(()),
+            StreamStatus::Updating => {
+                return Err(KinesisError::ResourceInUse(format!(
+                    "Stream {name} under account {} not ACTIVE, instead in state {}",
+                    self.config.account_id,
+                    stream.status.as_str()
+                )));
+            }
+            StreamStatus::Creating | StreamStatus::Active => {}
+        }
+        let (status, until) = phase(StreamStatus::Deleting, now, self.config.delete_stream_ms);
+        if status == StreamStatus::Active {
+            // A zero delay deletes at once.
+            return self.remove(&stream).await;
+        }
+        let mut next = (*stream).clone();
+        next.status = status;
+        next.status_until_ms = until;
+        self.save(next).await?;
+        Ok(())
+    }
+}
+
+/// The status and deadline of a phase that lasts `delay_ms` (a zero delay skips it).
+fn phase(status: StreamStatus, now: u64, delay_ms: u64) -> (StreamStatus, u64) {
+    if delay_ms == 0 { (StreamStatus::Active, 0) } else { (status, now + delay_ms) }
+}
+
+/// Ends the phase `stream` is in; called with the control lock held.
+pub(super) async fn finish_transition(engine: &Engine, stream: &Arc<Stream>) -> Result<()> {
+    match stream.status {
+        StreamStatus::Deleting => engine.remove(stream).await,
+        StreamStatus::Creating | StreamStatus::Updating => {
+            let mut next = (**stream).clone();
+            next.status = StreamStatus::Active;
+            next.status_until_ms = 0;
+            engine.save(next).await.map(|_| ())
+        }
+        StreamStatus::Active => Ok(()),
+    }
+}

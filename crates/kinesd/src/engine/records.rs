@@ -1,0 +1,278 @@
+//! The data plane: routing and appending records, issuing iterators, reading.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::catalog::{Shard, Stream, StreamStatus};
+use super::hash::{HashKey, HashKeyRange};
+use super::sequence::SequenceNumber;
+use super::token::ShardIteratorToken;
+use super::{Engine, now_ms};
+use crate::error::{KinesisError, Result};
+use crate::store::{NewRecord, StoredRecord};
+
+/// Record flag: written while server-side encryption was on.
+pub const FLAG_ENCRYPTED: u8 = 1;
+/// GetRecords returns at most this much data per call.
+pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct PutEntry {
+    pub partition_key: String,
+    pub data: Bytes,
+    pub explicit_hash_key: Option<HashKey>,
+}
+
+/// Where one record of a PutRecords landed, or why it did not.
+pub enum PutOutcome {
+    Stored { shard_index: u32, sequence_number: SequenceNumber },
+    Failed { code: &'static str, message: String },
+}
+
+pub enum IteratorStart {
+    AtSequence(SequenceNumber),
+    AfterSequence(SequenceNumber),
+    TrimHorizon,
+    Latest,
+    AtTimestamp(i64),
+}
+
+pub struct ChildShard {
+    pub index: u32,
+    pub parents: Vec<u32>,
+    pub range: HashKeyRange,
+}
+
+pub struct RecordsPage {
+    pub shard: Shard,
+    pub records: Vec<StoredRecord>,
+    pub next_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+    pub child_shards: Vec<ChildShard>,
+}
+
+impl Engine {
+    /// The stream, if it accepts data-plane calls; a CREATING stream does not exist yet for them.
+    async fn data_stream(&self, name: &str) -> Result<Arc<Stream>> {
+        let stream = self.stream(name).await?;
+        if stream.status == StreamStatus::Creating {
+            return Err(self.not_found(name));
+        }
+        Ok(stream)
+    }
+
+    /// Appends records, each to the open shard its hash key routes to. Records bound for one
+    /// shard keep their request order; different shards are appended concurrently.
+    pub async fn put_records(&self, name: &str, entries: Vec<PutEntry>) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
+        let stream = self.data_stream(name).await?;
+        let flags = if stream.encryption_key.is_some() { FLAG_ENCRYPTED } else { 0 };
+        // (shard position in stream.shards, request indexes, records)
+        let mut batches: Vec<(usize, Vec<usize>, Vec<NewRecord>)> = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let key = entry.explicit_hash_key.unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
+            let Some(slot) = stream.shards.iter().position(|s| s.is_open() && s.range.contains(key)) else {
+                return Err(KinesisError::InternalFailure("no open shard covers the hash key".into()));
+            };
+            let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };
+            match batches.iter_mut().find(|b| b.0 == slot) {
+                Some(b) => {
+                    b.1.push(i);
+                    b.2.push(record);
+                }
+                None => batches.push((slot, vec![i], vec![record])),
+            }
+        }
+        let total: usize = batches.iter().map(|b| b.1.len()).sum();
+        let now = now_ms();
+        let appends = batches.into_iter().map(|(slot, indexes, records)| {
+            let shard = &stream.shards[slot];
+            async move { (shard, indexes, self.store.append(shard.log, records, now).await) }
+        });
+        let mut outcomes: Vec<Option<PutOutcome>> = (0..total).map(|_| None).collect();
+        for (shard, indexes, result) in futures_util::future::join_all(appends).await {
+            match result {
+                Ok(appended) => {
+                    for (k, &i) in indexes.iter().enumerate() {
+                        let seq = shard.sequence_number(appended.first_position + k as u64, appended.arrival_ms);
+                        outcomes[i] = Some(PutOutcome::Stored { shard_index: shard.index, sequence_number: seq });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, shard = shard.index, "append failed");
+                    for &i in &indexes {
+                        outcomes[i] = Some(PutOutcome::Failed {
+                            code: "InternalFailure",
+                            message: "Internal service failure.".into(),
+                        });
+                    }
+                }
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() }))
+            .collect();
+        Ok((stream, outcomes))
+    }
+
+    fn shard_not_found(&self, stream: &str, shard: &str) -> KinesisError {
+        KinesisError::ResourceNotFound(format!(
+            "Shard {shard} in stream {stream} under account {} does not exist",
+            self.config.account_id
+        ))
+    }
+
+    pub async fn get_shard_iterator(&self, name: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
+        let stream = self.stream(name).await?;
+        let account = &self.config.account_id;
+        let index = super::catalog::parse_shard_id(shard_id);
+        let shard = match (stream.status, index.and_then(|i| stream.shard(i))) {
+            (StreamStatus::Creating, _) | (_, None) => {
+                let shown = index.map(super::catalog::shard_id).unwrap_or_else(|| shard_id.to_owned());
+                return Err(self.shard_not_found(name, &shown));
+            }
+            (_, Some(shard)) => shard,
+        };
+        let check = |seq: &SequenceNumber| -> Result<()> {
+            if seq.shard_index != shard.index {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    super::catalog::shard_id(seq.shard_index),
+                    shard.id()
+                )));
+            }
+            if seq.shard_created_secs != shard.created_ms / 1000 {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {name} under account {account} is invalid because it did not come from this stream.",
+                    shard.id()
+                )));
+            }
+            Ok(())
+        };
+        let position = match start {
+            IteratorStart::AtSequence(seq) => {
+                check(&seq)?;
+                seq.position
+            }
+            IteratorStart::AfterSequence(seq) => {
+                check(&seq)?;
+                seq.position.saturating_add(1)
+            }
+            IteratorStart::TrimHorizon => self.store.extent(shard.log).await?.trim,
+            IteratorStart::Latest => self.store.extent(shard.log).await?.tip,
+            IteratorStart::AtTimestamp(ms) => {
+                let now = now_ms() as i64;
+                if ms > now {
+                    return Err(KinesisError::InvalidArgument(format!(
+                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {ms}, currentTimestampInMillis: {now}"
+                    )));
+                }
+                self.store.seek_time(shard.log, ms.max(0) as u64).await?
+            }
+        };
+        Ok(self.iterator(&stream, shard.index, position))
+    }
+
+    fn iterator(&self, stream: &Stream, shard_index: u32, position: u64) -> String {
+        ShardIteratorToken {
+            stream_name: stream.name.clone(),
+            stream_created_ms: stream.created_ms,
+            shard_index,
+            position,
+            issued_ms: now_ms(),
+        }
+        .encode(&self.secret)
+    }
+
+    pub async fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsPage> {
+        let token = ShardIteratorToken::decode(iterator, &self.secret)
+            .map_err(|_| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
+        let now = now_ms();
+        if now.saturating_sub(token.issued_ms) > self.config.iterator_ttl_ms {
+            return Err(KinesisError::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
+                java_date(token.issued_ms),
+                java_date(now),
+                self.config.iterator_ttl_ms
+            )));
+        }
+        let stream = self.stream(&token.stream_name).await?;
+        let shard = match stream.shard(token.shard_index) {
+            Some(shard) if stream.created_ms == token.stream_created_ms => shard.clone(),
+            _ => return Err(self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index))),
+        };
+        let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
+        let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
+        let batch = if limit == 0 {
+            crate::store::ReadBatch { records: Vec::new(), next: token.position, tip: token.position }
+        } else {
+            self.store.read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES).await?
+        };
+        let millis_behind_latest = match batch.records.last() {
+            Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
+            _ => 0,
+        };
+        let (next_iterator, child_shards) = if batch.next >= end {
+            let children = stream
+                .shards
+                .iter()
+                .filter(|s| s.parent == Some(shard.index) || s.adjacent_parent == Some(shard.index))
+                .map(|s| ChildShard {
+                    index: s.index,
+                    parents: s.parent.into_iter().chain(s.adjacent_parent).collect(),
+                    range: s.range,
+                })
+                .collect();
+            (None, children)
+        } else {
+            (Some(self.iterator(&stream, shard.index, batch.next)), Vec::new())
+        };
+        Ok(RecordsPage { shard, records: batch.records, next_iterator, millis_behind_latest, child_shards })
+    }
+}
+
+/// Renders an instant the way Java's `Date.toString()` does, as AWS's messages show it.
+pub fn java_date(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_dates_match_java_formatting() {
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(1_700_000_000_123), "Tue Nov 14 22:13:20 UTC 2023");
+        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+}

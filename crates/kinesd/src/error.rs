@@ -1,0 +1,100 @@
+//! The errors kinesd answers with: one variant per AWS error type, each knowing its `__type`
+//! and HTTP status. The engine and the api layer produce them; the protocol layer encodes them.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KinesisError {
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceInUse(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    ExpiredIterator(String),
+    #[error("{0}")]
+    ExpiredNextToken(String),
+    #[error("{0}")]
+    ProvisionedThroughputExceeded(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    Serialization(String),
+    #[error("{0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    MissingAuthenticationToken(String),
+    #[error("{0}")]
+    IncompleteSignature(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+    #[error("{0}")]
+    RequestEntityTooLarge(String),
+    /// An operation of the model that kinesd does not serve yet.
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    InternalFailure(String),
+}
+
+impl KinesisError {
+    /// The `__type` and `x-amzn-ErrorType` of this error.
+    pub fn type_name(&self) -> &'static str {
+        use KinesisError::*;
+        match self {
+            ResourceNotFound(_) => "ResourceNotFoundException",
+            ResourceInUse(_) => "ResourceInUseException",
+            InvalidArgument(_) => "InvalidArgumentException",
+            LimitExceeded(_) => "LimitExceededException",
+            Validation(_) => "ValidationException",
+            ExpiredIterator(_) => "ExpiredIteratorException",
+            ExpiredNextToken(_) => "ExpiredNextTokenException",
+            ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
+            AccessDenied(_) => "AccessDeniedException",
+            Serialization(_) => "SerializationException",
+            UnknownOperation(_) => "UnknownOperationException",
+            MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            IncompleteSignature(_) => "IncompleteSignatureException",
+            InvalidSignature(_) => "InvalidSignatureException",
+            RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            NotImplemented(_) => "NotImplementedException",
+            InternalFailure(_) => "InternalFailure",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            KinesisError::InternalFailure(_) => 500,
+            KinesisError::RequestEntityTooLarge(_) => 413,
+            KinesisError::NotImplemented(_) => 501,
+            _ => 400,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        use KinesisError::*;
+        match self {
+            ResourceNotFound(m) | ResourceInUse(m) | InvalidArgument(m) | LimitExceeded(m) | Validation(m)
+            | ExpiredIterator(m) | ExpiredNextToken(m) | ProvisionedThroughputExceeded(m) | AccessDenied(m)
+            | Serialization(m) | UnknownOperation(m) | MissingAuthenticationToken(m) | IncompleteSignature(m)
+            | InvalidSignature(m) | RequestEntityTooLarge(m) | NotImplemented(m) | InternalFailure(m) => m,
+        }
+    }
+
+    /// AWS's Coral serializer spells the member `Message` for these errors.
+    pub fn capitalised_message(&self) -> bool {
+        matches!(self, KinesisError::Serialization(_))
+    }
+}
+
+impl From<crate::store::StoreError> for KinesisError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        KinesisError::InternalFailure("Internal service failure.".to_owned())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, KinesisError>;

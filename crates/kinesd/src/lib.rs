@@ -1,0 +1,14 @@
+//! kinesd: a server for the Amazon Kinesis Data Streams API.
+//!
+//! Layers, top to bottom (data flows one way): `transport` (HTTP/1.1 and h2c), `protocol`
+//! (codecs, envelope, validation), `auth`, `api` (one module per operation), `engine` (streams,
+//! shards, sequence numbers, iterators) and `store` (catalog and shard logs).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod protocol;
+pub mod store;
+pub mod transport;

@@ -1,0 +1,93 @@
+//! The `kinesd` binary: configuration, store, engine, listener, signals.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use kinesd::config::Config;
+use kinesd::engine::Engine;
+use kinesd::store::Store;
+use kinesd::store::memory::MemoryStore;
+
+fn main() -> std::process::ExitCode {
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(message) => {
+            eprint!("{message}");
+            return if message.starts_with("Usage") || message.contains("kinesd ") && !message.contains("error") {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(2)
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kinesd: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kinesd: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    if !config.in_memory {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "the durable disk store is not implemented yet; records are kept in memory"
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let engine = Engine::open(config.engine(), store).await.map_err(|e| e.to_string())?;
+    let ticker = engine.spawn_ticker();
+    let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
+    let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "kinesd listening on http://{addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
+    kinesd::transport::serve(listener, engine, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    ticker.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,77 @@
+//! The AWS request/response envelope around an operation: which codec (Content-Type), which
+//! operation (X-Amz-Target), and how errors look on the wire.
+
+use super::encode::Encoder;
+use super::json::JsonEncoder;
+use crate::api::Codec;
+use crate::api::model::Operation;
+use crate::error::KinesisError;
+
+const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// The codec a Content-Type selects; `application/json` is accepted as AWS does.
+pub fn codec(content_type: Option<&str>) -> Option<Codec> {
+    let essence = content_type?.split(';').next()?.trim();
+    match essence.to_ascii_lowercase().as_str() {
+        "application/x-amz-json-1.1" | "application/json" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+/// The operation an `X-Amz-Target` names.
+pub fn operation(target: Option<&str>) -> Result<Operation, KinesisError> {
+    target
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .and_then(Operation::from_name)
+        .ok_or_else(|| KinesisError::UnknownOperation(String::new()))
+}
+
+/// `{"__type": ..., "message": ...}` in the request's codec.
+pub fn error_body(codec: Codec, error: &KinesisError) -> Vec<u8> {
+    match codec {
+        Codec::Json => {
+            let mut e = JsonEncoder::with_capacity(128);
+            e.begin_struct();
+            e.field("__type");
+            e.string(error.type_name());
+            if !error.message().is_empty() {
+                e.field(if error.capitalised_message() { "Message" } else { "message" });
+                e.string(error.message());
+            }
+            e.end_struct();
+            e.finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_select_json() {
+        assert_eq!(codec(Some("application/x-amz-json-1.1")), Some(Codec::Json));
+        assert_eq!(codec(Some("application/json; charset=utf-8")), Some(Codec::Json));
+        assert_eq!(codec(Some("text/plain")), None);
+        assert_eq!(codec(None), None);
+    }
+
+    #[test]
+    fn targets_route_to_operations() {
+        assert_eq!(operation(Some("Kinesis_20131202.PutRecords")).unwrap(), Operation::PutRecords);
+        assert!(operation(Some("Kinesis_20131202.Nope")).is_err());
+        assert!(operation(Some("DynamoDB_20120810.PutRecords")).is_err());
+        assert!(operation(None).is_err());
+    }
+
+    #[test]
+    fn errors_use_aws_shape() {
+        let body = error_body(Codec::Json, &KinesisError::ResourceNotFound("Stream s under account 1 not found.".into()));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"__type":"ResourceNotFoundException","message":"Stream s under account 1 not found."}"#
+        );
+        let body = error_body(Codec::Json, &KinesisError::Serialization("x".into()));
+        assert_eq!(String::from_utf8(body).unwrap(), r#"{"__type":"SerializationException","Message":"x"}"#);
+    }
+}
