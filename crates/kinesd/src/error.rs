@@ -77,10 +77,23 @@ impl KinesisError {
     pub fn message(&self) -> &str {
         use KinesisError::*;
         match self {
-            ResourceNotFound(m) | ResourceInUse(m) | InvalidArgument(m) | LimitExceeded(m) | Validation(m)
-            | ExpiredIterator(m) | ExpiredNextToken(m) | ProvisionedThroughputExceeded(m) | AccessDenied(m)
-            | Serialization(m) | UnknownOperation(m) | MissingAuthenticationToken(m) | IncompleteSignature(m)
-            | InvalidSignature(m) | RequestEntityTooLarge(m) | NotImplemented(m) | InternalFailure(m) => m,
+            ResourceNotFound(m)
+            | ResourceInUse(m)
+            | InvalidArgument(m)
+            | LimitExceeded(m)
+            | Validation(m)
+            | ExpiredIterator(m)
+            | ExpiredNextToken(m)
+            | ProvisionedThroughputExceeded(m)
+            | AccessDenied(m)
+            | Serialization(m)
+            | UnknownOperation(m)
+            | MissingAuthenticationToken(m)
+            | IncompleteSignature(m)
+            | InvalidSignature(m)
+            | RequestEntityTooLarge(m)
+            | NotImplemented(m)
+            | InternalFailure(m) => m,
         }
     }
 

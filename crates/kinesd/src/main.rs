@@ -14,7 +14,9 @@ fn main() -> std::process::ExitCode {
         Ok(c) => c,
         Err(message) => {
             eprint!("{message}");
-            return if message.starts_with("Usage") || message.contains("kinesd ") && !message.contains("error") {
+            return if message.starts_with("Usage")
+                || message.contains("kinesd ") && !message.contains("error")
+            {
                 std::process::ExitCode::SUCCESS
             } else {
                 std::process::ExitCode::from(2)
@@ -23,11 +25,15 @@ fn main() -> std::process::ExitCode {
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kinesd: cannot start the runtime: {e}");
@@ -51,9 +57,14 @@ async fn run(config: Config) -> Result<(), String> {
         );
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let engine = Engine::open(config.engine(), store).await.map_err(|e| e.to_string())?;
+    let engine = Engine::open(config.engine(), store)
+        .await
+        .map_err(|e| e.to_string())?;
     let ticker = engine.spawn_ticker();
-    let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
+    let ip: IpAddr = config
+        .host
+        .parse()
+        .map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
     let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -64,7 +75,9 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = out.flush();
     }
     tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
-    kinesd::transport::serve(listener, engine, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    kinesd::transport::serve(listener, engine, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     ticker.abort();
     tracing::info!("stopped");
     Ok(())

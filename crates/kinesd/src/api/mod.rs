@@ -3,10 +3,10 @@
 //! them are shared here, so an operation never sees the wire format.
 
 pub mod common;
-pub mod page;
-pub mod records;
 pub mod model;
 pub mod ops;
+pub mod page;
+pub mod records;
 pub mod shown;
 
 use crate::engine::Engine;
@@ -70,7 +70,9 @@ pub trait Request: FromValue + Default {
 }
 
 fn decode<T: Request>(value: Value) -> Result<T> {
-    let input = T::from_value(value).map_err(|e| KinesisError::Serialization(e.0))?.unwrap_or_default();
+    let input = T::from_value(value)
+        .map_err(|e| KinesisError::Serialization(e.0))?
+        .unwrap_or_default();
     let mut violations = Violations::default();
     input.check(&mut violations);
     match violations.into_message() {
@@ -90,16 +92,45 @@ macro_rules! requests {
 }
 
 requests!(
-    AddTagsToStreamInput, CreateStreamInput, DecreaseStreamRetentionPeriodInput, DeleteResourcePolicyInput,
-    DeleteStreamInput, DeregisterStreamConsumerInput, DescribeAccountSettingsInput, DescribeLimitsInput,
-    DescribeStreamConsumerInput, DescribeStreamInput, DescribeStreamSummaryInput, DisableEnhancedMonitoringInput,
-    EnableEnhancedMonitoringInput, GetRecordsInput, GetResourcePolicyInput, GetShardIteratorInput,
-    IncreaseStreamRetentionPeriodInput, ListShardsInput, ListStreamConsumersInput, ListStreamsInput,
-    ListTagsForResourceInput, ListTagsForStreamInput, MergeShardsInput, PutRecordInput, PutRecordsInput,
-    PutResourcePolicyInput, RegisterStreamConsumerInput, RemoveTagsFromStreamInput, SplitShardInput,
-    StartStreamEncryptionInput, StopStreamEncryptionInput, SubscribeToShardInput, TagResourceInput,
-    UntagResourceInput, UpdateAccountSettingsInput, UpdateMaxRecordSizeInput, UpdateShardCountInput,
-    UpdateStreamModeInput, UpdateStreamWarmThroughputInput,
+    AddTagsToStreamInput,
+    CreateStreamInput,
+    DecreaseStreamRetentionPeriodInput,
+    DeleteResourcePolicyInput,
+    DeleteStreamInput,
+    DeregisterStreamConsumerInput,
+    DescribeAccountSettingsInput,
+    DescribeLimitsInput,
+    DescribeStreamConsumerInput,
+    DescribeStreamInput,
+    DescribeStreamSummaryInput,
+    DisableEnhancedMonitoringInput,
+    EnableEnhancedMonitoringInput,
+    GetRecordsInput,
+    GetResourcePolicyInput,
+    GetShardIteratorInput,
+    IncreaseStreamRetentionPeriodInput,
+    ListShardsInput,
+    ListStreamConsumersInput,
+    ListStreamsInput,
+    ListTagsForResourceInput,
+    ListTagsForStreamInput,
+    MergeShardsInput,
+    PutRecordInput,
+    PutRecordsInput,
+    PutResourcePolicyInput,
+    RegisterStreamConsumerInput,
+    RemoveTagsFromStreamInput,
+    SplitShardInput,
+    StartStreamEncryptionInput,
+    StopStreamEncryptionInput,
+    SubscribeToShardInput,
+    TagResourceInput,
+    UntagResourceInput,
+    UpdateAccountSettingsInput,
+    UpdateMaxRecordSizeInput,
+    UpdateShardCountInput,
+    UpdateStreamModeInput,
+    UpdateStreamWarmThroughputInput,
 );
 
 /// Runs one operation on a decoded request body.
@@ -127,5 +158,127 @@ pub async fn dispatch(engine: &Engine, codec: Codec, op: Operation, value: Value
             "kinesd does not implement {} yet.",
             other.name()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(body: &str) -> Value {
+        crate::protocol::json::parse(body.as_bytes()).unwrap()
+    }
+
+    fn validation_message<T: Request>(body: &str) -> String {
+        match decode::<T>(json(body)) {
+            Err(KinesisError::Validation(m)) => m,
+            Err(other) => panic!("expected a ValidationException, got {other:?}"),
+            Ok(_) => panic!("expected a ValidationException, the request passed"),
+        }
+    }
+
+    #[test]
+    fn generated_model_is_fresh() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new("python3")
+            .arg(root.join("codegen/generate.py"))
+            .arg("--stdout")
+            .output()
+            .expect("python3 runs the generator");
+        assert!(
+            out.status.success(),
+            "generator failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout) == include_str!("model.rs"),
+            "crates/kinesd/src/api/model.rs is stale: run `python3 codegen/generate.py`"
+        );
+    }
+
+    #[test]
+    fn every_model_pattern_compiles() {
+        for pattern in model::all_patterns() {
+            std::sync::LazyLock::force(pattern);
+        }
+    }
+
+    #[test]
+    fn put_record_violations_come_in_aws_order() {
+        let m = validation_message::<model::PutRecordInput>(
+            r#"{"StreamName":"","PartitionKey":"","Data":"","ExplicitHashKey":"","SequenceNumberForOrdering":""}"#,
+        );
+        assert_eq!(
+            m,
+            "5 validation errors detected: \
+             Value '' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128}); \
+             Value '' at 'partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+             Value '' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); \
+             Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn put_records_reports_nested_members_and_stops_at_ten() {
+        let records: Vec<String> = (0..501)
+            .map(|_| r#"{"PartitionKey":"","Data":""}"#.to_owned())
+            .collect();
+        let m = validation_message::<model::PutRecordsInput>(&format!(
+            r#"{{"StreamName":"s","Records":[{}]}}"#,
+            records.join(",")
+        ));
+        assert!(m.starts_with("10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@"), "{m}");
+        assert!(m.contains("at 'records' failed to satisfy constraint: Member must have length less than or equal to 500; "));
+        assert!(m.ends_with(
+            "Value '' at 'records.9.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ));
+    }
+
+    #[test]
+    fn missing_required_members_are_null() {
+        let m = validation_message::<model::GetShardIteratorInput>("{}");
+        assert_eq!(
+            m,
+            "2 validation errors detected: \
+             Value null at 'shardId' failed to satisfy constraint: Member must not be null; \
+             Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null"
+        );
+        let m = validation_message::<model::GetShardIteratorInput>(
+            r#"{"ShardId":"0","ShardIteratorType":"X"}"#,
+        );
+        assert_eq!(
+            m,
+            "1 validation error detected: Value 'X' at 'shardIteratorType' failed to satisfy constraint: \
+             Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
+        );
+    }
+
+    #[test]
+    fn tags_report_map_constraints() {
+        let long_key = "k".repeat(129);
+        let m = validation_message::<model::CreateStreamInput>(&format!(
+            r#"{{"StreamName":"s","Tags":{{"{long_key}":"v"}}}}"#
+        ));
+        assert_eq!(
+            m,
+            format!(
+                "1 validation error detected: Value '{{{long_key}=v}}' at 'tags' failed to satisfy constraint: \
+                 Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"
+            )
+        );
+    }
+
+    #[test]
+    fn type_errors_are_serialization_exceptions() {
+        match decode::<model::DescribeStreamInput>(json(r#"{"StreamName":"s","Limit":"5"}"#)) {
+            Err(KinesisError::Serialization(m)) => {
+                assert_eq!(
+                    m,
+                    "class java.lang.String can not be converted to an Integer"
+                )
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
     }
 }

@@ -24,8 +24,7 @@ pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> 
     let size = data.len() + partition_key.len();
     if size > limit {
         return Err(KinesisError::Validation(format!(
-            "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]' at 'data' failed to satisfy constraint: Member must have length less than or equal to {1}",
-            data.len(),
+            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
             limit.saturating_sub(partition_key.len())
         )));
     }

@@ -11,29 +11,83 @@ pub struct Caller {
     pub region: String,
 }
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// Query-string (presigned) parameters, in the order AWS reports missing ones.
+const QUERY_PARAMS: [&str; 5] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Date",
+];
 
-/// Checks the SigV4 `Authorization` header's shape. `has_date` tells whether the request has
-/// an `X-Amz-Date` or `Date` header.
+/// Checks the shape of the request's SigV4 credentials, in the header or the query string.
+/// `has_date` tells whether the request has an `X-Amz-Date` or `Date` header; `query` is the
+/// raw query string, if any.
+pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) -> Result<Caller> {
+    let query_params: Vec<(&str, &str)> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    let has_algorithm = query_params.iter().any(|(k, _)| *k == "X-Amz-Algorithm");
+    if has_algorithm {
+        if header.is_some() {
+            return Err(KinesisError::InvalidSignature(
+                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.".into(),
+            ));
+        }
+        return check_query(&query_params);
+    }
+    check_authorization(header, has_date)
+}
+
+fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+    };
+    let missing: Vec<String> = QUERY_PARAMS
+        .iter()
+        .filter(|name| value(name).is_none())
+        .map(|name| format!("AWS query-string parameters must include '{name}'."))
+        .collect();
+    if !missing.is_empty() {
+        return Err(KinesisError::IncompleteSignature(format!(
+            "{} Re-examine the query-string parameters.",
+            missing.join(" ")
+        )));
+    }
+    let credential = value("X-Amz-Credential")
+        .unwrap_or_default()
+        .replace("%2F", "/")
+        .replace("%2f", "/");
+    Ok(caller_from_credential(&credential))
+}
+
+/// Checks the SigV4 `Authorization` header's shape, as AWS does before verifying anything:
+/// the Credential, Signature and SignedHeaders parameters and a date header must be present.
 pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Caller> {
     let Some(header) = header else {
-        return Err(KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
-    };
-    let params = header.trim_start().strip_prefix(ALGORITHM).map(str::trim_start);
-    let Some(params) = params.filter(|p| !p.is_empty() || header.trim() == ALGORITHM) else {
-        return Err(KinesisError::IncompleteSignature(format!(
-            "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={header}"
-        )));
+        return Err(KinesisError::MissingAuthenticationToken(
+            "Missing Authentication Token".into(),
+        ));
     };
     let mut credential = None;
     let mut signature = false;
     let mut signed_headers = false;
-    for part in params.split(',') {
-        let Some((key, value)) = part.trim().split_once('=') else { continue };
-        match key.trim() {
-            "Credential" => credential = Some(value.trim()),
-            "Signature" => signature = !value.trim().is_empty(),
-            "SignedHeaders" => signed_headers = !value.trim().is_empty(),
+    // Parameters may be separated by commas, spaces or both; the algorithm comes first.
+    for part in header.split([',', ' ']).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        match key {
+            "Credential" => credential = Some(value),
+            "Signature" => signature = true,
+            "SignedHeaders" => signed_headers = true,
             _ => {}
         }
     }
@@ -48,20 +102,27 @@ pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Calle
         missing.push("Authorization header requires 'SignedHeaders' parameter.");
     }
     if !has_date {
-        missing.push("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+        missing.push(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        );
     }
     if !missing.is_empty() {
-        return Err(KinesisError::IncompleteSignature(format!("{} Authorization={header}", missing.join(" "))));
+        return Err(KinesisError::IncompleteSignature(format!(
+            "{} Authorization={header}",
+            missing.join(" ")
+        )));
     }
-    let credential = credential.unwrap_or_default();
-    let scope: Vec<&str> = credential.split('/').collect();
-    match scope.as_slice() {
-        [akid, _date, region, _service, "aws4_request"] if !akid.is_empty() && !region.is_empty() => {
-            Ok(Caller { access_key_id: (*akid).to_owned(), region: (*region).to_owned() })
-        }
-        _ => Err(KinesisError::IncompleteSignature(format!(
-            "Credential should be scoped to a valid region. Authorization={header}"
-        ))),
+    Ok(caller_from_credential(credential.unwrap_or_default()))
+}
+
+/// `AKID/20261122/us-east-1/kinesis/aws4_request`; parts that are missing stay empty.
+fn caller_from_credential(credential: &str) -> Caller {
+    let mut scope = credential.split('/');
+    let access_key_id = scope.next().unwrap_or_default().to_owned();
+    let region = scope.nth(1).unwrap_or_default().to_owned();
+    Caller {
+        access_key_id,
+        region,
     }
 }
 
@@ -74,7 +135,13 @@ mod tests {
     #[test]
     fn well_formed_headers_yield_the_scope_region() {
         let caller = check_authorization(Some(GOOD), true).unwrap();
-        assert_eq!(caller, Caller { access_key_id: "AKID".into(), region: "us-west-2".into() });
+        assert_eq!(
+            caller,
+            Caller {
+                access_key_id: "AKID".into(),
+                region: "us-west-2".into()
+            }
+        );
     }
 
     #[test]
@@ -86,7 +153,11 @@ mod tests {
 
     #[test]
     fn incomplete_headers_list_every_missing_part() {
-        let e = check_authorization(Some("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"), false).unwrap_err();
+        let e = check_authorization(
+            Some("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.type_name(), "IncompleteSignatureException");
         assert_eq!(
             e.message(),
@@ -94,6 +165,45 @@ mod tests {
              Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
              Authorization=AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"
         );
-        assert_eq!(check_authorization(Some("garbage"), true).unwrap_err().type_name(), "IncompleteSignatureException");
+        assert_eq!(
+            check_authorization(Some("garbage"), true)
+                .unwrap_err()
+                .type_name(),
+            "IncompleteSignatureException"
+        );
+    }
+
+    #[test]
+    fn parameters_may_be_separated_by_spaces() {
+        let e = check_authorization(Some("AWS4- Signature=b Credential=a"), true).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4- Signature=b Credential=a"
+        );
+    }
+
+    #[test]
+    fn query_string_credentials_are_checked() {
+        let e = check_request(Some(GOOD), true, Some("X-Amz-Algorithm=x")).unwrap_err();
+        assert_eq!(e.type_name(), "InvalidSignatureException");
+        let e = check_request(None, false, Some("X-Amz-Algorithm")).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS query-string parameters must include 'X-Amz-Credential'. \
+             AWS query-string parameters must include 'X-Amz-Signature'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. \
+             AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
+        );
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261122%2Feu-west-1%2Fkinesis%2Faws4_request&X-Amz-Signature=a&X-Amz-SignedHeaders=host&X-Amz-Date=20261122T000000Z";
+        assert_eq!(
+            check_request(None, false, Some(q)).unwrap().region,
+            "eu-west-1"
+        );
+        // Without the algorithm, query parameters are not credentials at all.
+        assert_eq!(
+            check_request(None, false, Some("X-Amz-Credential=a"))
+                .unwrap_err()
+                .type_name(),
+            "MissingAuthenticationTokenException"
+        );
     }
 }

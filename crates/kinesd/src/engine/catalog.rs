@@ -85,7 +85,8 @@ impl Shard {
     }
 
     pub fn ending_sequence_number(&self) -> Option<SequenceNumber> {
-        self.closed.map(|end| self.sequence_number(SequenceNumber::END_POSITION, end.closed_ms))
+        self.closed
+            .map(|end| self.sequence_number(SequenceNumber::END_POSITION, end.closed_ms))
     }
 }
 
@@ -94,13 +95,20 @@ pub fn shard_id(index: u32) -> String {
     format!("shardId-{index:012}")
 }
 
-/// Parses the shard id forms AWS accepts: `shardId-000000000001`, `shardId-1`, `shard-1`, `1`.
+/// Parses a shard id the way AWS does: any text ending in `-<digits>` or just `<digits>`
+/// (`shardId-000000000001`, `shardId-1`, `shard-1`, `1`), whose number fits a Java int.
 pub fn parse_shard_id(s: &str) -> Option<u32> {
-    let digits = s.strip_prefix("shardId-").or_else(|| s.strip_prefix("shard-")).unwrap_or(s);
-    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = s.rsplit_once('-').map_or(s, |(_, d)| d);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok())
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.len() > 10 {
+        return None;
+    }
+    trimmed
+        .parse::<u64>()
+        .map_or(Some(0), |n| (n <= i32::MAX as u64).then_some(n as u32))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,11 +145,15 @@ impl Stream {
 
     /// The open shard whose hash range holds `key`.
     pub fn route(&self, key: u128) -> Option<&Shard> {
-        self.open_shards().find(|s| s.range.contains(super::hash::HashKey(key)))
+        self.open_shards()
+            .find(|s| s.range.contains(super::hash::HashKey(key)))
     }
 
     pub fn is_readable(&self) -> bool {
-        matches!(self.status, StreamStatus::Active | StreamStatus::Updating | StreamStatus::Deleting)
+        matches!(
+            self.status,
+            StreamStatus::Active | StreamStatus::Updating | StreamStatus::Deleting
+        )
     }
 }
 
@@ -157,13 +169,20 @@ mod range_serde {
     }
 
     pub fn serialize<S: Serializer>(r: &HashKeyRange, s: S) -> Result<S::Ok, S::Error> {
-        Repr { start: r.start.to_string(), end: r.end.to_string() }.serialize(s)
+        Repr {
+            start: r.start.to_string(),
+            end: r.end.to_string(),
+        }
+        .serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashKeyRange, D::Error> {
         let r = Repr::deserialize(d)?;
         let parse = |v: &str| v.parse::<u128>().map_err(serde::de::Error::custom);
-        Ok(HashKeyRange { start: parse(&r.start)?, end: parse(&r.end)? })
+        Ok(HashKeyRange {
+            start: parse(&r.start)?,
+            end: parse(&r.end)?,
+        })
     }
 }
 
@@ -174,10 +193,30 @@ mod tests {
     #[test]
     fn shard_ids_accept_aws_shorthands() {
         assert_eq!(shard_id(7), "shardId-000000000007");
-        for s in ["shardId-000000000007", "shardId-7", "shard-7", "7", "0007"] {
+        for s in [
+            "shardId-000000000007",
+            "shardId-7",
+            "shard-7",
+            "7",
+            "0007",
+            "anything-7",
+            "-0000007",
+        ] {
             assert_eq!(parse_shard_id(s), Some(7), "{s}");
         }
-        for s in ["", "shardId-", "shardId-x", "abc", "99999999999999999999999"] {
+        assert_eq!(parse_shard_id("a-00002147483647"), Some(2_147_483_647));
+        assert_eq!(parse_shard_id("shardId-000000000000"), Some(0));
+        for s in [
+            "",
+            "shardId-",
+            "shardId-x",
+            "abc",
+            "ABKLFD8",
+            "2.14E4",
+            "2147483648",
+            "shardId-002147483648",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_shard_id(s), None, "{s}");
         }
     }

@@ -31,7 +31,10 @@ impl Engine {
         let account = &self.config.account_id;
         let (existing, creating, open_shards) = {
             let streams = self.streams.read();
-            let creating = streams.values().filter(|s| s.status == StreamStatus::Creating).count();
+            let creating = streams
+                .values()
+                .filter(|s| s.status == StreamStatus::Creating)
+                .count();
             let open: usize = streams
                 .values()
                 .filter(|s| s.mode == StreamMode::Provisioned)
@@ -61,13 +64,18 @@ impl Engine {
                     "This request would exceed the shard limit for the account {account} in {}. \
                      Current shard count for the account: {open_shards}. Limit: {limit}. \
                      Number of additional shards that would have resulted from this request: {shard_count}. \
-                     Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+                     Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
                      for current limits and how to request higher limits.",
                     self.config.region
                 )));
             }
         } else {
-            let on_demand = self.streams.read().values().filter(|s| s.mode == StreamMode::OnDemand).count();
+            let on_demand = self
+                .streams
+                .read()
+                .values()
+                .filter(|s| s.mode == StreamMode::OnDemand)
+                .count();
             if on_demand >= self.config.on_demand_stream_limit as usize {
                 return Err(KinesisError::LimitExceeded(format!(
                     "This request would exceed the on-demand stream limit for the account {account} in {}. \
@@ -121,7 +129,12 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
-        let stream = self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))?;
+        let stream = self
+            .streams
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))?;
         match stream.status {
             StreamStatus::Deleting => return Ok(()),
             StreamStatus::Updating => {
@@ -148,7 +161,11 @@ impl Engine {
 
 /// The status and deadline of a phase that lasts `delay_ms` (a zero delay skips it).
 fn phase(status: StreamStatus, now: u64, delay_ms: u64) -> (StreamStatus, u64) {
-    if delay_ms == 0 { (StreamStatus::Active, 0) } else { (status, now + delay_ms) }
+    if delay_ms == 0 {
+        (StreamStatus::Active, 0)
+    } else {
+        (status, now + delay_ms)
+    }
 }
 
 /// Ends the phase `stream` is in; called with the control lock held.

@@ -71,7 +71,10 @@ pub struct Engine {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Engine {
@@ -87,8 +90,9 @@ impl Engine {
                     .map_err(|_| KinesisError::InternalFailure("corrupt token secret".into()))?;
                 secret = Some(TokenSecret::from_bytes(bytes));
             } else if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
-                let stream: Stream = serde_json::from_slice(&value)
-                    .map_err(|e| KinesisError::InternalFailure(format!("corrupt catalog entry {name}: {e}")))?;
+                let stream: Stream = serde_json::from_slice(&value).map_err(|e| {
+                    KinesisError::InternalFailure(format!("corrupt catalog entry {name}: {e}"))
+                })?;
                 streams.insert(name.to_owned(), Arc::new(stream));
             }
         }
@@ -96,7 +100,9 @@ impl Engine {
             Some(s) => s,
             None => {
                 let s = TokenSecret::generate();
-                store.catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes())).await?;
+                store
+                    .catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes()))
+                    .await?;
                 s
             }
         };
@@ -129,7 +135,11 @@ impl Engine {
     /// A snapshot of one stream, after applying any transition that is due.
     pub async fn stream(&self, name: &str) -> Result<Arc<Stream>> {
         self.advance().await?;
-        self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))
+        self.streams
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))
     }
 
     /// Snapshots of all streams, in name order.
@@ -146,23 +156,37 @@ impl Engine {
     }
 
     pub fn stream_arn(&self, name: &str) -> String {
-        format!("arn:aws:kinesis:{}:{}:stream/{name}", self.config.region, self.config.account_id)
+        format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            self.config.region, self.config.account_id
+        )
     }
 
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
-        let value = serde_json::to_vec(&stream).map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
-        self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
+        let value = serde_json::to_vec(&stream)
+            .map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
+        self.store
+            .catalog_put(
+                &format!("{STREAM_PREFIX}{}", stream.name),
+                Bytes::from(value),
+            )
+            .await?;
         if stream.status_until_ms != 0 {
-            self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
+            self.next_transition_ms
+                .fetch_min(stream.status_until_ms, Ordering::AcqRel);
         }
         let stream = Arc::new(stream);
-        self.streams.write().insert(stream.name.clone(), stream.clone());
+        self.streams
+            .write()
+            .insert(stream.name.clone(), stream.clone());
         Ok(stream)
     }
 
     async fn remove(&self, stream: &Stream) -> Result<()> {
-        self.store.catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
+        self.store
+            .catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name))
+            .await?;
         self.streams.write().remove(&stream.name);
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;

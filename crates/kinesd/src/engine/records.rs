@@ -25,8 +25,14 @@ pub struct PutEntry {
 
 /// Where one record of a PutRecords landed, or why it did not.
 pub enum PutOutcome {
-    Stored { shard_index: u32, sequence_number: SequenceNumber },
-    Failed { code: &'static str, message: String },
+    Stored {
+        shard_index: u32,
+        sequence_number: SequenceNumber,
+    },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub enum IteratorStart {
@@ -63,17 +69,37 @@ impl Engine {
 
     /// Appends records, each to the open shard its hash key routes to. Records bound for one
     /// shard keep their request order; different shards are appended concurrently.
-    pub async fn put_records(&self, name: &str, entries: Vec<PutEntry>) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
+    pub async fn put_records(
+        &self,
+        name: &str,
+        entries: Vec<PutEntry>,
+    ) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
         let stream = self.data_stream(name).await?;
-        let flags = if stream.encryption_key.is_some() { FLAG_ENCRYPTED } else { 0 };
+        let flags = if stream.encryption_key.is_some() {
+            FLAG_ENCRYPTED
+        } else {
+            0
+        };
         // (shard position in stream.shards, request indexes, records)
         let mut batches: Vec<(usize, Vec<usize>, Vec<NewRecord>)> = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
-            let key = entry.explicit_hash_key.unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
-            let Some(slot) = stream.shards.iter().position(|s| s.is_open() && s.range.contains(key)) else {
-                return Err(KinesisError::InternalFailure("no open shard covers the hash key".into()));
+            let key = entry
+                .explicit_hash_key
+                .unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
+            let Some(slot) = stream
+                .shards
+                .iter()
+                .position(|s| s.is_open() && s.range.contains(key))
+            else {
+                return Err(KinesisError::InternalFailure(
+                    "no open shard covers the hash key".into(),
+                ));
             };
-            let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };
+            let record = NewRecord {
+                partition_key: Bytes::from(entry.partition_key),
+                data: entry.data,
+                flags,
+            };
             match batches.iter_mut().find(|b| b.0 == slot) {
                 Some(b) => {
                     b.1.push(i);
@@ -86,15 +112,27 @@ impl Engine {
         let now = now_ms();
         let appends = batches.into_iter().map(|(slot, indexes, records)| {
             let shard = &stream.shards[slot];
-            async move { (shard, indexes, self.store.append(shard.log, records, now).await) }
+            async move {
+                (
+                    shard,
+                    indexes,
+                    self.store.append(shard.log, records, now).await,
+                )
+            }
         });
         let mut outcomes: Vec<Option<PutOutcome>> = (0..total).map(|_| None).collect();
         for (shard, indexes, result) in futures_util::future::join_all(appends).await {
             match result {
                 Ok(appended) => {
                     for (k, &i) in indexes.iter().enumerate() {
-                        let seq = shard.sequence_number(appended.first_position + k as u64, appended.arrival_ms);
-                        outcomes[i] = Some(PutOutcome::Stored { shard_index: shard.index, sequence_number: seq });
+                        let seq = shard.sequence_number(
+                            appended.first_position + k as u64,
+                            appended.arrival_ms,
+                        );
+                        outcomes[i] = Some(PutOutcome::Stored {
+                            shard_index: shard.index,
+                            sequence_number: seq,
+                        });
                     }
                 }
                 Err(e) => {
@@ -110,7 +148,12 @@ impl Engine {
         }
         let outcomes = outcomes
             .into_iter()
-            .map(|o| o.unwrap_or(PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() }))
+            .map(|o| {
+                o.unwrap_or(PutOutcome::Failed {
+                    code: "InternalFailure",
+                    message: "Internal service failure.".into(),
+                })
+            })
             .collect();
         Ok((stream, outcomes))
     }
@@ -122,16 +165,25 @@ impl Engine {
         ))
     }
 
-    pub async fn get_shard_iterator(&self, name: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
-        let stream = self.stream(name).await?;
+    pub async fn get_shard_iterator(
+        &self,
+        name: &str,
+        shard_id: &str,
+        start: IteratorStart,
+    ) -> Result<String> {
         let account = &self.config.account_id;
-        let index = super::catalog::parse_shard_id(shard_id);
-        let shard = match (stream.status, index.and_then(|i| stream.shard(i))) {
-            (StreamStatus::Creating, _) | (_, None) => {
-                let shown = index.map(super::catalog::shard_id).unwrap_or_else(|| shard_id.to_owned());
-                return Err(self.shard_not_found(name, &shown));
-            }
-            (_, Some(shard)) => shard,
+        // AWS parses the shard id before it looks the stream up.
+        let Some(index) = super::catalog::parse_shard_id(shard_id) else {
+            return Err(KinesisError::ResourceNotFound(format!(
+                "Could not find shard {shard_id} in stream {name} under account {account}."
+            )));
+        };
+        let stream = match self.stream(name).await {
+            Ok(stream) if stream.status != StreamStatus::Creating => stream,
+            _ => return Err(self.shard_not_found(name, &super::catalog::shard_id(index))),
+        };
+        let Some(shard) = stream.shard(index) else {
+            return Err(self.shard_not_found(name, &super::catalog::shard_id(index)));
         };
         let check = |seq: &SequenceNumber| -> Result<()> {
             if seq.shard_index != shard.index {
@@ -199,14 +251,29 @@ impl Engine {
         let stream = self.stream(&token.stream_name).await?;
         let shard = match stream.shard(token.shard_index) {
             Some(shard) if stream.created_ms == token.stream_created_ms => shard.clone(),
-            _ => return Err(self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index))),
+            _ => {
+                return Err(self.shard_not_found(
+                    &token.stream_name,
+                    &super::catalog::shard_id(token.shard_index),
+                ));
+            }
         };
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
-        let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
-        let batch = if limit == 0 {
-            crate::store::ReadBatch { records: Vec::new(), next: token.position, tip: token.position }
+        let limit = if token.position >= end {
+            0
         } else {
-            self.store.read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES).await?
+            limit.min((end - token.position) as usize)
+        };
+        let batch = if limit == 0 {
+            crate::store::ReadBatch {
+                records: Vec::new(),
+                next: token.position,
+                tip: token.position,
+            }
+        } else {
+            self.store
+                .read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES)
+                .await?
         };
         let millis_behind_latest = match batch.records.last() {
             Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
@@ -225,16 +292,27 @@ impl Engine {
                 .collect();
             (None, children)
         } else {
-            (Some(self.iterator(&stream, shard.index, batch.next)), Vec::new())
+            (
+                Some(self.iterator(&stream, shard.index, batch.next)),
+                Vec::new(),
+            )
         };
-        Ok(RecordsPage { shard, records: batch.records, next_iterator, millis_behind_latest, child_shards })
+        Ok(RecordsPage {
+            shard,
+            records: batch.records,
+            next_iterator,
+            millis_behind_latest,
+            child_shards,
+        })
     }
 }
 
 /// Renders an instant the way Java's `Date.toString()` does, as AWS's messages show it.
 pub fn java_date(ms: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = ms / 1000;
     let days = secs / 86_400;
     let rem = secs % 86_400;

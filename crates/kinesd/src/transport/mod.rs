@@ -36,7 +36,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http2().max_concurrent_streams(1000).initial_stream_window_size(1 << 20).initial_connection_window_size(4 << 20);
+    builder
+        .http2()
+        .max_concurrent_streams(1000)
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20);
     builder.http1().keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -89,12 +93,14 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
     if parts.method == Method::OPTIONS {
         return cors_preflight(&parts.headers);
     }
+    if parts.method != Method::POST {
+        return access_denied(parts.headers.contains_key("origin"));
+    }
     let codec = envelope::codec(header(&parts.headers, "content-type"));
+    // AWS's order: the operation, then the body, then the credentials, then validation.
     let result = async {
         let op = envelope::operation(header(&parts.headers, "x-amz-target"))?;
-        let codec = codec.ok_or_else(|| KinesisError::UnknownOperation(String::new()))?;
-        let has_date = parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
-        auth::check_authorization(header(&parts.headers, "authorization"), has_date)?;
+        let codec = codec.ok_or_else(|| KinesisError::Serialization(String::new()))?;
         let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(too_large());
@@ -102,16 +108,25 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-            Err(e) => return Err(KinesisError::Serialization(format!("Could not read the request body: {e}"))),
+            Err(e) => {
+                return Err(KinesisError::Serialization(format!(
+                    "Could not read the request body: {e}"
+                )));
+            }
         };
-        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
-            crate::protocol::Value::Map(Vec::new())
-        } else {
-            json::parse(&bytes).map_err(|_| KinesisError::Serialization(String::new()))?
-        };
+        let value = json::parse(&bytes).map_err(|_| KinesisError::Serialization(String::new()))?;
         if !matches!(value, crate::protocol::Value::Map(_)) {
-            return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
+            return Err(KinesisError::Serialization(
+                "Start of structure or map expected.".into(),
+            ));
         }
+        let has_date =
+            parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
+        auth::check_request(
+            header(&parts.headers, "authorization"),
+            has_date,
+            parts.uri.query(),
+        )?;
         api::dispatch(engine, codec, op, value).await
     }
     .await;
@@ -120,7 +135,10 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         Ok(Body::Empty) => Response::new(Full::new(Bytes::new())),
         Ok(Body::Encoded(bytes)) => {
             let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut().insert("content-type", HeaderValue::from_static(codec.content_type()));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(codec.content_type()),
+            );
             r
         }
         Err(error) => error_response(codec, &error),
@@ -129,8 +147,19 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
     response
 }
 
+/// AWS answers anything but POST with an XML AccessDeniedException.
+fn access_denied(cors: bool) -> Response<Full<Bytes>> {
+    let body = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    stamp(r.headers_mut(), cors);
+    r
+}
+
 fn too_large() -> KinesisError {
-    KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."))
+    KinesisError::RequestEntityTooLarge(format!(
+        "Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."
+    ))
 }
 
 fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
@@ -140,8 +169,14 @@ fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(envelope::error_body(codec, error))));
     *r.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static(codec.content_type()));
-    h.insert("x-amzn-errortype", HeaderValue::from_static(error.type_name()));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static(codec.content_type()),
+    );
+    h.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static(error.type_name()),
+    );
     r
 }
 
@@ -153,7 +188,14 @@ fn stamp(h: &mut HeaderMap, cors: bool) {
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;
     let hex = hex::encode(id);
-    let uuid = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    );
     let mut id2 = [0u8; 72];
     rng.fill_bytes(&mut id2);
     use base64::Engine as _;
@@ -166,11 +208,15 @@ fn stamp(h: &mut HeaderMap, cors: bool) {
     }
     if cors {
         h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        h.insert("access-control-expose-headers", HeaderValue::from_static(EXPOSED_HEADERS));
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
     }
 }
 
-const EXPOSED_HEADERS: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
+const EXPOSED_HEADERS: &str =
+    "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
 /// Browser SDKs send a CORS preflight before each call.
 fn cors_preflight(req: &HeaderMap) -> Response<Full<Bytes>> {

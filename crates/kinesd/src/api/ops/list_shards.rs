@@ -2,10 +2,10 @@
 //! that name a point in time (AT_LATEST, AT_TRIM_HORIZON, AT_TIMESTAMP) return exactly the
 //! shards open at that point, which tile the hash key space — the KCL depends on it.
 
-use crate::api::common::{shard_view, stream_name};
+use crate::api::common::{after_shard, shard_view, stream_name};
 use crate::api::model::{ListShardsInput, ListShardsOutput, ShardFilterType};
 use crate::api::page;
-use crate::engine::catalog::{Shard, Stream, StreamStatus, parse_shard_id};
+use crate::engine::catalog::{Shard, Stream, StreamStatus};
 use crate::engine::{Engine, now_ms};
 use crate::error::{KinesisError, Result};
 
@@ -27,7 +27,9 @@ impl Filter {
         match self {
             Filter::All => true,
             Filter::Latest => shard.is_open(),
-            Filter::OpenAt(t) => shard.created_ms <= t && shard.closed.is_none_or(|c| c.closed_ms > t),
+            Filter::OpenAt(t) => {
+                shard.created_ms <= t && shard.closed.is_none_or(|c| c.closed_ms > t)
+            }
             Filter::From(t) => shard.closed.is_none_or(|c| c.closed_ms > t),
         }
     }
@@ -65,8 +67,10 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
             let (after, filter) = page
                 .after
                 .split_once('|')
-                .and_then(|(a, f)| Some((a.parse::<u32>().ok()?, Filter::decode(f)?)))
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid NextToken: {token}")))?;
+                .and_then(|(a, f)| Some((a.to_owned(), Filter::decode(f)?)))
+                .ok_or_else(|| {
+                    KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"))
+                })?;
             let stream = engine.stream(&page.stream_name).await?;
             if stream.created_ms != page.stream_created_ms {
                 return Err(engine.not_found(&page.stream_name));
@@ -74,14 +78,18 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
             (page.stream_name, Some(after), filter)
         }
         None => {
-            let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+            if input.stream_name.is_none() && input.stream_arn.is_none() {
+                return Err(KinesisError::InvalidArgument(
+                    "Either NextToken or StreamName should be provided.".into(),
+                ));
+            }
+            let name = stream_name(
+                engine,
+                input.stream_name.as_deref(),
+                input.stream_arn.as_deref(),
+            )?;
             let stream = engine.stream(&name).await?;
-            let mut after = match input.exclusive_start_shard_id.as_deref() {
-                Some(id) => Some(parse_shard_id(id).ok_or_else(|| {
-                    KinesisError::InvalidArgument(format!("Invalid ExclusiveStartShardId: {id}"))
-                })?),
-                None => None,
-            };
+            let mut after = input.exclusive_start_shard_id.clone();
             let filter = match input.shard_filter.as_ref() {
                 None => Filter::All,
                 Some(f) => {
@@ -101,15 +109,24 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
     {
         return Err(engine.not_found(&name));
     }
-    if matches!(stream.status, StreamStatus::Creating | StreamStatus::Deleting) {
+    if matches!(
+        stream.status,
+        StreamStatus::Creating | StreamStatus::Deleting
+    ) {
         return Err(KinesisError::ResourceInUse(format!(
             "Stream {name} under account {account} is in {} state.",
             stream.status.as_str()
         )));
     }
-    let limit = input.max_results.map_or(DEFAULT_MAX_RESULTS, |m| m as usize).min(DEFAULT_MAX_RESULTS);
-    let mut listed: Vec<&Shard> =
-        stream.shards.iter().filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(s)).collect();
+    let limit = input
+        .max_results
+        .map_or(DEFAULT_MAX_RESULTS, |m| m as usize)
+        .min(DEFAULT_MAX_RESULTS);
+    let mut listed: Vec<&Shard> = stream
+        .shards
+        .iter()
+        .filter(|s| after.as_deref().is_none_or(|a| after_shard(s, a)) && filter.admits(s))
+        .collect();
     let more = listed.len() > limit;
     listed.truncate(limit);
     let next_token = match listed.last() {
@@ -117,36 +134,50 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
             engine,
             &stream.name,
             stream.created_ms,
-            format!("{}|{}", last.index, filter.encode()),
+            format!("{}|{}", last.id(), filter.encode()),
         )),
         _ => None,
     };
-    Ok(ListShardsOutput { shards: Some(listed.into_iter().map(shard_view).collect()), next_token })
+    Ok(ListShardsOutput {
+        shards: Some(listed.into_iter().map(shard_view).collect()),
+        next_token,
+    })
 }
 
 /// Turns a ShardFilter into a filter and, for AFTER_SHARD_ID, a starting point.
-fn shard_filter(stream: &Stream, f: &crate::api::model::ShardFilter) -> Result<(Filter, Option<u32>)> {
+fn shard_filter(
+    stream: &Stream,
+    f: &crate::api::model::ShardFilter,
+) -> Result<(Filter, Option<String>)> {
     let kind = f.r#type.as_deref().and_then(ShardFilterType::parse);
-    let trim_horizon = now_ms().saturating_sub(u64::from(stream.retention_hours) * 3_600_000).max(stream.created_ms);
+    let trim_horizon = now_ms()
+        .saturating_sub(u64::from(stream.retention_hours) * 3_600_000)
+        .max(stream.created_ms);
     let at = |ts: Option<crate::protocol::Timestamp>, kind: &str| -> Result<u64> {
         let ts = ts.ok_or_else(|| {
-            KinesisError::InvalidArgument(format!("Timestamp must be specified for ShardFilter type {kind}."))
+            KinesisError::InvalidArgument(format!(
+                "Timestamp must be specified for ShardFilter type {kind}."
+            ))
         })?;
         Ok((ts.millis.max(0) as u64).max(stream.created_ms))
     };
     Ok(match kind {
         Some(ShardFilterType::AfterShardId) => {
             let id = f.shard_id.as_deref().ok_or_else(|| {
-                KinesisError::InvalidArgument("ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into())
+                KinesisError::InvalidArgument(
+                    "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into(),
+                )
             })?;
-            let index = parse_shard_id(id)
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid ShardId in ShardFilter: {id}")))?;
-            (Filter::All, Some(index))
+            (Filter::All, Some(id.to_owned()))
         }
         Some(ShardFilterType::AtTrimHorizon) => (Filter::OpenAt(trim_horizon), None),
         Some(ShardFilterType::FromTrimHorizon) | None => (Filter::All, None),
         Some(ShardFilterType::AtLatest) => (Filter::Latest, None),
-        Some(ShardFilterType::AtTimestamp) => (Filter::OpenAt(at(f.timestamp, "AT_TIMESTAMP")?), None),
-        Some(ShardFilterType::FromTimestamp) => (Filter::From(at(f.timestamp, "FROM_TIMESTAMP")?), None),
+        Some(ShardFilterType::AtTimestamp) => {
+            (Filter::OpenAt(at(f.timestamp, "AT_TIMESTAMP")?), None)
+        }
+        Some(ShardFilterType::FromTimestamp) => {
+            (Filter::From(at(f.timestamp, "FROM_TIMESTAMP")?), None)
+        }
     })
 }
