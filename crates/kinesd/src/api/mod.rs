@@ -3,6 +3,7 @@
 //! them are shared here, so an operation never sees the wire format.
 
 pub mod common;
+#[rustfmt::skip]
 pub mod model;
 pub mod ops;
 pub mod page;

@@ -7,34 +7,22 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use regex::Regex;
 
-use crate::protocol::decode::{FromValue, SerializationError, structure_members};
+use crate::protocol::decode::{structure_members, FromValue, SerializationError};
 use crate::protocol::encode::{Encode, Encoder};
 use crate::protocol::validate::{Path, Pattern, Rules, Violations};
 use crate::protocol::{Map, Timestamp, Value};
 
-static PATTERN_0: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^(?:[a-zA-Z0-9_.-]+)$").expect("model pattern"));
-static PATTERN_1: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new("^(?:arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+)$").expect("model pattern")
-});
-static PATTERN_2: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^(?:[a-z0-9]{20}-[a-z0-9]{3})$").expect("model pattern"));
-static PATTERN_3: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new("^(?:arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+)$").expect("model pattern")
-});
-static PATTERN_4: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new("^(?:^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+)$").expect("model pattern")
-});
-static PATTERN_5: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^(?:0|([1-9]\\d{0,128}))$").expect("model pattern"));
-static PATTERN_6: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^(?:0|([1-9]\\d{0,38}))$").expect("model pattern"));
+static PATTERN_0: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:[a-zA-Z0-9_.-]+)$").expect("model pattern"));
+static PATTERN_1: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+)$").expect("model pattern"));
+static PATTERN_2: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:[a-z0-9]{20}-[a-z0-9]{3})$").expect("model pattern"));
+static PATTERN_3: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+)$").expect("model pattern"));
+static PATTERN_4: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+)$").expect("model pattern"));
+static PATTERN_5: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:0|([1-9]\\d{0,128}))$").expect("model pattern"));
+static PATTERN_6: LazyLock<Regex> = LazyLock::new(|| Regex::new("^(?:0|([1-9]\\d{0,38}))$").expect("model pattern"));
 
 /// Every model pattern, so a test can prove they all compile.
 pub fn all_patterns() -> Vec<&'static LazyLock<Regex>> {
-    vec![
-        &PATTERN_0, &PATTERN_1, &PATTERN_2, &PATTERN_3, &PATTERN_4, &PATTERN_5, &PATTERN_6,
-    ]
+    vec![&PATTERN_0, &PATTERN_1, &PATTERN_2, &PATTERN_3, &PATTERN_4, &PATTERN_5, &PATTERN_6]
 }
 
 /// The 39 operations of Kinesis_20131202, named as in `X-Amz-Target`.
@@ -82,47 +70,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 39] = [
-        Operation::AddTagsToStream,
-        Operation::CreateStream,
-        Operation::DecreaseStreamRetentionPeriod,
-        Operation::DeleteResourcePolicy,
-        Operation::DeleteStream,
-        Operation::DeregisterStreamConsumer,
-        Operation::DescribeAccountSettings,
-        Operation::DescribeLimits,
-        Operation::DescribeStream,
-        Operation::DescribeStreamConsumer,
-        Operation::DescribeStreamSummary,
-        Operation::DisableEnhancedMonitoring,
-        Operation::EnableEnhancedMonitoring,
-        Operation::GetRecords,
-        Operation::GetResourcePolicy,
-        Operation::GetShardIterator,
-        Operation::IncreaseStreamRetentionPeriod,
-        Operation::ListShards,
-        Operation::ListStreamConsumers,
-        Operation::ListStreams,
-        Operation::ListTagsForResource,
-        Operation::ListTagsForStream,
-        Operation::MergeShards,
-        Operation::PutRecord,
-        Operation::PutRecords,
-        Operation::PutResourcePolicy,
-        Operation::RegisterStreamConsumer,
-        Operation::RemoveTagsFromStream,
-        Operation::SplitShard,
-        Operation::StartStreamEncryption,
-        Operation::StopStreamEncryption,
-        Operation::SubscribeToShard,
-        Operation::TagResource,
-        Operation::UntagResource,
-        Operation::UpdateAccountSettings,
-        Operation::UpdateMaxRecordSize,
-        Operation::UpdateShardCount,
-        Operation::UpdateStreamMode,
-        Operation::UpdateStreamWarmThroughput,
-    ];
+    pub const ALL: [Operation; 39] = [Operation::AddTagsToStream, Operation::CreateStream, Operation::DecreaseStreamRetentionPeriod, Operation::DeleteResourcePolicy, Operation::DeleteStream, Operation::DeregisterStreamConsumer, Operation::DescribeAccountSettings, Operation::DescribeLimits, Operation::DescribeStream, Operation::DescribeStreamConsumer, Operation::DescribeStreamSummary, Operation::DisableEnhancedMonitoring, Operation::EnableEnhancedMonitoring, Operation::GetRecords, Operation::GetResourcePolicy, Operation::GetShardIterator, Operation::IncreaseStreamRetentionPeriod, Operation::ListShards, Operation::ListStreamConsumers, Operation::ListStreams, Operation::ListTagsForResource, Operation::ListTagsForStream, Operation::MergeShards, Operation::PutRecord, Operation::PutRecords, Operation::PutResourcePolicy, Operation::RegisterStreamConsumer, Operation::RemoveTagsFromStream, Operation::SplitShard, Operation::StartStreamEncryption, Operation::StopStreamEncryption, Operation::SubscribeToShard, Operation::TagResource, Operation::UntagResource, Operation::UpdateAccountSettings, Operation::UpdateMaxRecordSize, Operation::UpdateShardCount, Operation::UpdateStreamMode, Operation::UpdateStreamWarmThroughput];
 
     pub fn from_name(name: &str) -> Option<Operation> {
         Some(match name {
@@ -283,16 +231,7 @@ pub enum MetricsName {
 
 impl MetricsName {
     /// Wire names in the order AWS lists them in validation messages.
-    pub const VALUES: &'static [&'static str] = &[
-        "IncomingBytes",
-        "IncomingRecords",
-        "OutgoingBytes",
-        "OutgoingRecords",
-        "WriteProvisionedThroughputExceeded",
-        "ReadProvisionedThroughputExceeded",
-        "IteratorAgeMilliseconds",
-        "ALL",
-    ];
+    pub const VALUES: &'static [&'static str] = &["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds", "ALL"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -357,16 +296,13 @@ pub enum MinimumThroughputBillingCommitmentOutputStatus {
 
 impl MinimumThroughputBillingCommitmentOutputStatus {
     /// Wire names in the order AWS lists them in validation messages.
-    pub const VALUES: &'static [&'static str] =
-        &["ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END"];
+    pub const VALUES: &'static [&'static str] = &["ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MinimumThroughputBillingCommitmentOutputStatus::Enabled => "ENABLED",
             MinimumThroughputBillingCommitmentOutputStatus::Disabled => "DISABLED",
-            MinimumThroughputBillingCommitmentOutputStatus::EnabledUntilEarliestAllowedEnd => {
-                "ENABLED_UNTIL_EARLIEST_ALLOWED_END"
-            }
+            MinimumThroughputBillingCommitmentOutputStatus::EnabledUntilEarliestAllowedEnd => "ENABLED_UNTIL_EARLIEST_ALLOWED_END",
         }
     }
 
@@ -374,9 +310,7 @@ impl MinimumThroughputBillingCommitmentOutputStatus {
         Some(match s {
             "ENABLED" => MinimumThroughputBillingCommitmentOutputStatus::Enabled,
             "DISABLED" => MinimumThroughputBillingCommitmentOutputStatus::Disabled,
-            "ENABLED_UNTIL_EARLIEST_ALLOWED_END" => {
-                MinimumThroughputBillingCommitmentOutputStatus::EnabledUntilEarliestAllowedEnd
-            }
+            "ENABLED_UNTIL_EARLIEST_ALLOWED_END" => MinimumThroughputBillingCommitmentOutputStatus::EnabledUntilEarliestAllowedEnd,
             _ => return None,
         })
     }
@@ -417,14 +351,7 @@ pub enum ShardFilterType {
 
 impl ShardFilterType {
     /// Wire names in the order AWS lists them in validation messages.
-    pub const VALUES: &'static [&'static str] = &[
-        "AFTER_SHARD_ID",
-        "AT_TRIM_HORIZON",
-        "FROM_TRIM_HORIZON",
-        "AT_LATEST",
-        "AT_TIMESTAMP",
-        "FROM_TIMESTAMP",
-    ];
+    pub const VALUES: &'static [&'static str] = &["AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -461,13 +388,7 @@ pub enum ShardIteratorType {
 
 impl ShardIteratorType {
     /// Wire names in the order AWS lists them in validation messages.
-    pub const VALUES: &'static [&'static str] = &[
-        "AFTER_SEQUENCE_NUMBER",
-        "LATEST",
-        "AT_TIMESTAMP",
-        "AT_SEQUENCE_NUMBER",
-        "TRIM_HORIZON",
-    ];
+    pub const VALUES: &'static [&'static str] = &["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -559,9 +480,7 @@ pub struct AddTagsToStreamInput {
 
 impl FromValue for AddTagsToStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = AddTagsToStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -585,67 +504,16 @@ impl crate::api::shown::Shown for AddTagsToStreamInput {
 impl AddTagsToStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(
-            path.member("Tags"),
-            self.tags.as_ref().map(|m| m.0.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(200),
-            },
-            &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()),
-        );
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
-            let all_ok = map.0.iter().all(|(k, _)| {
-                crate::protocol::validate::java_len(k) >= 1
-                    && crate::protocol::validate::java_len(k) <= 128
-            });
+            let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
             v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
-            let all_ok = map.0.iter().all(|(_, x)| {
-                crate::protocol::validate::java_len(x) >= 0
-                    && crate::protocol::validate::java_len(x) <= 256
-            });
+            let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
             v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -730,9 +598,7 @@ pub struct CreateStreamInput {
 
 impl FromValue for CreateStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = CreateStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -758,77 +624,21 @@ impl crate::api::shown::Shown for CreateStreamInput {
 impl CreateStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("ShardCount"),
-            self.shard_count.map(i64::from),
-            Rules {
-                min: Some(1),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
+        v.number(path.member("ShardCount"), self.shard_count.map(i64::from), Rules { min: Some(1), ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         match &self.stream_mode_details {
             Some(inner) => inner.validate(path.member("StreamModeDetails"), v),
-            None => v.number(
-                path.member("StreamModeDetails"),
-                None,
-                Rules {
-                    required: false,
-                    ..Rules::default()
-                },
-            ),
+            None => v.number(path.member("StreamModeDetails"), None, Rules { required: false, ..Rules::default() }),
         }
-        v.collection(
-            path.member("Tags"),
-            self.tags.as_ref().map(|m| m.0.len()),
-            Rules {
-                min: Some(1),
-                max: Some(200),
-                ..Rules::default()
-            },
-            &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()),
-        );
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
-            let all_ok = map.0.iter().all(|(k, _)| {
-                crate::protocol::validate::java_len(k) >= 1
-                    && crate::protocol::validate::java_len(k) <= 128
-            });
+            let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
             v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
-            let all_ok = map.0.iter().all(|(_, x)| {
-                crate::protocol::validate::java_len(x) >= 0
-                    && crate::protocol::validate::java_len(x) <= 256
-            });
+            let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
             v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
-        v.number(
-            path.member("WarmThroughputMiBps"),
-            self.warm_throughput_mibps.map(i64::from),
-            Rules {
-                min: Some(0),
-                ..Rules::default()
-            },
-        );
-        v.number(
-            path.member("MaxRecordSizeInKiB"),
-            self.max_record_size_in_kib.map(i64::from),
-            Rules {
-                min: Some(1024),
-                max: Some(10240),
-                ..Rules::default()
-            },
-        );
+        v.number(path.member("WarmThroughputMiBps"), self.warm_throughput_mibps.map(i64::from), Rules { min: Some(0), ..Rules::default() });
+        v.number(path.member("MaxRecordSizeInKiB"), self.max_record_size_in_kib.map(i64::from), Rules { min: Some(1024), max: Some(10240), ..Rules::default() });
     }
 }
 
@@ -842,15 +652,11 @@ pub struct DecreaseStreamRetentionPeriodInput {
 
 impl FromValue for DecreaseStreamRetentionPeriodInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DecreaseStreamRetentionPeriodInput::default();
         for (key, value) in members {
             match key.as_str() {
-                "RetentionPeriodHours" => {
-                    out.retention_period_hours = FromValue::from_value(value)?
-                }
+                "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -870,53 +676,10 @@ impl crate::api::shown::Shown for DecreaseStreamRetentionPeriodInput {
 impl DecreaseStreamRetentionPeriodInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("RetentionPeriodHours"),
-            self.retention_period_hours.map(i64::from),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -928,9 +691,7 @@ pub struct DeleteResourcePolicyInput {
 
 impl FromValue for DeleteResourcePolicyInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DeleteResourcePolicyInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -952,32 +713,8 @@ impl crate::api::shown::Shown for DeleteResourcePolicyInput {
 impl DeleteResourcePolicyInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -991,16 +728,12 @@ pub struct DeleteStreamInput {
 
 impl FromValue for DeleteStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DeleteStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
-                "EnforceConsumerDeletion" => {
-                    out.enforce_consumer_deletion = FromValue::from_value(value)?
-                }
+                "EnforceConsumerDeletion" => out.enforce_consumer_deletion = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
                 _ => {}
@@ -1019,53 +752,10 @@ impl crate::api::shown::Shown for DeleteStreamInput {
 impl DeleteStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.number(
-            path.member("EnforceConsumerDeletion"),
-            self.enforce_consumer_deletion.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("EnforceConsumerDeletion"), self.enforce_consumer_deletion.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1079,9 +769,7 @@ pub struct DeregisterStreamConsumerInput {
 
 impl FromValue for DeregisterStreamConsumerInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DeregisterStreamConsumerInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1105,57 +793,20 @@ impl crate::api::shown::Shown for DeregisterStreamConsumerInput {
 impl DeregisterStreamConsumerInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("ConsumerName"),
-            self.consumer_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("ConsumerName"), self.consumer_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("ConsumerARN"), self.consumer_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+", regex: &PATTERN_4 }));
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct DescribeAccountSettingsInput {}
+pub struct DescribeAccountSettingsInput {
+}
 
 impl FromValue for DescribeAccountSettingsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DescribeAccountSettingsInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1174,7 +825,8 @@ impl crate::api::shown::Shown for DescribeAccountSettingsInput {
 
 impl DescribeAccountSettingsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
-    pub fn validate(&self, path: Path, v: &mut Violations) {}
+    pub fn validate(&self, path: Path, v: &mut Violations) {
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1194,13 +846,12 @@ impl Encode for DescribeAccountSettingsOutput {
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct DescribeLimitsInput {}
+pub struct DescribeLimitsInput {
+}
 
 impl FromValue for DescribeLimitsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DescribeLimitsInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1219,7 +870,8 @@ impl crate::api::shown::Shown for DescribeLimitsInput {
 
 impl DescribeLimitsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
-    pub fn validate(&self, path: Path, v: &mut Violations) {}
+    pub fn validate(&self, path: Path, v: &mut Violations) {
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1255,9 +907,7 @@ pub struct DescribeStreamConsumerInput {
 
 impl FromValue for DescribeStreamConsumerInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DescribeStreamConsumerInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1281,46 +931,10 @@ impl crate::api::shown::Shown for DescribeStreamConsumerInput {
 impl DescribeStreamConsumerInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("ConsumerName"),
-            self.consumer_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("ConsumerName"), self.consumer_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("ConsumerARN"), self.consumer_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+", regex: &PATTERN_4 }));
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1349,16 +963,12 @@ pub struct DescribeStreamInput {
 
 impl FromValue for DescribeStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DescribeStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "Limit" => out.limit = FromValue::from_value(value)?,
-                "ExclusiveStartShardId" => {
-                    out.exclusive_start_shard_id = FromValue::from_value(value)?
-                }
+                "ExclusiveStartShardId" => out.exclusive_start_shard_id = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -1378,67 +988,11 @@ impl crate::api::shown::Shown for DescribeStreamInput {
 impl DescribeStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("Limit"),
-            self.limit.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(10000),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("ExclusiveStartShardId"),
-            self.exclusive_start_shard_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
+        v.string(path.member("ExclusiveStartShardId"), self.exclusive_start_shard_id.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1465,9 +1019,7 @@ pub struct DescribeStreamSummaryInput {
 
 impl FromValue for DescribeStreamSummaryInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DescribeStreamSummaryInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1490,45 +1042,9 @@ impl crate::api::shown::Shown for DescribeStreamSummaryInput {
 impl DescribeStreamSummaryInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1556,9 +1072,7 @@ pub struct DisableEnhancedMonitoringInput {
 
 impl FromValue for DisableEnhancedMonitoringInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = DisableEnhancedMonitoringInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1582,59 +1096,14 @@ impl crate::api::shown::Shown for DisableEnhancedMonitoringInput {
 impl DisableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.collection(
-            path.member("ShardLevelMetrics"),
-            self.shard_level_metrics.as_ref().map(|l| l.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(7),
-            },
-            &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
             v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         }
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1648,9 +1117,7 @@ pub struct EnableEnhancedMonitoringInput {
 
 impl FromValue for EnableEnhancedMonitoringInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = EnableEnhancedMonitoringInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1674,59 +1141,14 @@ impl crate::api::shown::Shown for EnableEnhancedMonitoringInput {
 impl EnableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.collection(
-            path.member("ShardLevelMetrics"),
-            self.shard_level_metrics.as_ref().map(|l| l.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(7),
-            },
-            &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
             v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         }
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1787,9 +1209,7 @@ pub struct GetRecordsInput {
 
 impl FromValue for GetRecordsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = GetRecordsInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1813,51 +1233,10 @@ impl crate::api::shown::Shown for GetRecordsInput {
 impl GetRecordsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("Limit"),
-            self.limit.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(10000),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("ShardIterator"),
-            self.shard_iterator.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(512),
-            },
-            None,
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
+        v.string(path.member("ShardIterator"), self.shard_iterator.as_deref(), Rules { required: true, min: Some(1), max: Some(512) }, None);
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1898,9 +1277,7 @@ pub struct GetResourcePolicyInput {
 
 impl FromValue for GetResourcePolicyInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = GetResourcePolicyInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -1922,32 +1299,8 @@ impl crate::api::shown::Shown for GetResourcePolicyInput {
 impl GetResourcePolicyInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -1978,17 +1331,13 @@ pub struct GetShardIteratorInput {
 
 impl FromValue for GetShardIteratorInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = GetShardIteratorInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "ShardId" => out.shard_id = FromValue::from_value(value)?,
                 "ShardIteratorType" => out.shard_iterator_type = FromValue::from_value(value)?,
-                "StartingSequenceNumber" => {
-                    out.starting_sequence_number = FromValue::from_value(value)?
-                }
+                "StartingSequenceNumber" => out.starting_sequence_number = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "Timestamp" => out.timestamp = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
@@ -2009,84 +1358,13 @@ impl crate::api::shown::Shown for GetShardIteratorInput {
 impl GetShardIteratorInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ShardId"),
-            self.shard_id.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.enumeration(
-            path.member("ShardIteratorType"),
-            self.shard_iterator_type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            ShardIteratorType::VALUES,
-        );
-        v.string(
-            path.member("StartingSequenceNumber"),
-            self.starting_sequence_number.as_deref(),
-            Rules { ..Rules::default() },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,128})",
-                regex: &PATTERN_5,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.number(
-            path.member("Timestamp"),
-            self.timestamp.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ShardId"), self.shard_id.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.enumeration(path.member("ShardIteratorType"), self.shard_iterator_type.as_deref(), Rules { required: true, ..Rules::default() }, ShardIteratorType::VALUES);
+        v.string(path.member("StartingSequenceNumber"), self.starting_sequence_number.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,128})", regex: &PATTERN_5 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("Timestamp"), self.timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2133,15 +1411,11 @@ pub struct IncreaseStreamRetentionPeriodInput {
 
 impl FromValue for IncreaseStreamRetentionPeriodInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = IncreaseStreamRetentionPeriodInput::default();
         for (key, value) in members {
             match key.as_str() {
-                "RetentionPeriodHours" => {
-                    out.retention_period_hours = FromValue::from_value(value)?
-                }
+                "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -2161,53 +1435,10 @@ impl crate::api::shown::Shown for IncreaseStreamRetentionPeriodInput {
 impl IncreaseStreamRetentionPeriodInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("RetentionPeriodHours"),
-            self.retention_period_hours.map(i64::from),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2225,21 +1456,15 @@ pub struct ListShardsInput {
 
 impl FromValue for ListShardsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ListShardsInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "MaxResults" => out.max_results = FromValue::from_value(value)?,
-                "ExclusiveStartShardId" => {
-                    out.exclusive_start_shard_id = FromValue::from_value(value)?
-                }
+                "ExclusiveStartShardId" => out.exclusive_start_shard_id = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "NextToken" => out.next_token = FromValue::from_value(value)?,
-                "StreamCreationTimestamp" => {
-                    out.stream_creation_timestamp = FromValue::from_value(value)?
-                }
+                "StreamCreationTimestamp" => out.stream_creation_timestamp = FromValue::from_value(value)?,
                 "ShardFilter" => out.shard_filter = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -2259,96 +1484,17 @@ impl crate::api::shown::Shown for ListShardsInput {
 impl ListShardsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("MaxResults"),
-            self.max_results.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(10000),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("ExclusiveStartShardId"),
-            self.exclusive_start_shard_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("NextToken"),
-            self.next_token.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(1048576),
-                ..Rules::default()
-            },
-            None,
-        );
-        v.number(
-            path.member("StreamCreationTimestamp"),
-            self.stream_creation_timestamp.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
+        v.number(path.member("MaxResults"), self.max_results.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
+        v.string(path.member("ExclusiveStartShardId"), self.exclusive_start_shard_id.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("NextToken"), self.next_token.as_deref(), Rules { min: Some(1), max: Some(1048576), ..Rules::default() }, None);
+        v.number(path.member("StreamCreationTimestamp"), self.stream_creation_timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
         match &self.shard_filter {
             Some(inner) => inner.validate(path.member("ShardFilter"), v),
-            None => v.number(
-                path.member("ShardFilter"),
-                None,
-                Rules {
-                    required: false,
-                    ..Rules::default()
-                },
-            ),
+            None => v.number(path.member("ShardFilter"), None, Rules { required: false, ..Rules::default() }),
         }
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2384,18 +1530,14 @@ pub struct ListStreamConsumersInput {
 
 impl FromValue for ListStreamConsumersInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ListStreamConsumersInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "NextToken" => out.next_token = FromValue::from_value(value)?,
                 "MaxResults" => out.max_results = FromValue::from_value(value)?,
-                "StreamCreationTimestamp" => {
-                    out.stream_creation_timestamp = FromValue::from_value(value)?
-                }
+                "StreamCreationTimestamp" => out.stream_creation_timestamp = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
                 _ => {}
             }
@@ -2413,59 +1555,11 @@ impl crate::api::shown::Shown for ListStreamConsumersInput {
 impl ListStreamConsumersInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("NextToken"),
-            self.next_token.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(1048576),
-                ..Rules::default()
-            },
-            None,
-        );
-        v.number(
-            path.member("MaxResults"),
-            self.max_results.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(10000),
-                ..Rules::default()
-            },
-        );
-        v.number(
-            path.member("StreamCreationTimestamp"),
-            self.stream_creation_timestamp.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("NextToken"), self.next_token.as_deref(), Rules { min: Some(1), max: Some(1048576), ..Rules::default() }, None);
+        v.number(path.member("MaxResults"), self.max_results.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
+        v.number(path.member("StreamCreationTimestamp"), self.stream_creation_timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2499,16 +1593,12 @@ pub struct ListStreamsInput {
 
 impl FromValue for ListStreamsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ListStreamsInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "Limit" => out.limit = FromValue::from_value(value)?,
-                "ExclusiveStartStreamName" => {
-                    out.exclusive_start_stream_name = FromValue::from_value(value)?
-                }
+                "ExclusiveStartStreamName" => out.exclusive_start_stream_name = FromValue::from_value(value)?,
                 "NextToken" => out.next_token = FromValue::from_value(value)?,
                 _ => {}
             }
@@ -2526,38 +1616,9 @@ impl crate::api::shown::Shown for ListStreamsInput {
 impl ListStreamsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("Limit"),
-            self.limit.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(10000),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("ExclusiveStartStreamName"),
-            self.exclusive_start_stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("NextToken"),
-            self.next_token.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(1048576),
-                ..Rules::default()
-            },
-            None,
-        );
+        v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
+        v.string(path.member("ExclusiveStartStreamName"), self.exclusive_start_stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("NextToken"), self.next_token.as_deref(), Rules { min: Some(1), max: Some(1048576), ..Rules::default() }, None);
     }
 }
 
@@ -2596,9 +1657,7 @@ pub struct ListTagsForResourceInput {
 
 impl FromValue for ListTagsForResourceInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ListTagsForResourceInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -2620,32 +1679,8 @@ impl crate::api::shown::Shown for ListTagsForResourceInput {
 impl ListTagsForResourceInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2676,16 +1711,12 @@ pub struct ListTagsForStreamInput {
 
 impl FromValue for ListTagsForStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ListTagsForStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "Limit" => out.limit = FromValue::from_value(value)?,
-                "ExclusiveStartTagKey" => {
-                    out.exclusive_start_tag_key = FromValue::from_value(value)?
-                }
+                "ExclusiveStartTagKey" => out.exclusive_start_tag_key = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -2705,64 +1736,11 @@ impl crate::api::shown::Shown for ListTagsForStreamInput {
 impl ListTagsForStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(
-            path.member("Limit"),
-            self.limit.map(i64::from),
-            Rules {
-                min: Some(1),
-                max: Some(50),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("ExclusiveStartTagKey"),
-            self.exclusive_start_tag_key.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            None,
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(50), ..Rules::default() });
+        v.string(path.member("ExclusiveStartTagKey"), self.exclusive_start_tag_key.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, None);
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2794,16 +1772,12 @@ pub struct MergeShardsInput {
 
 impl FromValue for MergeShardsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = MergeShardsInput::default();
         for (key, value) in members {
             match key.as_str() {
                 "ShardToMerge" => out.shard_to_merge = FromValue::from_value(value)?,
-                "AdjacentShardToMerge" => {
-                    out.adjacent_shard_to_merge = FromValue::from_value(value)?
-                }
+                "AdjacentShardToMerge" => out.adjacent_shard_to_merge = FromValue::from_value(value)?,
                 "StreamName" => out.stream_name = FromValue::from_value(value)?,
                 "StreamARN" => out.stream_arn = FromValue::from_value(value)?,
                 "StreamId" => out.stream_id = FromValue::from_value(value)?,
@@ -2823,71 +1797,11 @@ impl crate::api::shown::Shown for MergeShardsInput {
 impl MergeShardsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ShardToMerge"),
-            self.shard_to_merge.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("AdjacentShardToMerge"),
-            self.adjacent_shard_to_merge.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ShardToMerge"), self.shard_to_merge.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("AdjacentShardToMerge"), self.adjacent_shard_to_merge.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -2898,9 +1812,7 @@ pub struct MinimumThroughputBillingCommitmentInput {
 
 impl FromValue for MinimumThroughputBillingCommitmentInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = MinimumThroughputBillingCommitmentInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -2921,15 +1833,7 @@ impl crate::api::shown::Shown for MinimumThroughputBillingCommitmentInput {
 impl MinimumThroughputBillingCommitmentInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.enumeration(
-            path.member("Status"),
-            self.status.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            MinimumThroughputBillingCommitmentInputStatus::VALUES,
-        );
+        v.enumeration(path.member("Status"), self.status.as_deref(), Rules { required: true, ..Rules::default() }, MinimumThroughputBillingCommitmentInputStatus::VALUES);
     }
 }
 
@@ -2975,15 +1879,11 @@ pub struct PutRecordInput {
 
 impl FromValue for PutRecordInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = PutRecordInput::default();
         for (key, value) in members {
             match key.as_str() {
-                "SequenceNumberForOrdering" => {
-                    out.sequence_number_for_ordering = FromValue::from_value(value)?
-                }
+                "SequenceNumberForOrdering" => out.sequence_number_for_ordering = FromValue::from_value(value)?,
                 "PartitionKey" => out.partition_key = FromValue::from_value(value)?,
                 "ExplicitHashKey" => out.explicit_hash_key = FromValue::from_value(value)?,
                 "Data" => out.data = FromValue::from_value(value)?,
@@ -3006,82 +1906,13 @@ impl crate::api::shown::Shown for PutRecordInput {
 impl PutRecordInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("SequenceNumberForOrdering"),
-            self.sequence_number_for_ordering.as_deref(),
-            Rules { ..Rules::default() },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,128})",
-                regex: &PATTERN_5,
-            }),
-        );
-        v.string(
-            path.member("PartitionKey"),
-            self.partition_key.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(256),
-            },
-            None,
-        );
-        v.string(
-            path.member("ExplicitHashKey"),
-            self.explicit_hash_key.as_deref(),
-            Rules { ..Rules::default() },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,38})",
-                regex: &PATTERN_6,
-            }),
-        );
-        v.blob(
-            path.member("Data"),
-            self.data.as_ref().map(|b| b.len()),
-            Rules {
-                required: true,
-                min: Some(0),
-                max: Some(10485760),
-            },
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("SequenceNumberForOrdering"), self.sequence_number_for_ordering.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,128})", regex: &PATTERN_5 }));
+        v.string(path.member("PartitionKey"), self.partition_key.as_deref(), Rules { required: true, min: Some(1), max: Some(256) }, None);
+        v.string(path.member("ExplicitHashKey"), self.explicit_hash_key.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,38})", regex: &PATTERN_6 }));
+        v.blob(path.member("Data"), self.data.as_ref().map(|b| b.len()), Rules { required: true, min: Some(0), max: Some(10485760) });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -3117,9 +1948,7 @@ pub struct PutRecordsInput {
 
 impl FromValue for PutRecordsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = PutRecordsInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3143,61 +1972,16 @@ impl crate::api::shown::Shown for PutRecordsInput {
 impl PutRecordsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(
-            path.member("Records"),
-            self.records.as_ref().map(|l| l.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(500),
-            },
-            &|| crate::api::shown::list(self.records.as_deref().unwrap_or_default()),
-        );
+        v.collection(path.member("Records"), self.records.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(500) }, &|| crate::api::shown::list(self.records.as_deref().unwrap_or_default()));
         if let Some(list) = &self.records {
             let list_path = path.member("Records");
             for (i, item) in list.iter().enumerate() {
                 item.validate(list_path.element(i), v);
             }
         }
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -3234,9 +2018,7 @@ pub struct PutRecordsRequestEntry {
 
 impl FromValue for PutRecordsRequestEntry {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = PutRecordsRequestEntry::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3259,34 +2041,9 @@ impl crate::api::shown::Shown for PutRecordsRequestEntry {
 impl PutRecordsRequestEntry {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("PartitionKey"),
-            self.partition_key.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(256),
-            },
-            None,
-        );
-        v.string(
-            path.member("ExplicitHashKey"),
-            self.explicit_hash_key.as_deref(),
-            Rules { ..Rules::default() },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,38})",
-                regex: &PATTERN_6,
-            }),
-        );
-        v.blob(
-            path.member("Data"),
-            self.data.as_ref().map(|b| b.len()),
-            Rules {
-                required: true,
-                min: Some(0),
-                max: Some(10485760),
-            },
-        );
+        v.string(path.member("PartitionKey"), self.partition_key.as_deref(), Rules { required: true, min: Some(1), max: Some(256) }, None);
+        v.string(path.member("ExplicitHashKey"), self.explicit_hash_key.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,38})", regex: &PATTERN_6 }));
+        v.blob(path.member("Data"), self.data.as_ref().map(|b| b.len()), Rules { required: true, min: Some(0), max: Some(10485760) });
     }
 }
 
@@ -3330,9 +2087,7 @@ pub struct PutResourcePolicyInput {
 
 impl FromValue for PutResourcePolicyInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = PutResourcePolicyInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3355,41 +2110,9 @@ impl crate::api::shown::Shown for PutResourcePolicyInput {
 impl PutResourcePolicyInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
-        v.string(
-            path.member("Policy"),
-            self.policy.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            None,
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
+        v.string(path.member("Policy"), self.policy.as_deref(), Rules { required: true, ..Rules::default() }, None);
     }
 }
 
@@ -3433,9 +2156,7 @@ pub struct RegisterStreamConsumerInput {
 
 impl FromValue for RegisterStreamConsumerInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = RegisterStreamConsumerInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3459,65 +2180,14 @@ impl crate::api::shown::Shown for RegisterStreamConsumerInput {
 impl RegisterStreamConsumerInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("ConsumerName"),
-            self.consumer_name.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
-        v.collection(
-            path.member("Tags"),
-            self.tags.as_ref().map(|m| m.0.len()),
-            Rules {
-                min: Some(1),
-                max: Some(200),
-                ..Rules::default()
-            },
-            &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("ConsumerName"), self.consumer_name.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
-            let all_ok = map.0.iter().all(|(k, _)| {
-                crate::protocol::validate::java_len(k) >= 1
-                    && crate::protocol::validate::java_len(k) <= 128
-            });
+            let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
             v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
-            let all_ok = map.0.iter().all(|(_, x)| {
-                crate::protocol::validate::java_len(x) >= 0
-                    && crate::protocol::validate::java_len(x) <= 256
-            });
+            let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
             v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
     }
@@ -3547,9 +2217,7 @@ pub struct RemoveTagsFromStreamInput {
 
 impl FromValue for RemoveTagsFromStreamInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = RemoveTagsFromStreamInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3573,62 +2241,14 @@ impl crate::api::shown::Shown for RemoveTagsFromStreamInput {
 impl RemoveTagsFromStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(
-            path.member("TagKeys"),
-            self.tag_keys.as_ref().map(|l| l.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(50),
-            },
-            &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()),
-        );
+        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         if let Some(list) = &self.tag_keys {
-            let all_ok = list.iter().all(|x| {
-                crate::protocol::validate::java_len(x) >= 1
-                    && crate::protocol::validate::java_len(x) <= 128
-            });
+            let all_ok = list.iter().all(|x| crate::protocol::validate::java_len(x) >= 1 && crate::protocol::validate::java_len(x) <= 128);
             v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         }
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -3690,9 +2310,7 @@ pub struct ShardFilter {
 
 impl FromValue for ShardFilter {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = ShardFilter::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3715,36 +2333,9 @@ impl crate::api::shown::Shown for ShardFilter {
 impl ShardFilter {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.enumeration(
-            path.member("Type"),
-            self.r#type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            ShardFilterType::VALUES,
-        );
-        v.string(
-            path.member("ShardId"),
-            self.shard_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.number(
-            path.member("Timestamp"),
-            self.timestamp.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
+        v.enumeration(path.member("Type"), self.r#type.as_deref(), Rules { required: true, ..Rules::default() }, ShardFilterType::VALUES);
+        v.string(path.member("ShardId"), self.shard_id.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("Timestamp"), self.timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
     }
 }
 
@@ -3759,9 +2350,7 @@ pub struct SplitShardInput {
 
 impl FromValue for SplitShardInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = SplitShardInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3786,70 +2375,11 @@ impl crate::api::shown::Shown for SplitShardInput {
 impl SplitShardInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("NewStartingHashKey"),
-            self.new_starting_hash_key.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,38})",
-                regex: &PATTERN_6,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("ShardToSplit"),
-            self.shard_to_split.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("NewStartingHashKey"), self.new_starting_hash_key.as_deref(), Rules { required: true, ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,38})", regex: &PATTERN_6 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("ShardToSplit"), self.shard_to_split.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -3864,9 +2394,7 @@ pub struct StartStreamEncryptionInput {
 
 impl FromValue for StartStreamEncryptionInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = StartStreamEncryptionInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3891,64 +2419,11 @@ impl crate::api::shown::Shown for StartStreamEncryptionInput {
 impl StartStreamEncryptionInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.enumeration(
-            path.member("EncryptionType"),
-            self.encryption_type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            EncryptionType::VALUES,
-        );
-        v.string(
-            path.member("KeyId"),
-            self.key_id.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            None,
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.enumeration(path.member("EncryptionType"), self.encryption_type.as_deref(), Rules { required: true, ..Rules::default() }, EncryptionType::VALUES);
+        v.string(path.member("KeyId"), self.key_id.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, None);
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -3961,9 +2436,7 @@ pub struct StartingPosition {
 
 impl FromValue for StartingPosition {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = StartingPosition::default();
         for (key, value) in members {
             match key.as_str() {
@@ -3986,32 +2459,9 @@ impl crate::api::shown::Shown for StartingPosition {
 impl StartingPosition {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.enumeration(
-            path.member("Type"),
-            self.r#type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            ShardIteratorType::VALUES,
-        );
-        v.string(
-            path.member("SequenceNumber"),
-            self.sequence_number.as_deref(),
-            Rules { ..Rules::default() },
-            Some(&Pattern {
-                source: "0|([1-9]\\d{0,128})",
-                regex: &PATTERN_5,
-            }),
-        );
-        v.number(
-            path.member("Timestamp"),
-            self.timestamp.as_ref().map(|_| 0),
-            Rules {
-                required: false,
-                ..Rules::default()
-            },
-        );
+        v.enumeration(path.member("Type"), self.r#type.as_deref(), Rules { required: true, ..Rules::default() }, ShardIteratorType::VALUES);
+        v.string(path.member("SequenceNumber"), self.sequence_number.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,128})", regex: &PATTERN_5 }));
+        v.number(path.member("Timestamp"), self.timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
     }
 }
 
@@ -4026,9 +2476,7 @@ pub struct StopStreamEncryptionInput {
 
 impl FromValue for StopStreamEncryptionInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = StopStreamEncryptionInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4053,64 +2501,11 @@ impl crate::api::shown::Shown for StopStreamEncryptionInput {
 impl StopStreamEncryptionInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.enumeration(
-            path.member("EncryptionType"),
-            self.encryption_type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            EncryptionType::VALUES,
-        );
-        v.string(
-            path.member("KeyId"),
-            self.key_id.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            None,
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.enumeration(path.member("EncryptionType"), self.encryption_type.as_deref(), Rules { required: true, ..Rules::default() }, EncryptionType::VALUES);
+        v.string(path.member("KeyId"), self.key_id.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, None);
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -4238,9 +2633,7 @@ pub struct StreamModeDetails {
 
 impl FromValue for StreamModeDetails {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = StreamModeDetails::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4261,15 +2654,7 @@ impl crate::api::shown::Shown for StreamModeDetails {
 impl StreamModeDetails {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.enumeration(
-            path.member("StreamMode"),
-            self.stream_mode.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            StreamMode::VALUES,
-        );
+        v.enumeration(path.member("StreamMode"), self.stream_mode.as_deref(), Rules { required: true, ..Rules::default() }, StreamMode::VALUES);
     }
 }
 
@@ -4324,9 +2709,7 @@ pub struct SubscribeToShardInput {
 
 impl FromValue for SubscribeToShardInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = SubscribeToShardInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4351,48 +2734,18 @@ impl SubscribeToShardInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("ConsumerARN"), self.consumer_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+", regex: &PATTERN_4 }));
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
-        v.string(
-            path.member("ShardId"),
-            self.shard_id.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
+        v.string(path.member("ShardId"), self.shard_id.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         match &self.starting_position {
             Some(inner) => inner.validate(path.member("StartingPosition"), v),
-            None => v.number(
-                path.member("StartingPosition"),
-                None,
-                Rules {
-                    required: true,
-                    ..Rules::default()
-                },
-            ),
+            None => v.number(path.member("StartingPosition"), None, Rules { required: true, ..Rules::default() }),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct SubscribeToShardOutput {}
+pub struct SubscribeToShardOutput {
+}
 
 impl Encode for SubscribeToShardOutput {
     fn encode<E: Encoder>(&self, e: &mut E) {
@@ -4429,9 +2782,7 @@ pub struct TagResourceInput {
 
 impl FromValue for TagResourceInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = TagResourceInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4454,54 +2805,15 @@ impl crate::api::shown::Shown for TagResourceInput {
 impl TagResourceInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(
-            path.member("Tags"),
-            self.tags.as_ref().map(|m| m.0.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(200),
-            },
-            &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()),
-        );
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
-            let all_ok = map.0.iter().all(|(k, _)| {
-                crate::protocol::validate::java_len(k) >= 1
-                    && crate::protocol::validate::java_len(k) <= 128
-            });
+            let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
             v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
-            let all_ok = map.0.iter().all(|(_, x)| {
-                crate::protocol::validate::java_len(x) >= 0
-                    && crate::protocol::validate::java_len(x) <= 256
-            });
+            let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
             v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -4514,9 +2826,7 @@ pub struct UntagResourceInput {
 
 impl FromValue for UntagResourceInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UntagResourceInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4539,49 +2849,13 @@ impl crate::api::shown::Shown for UntagResourceInput {
 impl UntagResourceInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(
-            path.member("TagKeys"),
-            self.tag_keys.as_ref().map(|l| l.len()),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(50),
-            },
-            &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()),
-        );
+        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         if let Some(list) = &self.tag_keys {
-            let all_ok = list.iter().all(|x| {
-                crate::protocol::validate::java_len(x) >= 1
-                    && crate::protocol::validate::java_len(x) <= 128
-            });
+            let all_ok = list.iter().all(|x| crate::protocol::validate::java_len(x) >= 1 && crate::protocol::validate::java_len(x) <= 128);
             v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         }
-        v.string(
-            path.member("ResourceARN"),
-            self.resource_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-                regex: &PATTERN_3,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -4592,15 +2866,11 @@ pub struct UpdateAccountSettingsInput {
 
 impl FromValue for UpdateAccountSettingsInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UpdateAccountSettingsInput::default();
         for (key, value) in members {
             match key.as_str() {
-                "MinimumThroughputBillingCommitment" => {
-                    out.minimum_throughput_billing_commitment = FromValue::from_value(value)?
-                }
+                "MinimumThroughputBillingCommitment" => out.minimum_throughput_billing_commitment = FromValue::from_value(value)?,
                 _ => {}
             }
         }
@@ -4619,14 +2889,7 @@ impl UpdateAccountSettingsInput {
     pub fn validate(&self, path: Path, v: &mut Violations) {
         match &self.minimum_throughput_billing_commitment {
             Some(inner) => inner.validate(path.member("MinimumThroughputBillingCommitment"), v),
-            None => v.number(
-                path.member("MinimumThroughputBillingCommitment"),
-                None,
-                Rules {
-                    required: true,
-                    ..Rules::default()
-                },
-            ),
+            None => v.number(path.member("MinimumThroughputBillingCommitment"), None, Rules { required: true, ..Rules::default() }),
         }
     }
 }
@@ -4656,9 +2919,7 @@ pub struct UpdateMaxRecordSizeInput {
 
 impl FromValue for UpdateMaxRecordSizeInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UpdateMaxRecordSizeInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4681,41 +2942,9 @@ impl crate::api::shown::Shown for UpdateMaxRecordSizeInput {
 impl UpdateMaxRecordSizeInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
-        v.number(
-            path.member("MaxRecordSizeInKiB"),
-            self.max_record_size_in_kib.map(i64::from),
-            Rules {
-                required: true,
-                min: Some(1024),
-                max: Some(10240),
-            },
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
+        v.number(path.member("MaxRecordSizeInKiB"), self.max_record_size_in_kib.map(i64::from), Rules { required: true, min: Some(1024), max: Some(10240) });
     }
 }
 
@@ -4730,9 +2959,7 @@ pub struct UpdateShardCountInput {
 
 impl FromValue for UpdateShardCountInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UpdateShardCountInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4757,63 +2984,11 @@ impl crate::api::shown::Shown for UpdateShardCountInput {
 impl UpdateShardCountInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.enumeration(
-            path.member("ScalingType"),
-            self.scaling_type.as_deref(),
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            ScalingType::VALUES,
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.number(
-            path.member("TargetShardCount"),
-            self.target_shard_count.map(i64::from),
-            Rules {
-                required: true,
-                min: Some(1),
-                ..Rules::default()
-            },
-        );
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.enumeration(path.member("ScalingType"), self.scaling_type.as_deref(), Rules { required: true, ..Rules::default() }, ScalingType::VALUES);
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("TargetShardCount"), self.target_shard_count.map(i64::from), Rules { required: true, min: Some(1), ..Rules::default() });
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
 }
 
@@ -4858,9 +3033,7 @@ pub struct UpdateStreamModeInput {
 
 impl FromValue for UpdateStreamModeInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UpdateStreamModeInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4884,51 +3057,13 @@ impl crate::api::shown::Shown for UpdateStreamModeInput {
 impl UpdateStreamModeInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(2048),
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
         match &self.stream_mode_details {
             Some(inner) => inner.validate(path.member("StreamModeDetails"), v),
-            None => v.number(
-                path.member("StreamModeDetails"),
-                None,
-                Rules {
-                    required: true,
-                    ..Rules::default()
-                },
-            ),
+            None => v.number(path.member("StreamModeDetails"), None, Rules { required: true, ..Rules::default() }),
         }
-        v.number(
-            path.member("WarmThroughputMiBps"),
-            self.warm_throughput_mibps.map(i64::from),
-            Rules {
-                min: Some(0),
-                ..Rules::default()
-            },
-        );
+        v.number(path.member("WarmThroughputMiBps"), self.warm_throughput_mibps.map(i64::from), Rules { min: Some(0), ..Rules::default() });
     }
 }
 
@@ -4942,9 +3077,7 @@ pub struct UpdateStreamWarmThroughputInput {
 
 impl FromValue for UpdateStreamWarmThroughputInput {
     fn from_value(v: Value) -> Result<Option<Self>, SerializationError> {
-        let Some(members) = structure_members(v)? else {
-            return Ok(None);
-        };
+        let Some(members) = structure_members(v)? else { return Ok(None) };
         let mut out = UpdateStreamWarmThroughputInput::default();
         for (key, value) in members {
             match key.as_str() {
@@ -4968,54 +3101,10 @@ impl crate::api::shown::Shown for UpdateStreamWarmThroughputInput {
 impl UpdateStreamWarmThroughputInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(
-            path.member("StreamARN"),
-            self.stream_arn.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(2048),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                regex: &PATTERN_1,
-            }),
-        );
-        v.string(
-            path.member("StreamName"),
-            self.stream_name.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(128),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-zA-Z0-9_.-]+",
-                regex: &PATTERN_0,
-            }),
-        );
-        v.string(
-            path.member("StreamId"),
-            self.stream_id.as_deref(),
-            Rules {
-                min: Some(1),
-                max: Some(24),
-                ..Rules::default()
-            },
-            Some(&Pattern {
-                source: "[a-z0-9]{20}-[a-z0-9]{3}",
-                regex: &PATTERN_2,
-            }),
-        );
-        v.number(
-            path.member("WarmThroughputMiBps"),
-            self.warm_throughput_mibps.map(i64::from),
-            Rules {
-                required: true,
-                min: Some(0),
-                ..Rules::default()
-            },
-        );
+        v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
+        v.number(path.member("WarmThroughputMiBps"), self.warm_throughput_mibps.map(i64::from), Rules { required: true, min: Some(0), ..Rules::default() });
     }
 }
 
@@ -5065,3 +3154,4 @@ impl Encode for WarmThroughputObject {
         e.end_struct();
     }
 }
+

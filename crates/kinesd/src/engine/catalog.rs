@@ -71,22 +71,34 @@ impl Shard {
         self.closed.is_none()
     }
 
+    /// The sequence number of the record at log position `position`. Sequence positions are
+    /// log positions plus one, so that every record sorts strictly after the shard's
+    /// StartingSequenceNumber (sequence position 0), as AWS's do.
     pub fn sequence_number(&self, position: u64, arrival_ms: u64) -> SequenceNumber {
+        self.sequence_at(position + 1, arrival_ms)
+    }
+
+    /// The log position a sequence number of this shard refers to.
+    pub fn log_position(sequence: &SequenceNumber) -> u64 {
+        sequence.position.saturating_sub(1)
+    }
+
+    fn sequence_at(&self, sequence_position: u64, at_ms: u64) -> SequenceNumber {
         SequenceNumber {
             shard_created_secs: self.created_ms / 1000,
             shard_index: self.index,
-            position,
-            arrival_secs: arrival_ms / 1000,
+            position: sequence_position,
+            arrival_secs: at_ms / 1000,
         }
     }
 
     pub fn starting_sequence_number(&self) -> SequenceNumber {
-        self.sequence_number(0, self.created_ms)
+        self.sequence_at(0, self.created_ms)
     }
 
     pub fn ending_sequence_number(&self) -> Option<SequenceNumber> {
         self.closed
-            .map(|end| self.sequence_number(SequenceNumber::END_POSITION, end.closed_ms))
+            .map(|end| self.sequence_at(SequenceNumber::END_POSITION, end.closed_ms))
     }
 }
 

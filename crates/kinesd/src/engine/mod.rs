@@ -68,6 +68,7 @@ pub struct Engine {
     /// The earliest `status_until_ms` of any stream in transition (u64::MAX when none).
     next_transition_ms: AtomicU64,
     next_log_id: AtomicU64,
+    iterator_nonce: std::sync::atomic::AtomicU32,
 }
 
 pub fn now_ms() -> u64 {
@@ -119,6 +120,7 @@ impl Engine {
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
             next_log_id: AtomicU64::new(next_log_id),
+            iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
         });
         engine.advance().await?;
         Ok(engine)

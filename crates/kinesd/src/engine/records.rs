@@ -204,11 +204,11 @@ impl Engine {
         let position = match start {
             IteratorStart::AtSequence(seq) => {
                 check(&seq)?;
-                seq.position
+                Shard::log_position(&seq)
             }
             IteratorStart::AfterSequence(seq) => {
                 check(&seq)?;
-                seq.position.saturating_add(1)
+                seq.position // the record after sequence position p sits at log position p
             }
             IteratorStart::TrimHorizon => self.store.extent(shard.log).await?.trim,
             IteratorStart::Latest => self.store.extent(shard.log).await?.tip,
@@ -232,6 +232,9 @@ impl Engine {
             shard_index,
             position,
             issued_ms: now_ms(),
+            nonce: self
+                .iterator_nonce
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
         .encode(&self.secret)
     }
@@ -248,9 +251,17 @@ impl Engine {
                 self.config.iterator_ttl_ms
             )));
         }
-        let stream = self.stream(&token.stream_name).await?;
+        let gone = || {
+            self.shard_not_found(
+                &token.stream_name,
+                &super::catalog::shard_id(token.shard_index),
+            )
+        };
+        let stream = self.stream(&token.stream_name).await.map_err(|_| gone())?;
         let shard = match stream.shard(token.shard_index) {
-            Some(shard) if stream.created_ms == token.stream_created_ms => shard.clone(),
+            // AWS accepts an iterator of a deleted stream once a stream of the same name has that
+            // shard again, so the incarnation is deliberately not compared here.
+            Some(shard) => shard.clone(),
             _ => {
                 return Err(self.shard_not_found(
                     &token.stream_name,

@@ -149,6 +149,9 @@ pub struct ShardIteratorToken {
     pub shard_index: u32,
     pub position: u64,
     pub issued_ms: u64,
+    /// Makes every issued iterator distinct, even two for the same position in the same
+    /// millisecond: AWS returns a new NextShardIterator on every GetRecords call.
+    pub nonce: u32,
 }
 
 impl ShardIteratorToken {
@@ -159,6 +162,7 @@ impl ShardIteratorToken {
         payload.extend_from_slice(&self.shard_index.to_be_bytes());
         payload.extend_from_slice(&self.position.to_be_bytes());
         payload.extend_from_slice(&self.issued_ms.to_be_bytes());
+        payload.extend_from_slice(&self.nonce.to_be_bytes());
         put_str(&mut payload, &self.stream_name);
         seal(secret, TokenKind::ShardIterator, &payload)
     }
@@ -171,6 +175,7 @@ impl ShardIteratorToken {
             shard_index: r.u32()?,
             position: r.u64()?,
             issued_ms: r.u64()?,
+            nonce: r.u32()?,
             stream_name: r.string()?,
         };
         r.finish()?;
@@ -282,6 +287,7 @@ mod tests {
             shard_index: 5,
             position: 42,
             issued_ms: 1_700_000_100_000,
+            nonce: 9,
         }
     }
 
@@ -343,6 +349,7 @@ mod tests {
             shard_index: u32::MAX,
             position: u64::MAX,
             issued_ms: u64::MAX,
+            nonce: u32::MAX,
         };
         let token = it.encode(&secret());
         assert!(token.len() <= 512, "{} chars", token.len());
@@ -491,6 +498,7 @@ mod tests {
                         shard_index,
                         position,
                         issued_ms,
+                        nonce: (position as u32) ^ 0x5a5a,
                     }
                 },
             )

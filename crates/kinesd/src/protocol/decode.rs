@@ -117,7 +117,7 @@ impl FromValue for Bytes {
 pub fn decode_base64(s: &str) -> std::result::Result<Bytes, SerializationError> {
     let fail =
         |why: String| SerializationError(format!("'{s}' can not be converted to a Blob: {why}"));
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(fail(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             s.len()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: Rust unit and integration tests (Rust SDK), the boto3 and
+# AWS CLI suite, and the JavaScript SDK v3 suite. Installs the Python and Node packages the
+# suites need when they are missing. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "python packages"
+if ! python3 - <<'PY' 2>/dev/null
+import importlib.metadata as md, sys
+want = {}
+for line in open("tests/python/requirements.txt"):
+    line = line.split("#")[0].strip()
+    if "==" in line:
+        name, version = line.split("==")
+        want[name] = version
+sys.exit(0 if all(md.version(n) == v for n, v in want.items()) else 1)
+PY
+then
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi
+
+step "node packages"
+if [ ! -d tests/js/node_modules/@aws-sdk/client-kinesis ]; then
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+step "build"
+cargo build --workspace --all-targets
+export KINESD_BIN="$root/target/debug/kinesd"
+
+step "rust tests"
+cargo test --workspace
+
+step "python tests (boto3, AWS CLI)"
+(cd tests/python && python3 -m pytest -q)
+
+step "javascript tests (@aws-sdk/client-kinesis over HTTP/2)"
+(cd tests/js && npm test --silent)
+
+step "all tests passed"
