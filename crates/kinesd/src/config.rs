@@ -39,6 +39,21 @@ pub struct Config {
     #[arg(long, env = "KINESD_IN_MEMORY", default_value_t = false)]
     pub in_memory: bool,
 
+    /// When a write is acknowledged: `full` after fdatasync (survives kill -9 and power loss);
+    /// `relaxed` after write(), with the journal synced every --sync-interval-ms (a power loss
+    /// can lose that window of acknowledged records; a crash of kinesd alone loses nothing).
+    #[arg(long, env = "KINESD_DURABILITY", value_enum, default_value_t = DurabilityMode::Full)]
+    pub durability: DurabilityMode,
+
+    /// How often the journal is synced with --durability relaxed.
+    #[arg(long, env = "KINESD_SYNC_INTERVAL_MS", default_value_t = 200)]
+    pub sync_interval_ms: u64,
+
+    /// Size at which a journal segment file is sealed and a new one started (retention frees
+    /// space a whole segment at a time).
+    #[arg(long, env = "KINESD_SEGMENT_SIZE_MIB", default_value_t = 64)]
+    pub segment_size_mib: u64,
+
     /// Region reported in ARNs.
     #[arg(long, env = "KINESD_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -68,6 +83,13 @@ pub struct Config {
     pub iterator_ttl_seconds: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DurabilityMode {
+    Full,
+    Relaxed,
+}
+
 /// The TOML file's keys: the long option names.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -76,6 +98,9 @@ struct FileConfig {
     port: Option<u16>,
     data_dir: Option<PathBuf>,
     in_memory: Option<bool>,
+    durability: Option<DurabilityMode>,
+    sync_interval_ms: Option<u64>,
+    segment_size_mib: Option<u64>,
     region: Option<String>,
     account_id: Option<String>,
     create_stream_ms: Option<u64>,
@@ -131,6 +156,9 @@ impl Config {
         take!(port, "port");
         take!(data_dir, "data_dir");
         take!(in_memory, "in_memory");
+        take!(durability, "durability");
+        take!(sync_interval_ms, "sync_interval_ms");
+        take!(segment_size_mib, "segment_size_mib");
         take!(region, "region");
         take!(account_id, "account_id");
         take!(create_stream_ms, "create_stream_ms");
@@ -147,10 +175,26 @@ impl Config {
                 self.account_id
             ));
         }
+        if self.segment_size_mib == 0 || self.segment_size_mib > 4096 {
+            return Err("--segment-size-mib must be between 1 and 4096".into());
+        }
         if self.region.is_empty() {
             return Err("--region must not be empty".into());
         }
         Ok(())
+    }
+
+    pub fn disk(&self) -> crate::store::disk::DiskOptions {
+        use crate::store::disk::{DiskOptions, Durability};
+        DiskOptions {
+            durability: match self.durability {
+                DurabilityMode::Full => Durability::Full,
+                DurabilityMode::Relaxed => Durability::Relaxed(std::time::Duration::from_millis(
+                    self.sync_interval_ms.max(1),
+                )),
+            },
+            segment_bytes: self.segment_size_mib * 1024 * 1024,
+        }
     }
 
     pub fn engine(&self) -> EngineConfig {

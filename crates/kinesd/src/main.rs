@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kinesd::config::Config;
 use kinesd::engine::Engine;
 use kinesd::store::Store;
+use kinesd::store::disk::DiskStore;
 use kinesd::store::memory::MemoryStore;
 
 fn main() -> std::process::ExitCode {
@@ -50,13 +51,22 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
-    if !config.in_memory {
-        tracing::warn!(
-            data_dir = %config.data_dir.display(),
-            "the durable disk store is not implemented yet; records are kept in memory"
-        );
-    }
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = if config.in_memory {
+        Arc::new(MemoryStore::new())
+    } else {
+        let dir = config.data_dir.clone();
+        let options = config.disk();
+        let disk = tokio::task::spawn_blocking(move || DiskStore::open(&dir, options))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| {
+                format!(
+                    "cannot open the data directory {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+        Arc::new(disk)
+    };
     let engine = Engine::open(config.engine(), store)
         .await
         .map_err(|e| e.to_string())?;

@@ -25,7 +25,7 @@ pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> 
     if size > limit {
         return Err(KinesisError::Validation(format!(
             "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
-            limit.saturating_sub(partition_key.len())
+            limit
         )));
     }
     Ok(())

@@ -70,6 +70,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn logs(&self) -> Result<Vec<LogId>> {
+        Ok(self.logs.read().keys().copied().collect())
+    }
+
     async fn create_log(&self, id: LogId) -> Result<()> {
         self.logs.write().entry(id).or_default();
         Ok(())

@@ -12,6 +12,7 @@
 //! - a reader never sees a position before every lower position is visible;
 //! - appends to different logs never wait on each other.
 
+pub mod disk;
 pub mod memory;
 
 use async_trait::async_trait;
@@ -88,6 +89,10 @@ pub trait Store: Send + Sync + 'static {
     async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()>;
     /// Removes one catalog value atomically and durably; absent keys are fine.
     async fn catalog_delete(&self, key: &str) -> Result<()>;
+
+    /// Every log the store holds (the engine deletes those its catalog no longer names, which
+    /// a crash between the two updates can leave behind).
+    async fn logs(&self) -> Result<Vec<LogId>>;
 
     async fn create_log(&self, log: LogId) -> Result<()>;
     /// Removes a log and frees its space; absent logs are fine.

@@ -1,0 +1,400 @@
+//! The journal: one append-only sequence of segment files shared by every log, written by a
+//! single thread that commits groups of appends with one write and one fdatasync.
+//!
+//! Group commit: while one group is being synced, new appends queue in the channel; the next
+//! round takes everything queued (up to a bound) and pays one sync for all of it, whatever the
+//! number of shards and writers. A caller is answered only after its group is synced (or, in
+//! relaxed mode, written), and only then do readers see the records.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::catalog::sync_dir;
+use super::format::{self, FrameKind};
+use super::index::{FrameRef, LogTip, SegmentIndex};
+use super::{Durability, Shared};
+use crate::store::{Appended, LogId, NewRecord, StoreError};
+
+/// A round takes at most this many bytes of queued appends.
+const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
+
+pub enum Command {
+    Append {
+        log: LogId,
+        records: Vec<NewRecord>,
+        now_ms: u64,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Create {
+        log: LogId,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Delete {
+        log: LogId,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Command {
+    fn size(&self) -> usize {
+        match self {
+            Command::Append { records, .. } => records
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len() + 7)
+                .sum(),
+            _ => 64,
+        }
+    }
+}
+
+pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.log"))
+}
+
+pub fn index_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.idx"))
+}
+
+/// The state the writer starts from, as recovery found it.
+pub struct WriterState {
+    pub segment: u64,
+    pub file: File,
+    pub len: u64,
+    pub tips: HashMap<LogId, LogTip>,
+    pub frames_in_segment: Vec<(LogId, FrameRef)>,
+}
+
+pub struct Writer {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    durability: Durability,
+    segment_bytes: u64,
+    state: WriterState,
+    buf: Vec<u8>,
+    last_sync: Instant,
+    unsynced: bool,
+}
+
+/// What one command of a group did, to publish once the group is durable.
+enum Effect {
+    Frame(LogId, FrameRef),
+    Changed,
+    None,
+}
+
+impl Writer {
+    pub fn new(
+        dir: PathBuf,
+        shared: Arc<Shared>,
+        durability: Durability,
+        segment_bytes: u64,
+        state: WriterState,
+    ) -> Writer {
+        Writer {
+            dir,
+            shared,
+            durability,
+            segment_bytes,
+            state,
+            buf: Vec::with_capacity(1 << 20),
+            last_sync: Instant::now(),
+            unsynced: false,
+        }
+    }
+
+    /// Runs until every sender is gone, then syncs what is left.
+    pub fn run(mut self, rx: Receiver<Command>) {
+        let mut group = Vec::new();
+        loop {
+            let first = match self.durability {
+                Durability::Full => match rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                },
+                Durability::Relaxed(interval) => match rx.recv_timeout(interval) {
+                    Ok(c) => c,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.sync_if_due(interval);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            let mut bytes = first.size();
+            group.push(first);
+            while bytes < MAX_GROUP_BYTES {
+                match rx.try_recv() {
+                    Ok(c) => {
+                        bytes += c.size();
+                        group.push(c);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut group);
+            if let Durability::Relaxed(interval) = self.durability {
+                self.sync_if_due(interval);
+            }
+        }
+        if self.unsynced {
+            let _ = self.state.file.sync_data();
+        }
+    }
+
+    fn sync_if_due(&mut self, interval: Duration) {
+        if self.unsynced && self.last_sync.elapsed() >= interval {
+            match self.state.file.sync_data() {
+                Ok(()) => self.unsynced = false,
+                Err(e) => tracing::error!(error = %e, "journal sync failed"),
+            }
+            self.last_sync = Instant::now();
+        }
+    }
+
+    fn commit(&mut self, group: &mut Vec<Command>) {
+        self.buf.clear();
+        let base = self.state.len;
+        let mut undo: Vec<(LogId, Option<LogTip>)> = Vec::new();
+        let mut effects = Vec::with_capacity(group.len());
+        for cmd in group.iter_mut() {
+            let effect = match cmd {
+                Command::Append {
+                    log,
+                    records,
+                    now_ms,
+                    ..
+                } => match self.state.tips.get(log).copied() {
+                    None => Effect::None,
+                    Some(tip) => {
+                        let arrival_ms = (*now_ms).max(tip.last_arrival_ms);
+                        let offset = base + self.buf.len() as u64;
+                        let len = format::encode_frame(
+                            &mut self.buf,
+                            FrameKind::Records,
+                            *log,
+                            tip.tip,
+                            arrival_ms,
+                            records,
+                        );
+                        let count = records.len() as u32;
+                        undo.push((*log, Some(tip)));
+                        self.state.tips.insert(
+                            *log,
+                            LogTip {
+                                tip: tip.tip + u64::from(count),
+                                last_arrival_ms: arrival_ms,
+                            },
+                        );
+                        Effect::Frame(
+                            *log,
+                            FrameRef {
+                                first_position: tip.tip,
+                                arrival_ms,
+                                segment: self.state.segment,
+                                offset,
+                                len: len as u32,
+                                count,
+                            },
+                        )
+                    }
+                },
+                Command::Create { log, .. } => {
+                    if self.state.tips.contains_key(log) {
+                        Effect::None
+                    } else {
+                        format::encode_frame(&mut self.buf, FrameKind::CreateLog, *log, 0, 0, &[]);
+                        undo.push((*log, None));
+                        self.state.tips.insert(*log, LogTip::default());
+                        Effect::Changed
+                    }
+                }
+                Command::Delete { log, .. } => match self.state.tips.remove(log) {
+                    Some(tip) => {
+                        format::encode_frame(&mut self.buf, FrameKind::DeleteLog, *log, 0, 0, &[]);
+                        undo.push((*log, Some(tip)));
+                        Effect::Changed
+                    }
+                    None => Effect::None,
+                },
+            };
+            effects.push(effect);
+        }
+        let result = self.write_group(base);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "journal write failed; the group is refused and nothing of it is kept");
+            // Put the logs back as they were, newest change undone first.
+            for (log, before) in undo.into_iter().rev() {
+                match before {
+                    Some(tip) => self.state.tips.insert(log, tip),
+                    None => self.state.tips.remove(&log),
+                };
+            }
+            let _ = self.state.file.set_len(base);
+        }
+        for (cmd, effect) in group.drain(..).zip(effects) {
+            let failed = || match &result {
+                Err(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),
+                Ok(()) => StoreError::Io(std::io::Error::other("unreachable")),
+            };
+            match cmd {
+                Command::Append { log, reply, .. } => {
+                    let answer = match (&result, effect) {
+                        (Ok(()), Effect::Frame(log, frame)) => {
+                            self.publish_frame(log, frame);
+                            Ok(Appended {
+                                first_position: frame.first_position,
+                                arrival_ms: frame.arrival_ms,
+                            })
+                        }
+                        (Ok(()), _) => Err(StoreError::NoSuchLog(log)),
+                        (Err(_), _) => Err(failed()),
+                    };
+                    let _ = reply.send(answer);
+                }
+                Command::Create { log, reply } => {
+                    if result.is_ok() {
+                        self.shared.logs.write().entry(log).or_default();
+                    }
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
+                }
+                Command::Delete { log, reply } => {
+                    if result.is_ok() {
+                        self.shared.logs.write().remove(&log);
+                    }
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
+                }
+            }
+        }
+        if result.is_ok() && self.state.len >= self.segment_bytes {
+            if let Err(e) = self.roll() {
+                tracing::error!(error = %e, "could not start a new journal segment; continuing in the current one");
+            }
+        }
+    }
+
+    fn publish_frame(&mut self, log: LogId, frame: FrameRef) {
+        self.state.frames_in_segment.push((log, frame));
+        let index = self.shared.logs.read().get(&log).cloned();
+        if let Some(index) = index {
+            index.write().push(frame);
+        }
+    }
+
+    fn write_group(&mut self, base: u64) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.state.file.write_all_at(&self.buf, base)?;
+        match self.durability {
+            Durability::Full => {
+                self.state.file.sync_data()?;
+                self.last_sync = Instant::now();
+            }
+            Durability::Relaxed(_) => self.unsynced = true,
+        }
+        self.state.len = base + self.buf.len() as u64;
+        Ok(())
+    }
+
+    /// Seals the current segment (its index file) and starts the next one.
+    fn roll(&mut self) -> std::io::Result<()> {
+        self.state.file.sync_data()?;
+        self.unsynced = false;
+        let index = SegmentIndex {
+            segment: self.state.segment,
+            valid_len: self.state.len,
+            logs: self.state.tips.clone(),
+            frames: std::mem::take(&mut self.state.frames_in_segment),
+        };
+        write_index(&self.dir, &index)?;
+        let next = self.state.segment + 1;
+        let (file, len) = create_segment(&self.dir, next, &self.state.tips)?;
+        self.shared.add_segment(next, file.try_clone()?);
+        self.state.segment = next;
+        self.state.file = file;
+        self.state.len = len;
+        Ok(())
+    }
+}
+
+/// Writes an index file atomically.
+pub fn write_index(dir: &Path, index: &SegmentIndex) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{:020}.idx.tmp", index.segment));
+    let f = File::create(&tmp)?;
+    f.write_all_at(&index.encode(), 0)?;
+    f.sync_data()?;
+    drop(f);
+    fs::rename(&tmp, index_path(dir, index.segment))?;
+    sync_dir(dir)
+}
+
+/// Creates segment `id`, starting with the table of live logs; returns it and its length.
+pub fn create_segment(
+    dir: &Path,
+    id: u64,
+    tips: &HashMap<LogId, LogTip>,
+) -> std::io::Result<(File, u64)> {
+    let path = segment_path(dir, id);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?;
+    let mut buf = format::segment_header(id).to_vec();
+    format::encode_frame(
+        &mut buf,
+        FrameKind::LogTable,
+        LogId(0),
+        0,
+        0,
+        &[log_table(tips)],
+    );
+    file.write_all_at(&buf, 0)?;
+    file.sync_data()?;
+    sync_dir(dir)?;
+    Ok((file, buf.len() as u64))
+}
+
+fn log_table(tips: &HashMap<LogId, LogTip>) -> NewRecord {
+    let mut logs: Vec<_> = tips.iter().collect();
+    logs.sort_by_key(|(id, _)| **id);
+    let mut data = Vec::with_capacity(logs.len() * 24);
+    for (id, t) in logs {
+        data.extend_from_slice(&id.0.to_le_bytes());
+        data.extend_from_slice(&t.tip.to_le_bytes());
+        data.extend_from_slice(&t.last_arrival_ms.to_le_bytes());
+    }
+    NewRecord {
+        partition_key: Bytes::new(),
+        data: Bytes::from(data),
+        flags: 0,
+    }
+}
+
+/// Decodes a log table record.
+pub fn parse_log_table(data: &[u8]) -> Option<HashMap<LogId, LogTip>> {
+    if data.len() % 24 != 0 {
+        return None;
+    }
+    let mut tips = HashMap::with_capacity(data.len() / 24);
+    for e in data.chunks_exact(24) {
+        let n = |at: usize| u64::from_le_bytes(e[at..at + 8].try_into().unwrap_or_default());
+        tips.insert(
+            LogId(n(0)),
+            LogTip {
+                tip: n(8),
+                last_arrival_ms: n(16),
+            },
+        );
+    }
+    Some(tips)
+}

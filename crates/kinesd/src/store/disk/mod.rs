@@ -1,0 +1,365 @@
+//! The durable store: a shared journal of segment files (group-committed by one writer
+//! thread), per-log frame indexes in memory, index files beside sealed segments, and a catalog
+//! of small atomically replaced files. See `docs/storage.md` for the format and the recovery
+//! rules, and `docs/decisions/` for why this design.
+
+mod catalog;
+pub mod format;
+pub mod index;
+mod journal;
+mod recovery;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
+
+use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError};
+use catalog::FileCatalog;
+use index::{FrameRef, LogIndex};
+use journal::Command;
+
+/// When an append is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After fdatasync: survives kill -9 and power loss.
+    Full,
+    /// After write(); the journal is synced at this interval, so a power loss (not a crash of
+    /// the process alone) can lose up to this much acknowledged data.
+    Relaxed(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct DiskOptions {
+    pub durability: Durability,
+    /// A segment is sealed and a new one started past this size.
+    pub segment_bytes: u64,
+}
+
+impl Default for DiskOptions {
+    fn default() -> Self {
+        DiskOptions {
+            durability: Durability::Full,
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What readers share with the writer.
+pub struct Shared {
+    logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
+    /// Open segment files for reading: one descriptor per segment, whatever the shard count.
+    segments: RwLock<BTreeMap<u64, Arc<File>>>,
+}
+
+impl Shared {
+    fn add_segment(&self, id: u64, file: File) {
+        self.segments.write().insert(id, Arc::new(file));
+    }
+
+    fn log(&self, id: LogId) -> Result<Arc<RwLock<LogIndex>>> {
+        self.logs
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or(StoreError::NoSuchLog(id))
+    }
+}
+
+pub struct DiskStore {
+    journal_dir: PathBuf,
+    shared: Arc<Shared>,
+    commands: Mutex<Option<Sender<Command>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    catalog: Arc<FileCatalog>,
+    /// Held for the store's life: one kinesd per data directory.
+    _lock: File,
+}
+
+impl DiskStore {
+    pub fn open(dir: &Path, options: DiskOptions) -> std::io::Result<DiskStore> {
+        std::fs::create_dir_all(dir)?;
+        let lock = File::create(dir.join("LOCK"))?;
+        if lock.try_lock().is_err() {
+            return Err(std::io::Error::other(format!(
+                "{} is in use by another kinesd process",
+                dir.display()
+            )));
+        }
+        let catalog = Arc::new(FileCatalog::open(dir.join("catalog"))?);
+        let journal_dir = dir.join("journal");
+        let started = std::time::Instant::now();
+        let recovered = recovery::recover(&journal_dir)?;
+        let records: u64 = recovered.logs.values().map(|l| l.tip - l.trim).sum();
+        tracing::info!(
+            logs = recovered.logs.len(),
+            segments = recovered.segments.len(),
+            records,
+            ms = started.elapsed().as_millis() as u64,
+            "journal recovered"
+        );
+        let shared = Arc::new(Shared {
+            logs: RwLock::new(
+                recovered
+                    .logs
+                    .into_iter()
+                    .map(|(id, l)| (id, Arc::new(RwLock::new(l))))
+                    .collect(),
+            ),
+            segments: RwLock::new(
+                recovered
+                    .segments
+                    .into_iter()
+                    .map(|(id, f)| (id, Arc::new(f)))
+                    .collect(),
+            ),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = journal::Writer::new(
+            journal_dir.clone(),
+            shared.clone(),
+            options.durability,
+            options.segment_bytes,
+            recovered.writer,
+        );
+        let handle = std::thread::Builder::new()
+            .name("kinesd-journal".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(DiskStore {
+            journal_dir,
+            shared,
+            commands: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            catalog,
+            _lock: lock,
+        })
+    }
+
+    fn send(&self, cmd: Command) -> Result<()> {
+        match self.commands.lock().as_ref() {
+            Some(tx) => tx.send(cmd).map_err(|_| {
+                StoreError::Io(std::io::Error::other("the journal writer has stopped"))
+            }),
+            None => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
+        }
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn close(&self) {
+        self.commands.lock().take();
+        if let Some(handle) = self.writer.lock().take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Deletes sealed segments that no live log needs any more. Logs only grow forward, so a
+    /// segment older than every log's first remaining frame holds nothing anyone can read.
+    fn collect_segments(&self) -> Result<()> {
+        let oldest_needed = {
+            let logs = self.shared.logs.read();
+            logs.values()
+                .filter_map(|l| l.read().frames.first().map(|f| f.segment))
+                .min()
+        };
+        let newest = self.shared.segments.read().keys().next_back().copied();
+        let Some(newest) = newest else { return Ok(()) };
+        // The newest segment is the one being written; never delete it.
+        let limit = oldest_needed.unwrap_or(newest).min(newest);
+        let doomed: Vec<u64> = self
+            .shared
+            .segments
+            .read()
+            .range(..limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in doomed {
+            self.shared.segments.write().remove(&id);
+            for path in [
+                journal::segment_path(&self.journal_dir, id),
+                journal::index_path(&self.journal_dir, id),
+            ] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            tracing::debug!(segment = id, "deleted an expired journal segment");
+        }
+        Ok(())
+    }
+
+    fn read_frame(&self, frame: &FrameRef) -> Result<Bytes> {
+        let file = self.shared.segments.read().get(&frame.segment).cloned();
+        let file = file
+            .ok_or_else(|| StoreError::Corrupt(format!("segment {} is missing", frame.segment)))?;
+        let mut buf = vec![0u8; frame.len as usize];
+        file.read_exact_at(&mut buf, frame.offset)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+impl Drop for DiskStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+async fn answer<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
+    rx.await.unwrap_or_else(|_| {
+        Err(StoreError::Io(std::io::Error::other(
+            "the journal writer has stopped",
+        )))
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(StoreError::from),
+        Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
+    }
+}
+
+#[async_trait]
+impl Store for DiskStore {
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
+        let catalog = self.catalog.clone();
+        blocking(move || catalog.load()).await
+    }
+
+    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        blocking(move || catalog.put(&key, &value)).await
+    }
+
+    async fn catalog_delete(&self, key: &str) -> Result<()> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        blocking(move || catalog.delete(&key)).await
+    }
+
+    async fn logs(&self) -> Result<Vec<LogId>> {
+        Ok(self.shared.logs.read().keys().copied().collect())
+    }
+
+    async fn create_log(&self, log: LogId) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Create { log, reply })?;
+        answer(rx).await
+    }
+
+    async fn delete_log(&self, log: LogId) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Delete { log, reply })?;
+        answer(rx).await?;
+        self.collect_segments()
+    }
+
+    async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Append {
+            log,
+            records,
+            now_ms,
+            reply,
+        })?;
+        answer(rx).await
+    }
+
+    async fn read(
+        &self,
+        log: LogId,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<ReadBatch> {
+        let (frames, start, tip) = {
+            let index = self.shared.log(log)?;
+            let index = index.read();
+            let start = from.max(index.trim);
+            let first = index.frame_at(start);
+            // Take just enough frames to cover the limits.
+            let mut frames = Vec::new();
+            let (mut records, mut bytes) = (0usize, 0usize);
+            for f in &index.frames[first..] {
+                if records >= max_records || (bytes >= max_bytes && !frames.is_empty()) {
+                    break;
+                }
+                records += f.count as usize;
+                bytes += f.len as usize;
+                frames.push(*f);
+            }
+            (frames, start, index.tip)
+        };
+        let mut batch = ReadBatch {
+            records: Vec::new(),
+            next: start,
+            tip,
+        };
+        let mut budget = max_bytes;
+        for f in &frames {
+            let bytes = self.read_frame(f)?;
+            let header = format::check_frame(&bytes).map_err(|e| {
+                tracing::error!(segment = f.segment, offset = f.offset, problem = ?e, "a journal frame failed its checksum on read");
+                StoreError::Corrupt(format!("journal segment {} is damaged at offset {}", f.segment, f.offset))
+            })?;
+            if !format::decode_records(
+                &bytes,
+                &header,
+                start,
+                &mut batch.records,
+                max_records,
+                &mut budget,
+            ) {
+                break;
+            }
+        }
+        batch.next = batch.records.last().map_or(start, |r| r.position + 1);
+        Ok(batch)
+    }
+
+    async fn extent(&self, log: LogId) -> Result<Extent> {
+        let index = self.shared.log(log)?;
+        let index = index.read();
+        Ok(Extent {
+            trim: index.trim,
+            tip: index.tip,
+        })
+    }
+
+    async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64> {
+        let index = self.shared.log(log)?;
+        let index = index.read();
+        let i = index.frames.partition_point(|f| f.arrival_ms < at_ms);
+        Ok(index
+            .frames
+            .get(i)
+            .map_or(index.tip, |f| f.first_position.max(index.trim)))
+    }
+
+    async fn trim(&self, log: LogId, before_ms: u64) -> Result<()> {
+        let changed = {
+            let index = self.shared.log(log)?;
+            let mut index = index.write();
+            let before = index.frames.len();
+            index.trim_before(before_ms);
+            index.frames.len() != before
+        };
+        if changed {
+            self.collect_segments()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! Start-up: rebuild every log's index from the journal.
+//!
+//! Sealed segments are read through their index files (no data scan). A segment without a
+//! valid index — normally only the last one — is scanned frame by frame: the scan stops at the
+//! first frame that is torn (runs past the end of the file or is zeroes) or fails its checksum.
+//! In the last segment that is a torn tail from a crash: everything before it is kept and the
+//! rest is cut off. In an older segment it is damage: it is reported, the frames before it are
+//! kept, nothing after it in that segment is ever served, and the segment is sealed at that
+//! point.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::format::{self, FrameError, FrameKind};
+use super::index::{FrameRef, LogIndex, LogTip, SegmentIndex};
+use super::journal::{self, WriterState};
+use crate::store::LogId;
+
+pub struct Recovered {
+    pub logs: HashMap<LogId, LogIndex>,
+    pub segments: BTreeMap<u64, File>,
+    pub writer: WriterState,
+}
+
+/// Segment ids present in `dir`, in order.
+fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.ends_with(".tmp") {
+            fs::remove_file(&path)?;
+            continue;
+        }
+        if let Some(id) = name
+            .strip_suffix(".log")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
+    fs::create_dir_all(dir)?;
+    let ids = segment_ids(dir)?;
+    let mut logs: HashMap<LogId, LogIndex> = HashMap::new();
+    let mut tips: HashMap<LogId, LogTip> = HashMap::new();
+    let mut segments = BTreeMap::new();
+    let mut open_tail: Option<(u64, File, u64, Vec<(LogId, FrameRef)>)> = None;
+    for (i, &id) in ids.iter().enumerate() {
+        let is_last = i + 1 == ids.len();
+        let path = journal::segment_path(dir, id);
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let sealed = fs::read(journal::index_path(dir, id))
+            .ok()
+            .and_then(|b| SegmentIndex::decode(&b).map_err(|e| tracing::warn!(segment = id, error = %e, "index file unusable; scanning the segment")).ok())
+            .filter(|idx| idx.segment == id);
+        let index = match sealed {
+            Some(index) => index,
+            None => {
+                let scanned = scan(&file, id, is_last, &tips)?;
+                if is_last {
+                    // The live tail: keep writing into it.
+                    apply(&mut logs, &mut tips, &scanned);
+                    open_tail = Some((
+                        id,
+                        file.try_clone()?,
+                        scanned.valid_len,
+                        scanned.frames.clone(),
+                    ));
+                    segments.insert(id, file);
+                    continue;
+                }
+                journal::write_index(dir, &scanned)?;
+                scanned
+            }
+        };
+        apply(&mut logs, &mut tips, &index);
+        segments.insert(id, file);
+    }
+    // Frames of logs deleted later are dropped; live logs get their tips.
+    logs.retain(|id, _| tips.contains_key(id));
+    for (id, tip) in &tips {
+        let log = logs.entry(*id).or_default();
+        log.tip = tip.tip;
+        log.trim = log.frames.first().map_or(tip.tip, |f| f.first_position);
+    }
+    let writer = match open_tail {
+        Some((segment, file, len, frames_in_segment)) => {
+            file.set_len(len)?;
+            file.sync_all()?;
+            WriterState {
+                segment,
+                file,
+                len,
+                tips,
+                frames_in_segment,
+            }
+        }
+        None => {
+            let next = ids.last().map_or(1, |id| id + 1);
+            let (file, len) = journal::create_segment(dir, next, &tips)?;
+            segments.insert(next, file.try_clone()?);
+            WriterState {
+                segment: next,
+                file,
+                len,
+                tips,
+                frames_in_segment: Vec::new(),
+            }
+        }
+    };
+    Ok(Recovered {
+        logs,
+        segments,
+        writer,
+    })
+}
+
+fn apply(
+    logs: &mut HashMap<LogId, LogIndex>,
+    tips: &mut HashMap<LogId, LogTip>,
+    index: &SegmentIndex,
+) {
+    for (log, frame) in &index.frames {
+        logs.entry(*log).or_default().push(*frame);
+    }
+    *tips = index.logs.clone();
+}
+
+/// Reads a segment frame by frame; see the module comment for what a bad frame means.
+/// `tips` is the log table before this segment, used if the segment's own table is missing
+/// (a crash while the segment was being created).
+fn scan(
+    file: &File,
+    id: u64,
+    is_last: bool,
+    tips: &HashMap<LogId, LogTip>,
+) -> std::io::Result<SegmentIndex> {
+    let size = file.metadata()?.len();
+    let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
+    if size < format::SEGMENT_HEADER_LEN {
+        return Err(std::io::Error::other(format!(
+            "journal segment {id} is shorter than its header"
+        )));
+    }
+    file.read_exact_at(&mut header, 0)?;
+    let named = format::check_segment_header(&header)
+        .map_err(|e| std::io::Error::other(format!("journal segment {id}: {e}")))?;
+    if named != id {
+        return Err(std::io::Error::other(format!(
+            "journal segment {id} names itself {named}"
+        )));
+    }
+    let mut index = SegmentIndex {
+        segment: id,
+        valid_len: format::SEGMENT_HEADER_LEN,
+        logs: tips.clone(),
+        frames: Vec::new(),
+    };
+    let mut at = format::SEGMENT_HEADER_LEN;
+    let mut len_buf = [0u8; 4];
+    let mut frame = Vec::new();
+    while at < size {
+        let available = (size - at) as usize;
+        let outcome = if available < 4 {
+            Err(FrameError::Truncated)
+        } else {
+            file.read_exact_at(&mut len_buf, at)?;
+            match format::frame_len(&len_buf) {
+                Err(e) => Err(e),
+                Ok(total) if total > available => Err(FrameError::Truncated),
+                Ok(total) => {
+                    frame.resize(total, 0);
+                    file.read_exact_at(&mut frame, at)?;
+                    format::check_frame(&frame)
+                }
+            }
+        };
+        let header = match outcome {
+            Ok(h) => h,
+            Err(e) => {
+                if is_last {
+                    tracing::warn!(segment = id, offset = at, bytes = size - at, problem = ?e, "cutting off a torn journal tail");
+                } else {
+                    tracing::error!(
+                        segment = id, offset = at, bytes = size - at, problem = ?e,
+                        "journal segment is damaged: records after this offset in this segment are lost and will not be served"
+                    );
+                }
+                break;
+            }
+        };
+        match header.kind {
+            FrameKind::Records => index.frames.push((
+                header.log,
+                FrameRef {
+                    first_position: header.first_position,
+                    arrival_ms: header.arrival_ms,
+                    segment: id,
+                    offset: at,
+                    len: header.total_len as u32,
+                    count: header.count,
+                },
+            )),
+            FrameKind::CreateLog => {
+                index.logs.entry(header.log).or_default();
+            }
+            FrameKind::DeleteLog => {
+                index.logs.remove(&header.log);
+            }
+            FrameKind::LogTable => {
+                let mut records = Vec::new();
+                let mut budget = usize::MAX;
+                format::decode_records(
+                    &bytes::Bytes::copy_from_slice(&frame),
+                    &header,
+                    0,
+                    &mut records,
+                    1,
+                    &mut budget,
+                );
+                if let Some(table) = records
+                    .first()
+                    .and_then(|r| journal::parse_log_table(&r.data))
+                {
+                    index.logs = table;
+                }
+            }
+        }
+        if header.kind == FrameKind::Records {
+            let tip = index.logs.entry(header.log).or_default();
+            tip.tip = header.first_position + u64::from(header.count);
+            tip.last_arrival_ms = tip.last_arrival_ms.max(header.arrival_ms);
+        }
+        at += header.total_len as u64;
+        index.valid_len = at;
+    }
+    Ok(index)
+}
