@@ -58,10 +58,17 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
     let account = &engine.config.account_id;
     let (name, after, filter) = match input.next_token.as_deref() {
         Some(token) => {
-            if input.stream_name.is_some() {
-                return Err(KinesisError::InvalidArgument(
-                    "NextToken and StreamName cannot be provided together.".into(),
-                ));
+            // AWS refuses a NextToken beside anything that names the listing anew.
+            for (given, member) in [
+                (input.stream_name.is_some(), "StreamName"),
+                (input.stream_arn.is_some(), "StreamARN"),
+                (input.exclusive_start_shard_id.is_some(), "ExclusiveStartShardId"),
+            ] {
+                if given {
+                    return Err(KinesisError::InvalidArgument(format!(
+                        "NextToken and {member} cannot be provided together."
+                    )));
+                }
             }
             let page = page::open(engine, token, "")?;
             let (after, filter) = page

@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -152,7 +153,10 @@ impl Writer {
     fn sync_if_due(&mut self, interval: Duration) {
         if self.unsynced && self.last_sync.elapsed() >= interval {
             match self.state.file.sync_data() {
-                Ok(()) => self.unsynced = false,
+                Ok(()) => {
+                    self.unsynced = false;
+                    self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e) => tracing::error!(error = %e, "journal sync failed"),
             }
             self.last_sync = Instant::now();
@@ -293,9 +297,13 @@ impl Writer {
             return Ok(());
         }
         self.state.file.write_all_at(&self.buf, base)?;
+        let stats = &self.shared.stats;
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         match self.durability {
             Durability::Full => {
                 self.state.file.sync_data()?;
+                stats.syncs.fetch_add(1, Ordering::Relaxed);
                 self.last_sync = Instant::now();
             }
             Durability::Relaxed(_) => self.unsynced = true,

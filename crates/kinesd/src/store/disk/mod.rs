@@ -53,8 +53,17 @@ impl Default for DiskOptions {
     }
 }
 
+/// Counters of the journal writer, for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    pub groups: std::sync::atomic::AtomicU64,
+    pub syncs: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
 /// What readers share with the writer.
 pub struct Shared {
+    pub stats: JournalStats,
     logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
     /// Open segment files for reading: one descriptor per segment, whatever the shard count.
     segments: RwLock<BTreeMap<u64, Arc<File>>>,
@@ -107,6 +116,7 @@ impl DiskStore {
             "journal recovered"
         );
         let shared = Arc::new(Shared {
+            stats: JournalStats::default(),
             logs: RwLock::new(
                 recovered
                     .logs
@@ -150,6 +160,10 @@ impl DiskStore {
             }),
             None => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
         }
+    }
+
+    pub fn stats(&self) -> &JournalStats {
+        &self.shared.stats
     }
 
     /// Stops the writer after it has committed everything queued.
