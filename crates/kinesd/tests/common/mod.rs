@@ -48,6 +48,8 @@ pub struct ServerOpts {
     pub iterator_ttl_seconds: Option<u64>,
     /// Serve from this data directory (the durable store) instead of `--in-memory`.
     pub data_dir: Option<std::path::PathBuf>,
+    /// More command-line arguments.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for ServerOpts {
@@ -58,6 +60,7 @@ impl Default for ServerOpts {
             update_stream_ms: 50,
             iterator_ttl_seconds: None,
             data_dir: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl Server {
         cmd.args(["--create-stream-ms", &opts.create_stream_ms.to_string()])
             .args(["--delete-stream-ms", &opts.delete_stream_ms.to_string()])
             .args(["--update-stream-ms", &opts.update_stream_ms.to_string()]);
+        cmd.args(&opts.extra_args);
         if let Some(ttl) = opts.iterator_ttl_seconds {
             cmd.args(["--iterator-ttl-seconds", &ttl.to_string()]);
         }

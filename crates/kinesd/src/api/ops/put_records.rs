@@ -44,6 +44,21 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
         });
     }
     let (stream, outcomes) = engine.put_records(&name, entries).await?;
+    // When storage refuses every record (a full disk, an I/O error) the request fails as a
+    // whole, as AWS fails requests on an internal error; partial failures stay per record.
+    if outcomes.iter().all(|o| {
+        matches!(
+            o,
+            PutOutcome::Failed {
+                code: "InternalFailure",
+                ..
+            }
+        )
+    }) {
+        return Err(KinesisError::InternalFailure(
+            "Internal service failure.".into(),
+        ));
+    }
     let mut failed = 0;
     let mut buf = String::with_capacity(64);
     let results = outcomes
