@@ -73,21 +73,8 @@ async fn main() {
     let disk = if a.memory {
         None
     } else {
-        let durability = if a.relaxed {
-            Durability::Relaxed(Duration::from_millis(200))
-        } else {
-            Durability::Full
-        };
-        Some(Arc::new(
-            DiskStore::open(
-                &dir,
-                DiskOptions {
-                    durability,
-                    ..DiskOptions::default()
-                },
-            )
-            .unwrap(),
-        ))
+        let durability = if a.relaxed { Durability::Relaxed(Duration::from_millis(200)) } else { Durability::Full };
+        Some(Arc::new(DiskStore::open(&dir, DiskOptions { durability, ..DiskOptions::default() }).unwrap()))
     };
     let store: Arc<dyn Store> = match &disk {
         Some(d) => d.clone(),
@@ -136,12 +123,9 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let (syncs, groups) = disk.as_ref().map_or((0, 0), |d| {
-        (
-            d.stats().syncs.load(Ordering::Relaxed),
-            d.stats().groups.load(Ordering::Relaxed),
-        )
-    });
+    let (syncs, groups) = disk
+        .as_ref()
+        .map_or((0, 0), |d| (d.stats().syncs.load(Ordering::Relaxed), d.stats().groups.load(Ordering::Relaxed)));
     let mb = (records as usize * a.record_size) as f64 / 1e6;
     println!(
         "store: {}",
@@ -157,16 +141,8 @@ async fn main() {
         "append: {} records of {} B in batches of {} over {} shards from {} writers",
         records, a.record_size, a.batch, a.shards, a.writers
     );
-    println!(
-        "  {:.0} records/s, {:.1} MB/s of payload, {:.1} s",
-        records as f64 / elapsed,
-        mb / elapsed,
-        elapsed
-    );
-    println!(
-        "  {syncs} syncs in {groups} groups ({:.0} records per sync)",
-        records as f64 / syncs.max(1) as f64
-    );
+    println!("  {:.0} records/s, {:.1} MB/s of payload, {:.1} s", records as f64 / elapsed, mb / elapsed, elapsed);
+    println!("  {syncs} syncs in {groups} groups ({:.0} records per sync)", records as f64 / syncs.max(1) as f64);
     println!(
         "  append latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
         percentile(&latencies, 0.5),
@@ -180,19 +156,12 @@ async fn main() {
     for s in 0..a.shards {
         let mut from = 0;
         loop {
-            let batch = store
-                .read(LogId(s + 1), from, 10_000, 10 << 20)
-                .await
-                .unwrap();
+            let batch = store.read(LogId(s + 1), from, 10_000, 10 << 20).await.unwrap();
             if batch.records.is_empty() {
                 break;
             }
             read += batch.records.len();
-            bytes += batch
-                .records
-                .iter()
-                .map(|r| r.data.len() + r.partition_key.len())
-                .sum::<usize>();
+            bytes += batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum::<usize>();
             from = batch.next;
         }
     }

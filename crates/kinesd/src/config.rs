@@ -121,15 +121,11 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Config::command()
-            .try_get_matches_from(args)
-            .map_err(|e| e.render().to_string())?;
+        let matches = Config::command().try_get_matches_from(args).map_err(|e| e.render().to_string())?;
         let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
         if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let file: FileConfig =
-                toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
             config.merge_file(&matches, file);
         }
         config.check()?;
@@ -137,12 +133,7 @@ impl Config {
     }
 
     fn merge_file(&mut self, matches: &ArgMatches, file: FileConfig) {
-        let unset = |id: &str| {
-            matches!(
-                matches.value_source(id),
-                None | Some(ValueSource::DefaultValue)
-            )
-        };
+        let unset = |id: &str| matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue));
         macro_rules! take {
             ($field:ident, $id:literal) => {
                 if unset($id)
@@ -170,10 +161,7 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "--account-id must be twelve digits, not {:?}",
-                self.account_id
-            ));
+            return Err(format!("--account-id must be twelve digits, not {:?}", self.account_id));
         }
         if self.segment_size_mib == 0 || self.segment_size_mib > 4096 {
             return Err("--segment-size-mib must be between 1 and 4096".into());
@@ -189,9 +177,9 @@ impl Config {
         DiskOptions {
             durability: match self.durability {
                 DurabilityMode::Full => Durability::Full,
-                DurabilityMode::Relaxed => Durability::Relaxed(std::time::Duration::from_millis(
-                    self.sync_interval_ms.max(1),
-                )),
+                DurabilityMode::Relaxed => {
+                    Durability::Relaxed(std::time::Duration::from_millis(self.sync_interval_ms.max(1)))
+                }
             },
             segment_bytes: self.segment_size_mib * 1024 * 1024,
         }
@@ -220,14 +208,8 @@ mod tests {
         let c = Config::load_from(["kinesd"]).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 4567));
         assert_eq!(c.data_dir, PathBuf::from("./kinesd-data"));
-        assert_eq!(
-            (c.region.as_str(), c.account_id.as_str()),
-            ("us-east-1", "000000000000")
-        );
-        assert_eq!(
-            (c.create_stream_ms, c.delete_stream_ms, c.update_stream_ms),
-            (500, 500, 500)
-        );
+        assert_eq!((c.region.as_str(), c.account_id.as_str()), ("us-east-1", "000000000000"));
+        assert_eq!((c.create_stream_ms, c.delete_stream_ms, c.update_stream_ms), (500, 500, 500));
         assert_eq!((c.shard_limit, c.iterator_ttl_seconds), (500, 300));
         assert!(!c.in_memory);
     }
@@ -237,19 +219,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kinesd-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kinesd.toml");
-        std::fs::write(
-            &path,
-            "port = 9000\nregion = \"eu-west-1\"\ncreate-stream-ms = 0\nin-memory = true\n",
-        )
-        .unwrap();
-        let c = Config::load_from([
-            "kinesd",
-            "--config",
-            path.to_str().unwrap(),
-            "--port",
-            "9001",
-        ])
-        .unwrap();
+        std::fs::write(&path, "port = 9000\nregion = \"eu-west-1\"\ncreate-stream-ms = 0\nin-memory = true\n").unwrap();
+        let c = Config::load_from(["kinesd", "--config", path.to_str().unwrap(), "--port", "9001"]).unwrap();
         assert_eq!(c.port, 9001, "a flag beats the file");
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.create_stream_ms, 0);

@@ -33,6 +33,9 @@ pub enum KinesisError {
     InvalidSignature(String),
     #[error("{0}")]
     RequestEntityTooLarge(String),
+    /// The KMS key a StartStreamEncryption names does not exist.
+    #[error("{0}")]
+    KmsNotFound(String),
     /// An operation of the model that kinesd does not serve yet.
     #[error("{0}")]
     NotImplemented(String),
@@ -60,6 +63,7 @@ impl KinesisError {
             IncompleteSignature(_) => "IncompleteSignatureException",
             InvalidSignature(_) => "InvalidSignatureException",
             RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            KmsNotFound(_) => "KMSNotFoundException",
             NotImplemented(_) => "NotImplementedException",
             InternalFailure(_) => "InternalFailure",
         }
@@ -92,6 +96,7 @@ impl KinesisError {
             | IncompleteSignature(m)
             | InvalidSignature(m)
             | RequestEntityTooLarge(m)
+            | KmsNotFound(m)
             | NotImplemented(m)
             | InternalFailure(m) => m,
         }

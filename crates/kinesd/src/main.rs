@@ -15,9 +15,7 @@ fn main() -> std::process::ExitCode {
         Ok(c) => c,
         Err(message) => {
             eprint!("{message}");
-            return if message.starts_with("Usage")
-                || message.contains("kinesd ") && !message.contains("error")
-            {
+            return if message.starts_with("Usage") || message.contains("kinesd ") && !message.contains("error") {
                 std::process::ExitCode::SUCCESS
             } else {
                 std::process::ExitCode::from(2)
@@ -25,16 +23,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kinesd: cannot start the runtime: {e}");
@@ -59,22 +51,12 @@ async fn run(config: Config) -> Result<(), String> {
         let disk = tokio::task::spawn_blocking(move || DiskStore::open(&dir, options))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| {
-                format!(
-                    "cannot open the data directory {}: {e}",
-                    config.data_dir.display()
-                )
-            })?;
+            .map_err(|e| format!("cannot open the data directory {}: {e}", config.data_dir.display()))?;
         Arc::new(disk)
     };
-    let engine = Engine::open(config.engine(), store)
-        .await
-        .map_err(|e| e.to_string())?;
+    let engine = Engine::open(config.engine(), store).await.map_err(|e| e.to_string())?;
     let ticker = engine.spawn_ticker();
-    let ip: IpAddr = config
-        .host
-        .parse()
-        .map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
+    let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
     let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -85,9 +67,7 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = out.flush();
     }
     tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
-    kinesd::transport::serve(listener, engine, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    kinesd::transport::serve(listener, engine, shutdown_signal()).await.map_err(|e| e.to_string())?;
     ticker.abort();
     tracing::info!("stopped");
     Ok(())

@@ -37,32 +37,22 @@ struct Seen {
 }
 
 fn server(dir: &std::path::Path) -> Server {
+    // Small segments, so that kills also land while segments are being sealed and started.
     Server::start_with(ServerOpts {
         create_stream_ms: 0,
         data_dir: Some(dir.to_path_buf()),
+        extra_args: vec!["--segment-size-mib".into(), "1".into()],
         ..ServerOpts::default()
     })
 }
 
 /// Writes until the server dies; every acknowledged record goes into `acks`.
-async fn produce(
-    client: Client,
-    producer: usize,
-    cycle: usize,
-    acks: Arc<Mutex<HashMap<Vec<u8>, Ack>>>,
-) {
+async fn produce(client: Client, producer: usize, cycle: usize, acks: Arc<Mutex<HashMap<Vec<u8>, Ack>>>) {
     let mut n = 0u64;
     loop {
         let batch = rand::rng().random_range(1..=40);
         let payloads: Vec<Vec<u8>> = (0..batch)
-            .map(|i| {
-                format!(
-                    "c{cycle}-p{producer}-n{}-{}",
-                    n + i,
-                    "x".repeat((n as usize * 7) % 300)
-                )
-                .into_bytes()
-            })
+            .map(|i| format!("c{cycle}-p{producer}-n{}-{}", n + i, "x".repeat((n as usize * 7) % 300)).into_bytes())
             .collect();
         n += batch;
         let entries: Vec<_> = payloads
@@ -75,24 +65,12 @@ async fn produce(
                     .unwrap()
             })
             .collect();
-        match client
-            .put_records()
-            .stream_name(STREAM)
-            .set_records(Some(entries))
-            .send()
-            .await
-        {
+        match client.put_records().stream_name(STREAM).set_records(Some(entries)).send().await {
             Ok(out) => {
                 let mut acks = acks.lock().unwrap();
                 for (p, r) in payloads.into_iter().zip(out.records()) {
                     if let (Some(shard), Some(sequence)) = (r.shard_id(), r.sequence_number()) {
-                        acks.insert(
-                            p,
-                            Ack {
-                                shard: shard.to_owned(),
-                                sequence: sequence.to_owned(),
-                            },
-                        );
+                        acks.insert(p, Ack { shard: shard.to_owned(), sequence: sequence.to_owned() });
                     }
                 }
             }
@@ -117,12 +95,7 @@ async fn read_all(client: &Client) -> HashMap<String, Vec<(String, Seen)>> {
             .expect("an iterator");
         let mut records = Vec::new();
         loop {
-            let page = client
-                .get_records()
-                .shard_iterator(&it)
-                .send()
-                .await
-                .expect("GetRecords after restart");
+            let page = client.get_records().shard_iterator(&it).send().await.expect("GetRecords after restart");
             let empty = page.records().is_empty();
             for r in page.records() {
                 records.push((
@@ -130,9 +103,7 @@ async fn read_all(client: &Client) -> HashMap<String, Vec<(String, Seen)>> {
                     Seen {
                         data: r.data().as_ref().to_vec(),
                         partition_key: r.partition_key().unwrap_or_default().to_owned(),
-                        arrival_ms: r
-                            .approximate_arrival_timestamp()
-                            .map_or(0, |t| t.to_millis().unwrap_or(0)),
+                        arrival_ms: r.approximate_arrival_timestamp().map_or(0, |t| t.to_millis().unwrap_or(0)),
                     },
                 ));
             }
@@ -164,30 +135,17 @@ fn verify(
             );
         }
         for (seq, seen) in records {
-            assert!(
-                by_data.insert(&seen.data, (shard, seq)).is_none(),
-                "cycle {cycle}: a record appears twice"
-            );
+            assert!(by_data.insert(&seen.data, (shard, seq)).is_none(), "cycle {cycle}: a record appears twice");
             if let Some(before) = seen_before.get(seq) {
-                assert_eq!(
-                    before, seen,
-                    "cycle {cycle}: record {seq} changed across a restart"
-                );
+                assert_eq!(before, seen, "cycle {cycle}: record {seq} changed across a restart");
             }
         }
     }
     for (data, ack) in acks {
         let Some((shard, seq)) = by_data.get(data.as_slice()) else {
-            panic!(
-                "cycle {cycle}: acknowledged record {} ({ack:?}) is lost",
-                String::from_utf8_lossy(data)
-            );
+            panic!("cycle {cycle}: acknowledged record {} ({ack:?}) is lost", String::from_utf8_lossy(data));
         };
-        assert_eq!(
-            (*shard, *seq),
-            (ack.shard.as_str(), ack.sequence.as_str()),
-            "cycle {cycle}: record moved"
-        );
+        assert_eq!((*shard, *seq), (ack.shard.as_str(), ack.sequence.as_str()), "cycle {cycle}: record moved");
     }
     for records in shards.values() {
         for (seq, seen) in records {
@@ -198,10 +156,7 @@ fn verify(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_sigkill() {
-    let cycles: usize = std::env::var("KINESD_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let cycles: usize = std::env::var("KINESD_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let acks = Arc::new(Mutex::new(HashMap::new()));
     let mut seen_before = HashMap::new();
@@ -214,9 +169,8 @@ async fn acknowledged_records_survive_sigkill() {
         let client = srv.client();
         let shards = read_all(&client).await;
         verify(cycle, &acks.lock().unwrap(), &shards, &mut seen_before);
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|p| tokio::spawn(produce(client.clone(), p, cycle, acks.clone())))
-            .collect();
+        let producers: Vec<_> =
+            (0..PRODUCERS).map(|p| tokio::spawn(produce(client.clone(), p, cycle, acks.clone()))).collect();
         let pause = rand::rng().random_range(20..400);
         tokio::time::sleep(Duration::from_millis(pause)).await;
         srv.kill9();
@@ -231,13 +185,6 @@ async fn acknowledged_records_survive_sigkill() {
     let shards = read_all(&srv.client()).await;
     let acks = acks.lock().unwrap();
     verify(cycles, &acks, &shards, &mut seen_before);
-    assert!(
-        acks.len() > cycles * 10,
-        "the test wrote too little to prove anything: {} records",
-        acks.len()
-    );
-    eprintln!(
-        "{} acknowledged records survived {cycles} SIGKILLs",
-        acks.len()
-    );
+    assert!(acks.len() > cycles * 10, "the test wrote too little to prove anything: {} records", acks.len());
+    eprintln!("{} acknowledged records survived {cycles} SIGKILLs", acks.len());
 }

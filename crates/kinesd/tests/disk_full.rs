@@ -92,7 +92,8 @@ async fn a_full_disk_fails_writes_loses_nothing_and_recovers() {
 
     // Space comes back: writes work again without a restart.
     std::fs::remove_file(&ballast).unwrap();
-    let again = client.put_record().stream_name(STREAM).partition_key("k").data(Blob::new(b"after".to_vec())).send().await;
+    let again =
+        client.put_record().stream_name(STREAM).partition_key("k").data(Blob::new(b"after".to_vec())).send().await;
     let again = again.expect("writes succeed once space returns");
     acked.push((again.sequence_number().to_owned(), b"after".to_vec()));
 

@@ -13,17 +13,15 @@ pub fn stream_name(engine: &Engine, name: Option<&str>, arn: Option<&str>) -> Re
         None => None,
     };
     match (name, from_arn) {
-        (Some(name), Some(arn_name)) if name != arn_name => {
-            Err(KinesisError::InvalidArgument(format!(
-                "StreamARN {} does not match StreamName {name}.",
-                arn.unwrap_or_default()
-            )))
-        }
+        (Some(name), Some(arn_name)) if name != arn_name => Err(KinesisError::InvalidArgument(format!(
+            "StreamARN {} does not match StreamName {name}.",
+            arn.unwrap_or_default()
+        ))),
         (Some(name), _) => Ok(name.to_owned()),
         (None, Some(arn_name)) => Ok(arn_name),
-        (None, None) => Err(KinesisError::InvalidArgument(
-            "Either StreamName or StreamARN must be provided.".to_owned(),
-        )),
+        (None, None) => {
+            Err(KinesisError::InvalidArgument("Either StreamName or StreamARN must be provided.".to_owned()))
+        }
     }
 }
 
@@ -33,9 +31,7 @@ fn stream_name_from_arn(engine: &Engine, arn: &str) -> Result<String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let resource = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
     match (parts.as_slice(), resource) {
-        ([_, _, "kinesis", region, account, _], Some(name))
-            if !name.is_empty() && !name.contains('/') =>
-        {
+        ([_, _, "kinesis", region, account, _], Some(name)) if !name.is_empty() && !name.contains('/') => {
             if *region != engine.config.region || *account != engine.config.account_id {
                 return Err(KinesisError::ResourceNotFound(format!(
                     "Stream {name} under account {account} not found."
@@ -43,9 +39,7 @@ fn stream_name_from_arn(engine: &Engine, arn: &str) -> Result<String> {
             }
             Ok(name.to_owned())
         }
-        _ => Err(KinesisError::InvalidArgument(format!(
-            "Invalid StreamARN {arn}."
-        ))),
+        _ => Err(KinesisError::InvalidArgument(format!("Invalid StreamARN {arn}."))),
     }
 }
 
@@ -64,32 +58,20 @@ pub fn shard_view(shard: &crate::engine::catalog::Shard) -> model::Shard {
 }
 
 pub fn hash_range_view(range: &crate::engine::hash::HashKeyRange) -> model::HashKeyRange {
-    model::HashKeyRange {
-        starting_hash_key: range.start.to_string(),
-        ending_hash_key: range.end.to_string(),
-    }
+    model::HashKeyRange { starting_hash_key: range.start.to_string(), ending_hash_key: range.end.to_string() }
 }
 
 /// AWS lists `[{"ShardLevelMetrics": []}]` when no metric is enabled.
 pub fn enhanced_monitoring(stream: &Stream) -> Vec<model::EnhancedMetrics> {
-    vec![model::EnhancedMetrics {
-        shard_level_metrics: Some(stream.shard_level_metrics.clone()),
-    }]
+    vec![model::EnhancedMetrics { shard_level_metrics: Some(stream.shard_level_metrics.clone()) }]
 }
 
 pub fn mode_details(stream: &Stream) -> Option<model::StreamModeDetails> {
-    Some(model::StreamModeDetails {
-        stream_mode: Some(stream.mode.as_str().to_owned()),
-    })
+    Some(model::StreamModeDetails { stream_mode: Some(stream.mode.as_str().to_owned()) })
 }
 
 pub fn encryption_type(stream: &Stream) -> String {
-    if stream.encryption_key.is_some() {
-        "KMS"
-    } else {
-        "NONE"
-    }
-    .to_owned()
+    if stream.encryption_key.is_some() { "KMS" } else { "NONE" }.to_owned()
 }
 
 pub fn timestamp(ms: u64) -> Timestamp {
@@ -102,5 +84,74 @@ pub fn after_shard(shard: &crate::engine::catalog::Shard, exclusive_start: &str)
     match crate::engine::catalog::parse_shard_id(exclusive_start) {
         Some(index) => shard.index > index,
         None => shard.id().as_str() > exclusive_start,
+    }
+}
+
+/// The stream a `ResourceARN` (TagResource, PutResourcePolicy, ...) names. Consumer ARNs
+/// (`.../stream/<name>/consumer/<consumer>:<timestamp>`) name no resource yet: kinesd has no
+/// consumers, so they are not found.
+pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let path = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
+    let (region, account, path) = match (parts.as_slice(), path) {
+        ([_, _, "kinesis", region, account, _], Some(path)) if !path.is_empty() => (*region, *account, path),
+        _ => {
+            return Err(KinesisError::InvalidArgument(format!("Invalid ResourceARN {arn}.")));
+        }
+    };
+    let (name, consumer) = match path.split_once('/') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (path, None),
+    };
+    let foreign = region != engine.config.region || account != engine.config.account_id;
+    if consumer.is_some() {
+        return Err(KinesisError::ResourceNotFound(format!("Consumer {arn} under account {account} not found.")));
+    }
+    if foreign {
+        return Err(KinesisError::ResourceNotFound(format!("Stream {name} under account {account} not found.")));
+    }
+    Ok(name.to_owned())
+}
+
+/// A stream's tags as a list of `{Key, Value}`, in key order.
+pub fn tag_list(stream: &Stream) -> Vec<model::Tag> {
+    let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();
+    tags.sort();
+    tags.into_iter().map(|(k, v)| model::Tag { key: k.clone(), value: Some(v.clone()) }).collect()
+}
+
+/// StartStreamEncryption and StopStreamEncryption name the KMS key as a key ARN, an alias ARN,
+/// a key id or an alias name (`alias/aws/kinesis` is Kinesis's AWS-managed key). kinesd does not
+/// talk to KMS, so any well-formed identifier is a key; anything else is one KMS cannot find.
+pub fn kms_key(encryption_type: Option<&str>, key_id: Option<&str>) -> Result<String> {
+    use std::sync::LazyLock;
+    static KEY_FORMS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^(?:alias/[a-zA-Z0-9/_-]+",
+            r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key/[a-zA-Z0-9-]+|alias/[a-zA-Z0-9/_-]+)",
+            r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+            r"|mrk-[0-9a-fA-F]{32})$"
+        ))
+        .expect("KMS key pattern")
+    });
+    let encryption_type = encryption_type.unwrap_or_default();
+    if encryption_type != "KMS" {
+        return Err(KinesisError::InvalidArgument(format!(
+            "Encryption type {encryption_type} is not supported. The only supported encryption type is KMS."
+        )));
+    }
+    let key = key_id.unwrap_or_default();
+    if !KEY_FORMS.is_match(key) {
+        return Err(KinesisError::KmsNotFound(format!("Invalid keyId {key}")));
+    }
+    Ok(key.to_owned())
+}
+
+pub fn commitment_view(c: crate::engine::account::Commitment) -> model::MinimumThroughputBillingCommitmentOutput {
+    model::MinimumThroughputBillingCommitmentOutput {
+        status: c.status.as_str().to_owned(),
+        started_at: c.started_ms.map(timestamp),
+        ended_at: c.ended_ms.map(timestamp),
+        earliest_allowed_end_at: c.earliest_allowed_end_ms.map(timestamp),
     }
 }

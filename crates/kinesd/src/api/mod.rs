@@ -71,9 +71,7 @@ pub trait Request: FromValue + Default {
 }
 
 fn decode<T: Request>(value: Value) -> Result<T> {
-    let input = T::from_value(value)
-        .map_err(|e| KinesisError::Serialization(e.0))?
-        .unwrap_or_default();
+    let input = T::from_value(value).map_err(|e| KinesisError::Serialization(e.0))?.unwrap_or_default();
     let mut violations = Violations::default();
     input.check(&mut violations);
     match violations.into_message() {
@@ -144,21 +142,41 @@ pub async fn dispatch(engine: &Engine, codec: Codec, op: Operation, value: Value
     }
     use Operation::*;
     match op {
+        AddTagsToStream => run!(add_tags_to_stream),
         CreateStream => run!(create_stream),
+        DecreaseStreamRetentionPeriod => run!(decrease_stream_retention_period),
+        DeleteResourcePolicy => run!(delete_resource_policy),
         DeleteStream => run!(delete_stream),
+        DescribeAccountSettings => run!(describe_account_settings),
+        DescribeLimits => run!(describe_limits),
         DescribeStream => run!(describe_stream),
         DescribeStreamSummary => run!(describe_stream_summary),
-        ListStreams => run!(list_streams),
+        DisableEnhancedMonitoring => run!(disable_enhanced_monitoring),
+        EnableEnhancedMonitoring => run!(enable_enhanced_monitoring),
+        GetRecords => run!(get_records),
+        GetResourcePolicy => run!(get_resource_policy),
+        GetShardIterator => run!(get_shard_iterator),
+        IncreaseStreamRetentionPeriod => run!(increase_stream_retention_period),
         ListShards => run!(list_shards),
+        ListStreams => run!(list_streams),
+        ListTagsForResource => run!(list_tags_for_resource),
         ListTagsForStream => run!(list_tags_for_stream),
+        MergeShards => run!(merge_shards),
         PutRecord => run!(put_record),
         PutRecords => run!(put_records),
-        GetShardIterator => run!(get_shard_iterator),
-        GetRecords => run!(get_records),
-        other => Err(KinesisError::NotImplemented(format!(
-            "kinesd does not implement {} yet.",
-            other.name()
-        ))),
+        PutResourcePolicy => run!(put_resource_policy),
+        RemoveTagsFromStream => run!(remove_tags_from_stream),
+        SplitShard => run!(split_shard),
+        StartStreamEncryption => run!(start_stream_encryption),
+        StopStreamEncryption => run!(stop_stream_encryption),
+        TagResource => run!(tag_resource),
+        UntagResource => run!(untag_resource),
+        UpdateAccountSettings => run!(update_account_settings),
+        UpdateMaxRecordSize => run!(update_max_record_size),
+        UpdateShardCount => run!(update_shard_count),
+        UpdateStreamMode => run!(update_stream_mode),
+        UpdateStreamWarmThroughput => run!(update_stream_warm_throughput),
+        other => Err(KinesisError::NotImplemented(format!("kinesd does not implement {} yet.", other.name()))),
     }
 }
 
@@ -186,11 +204,7 @@ mod tests {
             .arg("--stdout")
             .output()
             .expect("python3 runs the generator");
-        assert!(
-            out.status.success(),
-            "generator failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
         assert!(
             String::from_utf8_lossy(&out.stdout) == include_str!("model.rs"),
             "crates/kinesd/src/api/model.rs is stale: run `python3 codegen/generate.py`"
@@ -222,15 +236,20 @@ mod tests {
 
     #[test]
     fn put_records_reports_nested_members_and_stops_at_ten() {
-        let records: Vec<String> = (0..501)
-            .map(|_| r#"{"PartitionKey":"","Data":""}"#.to_owned())
-            .collect();
+        let records: Vec<String> = (0..501).map(|_| r#"{"PartitionKey":"","Data":""}"#.to_owned()).collect();
         let m = validation_message::<model::PutRecordsInput>(&format!(
             r#"{{"StreamName":"s","Records":[{}]}}"#,
             records.join(",")
         ));
-        assert!(m.starts_with("10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@"), "{m}");
-        assert!(m.contains("at 'records' failed to satisfy constraint: Member must have length less than or equal to 500; "));
+        assert!(
+            m.starts_with(
+                "10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@"
+            ),
+            "{m}"
+        );
+        assert!(m.contains(
+            "at 'records' failed to satisfy constraint: Member must have length less than or equal to 500; "
+        ));
         assert!(m.ends_with(
             "Value '' at 'records.9.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"
         ));
@@ -245,9 +264,7 @@ mod tests {
              Value null at 'shardId' failed to satisfy constraint: Member must not be null; \
              Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null"
         );
-        let m = validation_message::<model::GetShardIteratorInput>(
-            r#"{"ShardId":"0","ShardIteratorType":"X"}"#,
-        );
+        let m = validation_message::<model::GetShardIteratorInput>(r#"{"ShardId":"0","ShardIteratorType":"X"}"#);
         assert_eq!(
             m,
             "1 validation error detected: Value 'X' at 'shardIteratorType' failed to satisfy constraint: \
@@ -274,10 +291,7 @@ mod tests {
     fn type_errors_are_serialization_exceptions() {
         match decode::<model::DescribeStreamInput>(json(r#"{"StreamName":"s","Limit":"5"}"#)) {
             Err(KinesisError::Serialization(m)) => {
-                assert_eq!(
-                    m,
-                    "class java.lang.String can not be converted to an Integer"
-                )
+                assert_eq!(m, "class java.lang.String can not be converted to an Integer")
             }
             other => panic!("{:?}", other.map(|_| ())),
         }

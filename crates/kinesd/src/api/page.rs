@@ -8,13 +8,8 @@ use crate::error::{KinesisError, Result};
 const TOKEN_TTL_MS: u64 = 300_000;
 
 pub fn seal(engine: &Engine, stream_name: &str, stream_created_ms: u64, after: String) -> String {
-    PageToken {
-        stream_name: stream_name.to_owned(),
-        stream_created_ms,
-        after,
-        issued_ms: now_ms(),
-    }
-    .encode(engine.secret())
+    PageToken { stream_name: stream_name.to_owned(), stream_created_ms, after, issued_ms: now_ms() }
+        .encode(engine.secret())
 }
 
 /// Opens a token issued for `stream_name` ("" for account-wide listings).

@@ -34,18 +34,12 @@ pub fn list<T: Shown>(items: &[T]) -> String {
 }
 
 pub fn map<V: Shown>(entries: &[(String, V)]) -> String {
-    let inner: Vec<String> = entries
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.shown()))
-        .collect();
+    let inner: Vec<String> = entries.iter().map(|(k, v)| format!("{k}={}", v.shown())).collect();
     format!("{{{}}}", inner.join(", "))
 }
 
 pub fn java_object<T: std::fmt::Debug>(class: &str, value: &T) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{value:?}").hash(&mut h);
-    format!(
-        "com.amazonaws.kinesis.v20131202.{class}@{:08x}",
-        h.finish() as u32
-    )
+    format!("com.amazonaws.kinesis.v20131202.{class}@{:08x}", h.finish() as u32)
 }

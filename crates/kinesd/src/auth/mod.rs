@@ -12,13 +12,8 @@ pub struct Caller {
 }
 
 /// Query-string (presigned) parameters, in the order AWS reports missing ones.
-const QUERY_PARAMS: [&str; 5] = [
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Signature",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Date",
-];
+const QUERY_PARAMS: [&str; 5] =
+    ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"];
 
 /// Checks the shape of the request's SigV4 credentials, in the header or the query string.
 /// `has_date` tells whether the request has an `X-Amz-Date` or `Date` header; `query` is the
@@ -43,13 +38,7 @@ pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) 
 }
 
 fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-            .filter(|v| !v.is_empty())
-    };
+    let value = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| !v.is_empty());
     let missing: Vec<String> = QUERY_PARAMS
         .iter()
         .filter(|name| value(name).is_none())
@@ -61,10 +50,7 @@ fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
             missing.join(" ")
         )));
     }
-    let credential = value("X-Amz-Credential")
-        .unwrap_or_default()
-        .replace("%2F", "/")
-        .replace("%2f", "/");
+    let credential = value("X-Amz-Credential").unwrap_or_default().replace("%2F", "/").replace("%2f", "/");
     Ok(caller_from_credential(&credential))
 }
 
@@ -72,9 +58,7 @@ fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
 /// the Credential, Signature and SignedHeaders parameters and a date header must be present.
 pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Caller> {
     let Some(header) = header else {
-        return Err(KinesisError::MissingAuthenticationToken(
-            "Missing Authentication Token".into(),
-        ));
+        return Err(KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
     };
     let mut credential = None;
     let mut signature = false;
@@ -102,15 +86,10 @@ pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Calle
         missing.push("Authorization header requires 'SignedHeaders' parameter.");
     }
     if !has_date {
-        missing.push(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        );
+        missing.push("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
     }
     if !missing.is_empty() {
-        return Err(KinesisError::IncompleteSignature(format!(
-            "{} Authorization={header}",
-            missing.join(" ")
-        )));
+        return Err(KinesisError::IncompleteSignature(format!("{} Authorization={header}", missing.join(" "))));
     }
     Ok(caller_from_credential(credential.unwrap_or_default()))
 }
@@ -120,10 +99,7 @@ fn caller_from_credential(credential: &str) -> Caller {
     let mut scope = credential.split('/');
     let access_key_id = scope.next().unwrap_or_default().to_owned();
     let region = scope.nth(1).unwrap_or_default().to_owned();
-    Caller {
-        access_key_id,
-        region,
-    }
+    Caller { access_key_id, region }
 }
 
 #[cfg(test)]
@@ -135,13 +111,7 @@ mod tests {
     #[test]
     fn well_formed_headers_yield_the_scope_region() {
         let caller = check_authorization(Some(GOOD), true).unwrap();
-        assert_eq!(
-            caller,
-            Caller {
-                access_key_id: "AKID".into(),
-                region: "us-west-2".into()
-            }
-        );
+        assert_eq!(caller, Caller { access_key_id: "AKID".into(), region: "us-west-2".into() });
     }
 
     #[test]
@@ -153,11 +123,7 @@ mod tests {
 
     #[test]
     fn incomplete_headers_list_every_missing_part() {
-        let e = check_authorization(
-            Some("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"),
-            false,
-        )
-        .unwrap_err();
+        let e = check_authorization(Some("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"), false).unwrap_err();
         assert_eq!(e.type_name(), "IncompleteSignatureException");
         assert_eq!(
             e.message(),
@@ -165,12 +131,7 @@ mod tests {
              Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
              Authorization=AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"
         );
-        assert_eq!(
-            check_authorization(Some("garbage"), true)
-                .unwrap_err()
-                .type_name(),
-            "IncompleteSignatureException"
-        );
+        assert_eq!(check_authorization(Some("garbage"), true).unwrap_err().type_name(), "IncompleteSignatureException");
     }
 
     #[test]
@@ -194,15 +155,10 @@ mod tests {
              AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
         );
         let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261122%2Feu-west-1%2Fkinesis%2Faws4_request&X-Amz-Signature=a&X-Amz-SignedHeaders=host&X-Amz-Date=20261122T000000Z";
-        assert_eq!(
-            check_request(None, false, Some(q)).unwrap().region,
-            "eu-west-1"
-        );
+        assert_eq!(check_request(None, false, Some(q)).unwrap().region, "eu-west-1");
         // Without the algorithm, query parameters are not credentials at all.
         assert_eq!(
-            check_request(None, false, Some("X-Amz-Credential=a"))
-                .unwrap_err()
-                .type_name(),
+            check_request(None, false, Some("X-Amz-Credential=a")).unwrap_err().type_name(),
             "MissingAuthenticationTokenException"
         );
     }

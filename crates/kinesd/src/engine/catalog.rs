@@ -2,6 +2,9 @@
 //!
 //! A stream's `created_ms` is its incarnation: a stream deleted and created again under the
 //! same name has a new one, so iterators and tokens of the old stream stop working.
+//!
+//! Fields added after the first release carry `#[serde(default)]`, so catalogs written by an
+//! older kinesd still load.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,8 +77,12 @@ impl Shard {
     /// The sequence number of the record at log position `position`. Sequence positions are
     /// log positions plus one, so that every record sorts strictly after the shard's
     /// StartingSequenceNumber (sequence position 0), as AWS's do.
+    ///
+    /// A child shard takes writes from the moment its parents close, but its creation time is
+    /// a second later (as AWS reports it); the time field never goes below the creation time,
+    /// so a record's number never looks older than the shard's StartingSequenceNumber.
     pub fn sequence_number(&self, position: u64, arrival_ms: u64) -> SequenceNumber {
-        self.sequence_at(position + 1, arrival_ms)
+        self.sequence_at(position + 1, arrival_ms.max(self.created_ms))
     }
 
     /// The log position a sequence number of this shard refers to.
@@ -97,8 +104,7 @@ impl Shard {
     }
 
     pub fn ending_sequence_number(&self) -> Option<SequenceNumber> {
-        self.closed
-            .map(|end| self.sequence_at(SequenceNumber::END_POSITION, end.closed_ms))
+        self.closed.map(|end| self.sequence_at(SequenceNumber::END_POSITION, end.closed_ms))
     }
 }
 
@@ -118,9 +124,54 @@ pub fn parse_shard_id(s: &str) -> Option<u32> {
     if trimmed.len() > 10 {
         return None;
     }
-    trimmed
-        .parse::<u64>()
-        .map_or(Some(0), |n| (n <= i32::MAX as u64).then_some(n as u32))
+    trimmed.parse::<u64>().map_or(Some(0), |n| (n <= i32::MAX as u64).then_some(n as u32))
+}
+
+/// A change that takes effect when the stream's UPDATING phase ends. While it is pending the
+/// stream looks (and routes records) as before, as AWS's do: a split shard keeps its range
+/// and takes writes until the stream is ACTIVE again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PendingChange {
+    Split {
+        shard: u32,
+        #[serde(with = "u128_string")]
+        at: u128,
+    },
+    Merge {
+        shard: u32,
+        adjacent: u32,
+    },
+    /// UpdateShardCount with UNIFORM_SCALING.
+    Scale {
+        target: u32,
+    },
+    /// Start (Some key) or stop (None) server-side encryption.
+    Encryption {
+        key: Option<String>,
+    },
+    Mode {
+        mode: StreamMode,
+        warm_throughput_mibps: Option<i32>,
+    },
+    WarmThroughput {
+        target_mibps: i32,
+    },
+}
+
+/// Serialises a stream's writers against the closing of its shards: PutRecord(s) hold it
+/// shared while they route and append, resharding holds it exclusively while it reads the
+/// tips of the shards it closes. Without it an append routed to a shard just before it closed
+/// could land after its recorded end and be acknowledged yet never readable.
+///
+/// Snapshots of one stream incarnation are clones of each other, so they share one gate; it
+/// is not persisted, and compares equal always so that it never makes two snapshots differ.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(pub std::sync::Arc<tokio::sync::RwLock<()>>);
+
+impl PartialEq for WriteGate {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +190,21 @@ pub struct Stream {
     pub encryption_key: Option<String>,
     pub shard_level_metrics: Vec<String>,
     pub warm_throughput_mibps: Option<i32>,
+    #[serde(default)]
+    pub pending: Option<PendingChange>,
+    /// When UpdateShardCount was accepted, for AWS's ten-per-rolling-day rule.
+    #[serde(default)]
+    pub scalings_ms: Vec<u64>,
+    /// When the capacity mode was switched, for AWS's two-per-rolling-day rule.
+    #[serde(default)]
+    pub mode_switches_ms: Vec<u64>,
+    /// When encryption was started or stopped, for AWS's 25-per-rolling-day rule.
+    #[serde(default)]
+    pub encryption_changes_ms: Vec<u64>,
+    #[serde(default)]
+    pub resource_policy: Option<String>,
+    #[serde(skip)]
+    pub gate: WriteGate,
 }
 
 impl Stream {
@@ -157,15 +223,66 @@ impl Stream {
 
     /// The open shard whose hash range holds `key`.
     pub fn route(&self, key: u128) -> Option<&Shard> {
-        self.open_shards()
-            .find(|s| s.range.contains(super::hash::HashKey(key)))
+        self.open_shards().find(|s| s.range.contains(super::hash::HashKey(key)))
     }
 
     pub fn is_readable(&self) -> bool {
-        matches!(
-            self.status,
-            StreamStatus::Active | StreamStatus::Updating | StreamStatus::Deleting
-        )
+        matches!(self.status, StreamStatus::Active | StreamStatus::Updating | StreamStatus::Deleting)
+    }
+
+    pub fn retention_ms(&self) -> u64 {
+        u64::from(self.retention_hours) * 3_600_000
+    }
+
+    /// The oldest arrival time still retained at `now_ms`.
+    pub fn trim_horizon_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.retention_ms())
+    }
+
+    /// A closed shard whose every record has passed the retention period is EXPIRED: AWS no
+    /// longer lists it. Its records all arrived at or before it closed.
+    pub fn is_expired(&self, shard: &Shard, now_ms: u64) -> bool {
+        shard.closed.is_some_and(|c| c.closed_ms < self.trim_horizon_ms(now_ms))
+    }
+
+    /// When `shard` began to take writes: when its parent closed, which for a reshard's children
+    /// is a second before their creation time. Listings by point in time use this, so that
+    /// the shards they return tile the hash key space at every instant.
+    pub fn opened_ms(&self, shard: &Shard) -> u64 {
+        shard
+            .parent
+            .and_then(|p| self.shard(p))
+            .and_then(|p| p.closed)
+            .map_or(shard.created_ms, |c| c.closed_ms.min(shard.created_ms))
+    }
+
+    /// Whether `shard` was open (taking writes) at the instant `at_ms`.
+    pub fn open_at(&self, shard: &Shard, at_ms: u64) -> bool {
+        self.opened_ms(shard) <= at_ms && shard.closed.is_none_or(|c| c.closed_ms > at_ms)
+    }
+
+    /// Open shards of every provisioned stream count against the account's shard limit.
+    pub fn counted_shards(&self) -> usize {
+        if self.mode == StreamMode::Provisioned { self.open_shard_count() } else { 0 }
+    }
+}
+
+/// Keeps `history` to the entries of the last `window_ms` and says whether another event fits
+/// within `max` per window.
+pub fn within_rate(history: &mut Vec<u64>, now_ms: u64, window_ms: u64, max: usize) -> bool {
+    history.retain(|&t| t + window_ms > now_ms);
+    history.len() < max
+}
+
+mod u128_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -181,20 +298,13 @@ mod range_serde {
     }
 
     pub fn serialize<S: Serializer>(r: &HashKeyRange, s: S) -> Result<S::Ok, S::Error> {
-        Repr {
-            start: r.start.to_string(),
-            end: r.end.to_string(),
-        }
-        .serialize(s)
+        Repr { start: r.start.to_string(), end: r.end.to_string() }.serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashKeyRange, D::Error> {
         let r = Repr::deserialize(d)?;
         let parse = |v: &str| v.parse::<u128>().map_err(serde::de::Error::custom);
-        Ok(HashKeyRange {
-            start: parse(&r.start)?,
-            end: parse(&r.end)?,
-        })
+        Ok(HashKeyRange { start: parse(&r.start)?, end: parse(&r.end)? })
     }
 }
 
@@ -205,15 +315,7 @@ mod tests {
     #[test]
     fn shard_ids_accept_aws_shorthands() {
         assert_eq!(shard_id(7), "shardId-000000000007");
-        for s in [
-            "shardId-000000000007",
-            "shardId-7",
-            "shard-7",
-            "7",
-            "0007",
-            "anything-7",
-            "-0000007",
-        ] {
+        for s in ["shardId-000000000007", "shardId-7", "shard-7", "7", "0007", "anything-7", "-0000007"] {
             assert_eq!(parse_shard_id(s), Some(7), "{s}");
         }
         assert_eq!(parse_shard_id("a-00002147483647"), Some(2_147_483_647));

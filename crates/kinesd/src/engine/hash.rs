@@ -46,10 +46,7 @@ impl HashKey {
             }
             // Overflow is exactly "value >= 2^128"; it stops the loop at the 40th significant
             // digit at the latest.
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u128::from(b - b'0')))
-                .ok_or(HashKeyOutOfRange)?;
+            value = value.checked_mul(10).and_then(|v| v.checked_add(u128::from(b - b'0'))).ok_or(HashKeyOutOfRange)?;
         }
         Ok(HashKey(value))
     }
@@ -98,10 +95,7 @@ pub struct HashKeyRange {
 
 impl HashKeyRange {
     /// The whole key space, owned by a one-shard stream.
-    pub const FULL: HashKeyRange = HashKeyRange {
-        start: 0,
-        end: u128::MAX,
-    };
+    pub const FULL: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
 
     pub fn contains(&self, key: HashKey) -> bool {
         self.start <= key.0 && key.0 <= self.end
@@ -129,15 +123,9 @@ pub fn creation_ranges(n: u32) -> Vec<HashKeyRange> {
     let mut ranges = Vec::with_capacity(n as usize);
     // `i * step` never overflows for i < n because n * step <= 2^128 and i * step <= 2^128 - step.
     for i in 0..u128::from(n - 1) {
-        ranges.push(HashKeyRange {
-            start: i * step,
-            end: (i + 1) * step - 1,
-        });
+        ranges.push(HashKeyRange { start: i * step, end: (i + 1) * step - 1 });
     }
-    ranges.push(HashKeyRange {
-        start: u128::from(n - 1) * step,
-        end: u128::MAX,
-    });
+    ranges.push(HashKeyRange { start: u128::from(n - 1) * step, end: u128::MAX });
     ranges
 }
 
@@ -171,18 +159,9 @@ mod tests {
             creation_ranges(4),
             vec![
                 r(0, 85070591730234615865843651857942052863),
-                r(
-                    85070591730234615865843651857942052864,
-                    170141183460469231731687303715884105727
-                ),
-                r(
-                    170141183460469231731687303715884105728,
-                    255211775190703847597530955573826158591
-                ),
-                r(
-                    255211775190703847597530955573826158592,
-                    340282366920938463463374607431768211455
-                ),
+                r(85070591730234615865843651857942052864, 170141183460469231731687303715884105727),
+                r(170141183460469231731687303715884105728, 255211775190703847597530955573826158591),
+                r(255211775190703847597530955573826158592, 340282366920938463463374607431768211455),
             ]
         );
     }
@@ -193,14 +172,8 @@ mod tests {
             creation_ranges(3),
             vec![
                 r(0, 113427455640312821154458202477256070484),
-                r(
-                    113427455640312821154458202477256070485,
-                    226854911280625642308916404954512140969
-                ),
-                r(
-                    226854911280625642308916404954512140970,
-                    340282366920938463463374607431768211455
-                ),
+                r(113427455640312821154458202477256070485, 226854911280625642308916404954512140969),
+                r(226854911280625642308916404954512140970, 340282366920938463463374607431768211455),
             ]
         );
     }
@@ -224,14 +197,8 @@ mod tests {
         assert_eq!(floor_2_pow_128_div(2), 1u128 << 127);
         assert_eq!(floor_2_pow_128_div(4), 1u128 << 126);
         assert_eq!(floor_2_pow_128_div(1 << 31), 1u128 << 97);
-        assert_eq!(
-            floor_2_pow_128_div(3),
-            113427455640312821154458202477256070485
-        );
-        assert_eq!(
-            floor_2_pow_128_div(u32::MAX),
-            u128::MAX / u128::from(u32::MAX)
-        );
+        assert_eq!(floor_2_pow_128_div(3), 113427455640312821154458202477256070485);
+        assert_eq!(floor_2_pow_128_div(u32::MAX), u128::MAX / u128::from(u32::MAX));
     }
 
     #[test]
@@ -250,41 +217,19 @@ mod tests {
     #[test]
     fn partition_keys_hash_utf8_bytes() {
         // md5("") and md5 of "é" as UTF-8 (c3 a9), not Latin-1 (e9, which gives 3406877694...).
-        assert_eq!(
-            HashKey::from_partition_key("").0,
-            0xd41d8cd98f00b204e9800998ecf8427e
-        );
-        assert_eq!(
-            HashKey::from_partition_key("\u{e9}").0,
-            0x66ddcd97cfdeabb2f6fb8a999b4bc76f
-        );
+        assert_eq!(HashKey::from_partition_key("").0, 0xd41d8cd98f00b204e9800998ecf8427e);
+        assert_eq!(HashKey::from_partition_key("\u{e9}").0, 0x66ddcd97cfdeabb2f6fb8a999b4bc76f);
     }
 
     #[test]
     fn parse_decimal_bounds() {
         assert_eq!(HashKey::parse_decimal("0"), Ok(HashKey(0)));
-        assert_eq!(
-            HashKey::parse_decimal("340282366920938463463374607431768211455"),
-            Ok(HashKey(u128::MAX))
-        );
-        assert_eq!(
-            HashKey::parse_decimal("340282366920938463463374607431768211456"),
-            Err(HashKeyOutOfRange)
-        );
-        assert_eq!(
-            HashKey::parse_decimal("999999999999999999999999999999999999999"),
-            Err(HashKeyOutOfRange)
-        );
-        assert_eq!(
-            HashKey::parse_decimal(&"9".repeat(10_000)),
-            Err(HashKeyOutOfRange)
-        );
+        assert_eq!(HashKey::parse_decimal("340282366920938463463374607431768211455"), Ok(HashKey(u128::MAX)));
+        assert_eq!(HashKey::parse_decimal("340282366920938463463374607431768211456"), Err(HashKeyOutOfRange));
+        assert_eq!(HashKey::parse_decimal("999999999999999999999999999999999999999"), Err(HashKeyOutOfRange));
+        assert_eq!(HashKey::parse_decimal(&"9".repeat(10_000)), Err(HashKeyOutOfRange));
         for bad in ["", "-1", "+1", "1 ", "0x10", "1e5", "١"] {
-            assert_eq!(
-                HashKey::parse_decimal(bad),
-                Err(HashKeyOutOfRange),
-                "{bad:?}"
-            );
+            assert_eq!(HashKey::parse_decimal(bad), Err(HashKeyOutOfRange), "{bad:?}");
         }
     }
 
@@ -292,10 +237,7 @@ mod tests {
     fn display_is_canonical() {
         assert_eq!(HashKey(0).to_string(), "0");
         assert_eq!(HashKey(7).to_string(), "7");
-        assert_eq!(
-            HashKey(u128::MAX).to_string(),
-            "340282366920938463463374607431768211455"
-        );
+        assert_eq!(HashKey(u128::MAX).to_string(), "340282366920938463463374607431768211455");
         let mut out = String::from("k=");
         write_decimal(1u128 << 127, &mut out);
         assert_eq!(out, "k=170141183460469231731687303715884105728");

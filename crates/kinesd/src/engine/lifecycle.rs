@@ -31,15 +31,9 @@ impl Engine {
         let account = &self.config.account_id;
         let (existing, creating, open_shards) = {
             let streams = self.streams.read();
-            let creating = streams
-                .values()
-                .filter(|s| s.status == StreamStatus::Creating)
-                .count();
-            let open: usize = streams
-                .values()
-                .filter(|s| s.mode == StreamMode::Provisioned)
-                .map(|s| s.open_shard_count())
-                .sum();
+            let creating = streams.values().filter(|s| s.status == StreamStatus::Creating).count();
+            let open: usize =
+                streams.values().filter(|s| s.mode == StreamMode::Provisioned).map(|s| s.open_shard_count()).sum();
             (streams.contains_key(&req.name), creating, open)
         };
         if existing {
@@ -51,38 +45,17 @@ impl Engine {
         let shard_count = match (req.mode, req.shard_count) {
             (StreamMode::Provisioned, Some(n)) => n,
             (StreamMode::Provisioned, None) => {
-                return Err(KinesisError::InvalidArgument(
-                    "ShardCount is required for PROVISIONED streams.".into(),
-                ));
+                return Err(KinesisError::InvalidArgument("ShardCount is required for PROVISIONED streams.".into()));
             }
             (StreamMode::OnDemand, _) => ON_DEMAND_INITIAL_SHARDS,
         };
         if req.mode == StreamMode::Provisioned {
             let limit = self.config.shard_limit as usize;
             if open_shards + shard_count as usize > limit {
-                return Err(KinesisError::LimitExceeded(format!(
-                    "This request would exceed the shard limit for the account {account} in {}. \
-                     Current shard count for the account: {open_shards}. Limit: {limit}. \
-                     Number of additional shards that would have resulted from this request: {shard_count}. \
-                     Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
-                     for current limits and how to request higher limits.",
-                    self.config.region
-                )));
+                return Err(self.shard_limit_exceeded(open_shards, shard_count as usize));
             }
         } else {
-            let on_demand = self
-                .streams
-                .read()
-                .values()
-                .filter(|s| s.mode == StreamMode::OnDemand)
-                .count();
-            if on_demand >= self.config.on_demand_stream_limit as usize {
-                return Err(KinesisError::LimitExceeded(format!(
-                    "This request would exceed the on-demand stream limit for the account {account} in {}. \
-                     Current on-demand stream count for the account: {on_demand}. Limit: {}.",
-                    self.config.region, self.config.on_demand_stream_limit
-                )));
-            }
+            self.check_on_demand_limit()?;
         }
         if creating >= MAX_CREATING_STREAMS {
             return Err(KinesisError::LimitExceeded(format!(
@@ -120,6 +93,12 @@ impl Engine {
             encryption_key: None,
             shard_level_metrics: Vec::new(),
             warm_throughput_mibps: req.warm_throughput_mibps,
+            pending: None,
+            scalings_ms: Vec::new(),
+            mode_switches_ms: Vec::new(),
+            encryption_changes_ms: Vec::new(),
+            resource_policy: None,
+            gate: Default::default(),
         })
         .await?;
         Ok(())
@@ -129,21 +108,10 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
-        let stream = self
-            .streams
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))?;
+        let stream = self.current(name)?;
         match stream.status {
             StreamStatus::Deleting => return Ok(()),
-            StreamStatus::Updating => {
-                return Err(KinesisError::ResourceInUse(format!(
-                    "Stream {name} under account {} not ACTIVE, instead in state {}",
-                    self.config.account_id,
-                    stream.status.as_str()
-                )));
-            }
+            StreamStatus::Updating => return Err(self.not_active(&stream)),
             StreamStatus::Creating | StreamStatus::Active => {}
         }
         let (status, until) = phase(StreamStatus::Deleting, now, self.config.delete_stream_ms);
@@ -161,14 +129,26 @@ impl Engine {
 
 /// The status and deadline of a phase that lasts `delay_ms` (a zero delay skips it).
 fn phase(status: StreamStatus, now: u64, delay_ms: u64) -> (StreamStatus, u64) {
-    if delay_ms == 0 {
-        (StreamStatus::Active, 0)
-    } else {
-        (status, now + delay_ms)
+    if delay_ms == 0 { (StreamStatus::Active, 0) } else { (status, now + delay_ms) }
+}
+
+impl Engine {
+    /// AWS's LimitExceededException for one on-demand stream more than the account may have.
+    pub(super) fn check_on_demand_limit(&self) -> Result<()> {
+        let on_demand = self.streams.read().values().filter(|s| s.mode == StreamMode::OnDemand).count();
+        if on_demand >= self.config.on_demand_stream_limit as usize {
+            return Err(KinesisError::LimitExceeded(format!(
+                "This request would exceed the on-demand stream limit for the account {} in {}. \
+                 Current on-demand stream count for the account: {on_demand}. Limit: {}.",
+                self.config.account_id, self.config.region, self.config.on_demand_stream_limit
+            )));
+        }
+        Ok(())
     }
 }
 
-/// Ends the phase `stream` is in; called with the control lock held.
+/// Ends the phase `stream` is in, applying the change an UPDATING phase was for; called with
+/// the control lock held.
 pub(super) async fn finish_transition(engine: &Engine, stream: &Arc<Stream>) -> Result<()> {
     match stream.status {
         StreamStatus::Deleting => engine.remove(stream).await,
@@ -176,7 +156,10 @@ pub(super) async fn finish_transition(engine: &Engine, stream: &Arc<Stream>) -> 
             let mut next = (**stream).clone();
             next.status = StreamStatus::Active;
             next.status_until_ms = 0;
-            engine.save(next).await.map(|_| ())
+            match next.pending.take() {
+                Some(change) => super::settings::apply(engine, next, change).await,
+                None => engine.save(next).await.map(|_| ()),
+            }
         }
         StreamStatus::Active => Ok(()),
     }

@@ -6,11 +6,17 @@
 //! plane and changed by the control plane, which is serialised by `control` and persists every
 //! change before answering. Records never pass through the catalog lock's write side.
 
+pub mod account;
 pub mod catalog;
 pub mod hash;
 pub mod lifecycle;
+pub mod plan;
 pub mod records;
+pub mod reshard;
+pub mod retention;
 pub mod sequence;
+pub mod settings;
+pub mod tags;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -23,11 +29,13 @@ use parking_lot::RwLock;
 
 use crate::error::{KinesisError, Result};
 use crate::store::Store;
-use catalog::Stream;
+use catalog::{Stream, StreamStatus};
 use token::TokenSecret;
 
 /// The catalog key of the secret that authenticates iterators and page tokens.
 const SECRET_KEY: &str = "secret/tokens";
+/// The catalog key of the account-level settings (UpdateAccountSettings).
+const ACCOUNT_KEY: &str = "account/settings";
 /// Catalog keys of streams are `stream/<name>`.
 const STREAM_PREFIX: &str = "stream/";
 
@@ -41,6 +49,8 @@ pub struct EngineConfig {
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
     pub iterator_ttl_ms: u64,
+    /// How often the retention task drops expired records.
+    pub retention_interval_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +64,7 @@ impl Default for EngineConfig {
             shard_limit: 500,
             on_demand_stream_limit: 50,
             iterator_ttl_ms: 300_000,
+            retention_interval_ms: 5_000,
         }
     }
 }
@@ -69,31 +80,34 @@ pub struct Engine {
     next_transition_ms: AtomicU64,
     next_log_id: AtomicU64,
     iterator_nonce: std::sync::atomic::AtomicU32,
+    account: parking_lot::Mutex<account::AccountSettings>,
+    /// Closed shards whose records the retention task has already dropped entirely.
+    fully_trimmed: parking_lot::Mutex<std::collections::HashSet<crate::store::LogId>>,
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Engine {
     /// Loads the catalog from `store` (creating the token secret on first start).
     pub async fn open(config: EngineConfig, store: Arc<dyn Store>) -> Result<Arc<Engine>> {
         let mut secret = None;
+        let mut account = account::AccountSettings::default();
         let mut streams = BTreeMap::new();
         for (key, value) in store.catalog_load().await? {
-            if key == SECRET_KEY {
+            if key == ACCOUNT_KEY {
+                account = serde_json::from_slice(&value)
+                    .map_err(|e| KinesisError::InternalFailure(format!("corrupt account settings: {e}")))?;
+            } else if key == SECRET_KEY {
                 let bytes: [u8; 32] = value
                     .as_ref()
                     .try_into()
                     .map_err(|_| KinesisError::InternalFailure("corrupt token secret".into()))?;
                 secret = Some(TokenSecret::from_bytes(bytes));
             } else if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
-                let stream: Stream = serde_json::from_slice(&value).map_err(|e| {
-                    KinesisError::InternalFailure(format!("corrupt catalog entry {name}: {e}"))
-                })?;
+                let stream: Stream = serde_json::from_slice(&value)
+                    .map_err(|e| KinesisError::InternalFailure(format!("corrupt catalog entry {name}: {e}")))?;
                 streams.insert(name.to_owned(), Arc::new(stream));
             }
         }
@@ -101,9 +115,7 @@ impl Engine {
             Some(s) => s,
             None => {
                 let s = TokenSecret::generate();
-                store
-                    .catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes()))
-                    .await?;
+                store.catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes())).await?;
                 s
             }
         };
@@ -133,6 +145,8 @@ impl Engine {
             next_transition_ms: AtomicU64::new(0),
             next_log_id: AtomicU64::new(next_log_id),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
+            account: parking_lot::Mutex::new(account),
+            fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
         });
         engine.advance().await?;
         Ok(engine)
@@ -149,11 +163,7 @@ impl Engine {
     /// A snapshot of one stream, after applying any transition that is due.
     pub async fn stream(&self, name: &str) -> Result<Arc<Stream>> {
         self.advance().await?;
-        self.streams
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
+        self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))
     }
 
     /// Snapshots of all streams, in name order.
@@ -163,49 +173,107 @@ impl Engine {
     }
 
     pub fn not_found(&self, name: &str) -> KinesisError {
-        KinesisError::ResourceNotFound(format!(
-            "Stream {name} under account {} not found.",
-            self.config.account_id
-        ))
+        KinesisError::ResourceNotFound(format!("Stream {name} under account {} not found.", self.config.account_id))
     }
 
     pub fn stream_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:kinesis:{}:{}:stream/{name}",
-            self.config.region, self.config.account_id
-        )
+        format!("arn:aws:kinesis:{}:{}:stream/{name}", self.config.region, self.config.account_id)
     }
 
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
-        let value = serde_json::to_vec(&stream)
-            .map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
-        self.store
-            .catalog_put(
-                &format!("{STREAM_PREFIX}{}", stream.name),
-                Bytes::from(value),
-            )
-            .await?;
+        let value = serde_json::to_vec(&stream).map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
+        self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
         if stream.status_until_ms != 0 {
-            self.next_transition_ms
-                .fetch_min(stream.status_until_ms, Ordering::AcqRel);
+            self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
         }
         let stream = Arc::new(stream);
-        self.streams
-            .write()
-            .insert(stream.name.clone(), stream.clone());
+        self.streams.write().insert(stream.name.clone(), stream.clone());
         Ok(stream)
     }
 
     async fn remove(&self, stream: &Stream) -> Result<()> {
-        self.store
-            .catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name))
-            .await?;
+        self.store.catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
         self.streams.write().remove(&stream.name);
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
+            self.fully_trimmed.lock().remove(&shard.log);
         }
         Ok(())
+    }
+
+    /// The stream as the control plane sees it; call with `control` held.
+    fn current(&self, name: &str) -> Result<Arc<Stream>> {
+        self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))
+    }
+
+    /// Applies `change` to a copy of the stream and persists the result, all under the
+    /// control lock after any due transition. Returns the saved stream and `change`'s value.
+    async fn modify<R>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Stream, u64) -> Result<R>,
+    ) -> Result<(Arc<Stream>, R)> {
+        let _guard = self.control.lock().await;
+        let now = now_ms();
+        self.advance_locked(now).await?;
+        let current = self.current(name)?;
+        let mut next = (*current).clone();
+        let value = change(&mut next, now)?;
+        let saved = if next == *current { current } else { self.save(next).await? };
+        // A zero update delay ends UPDATING at once, before the caller answers.
+        if saved.status == StreamStatus::Updating && saved.status_until_ms <= now {
+            self.advance_locked(now).await?;
+            return Ok((self.current(name)?, value));
+        }
+        Ok((saved, value))
+    }
+
+    /// AWS's answer to a change of a stream that is not ACTIVE.
+    pub fn not_active(&self, stream: &Stream) -> KinesisError {
+        KinesisError::ResourceInUse(format!(
+            "Stream {} under account {} not ACTIVE, instead in state {}",
+            stream.name,
+            self.config.account_id,
+            stream.status.as_str()
+        ))
+    }
+
+    /// Settings (tags, retention, metrics, policies) may change while a stream is ACTIVE or
+    /// UPDATING, not while it is being created or deleted.
+    fn require_settled(&self, stream: &Stream) -> Result<()> {
+        match stream.status {
+            StreamStatus::Active | StreamStatus::Updating => Ok(()),
+            StreamStatus::Creating | StreamStatus::Deleting => Err(self.not_active(stream)),
+        }
+    }
+
+    /// Puts an ACTIVE stream into UPDATING until `change` takes effect.
+    fn begin_update(&self, stream: &mut Stream, now: u64, change: catalog::PendingChange) -> Result<()> {
+        if stream.status != StreamStatus::Active {
+            return Err(self.not_active(stream));
+        }
+        stream.status = StreamStatus::Updating;
+        stream.status_until_ms = now + self.config.update_stream_ms;
+        stream.pending = Some(change);
+        Ok(())
+    }
+
+    /// Open shards of provisioned streams across the account, for the shard limit.
+    fn account_open_shards(&self) -> usize {
+        self.streams.read().values().map(|s| s.counted_shards()).sum()
+    }
+
+    /// AWS's LimitExceededException for a request that would pass the account's shard limit.
+    fn shard_limit_exceeded(&self, current: usize, additional: usize) -> KinesisError {
+        KinesisError::LimitExceeded(format!(
+            "This request would exceed the shard limit for the account {} in {}. \
+             Current shard count for the account: {current}. Limit: {}. \
+             Number of additional shards that would have resulted from this request: {additional}. \
+             Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+             for current limits and how to request higher limits.",
+            self.config.account_id, self.config.region, self.config.shard_limit
+        ))
     }
 
     fn allocate_log(&self) -> crate::store::LogId {
@@ -245,17 +313,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs transitions in the background so that deleted streams free their space promptly.
+    /// Runs transitions in the background so that deleted streams free their space promptly,
+    /// and drops records past their stream's retention period every `retention_interval_ms`.
     pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        const TICK_MS: u64 = 50;
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(std::time::Duration::from_millis(50));
+            let mut interval = tokio::time::interval(std::time::Duration::from_millis(TICK_MS));
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_trim_ms = 0;
             loop {
                 interval.tick().await;
                 let Some(engine) = weak.upgrade() else { return };
                 if let Err(e) = engine.advance().await {
                     tracing::warn!(error = %e, "state transition failed; will retry");
+                }
+                let now = now_ms();
+                if now.saturating_sub(last_trim_ms) >= engine.config.retention_interval_ms {
+                    last_trim_ms = now;
+                    if let Err(e) = engine.trim_expired(now).await {
+                        tracing::warn!(error = %e, "retention trim failed; will retry");
+                    }
                 }
             }
         })

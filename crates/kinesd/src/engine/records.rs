@@ -25,14 +25,8 @@ pub struct PutEntry {
 
 /// Where one record of a PutRecords landed, or why it did not.
 pub enum PutOutcome {
-    Stored {
-        shard_index: u32,
-        sequence_number: SequenceNumber,
-    },
-    Failed {
-        code: &'static str,
-        message: String,
-    },
+    Stored { shard_index: u32, sequence_number: SequenceNumber },
+    Failed { code: &'static str, message: String },
 }
 
 pub enum IteratorStart {
@@ -69,37 +63,28 @@ impl Engine {
 
     /// Appends records, each to the open shard its hash key routes to. Records bound for one
     /// shard keep their request order; different shards are appended concurrently.
-    pub async fn put_records(
-        &self,
-        name: &str,
-        entries: Vec<PutEntry>,
-    ) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
-        let stream = self.data_stream(name).await?;
-        let flags = if stream.encryption_key.is_some() {
-            FLAG_ENCRYPTED
-        } else {
-            0
-        };
+    pub async fn put_records(&self, name: &str, entries: Vec<PutEntry>) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
+        let snapshot = self.data_stream(name).await?;
+        // Route and append under the stream's shared write gate, re-reading the stream once it
+        // is held: a reshard that closed shards meanwhile has published its result by then.
+        let gate = snapshot.gate.clone();
+        let _shared = gate.0.read().await;
+        let stream = self
+            .streams
+            .read()
+            .get(name)
+            .filter(|s| s.created_ms == snapshot.created_ms)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))?;
+        let flags = if stream.encryption_key.is_some() { FLAG_ENCRYPTED } else { 0 };
         // (shard position in stream.shards, request indexes, records)
         let mut batches: Vec<(usize, Vec<usize>, Vec<NewRecord>)> = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
-            let key = entry
-                .explicit_hash_key
-                .unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
-            let Some(slot) = stream
-                .shards
-                .iter()
-                .position(|s| s.is_open() && s.range.contains(key))
-            else {
-                return Err(KinesisError::InternalFailure(
-                    "no open shard covers the hash key".into(),
-                ));
+            let key = entry.explicit_hash_key.unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
+            let Some(slot) = stream.shards.iter().position(|s| s.is_open() && s.range.contains(key)) else {
+                return Err(KinesisError::InternalFailure("no open shard covers the hash key".into()));
             };
-            let record = NewRecord {
-                partition_key: Bytes::from(entry.partition_key),
-                data: entry.data,
-                flags,
-            };
+            let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };
             match batches.iter_mut().find(|b| b.0 == slot) {
                 Some(b) => {
                     b.1.push(i);
@@ -112,27 +97,15 @@ impl Engine {
         let now = now_ms();
         let appends = batches.into_iter().map(|(slot, indexes, records)| {
             let shard = &stream.shards[slot];
-            async move {
-                (
-                    shard,
-                    indexes,
-                    self.store.append(shard.log, records, now).await,
-                )
-            }
+            async move { (shard, indexes, self.store.append(shard.log, records, now).await) }
         });
         let mut outcomes: Vec<Option<PutOutcome>> = (0..total).map(|_| None).collect();
         for (shard, indexes, result) in futures_util::future::join_all(appends).await {
             match result {
                 Ok(appended) => {
                     for (k, &i) in indexes.iter().enumerate() {
-                        let seq = shard.sequence_number(
-                            appended.first_position + k as u64,
-                            appended.arrival_ms,
-                        );
-                        outcomes[i] = Some(PutOutcome::Stored {
-                            shard_index: shard.index,
-                            sequence_number: seq,
-                        });
+                        let seq = shard.sequence_number(appended.first_position + k as u64, appended.arrival_ms);
+                        outcomes[i] = Some(PutOutcome::Stored { shard_index: shard.index, sequence_number: seq });
                     }
                 }
                 Err(e) => {
@@ -149,10 +122,7 @@ impl Engine {
         let outcomes = outcomes
             .into_iter()
             .map(|o| {
-                o.unwrap_or(PutOutcome::Failed {
-                    code: "InternalFailure",
-                    message: "Internal service failure.".into(),
-                })
+                o.unwrap_or(PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() })
             })
             .collect();
         Ok((stream, outcomes))
@@ -165,12 +135,7 @@ impl Engine {
         ))
     }
 
-    pub async fn get_shard_iterator(
-        &self,
-        name: &str,
-        shard_id: &str,
-        start: IteratorStart,
-    ) -> Result<String> {
+    pub async fn get_shard_iterator(&self, name: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
         let account = &self.config.account_id;
         // AWS parses the shard id before it looks the stream up.
         let Some(index) = super::catalog::parse_shard_id(shard_id) else {
@@ -232,9 +197,7 @@ impl Engine {
             shard_index,
             position,
             issued_ms: now_ms(),
-            nonce: self
-                .iterator_nonce
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            nonce: self.iterator_nonce.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
         .encode(&self.secret)
     }
@@ -251,40 +214,22 @@ impl Engine {
                 self.config.iterator_ttl_ms
             )));
         }
-        let gone = || {
-            self.shard_not_found(
-                &token.stream_name,
-                &super::catalog::shard_id(token.shard_index),
-            )
-        };
+        let gone = || self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index));
         let stream = self.stream(&token.stream_name).await.map_err(|_| gone())?;
         let shard = match stream.shard(token.shard_index) {
             // AWS accepts an iterator of a deleted stream once a stream of the same name has that
             // shard again, so the incarnation is deliberately not compared here.
             Some(shard) => shard.clone(),
             _ => {
-                return Err(self.shard_not_found(
-                    &token.stream_name,
-                    &super::catalog::shard_id(token.shard_index),
-                ));
+                return Err(self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index)));
             }
         };
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
-        let limit = if token.position >= end {
-            0
-        } else {
-            limit.min((end - token.position) as usize)
-        };
+        let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
         let batch = if limit == 0 {
-            crate::store::ReadBatch {
-                records: Vec::new(),
-                next: token.position,
-                tip: token.position,
-            }
+            crate::store::ReadBatch { records: Vec::new(), next: token.position, tip: token.position }
         } else {
-            self.store
-                .read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES)
-                .await?
+            self.store.read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES).await?
         };
         let millis_behind_latest = match batch.records.last() {
             Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
@@ -303,27 +248,16 @@ impl Engine {
                 .collect();
             (None, children)
         } else {
-            (
-                Some(self.iterator(&stream, shard.index, batch.next)),
-                Vec::new(),
-            )
+            (Some(self.iterator(&stream, shard.index, batch.next)), Vec::new())
         };
-        Ok(RecordsPage {
-            shard,
-            records: batch.records,
-            next_iterator,
-            millis_behind_latest,
-            child_shards,
-        })
+        Ok(RecordsPage { shard, records: batch.records, next_iterator, millis_behind_latest, child_shards })
     }
 }
 
 /// Renders an instant the way Java's `Date.toString()` does, as AWS's messages show it.
 pub fn java_date(ms: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let secs = ms / 1000;
     let days = secs / 86_400;
     let rem = secs % 86_400;

@@ -90,10 +90,7 @@ impl SequenceNumber {
     /// than spill into neighbouring fields, so the output stays a well-formed, monotone v2
     /// number.
     fn to_limbs(self) -> [u64; 3] {
-        debug_assert!(
-            self.is_valid(),
-            "sequence number field out of range: {self:?}"
-        );
+        debug_assert!(self.is_valid(), "sequence number field out of range: {self:?}");
         let created = self.shard_created_secs.min(Self::MAX_SECS);
         let arrival = self.arrival_secs.min(Self::MAX_SECS);
         let position = self.position.min(Self::END_POSITION);
@@ -144,10 +141,7 @@ impl SequenceNumber {
     /// Decimal digits in a stack buffer, shared by [`Self::write_decimal`] and `Display`.
     fn decimal(&self) -> DecimalDigits {
         let mut limbs = self.to_limbs();
-        let mut digits = DecimalDigits {
-            buf: [b'0'; MAX_DIGITS],
-            start: MAX_DIGITS,
-        };
+        let mut digits = DecimalDigits { buf: [b'0'; MAX_DIGITS], start: MAX_DIGITS };
         // Peel off 19-digit chunks from the low end. Two divisions leave < 2^188 / 10^38 < 10^19,
         // so three chunks cover every 188-bit value.
         let low = div_rem_limbs(&mut limbs, TEN_POW_19);
@@ -159,11 +153,7 @@ impl SequenceNumber {
         write_chunk(&mut digits.buf[CHUNK_DIGITS..2 * CHUNK_DIGITS], middle);
         write_chunk(&mut digits.buf[..CHUNK_DIGITS], high);
         // Strip leading zeros; the value is never zero (top nibble is 2).
-        digits.start = digits
-            .buf
-            .iter()
-            .position(|&b| b != b'0')
-            .unwrap_or(MAX_DIGITS - 1);
+        digits.start = digits.buf.iter().position(|&b| b != b'0').unwrap_or(MAX_DIGITS - 1);
         digits
     }
 
@@ -269,9 +259,7 @@ fn write_chunk(out: &mut [u8], mut v: u64) {
 
 /// Value of at most 19 ASCII digits (already checked), which always fits a `u64`.
 fn parse_chunk(digits: &[u8]) -> u64 {
-    digits
-        .iter()
-        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'))
+    digits.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'))
 }
 
 #[cfg(test)]
@@ -280,12 +268,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn seq(created: u64, index: u32, position: u64, arrival: u64) -> SequenceNumber {
-        SequenceNumber {
-            shard_created_secs: created,
-            shard_index: index,
-            position,
-            arrival_secs: arrival,
-        }
+        SequenceNumber { shard_created_secs: created, shard_index: index, position, arrival_secs: arrival }
     }
 
     fn encode(s: &SequenceNumber) -> String {
@@ -304,26 +287,14 @@ mod tests {
     }
 
     fn split(hex: &str) -> String {
-        [
-            &hex[0..1],
-            &hex[1..10],
-            &hex[10..11],
-            &hex[11..27],
-            &hex[27..29],
-            &hex[29..38],
-            &hex[38..46],
-            &hex[46..47],
-        ]
-        .join(" ")
+        [&hex[0..1], &hex[1..10], &hex[10..11], &hex[11..27], &hex[27..29], &hex[29..38], &hex[38..46], &hex[46..47]]
+            .join(" ")
     }
 
     #[test]
     fn reference_worked_example() {
         let s = seq(1_700_000_000, 0, 0, 1_700_000_000);
-        assert_eq!(
-            s.to_string(),
-            "49646437577108476416916876405825929425585429676275269634"
-        );
+        assert_eq!(s.to_string(), "49646437577108476416916876405825929425585429676275269634");
         assert_eq!(SequenceNumber::parse(&s.to_string()), Ok(s));
     }
 
@@ -333,10 +304,7 @@ mod tests {
         let s = SequenceNumber::parse(text).expect("real AWS number parses");
         assert_eq!(s, seq(0x5db7_59cd, 0, 0, 0x5db7_59cd));
         assert_eq!(s.shard_created_secs, 1_572_297_165);
-        assert_eq!(
-            split(&nibbles(&s)),
-            "2 05db759cd 0 0000000000000000 00 05db759cd 00000000 2"
-        );
+        assert_eq!(split(&nibbles(&s)), "2 05db759cd 0 0000000000000000 00 05db759cd 00000000 2");
         assert_eq!(s.to_string(), text);
     }
 
@@ -346,10 +314,7 @@ mod tests {
         let s = SequenceNumber::parse(text).expect("real AWS number parses");
         assert_eq!(s, seq(0x5d9e_29a3, 0x66, 0x34b_f1ac, 0x5d9f_0d78));
         assert_eq!(s.shard_index, 102);
-        assert_eq!(
-            split(&nibbles(&s)),
-            "2 05d9e29a3 6 00000000034bf1ac 00 05d9f0d78 00000066 2"
-        );
+        assert_eq!(split(&nibbles(&s)), "2 05d9e29a3 6 00000000034bf1ac 00 05d9f0d78 00000066 2");
         assert_eq!(s.to_string(), text);
     }
 
@@ -357,14 +322,8 @@ mod tests {
     fn real_aws_closed_shard_ending_sequence_number() {
         let text = "49576300004002856343289126011049985768053015998086774786";
         let s = SequenceNumber::parse(text).expect("real AWS number parses");
-        assert_eq!(
-            s,
-            seq(0x599c_8fcd, 0, SequenceNumber::END_POSITION, 0x59a1_3513)
-        );
-        assert_eq!(
-            split(&nibbles(&s)),
-            "2 0599c8fcd 0 7fffffffffffffff 00 059a13513 00000000 2"
-        );
+        assert_eq!(s, seq(0x599c_8fcd, 0, SequenceNumber::END_POSITION, 0x59a1_3513));
+        assert_eq!(split(&nibbles(&s)), "2 0599c8fcd 0 7fffffffffffffff 00 059a13513 00000000 2");
         assert_eq!(s.to_string(), text);
     }
 
@@ -372,22 +331,14 @@ mod tests {
     fn write_decimal_appends() {
         let mut out = String::from("x=");
         seq(1_700_000_000, 0, 0, 1_700_000_000).write_decimal(&mut out);
-        assert_eq!(
-            out,
-            "x=49646437577108476416916876405825929425585429676275269634"
-        );
+        assert_eq!(out, "x=49646437577108476416916876405825929425585429676275269634");
     }
 
     #[test]
     fn extremes_are_56_digits_and_round_trip() {
         let cases = [
             seq(0, 0, 0, 0),
-            seq(
-                SequenceNumber::MAX_SECS,
-                u32::MAX,
-                SequenceNumber::END_POSITION,
-                SequenceNumber::MAX_SECS,
-            ),
+            seq(SequenceNumber::MAX_SECS, u32::MAX, SequenceNumber::END_POSITION, SequenceNumber::MAX_SECS),
             seq(0, u32::MAX, 0, 0),
             seq(SequenceNumber::MAX_SECS, 0, 0, 0),
         ];
@@ -418,11 +369,7 @@ mod tests {
             &"9".repeat(1000),
         ];
         for s in bad {
-            assert_eq!(
-                SequenceNumber::parse(s),
-                Err(InvalidSequenceNumber),
-                "{s:?}"
-            );
+            assert_eq!(SequenceNumber::parse(s), Err(InvalidSequenceNumber), "{s:?}");
         }
         assert!(SequenceNumber::parse(good).is_ok());
     }
@@ -436,11 +383,7 @@ mod tests {
         let top = l[2];
         let s = format!("{top}{high:019}{middle:019}{low:019}");
         let trimmed = s.trim_start_matches('0');
-        if trimmed.is_empty() {
-            "0".to_string()
-        } else {
-            trimmed.to_string()
-        }
+        if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
     }
 
     #[test]
@@ -459,34 +402,20 @@ mod tests {
             ("position past END_POSITION", [hi | (1 << 15), mid, lo]),
         ];
         for (what, limbs) in near_misses {
-            assert_eq!(
-                SequenceNumber::parse(&limbs_decimal(limbs)),
-                Err(InvalidSequenceNumber),
-                "{what}"
-            );
+            assert_eq!(SequenceNumber::parse(&limbs_decimal(limbs)), Err(InvalidSequenceNumber), "{what}");
         }
     }
 
     #[test]
     fn end_position_sorts_after_every_record_of_the_shard() {
         let end = seq(100, 3, SequenceNumber::END_POSITION, 5);
-        let last = seq(
-            100,
-            3,
-            SequenceNumber::END_POSITION - 1,
-            SequenceNumber::MAX_SECS,
-        );
+        let last = seq(100, 3, SequenceNumber::END_POSITION - 1, SequenceNumber::MAX_SECS);
         assert!(last < end);
         assert!(last.to_string() < end.to_string());
     }
 
     fn valid_seq() -> impl Strategy<Value = SequenceNumber> {
-        (
-            0..=SequenceNumber::MAX_SECS,
-            any::<u32>(),
-            0..=SequenceNumber::END_POSITION,
-            0..=SequenceNumber::MAX_SECS,
-        )
+        (0..=SequenceNumber::MAX_SECS, any::<u32>(), 0..=SequenceNumber::END_POSITION, 0..=SequenceNumber::MAX_SECS)
             .prop_map(|(c, i, p, a)| seq(c, i, p, a))
     }
 

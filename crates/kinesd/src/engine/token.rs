@@ -111,10 +111,7 @@ pub fn seal(secret: &TokenSecret, kind: TokenKind, payload: &[u8]) -> String {
 ///
 /// Accepts the token wrapped in one pair of literal double quotes, as AWS does.
 pub fn open(secret: &TokenSecret, kind: TokenKind, token: &str) -> Result<Vec<u8>, InvalidToken> {
-    let token = token
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(token);
+    let token = token.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(token);
     if token.len() > MAX_TOKEN_CHARS {
         return Err(InvalidToken);
     }
@@ -212,12 +209,7 @@ impl PageToken {
         let stream_name = r.string()?;
         let after = r.string()?;
         r.finish()?;
-        Ok(PageToken {
-            stream_name,
-            stream_created_ms,
-            after,
-            issued_ms,
-        })
+        Ok(PageToken { stream_name, stream_created_ms, after, issued_ms })
     }
 }
 
@@ -263,11 +255,7 @@ impl Reader<'_> {
     }
 
     fn finish(self) -> Result<(), InvalidToken> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(InvalidToken)
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(InvalidToken) }
     }
 }
 
@@ -330,12 +318,7 @@ mod tests {
         let s = secret();
         let p = page();
         assert_eq!(PageToken::decode(&p.encode(&s), &s), Ok(p));
-        let empty = PageToken {
-            stream_name: String::new(),
-            stream_created_ms: 0,
-            after: String::new(),
-            issued_ms: 0,
-        };
+        let empty = PageToken { stream_name: String::new(), stream_created_ms: 0, after: String::new(), issued_ms: 0 };
         assert_eq!(PageToken::decode(&empty.encode(&s), &s), Ok(empty));
     }
 
@@ -368,17 +351,8 @@ mod tests {
     fn unbalanced_or_double_quotes_are_rejected() {
         let s = secret();
         let token = iterator("orders").encode(&s);
-        for bad in [
-            format!("\"{token}"),
-            format!("{token}\""),
-            format!("\"\"{token}\"\""),
-            format!("'{token}'"),
-        ] {
-            assert_eq!(
-                ShardIteratorToken::decode(&bad, &s),
-                Err(InvalidToken),
-                "{bad}"
-            );
+        for bad in [format!("\"{token}"), format!("{token}\""), format!("\"\"{token}\"\""), format!("'{token}'")] {
+            assert_eq!(ShardIteratorToken::decode(&bad, &s), Err(InvalidToken), "{bad}");
         }
         assert_eq!(open(&s, TokenKind::Page, "\""), Err(InvalidToken));
         assert_eq!(open(&s, TokenKind::Page, "\"\""), Err(InvalidToken));
@@ -388,14 +362,8 @@ mod tests {
     fn other_secret_is_rejected() {
         let token = iterator("orders").encode(&secret());
         let other = TokenSecret::from_bytes([8; 32]);
-        assert_eq!(
-            ShardIteratorToken::decode(&token, &other),
-            Err(InvalidToken)
-        );
-        assert_eq!(
-            ShardIteratorToken::decode(&token, &TokenSecret::generate()),
-            Err(InvalidToken)
-        );
+        assert_eq!(ShardIteratorToken::decode(&token, &other), Err(InvalidToken));
+        assert_eq!(ShardIteratorToken::decode(&token, &TokenSecret::generate()), Err(InvalidToken));
     }
 
     #[test]
@@ -410,51 +378,28 @@ mod tests {
         // Even with the kind byte rewritten the MAC no longer matches.
         let mut bytes = BASE64.decode(&it).expect("base64");
         bytes[PREFIX.len()] = TokenKind::Page as u8;
-        assert_eq!(
-            open(&s, TokenKind::Page, &BASE64.encode(&bytes)),
-            Err(InvalidToken)
-        );
+        assert_eq!(open(&s, TokenKind::Page, &BASE64.encode(&bytes)), Err(InvalidToken));
     }
 
     #[test]
     fn malformed_inputs_are_rejected() {
         let s = secret();
         let long = "A".repeat(MAX_TOKEN_CHARS + 4);
-        let bad = [
-            "",
-            "AAAA",
-            "not base64!",
-            "AAAAAAAAAAEB",
-            "AAAAAAAAAAEBAAAAAAAAAAAAAAAAAAAAAAAA",
-            long.as_str(),
-        ];
+        let bad = ["", "AAAA", "not base64!", "AAAAAAAAAAEB", "AAAAAAAAAAEBAAAAAAAAAAAAAAAAAAAAAAAA", long.as_str()];
         for b in bad {
-            assert_eq!(
-                open(&s, TokenKind::ShardIterator, b),
-                Err(InvalidToken),
-                "{b:?}"
-            );
+            assert_eq!(open(&s, TokenKind::ShardIterator, b), Err(InvalidToken), "{b:?}");
         }
         // Base64 without padding, or with the wrong prefix, is refused.
         let token = iterator("orders").encode(&s);
-        assert_eq!(
-            ShardIteratorToken::decode(token.trim_end_matches('='), &s).is_ok(),
-            !token.ends_with('=')
-        );
+        assert_eq!(ShardIteratorToken::decode(token.trim_end_matches('='), &s).is_ok(), !token.ends_with('='));
         let mut bytes = BASE64.decode(&token).expect("base64");
         bytes[7] = 2;
-        assert_eq!(
-            ShardIteratorToken::decode(&BASE64.encode(&bytes), &s),
-            Err(InvalidToken)
-        );
+        assert_eq!(ShardIteratorToken::decode(&BASE64.encode(&bytes), &s), Err(InvalidToken));
     }
 
     #[test]
     fn secret_debug_hides_key() {
-        assert_eq!(
-            format!("{:?}", TokenSecret::from_bytes([0xab; 32])),
-            "TokenSecret(..)"
-        );
+        assert_eq!(format!("{:?}", TokenSecret::from_bytes([0xab; 32])), "TokenSecret(..)");
         assert_ne!(TokenSecret::generate(), TokenSecret::generate());
         let s = TokenSecret::from_bytes([3; 32]);
         assert_eq!(s.as_bytes(), &[3; 32]);
@@ -483,25 +428,16 @@ mod tests {
     }
 
     fn iterator_strategy() -> impl Strategy<Value = ShardIteratorToken> {
-        (
-            "[a-zA-Z0-9_.-]{1,128}",
-            any::<u64>(),
-            any::<u32>(),
-            any::<u64>(),
-            any::<u64>(),
+        ("[a-zA-Z0-9_.-]{1,128}", any::<u64>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
+            |(stream_name, stream_created_ms, shard_index, position, issued_ms)| ShardIteratorToken {
+                stream_name,
+                stream_created_ms,
+                shard_index,
+                position,
+                issued_ms,
+                nonce: (position as u32) ^ 0x5a5a,
+            },
         )
-            .prop_map(
-                |(stream_name, stream_created_ms, shard_index, position, issued_ms)| {
-                    ShardIteratorToken {
-                        stream_name,
-                        stream_created_ms,
-                        shard_index,
-                        position,
-                        issued_ms,
-                        nonce: (position as u32) ^ 0x5a5a,
-                    }
-                },
-            )
     }
 
     fn page_strategy() -> impl Strategy<Value = PageToken> {

@@ -38,9 +38,9 @@ impl FromValue for String {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s)),
             Value::Bool(_) => err("class java.lang.Boolean can not be converted to an String"),
-            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => err(
-                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String",
-            ),
+            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => {
+                err("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String")
+            }
             Value::Blob(_) => err("class [B can not be converted to an String"),
             other => container_mismatch(&other),
         }
@@ -54,22 +54,17 @@ fn integer(v: Value, type_name: &str) -> Result<i64> {
         // Jackson truncates fractional numbers when an integer is expected.
         Value::Float(f) => Ok(Some(f.floor() as i64)),
         Value::Timestamp(ms) => Ok(Some(ms)),
-        Value::Bool(_) => err(format!(
-            "class java.lang.Boolean can not be converted to an {type_name}"
-        )),
-        Value::String(_) | Value::Blob(_) => err(format!(
-            "class java.lang.String can not be converted to an {type_name}"
-        )),
+        Value::Bool(_) => err(format!("class java.lang.Boolean can not be converted to an {type_name}")),
+        Value::String(_) | Value::Blob(_) => {
+            err(format!("class java.lang.String can not be converted to an {type_name}"))
+        }
         other => container_mismatch(&other),
     }
 }
 
 impl FromValue for i32 {
     fn from_value(v: Value) -> Result<Self> {
-        Ok(
-            integer(v, "Integer")?
-                .map(|i| i.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
-        )
+        Ok(integer(v, "Integer")?.map(|i| i.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32))
     }
 }
 
@@ -84,9 +79,9 @@ impl FromValue for bool {
         match v {
             Value::Null => Ok(None),
             Value::Bool(b) => Ok(Some(b)),
-            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => err(
-                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Boolean",
-            ),
+            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => {
+                err("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Boolean")
+            }
             Value::String(s) => match s.to_ascii_uppercase().as_str() {
                 "TRUE" | "YES" | "1" => Ok(Some(true)),
                 "FALSE" | "NO" | "0" => Ok(Some(false)),
@@ -105,9 +100,9 @@ impl FromValue for Bytes {
             Value::Blob(b) => Ok(Some(b)),
             Value::String(s) => decode_base64(&s).map(Some),
             Value::Bool(_) => err("class java.lang.Boolean can not be converted to a Blob"),
-            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => err(
-                "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob",
-            ),
+            Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => {
+                err("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob")
+            }
             other => container_mismatch(&other),
         }
     }
@@ -115,26 +110,13 @@ impl FromValue for Bytes {
 
 /// Decodes standard, padded base64 the way AWS's JSON parser does, with its messages.
 pub fn decode_base64(s: &str) -> std::result::Result<Bytes, SerializationError> {
-    let fail =
-        |why: String| SerializationError(format!("'{s}' can not be converted to a Blob: {why}"));
+    let fail = |why: String| SerializationError(format!("'{s}' can not be converted to a Blob: {why}"));
     if !s.len().is_multiple_of(4) {
-        return Err(fail(format!(
-            "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
-            s.len()
-        )));
+        return Err(fail(format!("Base64 encoded length is expected a multiple of 4 bytes but found: {}", s.len())));
     }
     let bytes = s.as_bytes();
-    let body_end = bytes.len()
-        - bytes
-            .iter()
-            .rev()
-            .take(2)
-            .take_while(|&&b| b == b'=')
-            .count();
-    if let Some(&bad) = bytes[..body_end]
-        .iter()
-        .find(|&&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
-    {
+    let body_end = bytes.len() - bytes.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+    if let Some(&bad) = bytes[..body_end].iter().find(|&&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/')) {
         return Err(fail(format!("Invalid Base64 character: '{}'", bad as char)));
     }
     base64::engine::general_purpose::STANDARD
@@ -148,22 +130,14 @@ impl FromValue for Timestamp {
         match v {
             Value::Null => Ok(None),
             // JSON carries seconds (boto3 sends integers, other SDKs fractions).
-            Value::Int(secs) => Ok(Some(Timestamp {
-                millis: secs.saturating_mul(1000),
-            })),
-            Value::Float(secs) => Ok(Some(Timestamp {
-                millis: (secs * 1000.0).round() as i64,
-            })),
+            Value::Int(secs) => Ok(Some(Timestamp { millis: secs.saturating_mul(1000) })),
+            Value::Float(secs) => Ok(Some(Timestamp { millis: (secs * 1000.0).round() as i64 })),
             Value::Timestamp(millis) => Ok(Some(Timestamp { millis })),
             Value::String(s) => match s.parse::<f64>() {
-                Ok(secs) if secs.is_finite() => Ok(Some(Timestamp {
-                    millis: (secs * 1000.0).round() as i64,
-                })),
+                Ok(secs) if secs.is_finite() => Ok(Some(Timestamp { millis: (secs * 1000.0).round() as i64 })),
                 _ => err("class java.lang.String can not be converted to milliseconds since epoch"),
             },
-            Value::Bool(_) => {
-                err("class java.lang.Boolean can not be converted to milliseconds since epoch")
-            }
+            Value::Bool(_) => err("class java.lang.Boolean can not be converted to milliseconds since epoch"),
             Value::Blob(_) => err("class [B can not be converted to a Timestamp"),
             other => container_mismatch(&other),
         }
@@ -214,15 +188,11 @@ impl<V: FromValue> FromValue for Map<V> {
 }
 
 /// Entry point for generated structure conversions: checks the value is a structure.
-pub fn structure_members(
-    v: Value,
-) -> std::result::Result<Option<Vec<(String, Value)>>, SerializationError> {
+pub fn structure_members(v: Value) -> std::result::Result<Option<Vec<(String, Value)>>, SerializationError> {
     match v {
         Value::Null => Ok(None),
         Value::Map(members) => Ok(Some(members)),
-        Value::List(_) => Err(SerializationError(
-            "Start of list found where not expected".into(),
-        )),
+        Value::List(_) => Err(SerializationError("Start of list found where not expected".into())),
         _ => Err(SerializationError("Expected null".into())),
     }
 }
@@ -235,9 +205,7 @@ mod tests {
     fn integers_refuse_strings_with_aws_message() {
         assert_eq!(
             i32::from_value(Value::String("1".into())),
-            Err(SerializationError(
-                "class java.lang.String can not be converted to an Integer".into()
-            ))
+            Err(SerializationError("class java.lang.String can not be converted to an Integer".into()))
         );
         assert_eq!(i32::from_value(Value::Float(2.7)), Ok(Some(2)));
         assert_eq!(i64::from_value(Value::Null), Ok(None));
@@ -253,53 +221,21 @@ mod tests {
             decode_base64("a*==").unwrap_err().0,
             "'a*==' can not be converted to a Blob: Invalid Base64 character: '*'"
         );
-        assert_eq!(
-            decode_base64("AAFoZWxsbw==").unwrap().as_ref(),
-            b"\x00\x01hello"
-        );
+        assert_eq!(decode_base64("AAFoZWxsbw==").unwrap().as_ref(), b"\x00\x01hello");
         assert_eq!(decode_base64("").unwrap().len(), 0);
     }
 
     #[test]
     fn timestamps_accept_integer_and_fractional_seconds() {
-        assert_eq!(
-            Timestamp::from_value(Value::Int(1_700_000_000))
-                .unwrap()
-                .unwrap()
-                .millis,
-            1_700_000_000_000
-        );
-        assert_eq!(
-            Timestamp::from_value(Value::Float(1_700_000_000.123))
-                .unwrap()
-                .unwrap()
-                .millis,
-            1_700_000_000_123
-        );
-        assert_eq!(
-            Timestamp::from_value(Value::Timestamp(5))
-                .unwrap()
-                .unwrap()
-                .millis,
-            5
-        );
+        assert_eq!(Timestamp::from_value(Value::Int(1_700_000_000)).unwrap().unwrap().millis, 1_700_000_000_000);
+        assert_eq!(Timestamp::from_value(Value::Float(1_700_000_000.123)).unwrap().unwrap().millis, 1_700_000_000_123);
+        assert_eq!(Timestamp::from_value(Value::Timestamp(5)).unwrap().unwrap().millis, 5);
     }
 
     #[test]
     fn lists_and_maps_report_shape_mismatches() {
-        assert_eq!(
-            Vec::<String>::from_value(Value::Int(1)).unwrap_err().0,
-            "Expected list or null"
-        );
-        assert_eq!(
-            Map::<String>::from_value(Value::String("x".into()))
-                .unwrap_err()
-                .0,
-            "Expected map or null"
-        );
-        assert_eq!(
-            structure_members(Value::Bool(true)).unwrap_err().0,
-            "Expected null"
-        );
+        assert_eq!(Vec::<String>::from_value(Value::Int(1)).unwrap_err().0, "Expected list or null");
+        assert_eq!(Map::<String>::from_value(Value::String("x".into())).unwrap_err().0, "Expected map or null");
+        assert_eq!(structure_members(Value::Bool(true)).unwrap_err().0, "Expected null");
     }
 }

@@ -36,11 +36,7 @@ pub fn error_body(codec: Codec, error: &KinesisError) -> Vec<u8> {
             e.string(error.type_name());
             // AWS sends InternalFailure without a message.
             if !error.message().is_empty() && !matches!(error, KinesisError::InternalFailure(_)) {
-                e.field(if error.capitalised_message() {
-                    "Message"
-                } else {
-                    "message"
-                });
+                e.field(if error.capitalised_message() { "Message" } else { "message" });
                 e.string(error.message());
             }
             e.end_struct();
@@ -56,20 +52,14 @@ mod tests {
     #[test]
     fn content_types_select_json() {
         assert_eq!(codec(Some("application/x-amz-json-1.1")), Some(Codec::Json));
-        assert_eq!(
-            codec(Some("application/json; charset=utf-8")),
-            Some(Codec::Json)
-        );
+        assert_eq!(codec(Some("application/json; charset=utf-8")), Some(Codec::Json));
         assert_eq!(codec(Some("text/plain")), None);
         assert_eq!(codec(None), None);
     }
 
     #[test]
     fn targets_route_to_operations() {
-        assert_eq!(
-            operation(Some("Kinesis_20131202.PutRecords")).unwrap(),
-            Operation::PutRecords
-        );
+        assert_eq!(operation(Some("Kinesis_20131202.PutRecords")).unwrap(), Operation::PutRecords);
         assert!(operation(Some("Kinesis_20131202.Nope")).is_err());
         assert!(operation(Some("DynamoDB_20120810.PutRecords")).is_err());
         assert!(operation(None).is_err());
@@ -77,18 +67,13 @@ mod tests {
 
     #[test]
     fn errors_use_aws_shape() {
-        let body = error_body(
-            Codec::Json,
-            &KinesisError::ResourceNotFound("Stream s under account 1 not found.".into()),
-        );
+        let body =
+            error_body(Codec::Json, &KinesisError::ResourceNotFound("Stream s under account 1 not found.".into()));
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"__type":"ResourceNotFoundException","message":"Stream s under account 1 not found."}"#
         );
         let body = error_body(Codec::Json, &KinesisError::Serialization("x".into()));
-        assert_eq!(
-            String::from_utf8(body).unwrap(),
-            r#"{"__type":"SerializationException","Message":"x"}"#
-        );
+        assert_eq!(String::from_utf8(body).unwrap(), r#"{"__type":"SerializationException","Message":"x"}"#);
     }
 }

@@ -80,10 +80,7 @@ pub struct JsonEncoder {
 
 impl JsonEncoder {
     pub fn with_capacity(capacity: usize) -> Self {
-        JsonEncoder {
-            out: Vec::with_capacity(capacity),
-            need_comma: false,
-        }
+        JsonEncoder { out: Vec::with_capacity(capacity), need_comma: false }
     }
 
     pub fn finish(self) -> Vec<u8> {
@@ -163,8 +160,7 @@ impl Encoder for JsonEncoder {
     }
     fn bool(&mut self, v: bool) {
         self.comma();
-        self.out
-            .extend_from_slice(if v { b"true" } else { b"false" });
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
         self.need_comma = true;
     }
     fn blob(&mut self, v: &[u8]) {
@@ -173,9 +169,7 @@ impl Encoder for JsonEncoder {
         let start = self.out.len();
         let encoded = base64::encoded_len(v.len(), true).unwrap_or(0);
         self.out.resize(start + encoded, 0);
-        let written = base64::engine::general_purpose::STANDARD
-            .encode_slice(v, &mut self.out[start..])
-            .unwrap_or(0);
+        let written = base64::engine::general_purpose::STANDARD.encode_slice(v, &mut self.out[start..]).unwrap_or(0);
         self.out.truncate(start + written);
         self.out.push(b'"');
         self.need_comma = true;
@@ -187,8 +181,7 @@ impl Encoder for JsonEncoder {
         }
         let abs = millis.unsigned_abs();
         let mut buf = itoa::Buffer::new();
-        self.out
-            .extend_from_slice(buf.format(abs / 1000).as_bytes());
+        self.out.extend_from_slice(buf.format(abs / 1000).as_bytes());
         let frac = abs % 1000;
         self.out.extend_from_slice(&[
             b'.',
@@ -233,10 +226,7 @@ mod tests {
             e.timestamp(1_700_000_000_123);
             e.end_struct();
         });
-        assert_eq!(
-            s,
-            r#"{"A":1,"B":["x\"y\n",{}],"C":"AAFoZWxsbw==","D":1700000000.123}"#
-        );
+        assert_eq!(s, r#"{"A":1,"B":["x\"y\n",{}],"C":"AAFoZWxsbw==","D":1700000000.123}"#);
         let parsed: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(parsed["D"].as_f64(), Some(1_700_000_000.123));
     }
@@ -262,14 +252,7 @@ mod tests {
             Value::Map(vec![
                 ("b".into(), Value::Int(1)),
                 ("a".into(), Value::Float(1.5)),
-                (
-                    "c".into(),
-                    Value::List(vec![
-                        Value::Null,
-                        Value::Bool(true),
-                        Value::String("s".into())
-                    ])
-                ),
+                ("c".into(), Value::List(vec![Value::Null, Value::Bool(true), Value::String("s".into())])),
             ])
         );
     }

@@ -88,10 +88,7 @@ impl Violations {
             return None;
         }
         let plural = if n > 1 { "s" } else { "" };
-        Some(format!(
-            "{n} validation error{plural} detected: {}",
-            self.messages.join("; ")
-        ))
+        Some(format!("{n} validation error{plural} detected: {}", self.messages.join("; ")))
     }
 
     fn push(&mut self, path: &Path, value: Option<&dyn fmt::Display>, constraint: &str) {
@@ -121,13 +118,7 @@ impl Violations {
         true
     }
 
-    pub fn string(
-        &mut self,
-        path: Path,
-        value: Option<&str>,
-        rules: Rules,
-        pattern: Option<&Pattern>,
-    ) {
+    pub fn string(&mut self, path: Path, value: Option<&str>, rules: Rules, pattern: Option<&Pattern>) {
         let Some(s) = value else {
             self.missing(&path, rules);
             return;
@@ -135,10 +126,7 @@ impl Violations {
         if let Some(p) = pattern
             && !p.regex.is_match(s)
         {
-            let c = format!(
-                "Member must satisfy regular expression pattern: {}",
-                p.source
-            );
+            let c = format!("Member must satisfy regular expression pattern: {}", p.source);
             self.push(&path, Some(&s), &c);
         }
         // Lengths count UTF-16 code units in AWS's Java implementation.
@@ -152,10 +140,7 @@ impl Violations {
             return;
         };
         if !allowed.contains(&s) {
-            let c = format!(
-                "Member must satisfy enum value set: [{}]",
-                allowed.join(", ")
-            );
+            let c = format!("Member must satisfy enum value set: [{}]", allowed.join(", "));
             self.push(&path, Some(&s), &c);
         }
     }
@@ -168,20 +153,12 @@ impl Violations {
         if let Some(min) = rules.min
             && n < min
         {
-            self.push(
-                &path,
-                Some(&n),
-                &format!("Member must have value greater than or equal to {min}"),
-            );
+            self.push(&path, Some(&n), &format!("Member must have value greater than or equal to {min}"));
         }
         if let Some(max) = rules.max
             && n > max
         {
-            self.push(
-                &path,
-                Some(&n),
-                &format!("Member must have value less than or equal to {max}"),
-            );
+            self.push(&path, Some(&n), &format!("Member must have value less than or equal to {max}"));
         }
     }
 
@@ -194,31 +171,17 @@ impl Violations {
         if let Some(min) = rules.min
             && (len as i64) < min
         {
-            self.push_shown(
-                &path,
-                Shown::Omitted,
-                &format!("Member must have length greater than or equal to {min}"),
-            );
+            self.push_shown(&path, Shown::Omitted, &format!("Member must have length greater than or equal to {min}"));
         }
         if let Some(max) = rules.max
             && (len as i64) > max
         {
-            self.push_shown(
-                &path,
-                Shown::Omitted,
-                &format!("Member must have length less than or equal to {max}"),
-            );
+            self.push_shown(&path, Shown::Omitted, &format!("Member must have length less than or equal to {max}"));
         }
     }
 
     /// Lists and maps: `shown` renders the value the way AWS prints it.
-    pub fn collection(
-        &mut self,
-        path: Path,
-        len: Option<usize>,
-        rules: Rules,
-        shown: &dyn Fn() -> String,
-    ) {
+    pub fn collection(&mut self, path: Path, len: Option<usize>, rules: Rules, shown: &dyn Fn() -> String) {
         let Some(len) = len else {
             self.missing(&path, rules);
             return;
@@ -234,13 +197,7 @@ impl Violations {
     /// A constraint on every element (list members, map keys or values), reported once for
     /// the whole collection with the full constraint text (e.g. "Map keys must satisfy
     /// constraint: [Member must have length less than or equal to 128, ...]").
-    pub fn elements(
-        &mut self,
-        path: Path,
-        all_ok: bool,
-        constraint: &str,
-        shown: &dyn Fn() -> String,
-    ) {
+    pub fn elements(&mut self, path: Path, all_ok: bool, constraint: &str, shown: &dyn Fn() -> String) {
         if !all_ok {
             let shown = shown();
             self.push(&path, Some(&shown), constraint);
@@ -251,20 +208,12 @@ impl Violations {
         if let Some(min) = rules.min
             && len < min
         {
-            self.push(
-                path,
-                Some(shown),
-                &format!("Member must have length greater than or equal to {min}"),
-            );
+            self.push(path, Some(shown), &format!("Member must have length greater than or equal to {min}"));
         }
         if let Some(max) = rules.max
             && len > max
         {
-            self.push(
-                path,
-                Some(shown),
-                &format!("Member must have length less than or equal to {max}"),
-            );
+            self.push(path, Some(shown), &format!("Member must have length less than or equal to {max}"));
         }
     }
 }
@@ -284,18 +233,11 @@ mod tests {
     fn messages_follow_aws_format() {
         let mut v = Violations::default();
         let root = Path::Root;
-        let pattern = Pattern {
-            source: "[a-zA-Z0-9_.-]+",
-            regex: &NAME,
-        };
+        let pattern = Pattern { source: "[a-zA-Z0-9_.-]+", regex: &NAME };
         v.string(
             root.member("StreamName"),
             Some(""),
-            Rules {
-                required: true,
-                min: Some(1),
-                max: Some(128),
-            },
+            Rules { required: true, min: Some(1), max: Some(128) },
             Some(&pattern),
         );
         assert_eq!(
@@ -314,15 +256,7 @@ mod tests {
         let pk = first.member("PartitionKey");
         assert_eq!(pk.to_string(), "records.1.member.partitionKey");
         let mut v = Violations::default();
-        v.string(
-            pk,
-            None,
-            Rules {
-                required: true,
-                ..Rules::default()
-            },
-            None,
-        );
+        v.string(pk, None, Rules { required: true, ..Rules::default() }, None);
         assert_eq!(
             v.into_message().unwrap(),
             "1 validation error detected: Value null at 'records.1.member.partitionKey' failed to satisfy constraint: Member must not be null"
@@ -332,14 +266,7 @@ mod tests {
     #[test]
     fn blobs_leave_their_value_out() {
         let mut v = Violations::default();
-        v.blob(
-            Path::Root.member("Data"),
-            Some(11),
-            Rules {
-                max: Some(10),
-                ..Rules::default()
-            },
-        );
+        v.blob(Path::Root.member("Data"), Some(11), Rules { max: Some(10), ..Rules::default() });
         assert_eq!(
             v.into_message().unwrap(),
             "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 10"
@@ -350,19 +277,8 @@ mod tests {
     fn at_most_ten_violations_are_listed() {
         let mut v = Violations::default();
         for _ in 0..15 {
-            v.number(
-                Path::Root.member("Limit"),
-                Some(0),
-                Rules {
-                    min: Some(1),
-                    ..Rules::default()
-                },
-            );
+            v.number(Path::Root.member("Limit"), Some(0), Rules { min: Some(1), ..Rules::default() });
         }
-        assert!(
-            v.into_message()
-                .unwrap()
-                .starts_with("10 validation errors detected")
-        );
+        assert!(v.into_message().unwrap().starts_with("10 validation errors detected"));
     }
 }

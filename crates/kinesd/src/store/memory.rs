@@ -11,9 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use super::{
-    Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError, StoredRecord,
-};
+use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError, StoredRecord};
 
 #[derive(Default)]
 struct Log {
@@ -41,23 +39,14 @@ impl MemoryStore {
     }
 
     fn log(&self, id: LogId) -> Result<Arc<RwLock<Log>>> {
-        self.logs
-            .read()
-            .get(&id)
-            .cloned()
-            .ok_or(StoreError::NoSuchLog(id))
+        self.logs.read().get(&id).cloned().ok_or(StoreError::NoSuchLog(id))
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
-        Ok(self
-            .catalog
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(self.catalog.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 
     async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
@@ -99,37 +88,22 @@ impl Store for MemoryStore {
                 flags: r.flags,
             });
         }
-        Ok(Appended {
-            first_position,
-            arrival_ms,
-        })
+        Ok(Appended { first_position, arrival_ms })
     }
 
-    async fn read(
-        &self,
-        id: LogId,
-        from: u64,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> Result<ReadBatch> {
+    async fn read(&self, id: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
         let log = self.log(id)?;
         let log = log.read();
         let start = from.max(log.trim);
         let tip = log.tip();
-        let mut batch = ReadBatch {
-            records: Vec::new(),
-            next: start,
-            tip,
-        };
+        let mut batch = ReadBatch { records: Vec::new(), next: start, tip };
         if start >= tip {
             return Ok(batch);
         }
         let mut bytes = 0usize;
         for r in log.records.range((start - log.trim) as usize..) {
             let size = r.data.len() + r.partition_key.len();
-            if batch.records.len() >= max_records
-                || (!batch.records.is_empty() && bytes + size > max_bytes)
-            {
+            if batch.records.len() >= max_records || (!batch.records.is_empty() && bytes + size > max_bytes) {
                 break;
             }
             bytes += size;
@@ -142,10 +116,7 @@ impl Store for MemoryStore {
     async fn extent(&self, id: LogId) -> Result<Extent> {
         let log = self.log(id)?;
         let log = log.read();
-        Ok(Extent {
-            trim: log.trim,
-            tip: log.tip(),
-        })
+        Ok(Extent { trim: log.trim, tip: log.tip() })
     }
 
     async fn seek_time(&self, id: LogId, at_ms: u64) -> Result<u64> {
@@ -158,11 +129,7 @@ impl Store for MemoryStore {
     async fn trim(&self, id: LogId, before_ms: u64) -> Result<()> {
         let log = self.log(id)?;
         let mut log = log.write();
-        while log
-            .records
-            .front()
-            .is_some_and(|r| r.arrival_ms < before_ms)
-        {
+        while log.records.front().is_some_and(|r| r.arrival_ms < before_ms) {
             log.records.pop_front();
             log.trim += 1;
         }
@@ -175,37 +142,19 @@ mod tests {
     use super::*;
 
     fn rec(data: &str) -> NewRecord {
-        NewRecord {
-            partition_key: Bytes::from_static(b"pk"),
-            data: Bytes::copy_from_slice(data.as_bytes()),
-            flags: 0,
-        }
+        NewRecord { partition_key: Bytes::from_static(b"pk"), data: Bytes::copy_from_slice(data.as_bytes()), flags: 0 }
     }
 
     #[tokio::test]
     async fn appends_get_consecutive_positions_and_monotonic_arrivals() {
         let s = MemoryStore::new();
         s.create_log(LogId(1)).await.unwrap();
-        let a = s
-            .append(LogId(1), vec![rec("a"), rec("b")], 100)
-            .await
-            .unwrap();
+        let a = s.append(LogId(1), vec![rec("a"), rec("b")], 100).await.unwrap();
         let b = s.append(LogId(1), vec![rec("c")], 50).await.unwrap();
         assert_eq!((a.first_position, a.arrival_ms), (0, 100));
-        assert_eq!(
-            (b.first_position, b.arrival_ms),
-            (2, 100),
-            "arrival never goes back"
-        );
+        assert_eq!((b.first_position, b.arrival_ms), (2, 100), "arrival never goes back");
         let batch = s.read(LogId(1), 1, 10, 1 << 20).await.unwrap();
-        assert_eq!(
-            batch
-                .records
-                .iter()
-                .map(|r| &r.data[..])
-                .collect::<Vec<_>>(),
-            [b"b", b"c"]
-        );
+        assert_eq!(batch.records.iter().map(|r| &r.data[..]).collect::<Vec<_>>(), [b"b", b"c"]);
         assert_eq!((batch.next, batch.tip), (3, 3));
     }
 
@@ -213,13 +162,8 @@ mod tests {
     async fn read_respects_limits_but_returns_at_least_one() {
         let s = MemoryStore::new();
         s.create_log(LogId(1)).await.unwrap();
-        s.append(LogId(1), vec![rec("aaaa"), rec("bbbb"), rec("cccc")], 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            s.read(LogId(1), 0, 2, 1 << 20).await.unwrap().records.len(),
-            2
-        );
+        s.append(LogId(1), vec![rec("aaaa"), rec("bbbb"), rec("cccc")], 1).await.unwrap();
+        assert_eq!(s.read(LogId(1), 0, 2, 1 << 20).await.unwrap().records.len(), 2);
         assert_eq!(s.read(LogId(1), 0, 10, 1).await.unwrap().records.len(), 1);
         assert_eq!(s.read(LogId(1), 0, 10, 12).await.unwrap().records.len(), 2);
     }
@@ -234,23 +178,14 @@ mod tests {
         assert_eq!(s.seek_time(LogId(1), 15).await.unwrap(), 1);
         assert_eq!(s.seek_time(LogId(1), 31).await.unwrap(), 3);
         s.trim(LogId(1), 20).await.unwrap();
-        assert_eq!(
-            s.extent(LogId(1)).await.unwrap(),
-            Extent { trim: 1, tip: 3 }
-        );
+        assert_eq!(s.extent(LogId(1)).await.unwrap(), Extent { trim: 1, tip: 3 });
         let batch = s.read(LogId(1), 0, 10, 1 << 20).await.unwrap();
-        assert_eq!(
-            batch.records[0].position, 1,
-            "reads before the trim horizon start at it"
-        );
+        assert_eq!(batch.records[0].position, 1, "reads before the trim horizon start at it");
     }
 
     #[tokio::test]
     async fn missing_logs_are_errors() {
         let s = MemoryStore::new();
-        assert!(matches!(
-            s.read(LogId(9), 0, 1, 1).await,
-            Err(StoreError::NoSuchLog(LogId(9)))
-        ));
+        assert!(matches!(s.read(LogId(9), 0, 1, 1).await, Err(StoreError::NoSuchLog(LogId(9)))));
     }
 }

@@ -19,9 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 /// Identifies one shard's log. Allocated by the engine, never reused.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct LogId(pub u64);
 
 /// A record as the caller hands it to `append`.
@@ -105,13 +103,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads from `from` (clamped up to the trim horizon), at most `max_records` records and at
     /// most `max_bytes` of data + partition keys — but always at least one record if any exists.
-    async fn read(
-        &self,
-        log: LogId,
-        from: u64,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> Result<ReadBatch>;
+    async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch>;
 
     async fn extent(&self, log: LogId) -> Result<Extent>;
 

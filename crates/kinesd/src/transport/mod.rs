@@ -109,24 +109,15 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
             Err(e) => {
-                return Err(KinesisError::Serialization(format!(
-                    "Could not read the request body: {e}"
-                )));
+                return Err(KinesisError::Serialization(format!("Could not read the request body: {e}")));
             }
         };
         let value = json::parse(&bytes).map_err(|_| KinesisError::Serialization(String::new()))?;
         if !matches!(value, crate::protocol::Value::Map(_)) {
-            return Err(KinesisError::Serialization(
-                "Start of structure or map expected.".into(),
-            ));
+            return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
         }
-        let has_date =
-            parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
-        auth::check_request(
-            header(&parts.headers, "authorization"),
-            has_date,
-            parts.uri.query(),
-        )?;
+        let has_date = parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
+        auth::check_request(header(&parts.headers, "authorization"), has_date, parts.uri.query())?;
         api::dispatch(engine, codec, op, value).await
     }
     .await;
@@ -135,10 +126,7 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         Ok(Body::Empty) => Response::new(Full::new(Bytes::new())),
         Ok(Body::Encoded(bytes)) => {
             let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut().insert(
-                "content-type",
-                HeaderValue::from_static(codec.content_type()),
-            );
+            r.headers_mut().insert("content-type", HeaderValue::from_static(codec.content_type()));
             r
         }
         Err(error) => error_response(codec, &error),
@@ -157,9 +145,7 @@ fn access_denied(cors: bool) -> Response<Full<Bytes>> {
 }
 
 fn too_large() -> KinesisError {
-    KinesisError::RequestEntityTooLarge(format!(
-        "Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."
-    ))
+    KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."))
 }
 
 fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
@@ -169,14 +155,8 @@ fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(envelope::error_body(codec, error))));
     *r.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static(codec.content_type()),
-    );
-    h.insert(
-        "x-amzn-errortype",
-        HeaderValue::from_static(error.type_name()),
-    );
+    h.insert("content-type", HeaderValue::from_static(codec.content_type()));
+    h.insert("x-amzn-errortype", HeaderValue::from_static(error.type_name()));
     r
 }
 
@@ -188,14 +168,7 @@ fn stamp(h: &mut HeaderMap, cors: bool) {
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;
     let hex = hex::encode(id);
-    let uuid = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    );
+    let uuid = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
     let mut id2 = [0u8; 72];
     rng.fill_bytes(&mut id2);
     use base64::Engine as _;
@@ -208,15 +181,11 @@ fn stamp(h: &mut HeaderMap, cors: bool) {
     }
     if cors {
         h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        h.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static(EXPOSED_HEADERS),
-        );
+        h.insert("access-control-expose-headers", HeaderValue::from_static(EXPOSED_HEADERS));
     }
 }
 
-const EXPOSED_HEADERS: &str =
-    "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
+const EXPOSED_HEADERS: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
 /// Browser SDKs send a CORS preflight before each call.
 fn cors_preflight(req: &HeaderMap) -> Response<Full<Bytes>> {

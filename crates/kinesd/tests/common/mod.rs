@@ -23,9 +23,7 @@ use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::config::timeout::TimeoutConfig;
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kinesis::types::{
-    Record, Shard, ShardIteratorType, StreamDescriptionSummary, StreamStatus,
-};
+use aws_sdk_kinesis::types::{Record, Shard, ShardIteratorType, StreamDescriptionSummary, StreamStatus};
 use md5::{Digest, Md5};
 
 pub const ACCOUNT: &str = "000000000000";
@@ -92,9 +90,7 @@ impl Server {
         if let Some(ttl) = opts.iterator_ttl_seconds {
             cmd.args(["--iterator-ttl-seconds", &ttl.to_string()]);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn kinesd");
 
         // Keep the last 64 KiB of stderr for failure reports.
@@ -154,12 +150,7 @@ impl Server {
             }
         };
         assert_ne!(port, 0, "server reported port 0");
-        Server {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            port,
-            stderr: stderr_buf,
-        }
+        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, stderr: stderr_buf }
     }
 
     pub fn client(&self) -> Client {
@@ -180,10 +171,7 @@ impl Drop for Server {
         if std::thread::panicking() {
             let buf = self.stderr.lock().unwrap();
             if !buf.is_empty() {
-                eprintln!(
-                    "---- kinesd stderr (tail) ----\n{}",
-                    String::from_utf8_lossy(&buf)
-                );
+                eprintln!("---- kinesd stderr (tail) ----\n{}", String::from_utf8_lossy(&buf));
             }
         }
     }
@@ -197,13 +185,7 @@ pub fn client_for(endpoint: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDKINESDTEST",
-            "kinesd-test-secret",
-            None,
-            None,
-            "kinesd-tests",
-        ))
+        .credentials_provider(Credentials::new("AKIDKINESDTEST", "kinesd-test-secret", None, None, "kinesd-tests"))
         .http_client(http)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
@@ -220,10 +202,7 @@ pub fn client_for(endpoint: &str) -> Client {
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}-{}-{n}-{t:x}", std::process::id())
 }
 
@@ -248,11 +227,7 @@ impl ApiErr {
     #[track_caller]
     pub fn assert(&self, code: &str, message: &str) {
         assert_eq!(self.code, code, "error code (message: {:?})", self.message);
-        assert_eq!(
-            self.message.as_deref(),
-            Some(message),
-            "error message for {code}"
-        );
+        assert_eq!(self.message.as_deref(), Some(message), "error message for {code}");
         assert_eq!(self.status, 400, "HTTP status of {code}");
     }
 
@@ -274,18 +249,12 @@ where
             let status = se.raw().status().as_u16();
             let e = se.err();
             ApiErr {
-                code: e
-                    .code()
-                    .unwrap_or_else(|| panic!("service error without code: {e:?}"))
-                    .to_string(),
+                code: e.code().unwrap_or_else(|| panic!("service error without code: {e:?}")).to_string(),
                 message: e.message().map(str::to_string),
                 status,
             }
         }
-        Err(other) => panic!(
-            "expected a service error, got: {}",
-            aws_sdk_kinesis::error::DisplayErrorContext(&other)
-        ),
+        Err(other) => panic!("expected a service error, got: {}", aws_sdk_kinesis::error::DisplayErrorContext(&other)),
     }
 }
 
@@ -294,21 +263,13 @@ where
 pub fn ok<T, E: std::error::Error + 'static>(res: Result<T, E>) -> T {
     match res {
         Ok(v) => v,
-        Err(e) => panic!(
-            "unexpected error: {}",
-            aws_sdk_kinesis::error::DisplayErrorContext(&e)
-        ),
+        Err(e) => panic!("unexpected error: {}", aws_sdk_kinesis::error::DisplayErrorContext(&e)),
     }
 }
 
 pub async fn summary(client: &Client, name: &str) -> StreamDescriptionSummary {
-    let out = ok(client
-        .describe_stream_summary()
-        .stream_name(name)
-        .send()
-        .await);
-    out.stream_description_summary
-        .expect("StreamDescriptionSummary")
+    let out = ok(client.describe_stream_summary().stream_name(name).send().await);
+    out.stream_description_summary.expect("StreamDescriptionSummary")
 }
 
 /// Polls DescribeStreamSummary until the stream is ACTIVE (bounded).
@@ -319,11 +280,7 @@ pub async fn wait_active(client: &Client, name: &str) -> StreamDescriptionSummar
         if s.stream_status == StreamStatus::Active {
             return s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "stream {name} not ACTIVE within {WAIT_TIMEOUT:?}: {:?}",
-            s.stream_status
-        );
+        assert!(Instant::now() < deadline, "stream {name} not ACTIVE within {WAIT_TIMEOUT:?}: {:?}", s.stream_status);
         tokio::time::sleep(POLL).await;
     }
 }
@@ -332,19 +289,10 @@ pub async fn wait_active(client: &Client, name: &str) -> StreamDescriptionSummar
 pub async fn wait_gone(client: &Client, name: &str) {
     let deadline = Instant::now() + WAIT_TIMEOUT;
     loop {
-        match client
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-        {
+        match client.describe_stream_summary().stream_name(name).send().await {
             Ok(out) => {
                 let s = out.stream_description_summary.unwrap();
-                assert_eq!(
-                    s.stream_status,
-                    StreamStatus::Deleting,
-                    "status while waiting for deletion"
-                );
+                assert_eq!(s.stream_status, StreamStatus::Deleting, "status while waiting for deletion");
             }
             Err(e) => {
                 let err = api_err::<(), _>(Err(e));
@@ -352,22 +300,14 @@ pub async fn wait_gone(client: &Client, name: &str) {
                 return;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "stream {name} not gone within {WAIT_TIMEOUT:?}"
-        );
+        assert!(Instant::now() < deadline, "stream {name} not gone within {WAIT_TIMEOUT:?}");
         tokio::time::sleep(POLL).await;
     }
 }
 
 /// CreateStream (provisioned, `shards` shards) and wait until ACTIVE.
 pub async fn create_active(client: &Client, name: &str, shards: i32) -> StreamDescriptionSummary {
-    ok(client
-        .create_stream()
-        .stream_name(name)
-        .shard_count(shards)
-        .send()
-        .await);
+    ok(client.create_stream().stream_name(name).shard_count(shards).send().await);
     wait_active(client, name).await
 }
 
@@ -391,24 +331,14 @@ pub async fn list_all_shards(client: &Client, name: &str) -> Vec<Shard> {
 }
 
 pub fn parse_u128(s: &str) -> u128 {
-    assert!(
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
-        "not a decimal string: {s:?}"
-    );
-    assert!(
-        s == "0" || !s.starts_with('0'),
-        "non-canonical decimal (leading zero): {s:?}"
-    );
-    s.parse()
-        .unwrap_or_else(|_| panic!("does not fit u128: {s}"))
+    assert!(!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()), "not a decimal string: {s:?}");
+    assert!(s == "0" || !s.starts_with('0'), "non-canonical decimal (leading zero): {s:?}");
+    s.parse().unwrap_or_else(|_| panic!("does not fit u128: {s}"))
 }
 
 pub fn hash_range(shard: &Shard) -> (u128, u128) {
     let r = shard.hash_key_range().expect("HashKeyRange");
-    (
-        parse_u128(r.starting_hash_key()),
-        parse_u128(r.ending_hash_key()),
-    )
+    (parse_u128(r.starting_hash_key()), parse_u128(r.ending_hash_key()))
 }
 
 /// MD5(UTF-8 partition key) read as a big-endian u128.
@@ -426,12 +356,7 @@ pub fn shard_for_hash(shards: &[Shard], h: u128) -> String {
             a <= h && h <= b
         })
         .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "hash {h} is covered by {} shards",
-        hits.len()
-    );
+    assert_eq!(hits.len(), 1, "hash {h} is covered by {} shards", hits.len());
     hits[0].shard_id().to_string()
 }
 
@@ -450,11 +375,7 @@ pub fn expected_ranges(n: u32) -> Vec<(String, String)> {
     (0..n128)
         .map(|i| {
             let start = i * step;
-            let end = if i == n128 - 1 {
-                u128::MAX
-            } else {
-                (i + 1) * step - 1
-            };
+            let end = if i == n128 - 1 { u128::MAX } else { (i + 1) * step - 1 };
             (start.to_string(), end.to_string())
         })
         .collect()
@@ -484,28 +405,14 @@ pub fn assert_strictly_increasing<'a>(seqs: impl IntoIterator<Item = &'a str>, w
     let mut prev: Option<&str> = None;
     for s in seqs {
         if let Some(p) = prev {
-            assert_eq!(
-                seq_cmp(p, s),
-                std::cmp::Ordering::Less,
-                "{what}: {p} is not < {s}"
-            );
+            assert_eq!(seq_cmp(p, s), std::cmp::Ordering::Less, "{what}: {p} is not < {s}");
         }
         prev = Some(s);
     }
 }
 
-pub async fn iterator(
-    client: &Client,
-    name: &str,
-    shard: &str,
-    ty: ShardIteratorType,
-    seq: Option<&str>,
-) -> String {
-    let mut req = client
-        .get_shard_iterator()
-        .stream_name(name)
-        .shard_id(shard)
-        .shard_iterator_type(ty);
+pub async fn iterator(client: &Client, name: &str, shard: &str, ty: ShardIteratorType, seq: Option<&str>) -> String {
+    let mut req = client.get_shard_iterator().stream_name(name).shard_id(shard).shard_iterator_type(ty);
     if let Some(s) = seq {
         req = req.starting_sequence_number(s);
     }
@@ -520,33 +427,17 @@ pub async fn drain(client: &Client, mut it: String, expected: usize) -> (Vec<Rec
         let page = ok(client.get_records().shard_iterator(&it).send().await);
         let n = page.records().len();
         out.extend(page.records().iter().cloned());
-        let next = page
-            .next_shard_iterator()
-            .expect("NextShardIterator on an open shard")
-            .to_string();
-        assert!(
-            page.child_shards().is_empty(),
-            "ChildShards on an open shard"
-        );
+        let next = page.next_shard_iterator().expect("NextShardIterator on an open shard").to_string();
+        assert!(page.child_shards().is_empty(), "ChildShards on an open shard");
         it = next;
-        assert!(
-            out.len() <= expected,
-            "read {} records, expected {expected}",
-            out.len()
-        );
+        assert!(out.len() <= expected, "read {} records, expected {expected}", out.len());
         if n == 0 && out.len() == expected {
             return (out, it);
         }
     }
-    panic!(
-        "draining did not finish: got {} of {expected} records",
-        out.len()
-    );
+    panic!("draining did not finish: got {} of {expected} records", out.len());
 }
 
 pub fn now_secs_f64() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
 }

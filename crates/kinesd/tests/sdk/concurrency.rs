@@ -62,17 +62,13 @@ async fn put_record_writer(client: Client, name: String, writer: usize) -> Vec<A
                     break;
                 }
                 Err(e)
-                    if e.code() == Some("ProvisionedThroughputExceededException")
-                        && tries < MAX_THROTTLE_RETRIES =>
+                    if e.code() == Some("ProvisionedThroughputExceededException") && tries < MAX_THROTTLE_RETRIES =>
                 {
                     // Throttled writes are not written; retrying keeps this writer's order.
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
-                Err(e) => panic!(
-                    "writer {writer} record {index}: {}",
-                    aws_sdk_kinesis::error::DisplayErrorContext(&e)
-                ),
+                Err(e) => panic!("writer {writer} record {index}: {}", aws_sdk_kinesis::error::DisplayErrorContext(&e)),
             }
         }
     }
@@ -95,44 +91,22 @@ async fn put_records_writer(client: Client, name: String, writer: usize) -> Vec<
                         .unwrap()
                 })
                 .collect();
-            let out = ok(client
-                .put_records()
-                .stream_name(&name)
-                .set_records(Some(entries))
-                .send()
-                .await);
-            assert_eq!(
-                out.records().len(),
-                pending.len(),
-                "PutRecords result count"
-            );
+            let out = ok(client.put_records().stream_name(&name).set_records(Some(entries)).send().await);
+            assert_eq!(out.records().len(), pending.len(), "PutRecords result count");
             let mut failed = Vec::new();
             for (r, &i) in out.records().iter().zip(&pending) {
                 match (r.shard_id(), r.sequence_number(), r.error_code()) {
-                    (Some(shard), Some(seq), None) => acks.push(Ack {
-                        writer,
-                        index: i,
-                        group,
-                        shard: shard.to_string(),
-                        seq: seq.to_string(),
-                    }),
+                    (Some(shard), Some(seq), None) => {
+                        acks.push(Ack { writer, index: i, group, shard: shard.to_string(), seq: seq.to_string() })
+                    }
                     (None, None, Some("ProvisionedThroughputExceededException")) => failed.push(i),
-                    other => panic!(
-                        "writer {writer} record {i}: unexpected result entry {other:?} ({r:?})"
-                    ),
+                    other => panic!("writer {writer} record {i}: unexpected result entry {other:?} ({r:?})"),
                 }
             }
-            assert_eq!(
-                out.failed_record_count(),
-                Some(failed.len() as i32),
-                "FailedRecordCount"
-            );
+            assert_eq!(out.failed_record_count(), Some(failed.len() as i32), "FailedRecordCount");
             if !failed.is_empty() {
                 tries += 1;
-                assert!(
-                    tries <= MAX_THROTTLE_RETRIES,
-                    "writer {writer}: throttled too long"
-                );
+                assert!(tries <= MAX_THROTTLE_RETRIES, "writer {writer}: throttled too long");
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
             pending = failed;
@@ -171,11 +145,7 @@ async fn concurrent_writers_every_ack_read_back_exactly_once_in_order() {
     // Acks: routed by MD5, unique (shard, seq).
     let mut by_pos: HashMap<(String, String), Ack> = HashMap::new();
     for a in &acks {
-        assert_eq!(
-            a.shard,
-            shard_for_hash(&shards, md5_hash_key(&pk(a.writer, a.index))),
-            "routing of {a:?}"
-        );
+        assert_eq!(a.shard, shard_for_hash(&shards, md5_hash_key(&pk(a.writer, a.index))), "routing of {a:?}");
         assert_seq_format(&a.seq);
         if let Some(prev) = by_pos.insert((a.shard.clone(), a.seq.clone()), a.clone()) {
             panic!("two acks share shard+sequence number: {prev:?} and {a:?}");
@@ -187,38 +157,18 @@ async fn concurrent_writers_every_ack_read_back_exactly_once_in_order() {
     for s in &shards {
         let expected = acks.iter().filter(|a| a.shard == s.shard_id()).count();
         assert!(expected > 0, "no writes landed on {}", s.shard_id());
-        let mut it = iterator(
-            &client,
-            &name,
-            s.shard_id(),
-            ShardIteratorType::TrimHorizon,
-            None,
-        )
-        .await;
+        let mut it = iterator(&client, &name, s.shard_id(), ShardIteratorType::TrimHorizon, None).await;
         let mut recs = Vec::new();
         for _ in 0..(expected / 100 + 20) {
-            let page = ok(client
-                .get_records()
-                .shard_iterator(&it)
-                .limit(500)
-                .send()
-                .await);
+            let page = ok(client.get_records().shard_iterator(&it).limit(500).send().await);
             let n = page.records().len();
             recs.extend(page.records().iter().cloned());
-            it = page
-                .next_shard_iterator()
-                .expect("NextShardIterator")
-                .to_string();
+            it = page.next_shard_iterator().expect("NextShardIterator").to_string();
             if n == 0 {
                 break;
             }
         }
-        assert_eq!(
-            recs.len(),
-            expected,
-            "records in {} (acknowledged: {expected})",
-            s.shard_id()
-        );
+        assert_eq!(recs.len(), expected, "records in {} (acknowledged: {expected})", s.shard_id());
         assert_strictly_increasing(recs.iter().map(|r| r.sequence_number()), s.shard_id());
 
         // Every record is exactly the acknowledged one at that position.
@@ -226,19 +176,8 @@ async fn concurrent_writers_every_ack_read_back_exactly_once_in_order() {
         for r in &recs {
             let a = by_pos
                 .get(&(s.shard_id().to_string(), r.sequence_number().to_string()))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "record {} in {} was never acknowledged",
-                        r.sequence_number(),
-                        s.shard_id()
-                    )
-                });
-            assert_eq!(
-                r.data().as_ref(),
-                payload(a.writer, a.index).as_bytes(),
-                "data at {}",
-                r.sequence_number()
-            );
+                .unwrap_or_else(|| panic!("record {} in {} was never acknowledged", r.sequence_number(), s.shard_id()));
+            assert_eq!(r.data().as_ref(), payload(a.writer, a.index).as_bytes(), "data at {}", r.sequence_number());
             assert_eq!(r.partition_key(), Some(pk(a.writer, a.index).as_str()));
             // Writer order within the shard.
             if let Some(&g) = last_group.get(&a.writer) {
@@ -267,13 +206,6 @@ async fn concurrent_writers_every_ack_read_back_exactly_once_in_order() {
         }
         total += recs.len();
     }
-    assert_eq!(
-        total,
-        WRITERS * PER_WRITER,
-        "every acknowledged record read back exactly once"
-    );
-    eprintln!(
-        "concurrency: {} records written in {write_time:?}",
-        WRITERS * PER_WRITER
-    );
+    assert_eq!(total, WRITERS * PER_WRITER, "every acknowledged record read back exactly once");
+    eprintln!("concurrency: {} records written in {write_time:?}", WRITERS * PER_WRITER);
 }

@@ -11,4 +11,6 @@ mod concurrency;
 mod data;
 mod errors;
 mod harness;
+mod kcl;
 mod lifecycle;
+mod reshard;

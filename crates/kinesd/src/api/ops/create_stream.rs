@@ -8,11 +8,7 @@ use crate::error::{KinesisError, Result};
 
 pub async fn handle(engine: &Engine, input: CreateStreamInput) -> Result<()> {
     let name = input.stream_name.unwrap_or_default();
-    let mode = match input
-        .stream_mode_details
-        .as_ref()
-        .and_then(|d| d.stream_mode.as_deref())
-    {
+    let mode = match input.stream_mode_details.as_ref().and_then(|d| d.stream_mode.as_deref()) {
         Some(m) if WireMode::parse(m) == Some(WireMode::OnDemand) => StreamMode::OnDemand,
         Some(_) => StreamMode::Provisioned,
         // Without a mode, a ShardCount means PROVISIONED and its absence ON_DEMAND.

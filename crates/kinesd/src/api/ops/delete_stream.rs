@@ -7,10 +7,6 @@ use crate::error::Result;
 
 pub async fn handle(engine: &Engine, input: DeleteStreamInput) -> Result<()> {
     // EnforceConsumerDeletion only matters once consumers exist; none can be registered yet.
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine.delete_stream(&name).await
 }

@@ -1,41 +1,28 @@
 //! DescribeStream: the stream with a page of its shards (Limit, ExclusiveStartShardId).
 
 use crate::api::common::{
-    after_shard, encryption_type, enhanced_monitoring, mode_details, shard_view, stream_name,
-    timestamp,
+    after_shard, encryption_type, enhanced_monitoring, mode_details, shard_view, stream_name, timestamp,
 };
 use crate::api::model::{DescribeStreamInput, DescribeStreamOutput, StreamDescription};
-use crate::engine::Engine;
 use crate::engine::catalog::StreamStatus;
+use crate::engine::{Engine, now_ms};
 use crate::error::Result;
 
 /// DescribeStream never returns more than this many shards per call.
 const MAX_SHARDS_PER_PAGE: usize = 100;
 
 pub async fn handle(engine: &Engine, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
-    let limit = input
-        .limit
-        .map_or(MAX_SHARDS_PER_PAGE, |l| l as usize)
-        .min(MAX_SHARDS_PER_PAGE);
+    let limit = input.limit.map_or(MAX_SHARDS_PER_PAGE, |l| l as usize).min(MAX_SHARDS_PER_PAGE);
     // A stream that is being created or deleted shows no shards.
-    let visible: Vec<_> = if matches!(
-        stream.status,
-        StreamStatus::Creating | StreamStatus::Deleting
-    ) {
+    let visible: Vec<_> = if matches!(stream.status, StreamStatus::Creating | StreamStatus::Deleting) {
         Vec::new()
     } else {
+        // Shards whose records have all expired are not listed, as AWS's are not.
         let after = input.exclusive_start_shard_id.as_deref();
-        stream
-            .shards
-            .iter()
-            .filter(|s| after.is_none_or(|a| after_shard(s, a)))
-            .collect()
+        let now = now_ms();
+        stream.shards.iter().filter(|s| after.is_none_or(|a| after_shard(s, a)) && !stream.is_expired(s, now)).collect()
     };
     let has_more_shards = visible.len() > limit;
     let encryption = encryption_type(&stream);

@@ -1,32 +1,18 @@
 //! DescribeStreamSummary: the stream without its shards. Never returns StreamId, which would
 //! send SDKs to AWS's endpoints instead of ours.
 
-use crate::api::common::{
-    encryption_type, enhanced_monitoring, mode_details, stream_name, timestamp,
-};
+use crate::api::common::{encryption_type, enhanced_monitoring, mode_details, stream_name, timestamp};
 use crate::api::model::{
-    DescribeStreamSummaryInput, DescribeStreamSummaryOutput, StreamDescriptionSummary,
-    WarmThroughputObject,
+    DescribeStreamSummaryInput, DescribeStreamSummaryOutput, StreamDescriptionSummary, WarmThroughputObject,
 };
 use crate::engine::Engine;
-use crate::engine::catalog::StreamStatus;
+use crate::engine::catalog::{PendingChange, Stream, StreamStatus};
 use crate::error::Result;
 
-pub async fn handle(
-    engine: &Engine,
-    input: DescribeStreamSummaryInput,
-) -> Result<DescribeStreamSummaryOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+pub async fn handle(engine: &Engine, input: DescribeStreamSummaryInput) -> Result<DescribeStreamSummaryOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
-    let open_shard_count = if stream.status == StreamStatus::Creating {
-        0
-    } else {
-        stream.open_shard_count()
-    };
+    let open_shard_count = if stream.status == StreamStatus::Creating { 0 } else { stream.open_shard_count() };
     Ok(DescribeStreamSummaryOutput {
         stream_description_summary: StreamDescriptionSummary {
             stream_name: stream.name.clone(),
@@ -41,11 +27,21 @@ pub async fn handle(
             key_id: stream.encryption_key.clone(),
             open_shard_count: open_shard_count as i32,
             consumer_count: Some(0),
-            warm_throughput: stream.warm_throughput_mibps.map(|w| WarmThroughputObject {
-                target_mibps: Some(w),
-                current_mibps: Some(w),
-            }),
+            warm_throughput: warm_throughput(&stream),
             max_record_size_in_kib: Some(stream.max_record_kib as i32),
         },
+    })
+}
+
+/// While UpdateStreamWarmThroughput is pending the target is the new value and the current one
+/// the old; afterwards both are the new value.
+fn warm_throughput(stream: &Stream) -> Option<WarmThroughputObject> {
+    let target = match stream.pending {
+        Some(PendingChange::WarmThroughput { target_mibps }) => Some(target_mibps),
+        _ => stream.warm_throughput_mibps,
+    }?;
+    Some(WarmThroughputObject {
+        target_mibps: Some(target),
+        current_mibps: Some(stream.warm_throughput_mibps.unwrap_or(0)),
     })
 }

@@ -18,14 +18,10 @@ pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<GetRecord
     let mut records = Vec::with_capacity(page.records.len());
     for r in page.records {
         let mut sequence_number = String::with_capacity(56);
-        page.shard
-            .sequence_number(r.position, r.arrival_ms)
-            .write_decimal(&mut sequence_number);
+        page.shard.sequence_number(r.position, r.arrival_ms).write_decimal(&mut sequence_number);
         records.push(Record {
             sequence_number,
-            approximate_arrival_timestamp: Some(Timestamp {
-                millis: r.arrival_ms as i64,
-            }),
+            approximate_arrival_timestamp: Some(Timestamp { millis: r.arrival_ms as i64 }),
             partition_key: String::from_utf8_lossy(&r.partition_key).into_owned(),
             data: r.data,
             encryption_type: (r.flags & FLAG_ENCRYPTED != 0).then(|| "KMS".to_owned()),

@@ -8,20 +8,10 @@ use crate::engine::records::IteratorStart;
 use crate::engine::sequence::SequenceNumber;
 use crate::error::{KinesisError, Result};
 
-pub async fn handle(
-    engine: &Engine,
-    input: GetShardIteratorInput,
-) -> Result<GetShardIteratorOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let shard = input.shard_id.unwrap_or_default();
-    let kind = input
-        .shard_iterator_type
-        .as_deref()
-        .and_then(ShardIteratorType::parse);
+    let kind = input.shard_iterator_type.as_deref().and_then(ShardIteratorType::parse);
     let sequence = input.starting_sequence_number.as_deref();
     let start = match (kind, sequence) {
         (Some(ShardIteratorType::AtSequenceNumber), Some(s)) => {
@@ -41,26 +31,18 @@ pub async fn handle(
             }
         },
         (Some(kind), _) => {
-            let detail = if sequence.is_some() {
-                "also a StartingSequenceNumber"
-            } else {
-                "no StartingSequenceNumber"
-            };
+            let detail = if sequence.is_some() { "also a StartingSequenceNumber" } else { "no StartingSequenceNumber" };
             return Err(KinesisError::InvalidArgument(format!(
                 "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {detail}.",
                 kind.as_str()
             )));
         }
         (None, _) => {
-            return Err(KinesisError::InvalidArgument(
-                "Invalid ShardIteratorType.".into(),
-            ));
+            return Err(KinesisError::InvalidArgument("Invalid ShardIteratorType.".into()));
         }
     };
     let iterator = engine.get_shard_iterator(&name, &shard, start).await?;
-    Ok(GetShardIteratorOutput {
-        shard_iterator: Some(iterator),
-    })
+    Ok(GetShardIteratorOutput { shard_iterator: Some(iterator) })
 }
 
 fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<SequenceNumber> {

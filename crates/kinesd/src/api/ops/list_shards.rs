@@ -1,6 +1,8 @@
 //! ListShards: a page of a stream's shards, optionally filtered by ShardFilter. The filters
 //! that name a point in time (AT_LATEST, AT_TRIM_HORIZON, AT_TIMESTAMP) return exactly the
-//! shards open at that point, which tile the hash key space — the KCL depends on it.
+//! shards open at that point, which tile the hash key space — the KCL depends on it. A reshard's
+//! children count as open from the instant their parents closed (their reported creation time
+//! is a second later), and closed shards whose records have all expired are never listed.
 
 use crate::api::common::{after_shard, shard_view, stream_name};
 use crate::api::model::{ListShardsInput, ListShardsOutput, ShardFilterType};
@@ -23,13 +25,14 @@ enum Filter {
 }
 
 impl Filter {
-    fn admits(self, shard: &Shard) -> bool {
+    fn admits(self, stream: &Stream, shard: &Shard, now: u64) -> bool {
+        if stream.is_expired(shard, now) {
+            return false;
+        }
         match self {
             Filter::All => true,
             Filter::Latest => shard.is_open(),
-            Filter::OpenAt(t) => {
-                shard.created_ms <= t && shard.closed.is_none_or(|c| c.closed_ms > t)
-            }
+            Filter::OpenAt(t) => stream.open_at(shard, t),
             Filter::From(t) => shard.closed.is_none_or(|c| c.closed_ms > t),
         }
     }
@@ -75,9 +78,7 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
                 .after
                 .split_once('|')
                 .and_then(|(a, f)| Some((a.to_owned(), Filter::decode(f)?)))
-                .ok_or_else(|| {
-                    KinesisError::InvalidArgument(format!("Invalid NextToken: {token}"))
-                })?;
+                .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid NextToken: {token}")))?;
             let stream = engine.stream(&page.stream_name).await?;
             if stream.created_ms != page.stream_created_ms {
                 return Err(engine.not_found(&page.stream_name));
@@ -86,15 +87,9 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
         }
         None => {
             if input.stream_name.is_none() && input.stream_arn.is_none() {
-                return Err(KinesisError::InvalidArgument(
-                    "Either NextToken or StreamName should be provided.".into(),
-                ));
+                return Err(KinesisError::InvalidArgument("Either NextToken or StreamName should be provided.".into()));
             }
-            let name = stream_name(
-                engine,
-                input.stream_name.as_deref(),
-                input.stream_arn.as_deref(),
-            )?;
+            let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
             let stream = engine.stream(&name).await?;
             let mut after = input.exclusive_start_shard_id.clone();
             let filter = match input.shard_filter.as_ref() {
@@ -116,75 +111,53 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
     {
         return Err(engine.not_found(&name));
     }
-    if matches!(
-        stream.status,
-        StreamStatus::Creating | StreamStatus::Deleting
-    ) {
+    if matches!(stream.status, StreamStatus::Creating | StreamStatus::Deleting) {
         return Err(KinesisError::ResourceInUse(format!(
             "Stream {name} under account {account} is in {} state.",
             stream.status.as_str()
         )));
     }
-    let limit = input
-        .max_results
-        .map_or(DEFAULT_MAX_RESULTS, |m| m as usize)
-        .min(DEFAULT_MAX_RESULTS);
+    let limit = input.max_results.map_or(DEFAULT_MAX_RESULTS, |m| m as usize).min(DEFAULT_MAX_RESULTS);
+    let now = now_ms();
     let mut listed: Vec<&Shard> = stream
         .shards
         .iter()
-        .filter(|s| after.as_deref().is_none_or(|a| after_shard(s, a)) && filter.admits(s))
+        .filter(|s| after.as_deref().is_none_or(|a| after_shard(s, a)) && filter.admits(&stream, s, now))
         .collect();
     let more = listed.len() > limit;
     listed.truncate(limit);
     let next_token = match listed.last() {
-        Some(last) if more => Some(page::seal(
-            engine,
-            &stream.name,
-            stream.created_ms,
-            format!("{}|{}", last.id(), filter.encode()),
-        )),
+        Some(last) if more => {
+            Some(page::seal(engine, &stream.name, stream.created_ms, format!("{}|{}", last.id(), filter.encode())))
+        }
         _ => None,
     };
-    Ok(ListShardsOutput {
-        shards: Some(listed.into_iter().map(shard_view).collect()),
-        next_token,
-    })
+    Ok(ListShardsOutput { shards: Some(listed.into_iter().map(shard_view).collect()), next_token })
 }
 
 /// Turns a ShardFilter into a filter and, for AFTER_SHARD_ID, a starting point.
-fn shard_filter(
-    stream: &Stream,
-    f: &crate::api::model::ShardFilter,
-) -> Result<(Filter, Option<String>)> {
+fn shard_filter(stream: &Stream, f: &crate::api::model::ShardFilter) -> Result<(Filter, Option<String>)> {
     let kind = f.r#type.as_deref().and_then(ShardFilterType::parse);
-    let trim_horizon = now_ms()
-        .saturating_sub(u64::from(stream.retention_hours) * 3_600_000)
-        .max(stream.created_ms);
+    let trim_horizon = stream.trim_horizon_ms(now_ms()).max(stream.created_ms);
+    // A time before the trim horizon lists what the horizon does: the shards open then have
+    // expired, and their children alone tile the key space.
     let at = |ts: Option<crate::protocol::Timestamp>, kind: &str| -> Result<u64> {
         let ts = ts.ok_or_else(|| {
-            KinesisError::InvalidArgument(format!(
-                "Timestamp must be specified for ShardFilter type {kind}."
-            ))
+            KinesisError::InvalidArgument(format!("Timestamp must be specified for ShardFilter type {kind}."))
         })?;
-        Ok((ts.millis.max(0) as u64).max(stream.created_ms))
+        Ok((ts.millis.max(0) as u64).max(trim_horizon))
     };
     Ok(match kind {
         Some(ShardFilterType::AfterShardId) => {
             let id = f.shard_id.as_deref().ok_or_else(|| {
-                KinesisError::InvalidArgument(
-                    "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into(),
-                )
+                KinesisError::InvalidArgument("ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into())
             })?;
             (Filter::All, Some(id.to_owned()))
         }
         Some(ShardFilterType::AtTrimHorizon) => (Filter::OpenAt(trim_horizon), None),
         Some(ShardFilterType::FromTrimHorizon) | None => (Filter::All, None),
         Some(ShardFilterType::AtLatest) => (Filter::Latest, None),
-        Some(ShardFilterType::AtTimestamp) => {
-            (Filter::OpenAt(at(f.timestamp, "AT_TIMESTAMP")?), None)
-        }
-        Some(ShardFilterType::FromTimestamp) => {
-            (Filter::From(at(f.timestamp, "FROM_TIMESTAMP")?), None)
-        }
+        Some(ShardFilterType::AtTimestamp) => (Filter::OpenAt(at(f.timestamp, "AT_TIMESTAMP")?), None),
+        Some(ShardFilterType::FromTimestamp) => (Filter::From(at(f.timestamp, "FROM_TIMESTAMP")?), None),
     })
 }

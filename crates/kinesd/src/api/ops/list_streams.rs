@@ -16,10 +16,7 @@ pub async fn handle(engine: &Engine, input: ListStreamsInput) -> Result<ListStre
     };
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
     let streams = engine.all_streams().await?;
-    let mut listed: Vec<_> = streams
-        .iter()
-        .filter(|s| after.as_deref().is_none_or(|a| s.name.as_str() > a))
-        .collect();
+    let mut listed: Vec<_> = streams.iter().filter(|s| after.as_deref().is_none_or(|a| s.name.as_str() > a)).collect();
     let has_more_streams = listed.len() > limit;
     listed.truncate(limit);
     let next_token = match listed.last() {

@@ -7,34 +7,18 @@ use crate::error::Result;
 
 const DEFAULT_LIMIT: usize = 50;
 
-pub async fn handle(
-    engine: &Engine,
-    input: ListTagsForStreamInput,
-) -> Result<ListTagsForStreamOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+pub async fn handle(engine: &Engine, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
     let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();
     tags.sort();
     let after = input.exclusive_start_tag_key.as_deref();
-    let mut listed: Vec<_> = tags
-        .into_iter()
-        .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
-        .collect();
+    let mut listed: Vec<_> = tags.into_iter().filter(|(k, _)| after.is_none_or(|a| k.as_str() > a)).collect();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
     let has_more_tags = listed.len() > limit;
     listed.truncate(limit);
     Ok(ListTagsForStreamOutput {
-        tags: listed
-            .into_iter()
-            .map(|(k, v)| Tag {
-                key: k.clone(),
-                value: Some(v.clone()),
-            })
-            .collect(),
+        tags: listed.into_iter().map(|(k, v)| Tag { key: k.clone(), value: Some(v.clone()) }).collect(),
         has_more_tags,
     })
 }

@@ -1,13 +1,36 @@
 //! One module per operation: `handle(engine, validated input) -> output`.
 
+pub mod add_tags_to_stream;
 pub mod create_stream;
+pub mod decrease_stream_retention_period;
+pub mod delete_resource_policy;
 pub mod delete_stream;
+pub mod describe_account_settings;
+pub mod describe_limits;
 pub mod describe_stream;
 pub mod describe_stream_summary;
+pub mod disable_enhanced_monitoring;
+pub mod enable_enhanced_monitoring;
 pub mod get_records;
+pub mod get_resource_policy;
 pub mod get_shard_iterator;
+pub mod increase_stream_retention_period;
 pub mod list_shards;
 pub mod list_streams;
+pub mod list_tags_for_resource;
 pub mod list_tags_for_stream;
+pub mod merge_shards;
 pub mod put_record;
 pub mod put_records;
+pub mod put_resource_policy;
+pub mod remove_tags_from_stream;
+pub mod split_shard;
+pub mod start_stream_encryption;
+pub mod stop_stream_encryption;
+pub mod tag_resource;
+pub mod untag_resource;
+pub mod update_account_settings;
+pub mod update_max_record_size;
+pub mod update_shard_count;
+pub mod update_stream_mode;
+pub mod update_stream_warm_throughput;

@@ -10,11 +10,7 @@ use crate::engine::sequence::SequenceNumber;
 use crate::error::{KinesisError, Result};
 
 pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let partition_key = input.partition_key.unwrap_or_default();
     let data = input.data.unwrap_or_default();
     let explicit = explicit_hash_key(input.explicit_hash_key.as_deref())?;
@@ -28,28 +24,15 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
     }
     let stream = engine.stream(&name).await?;
     check_record_size(&stream, &partition_key, &data)?;
-    let (stream, mut outcomes) = engine
-        .put_records(
-            &name,
-            vec![PutEntry {
-                partition_key,
-                data,
-                explicit_hash_key: explicit,
-            }],
-        )
-        .await?;
+    let (stream, mut outcomes) =
+        engine.put_records(&name, vec![PutEntry { partition_key, data, explicit_hash_key: explicit }]).await?;
     match outcomes.pop() {
-        Some(PutOutcome::Stored {
-            shard_index,
-            sequence_number,
-        }) => Ok(PutRecordOutput {
+        Some(PutOutcome::Stored { shard_index, sequence_number }) => Ok(PutRecordOutput {
             shard_id: shard_id(shard_index),
             sequence_number: sequence_number.to_string(),
             encryption_type: Some(encryption_type(&stream)),
         }),
         Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::InternalFailure(message)),
-        None => Err(KinesisError::InternalFailure(
-            "Internal service failure.".into(),
-        )),
+        None => Err(KinesisError::InternalFailure("Internal service failure.".into())),
     }
 }

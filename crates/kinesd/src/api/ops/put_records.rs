@@ -13,22 +13,14 @@ use crate::error::{KinesisError, Result};
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecordsOutput> {
-    let name = stream_name(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let records = input.records.unwrap_or_default();
     let total: usize = records
         .iter()
-        .map(|r| {
-            r.data.as_ref().map_or(0, |d| d.len()) + r.partition_key.as_ref().map_or(0, |k| k.len())
-        })
+        .map(|r| r.data.as_ref().map_or(0, |d| d.len()) + r.partition_key.as_ref().map_or(0, |k| k.len()))
         .sum();
     if total > MAX_REQUEST_BYTES {
-        return Err(KinesisError::InvalidArgument(
-            "Records size exceeds 10 MB limit".into(),
-        ));
+        return Err(KinesisError::InvalidArgument("Records size exceeds 10 MB limit".into()));
     }
     let stream = engine.stream(&name).await?;
     let mut entries = Vec::with_capacity(records.len());
@@ -37,37 +29,20 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
         let data = r.data.unwrap_or_default();
         check_record_size(&stream, &partition_key, &data)?;
         let explicit = explicit_hash_key(r.explicit_hash_key.as_deref())?;
-        entries.push(PutEntry {
-            partition_key,
-            data,
-            explicit_hash_key: explicit,
-        });
+        entries.push(PutEntry { partition_key, data, explicit_hash_key: explicit });
     }
     let (stream, outcomes) = engine.put_records(&name, entries).await?;
     // When storage refuses every record (a full disk, an I/O error) the request fails as a
     // whole, as AWS fails requests on an internal error; partial failures stay per record.
-    if outcomes.iter().all(|o| {
-        matches!(
-            o,
-            PutOutcome::Failed {
-                code: "InternalFailure",
-                ..
-            }
-        )
-    }) {
-        return Err(KinesisError::InternalFailure(
-            "Internal service failure.".into(),
-        ));
+    if outcomes.iter().all(|o| matches!(o, PutOutcome::Failed { code: "InternalFailure", .. })) {
+        return Err(KinesisError::InternalFailure("Internal service failure.".into()));
     }
     let mut failed = 0;
     let mut buf = String::with_capacity(64);
     let results = outcomes
         .into_iter()
         .map(|o| match o {
-            PutOutcome::Stored {
-                shard_index,
-                sequence_number,
-            } => {
+            PutOutcome::Stored { shard_index, sequence_number } => {
                 buf.clear();
                 sequence_number.write_decimal(&mut buf);
                 PutRecordsResultEntry {

@@ -40,10 +40,7 @@ impl FileCatalog {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let Some(key) = hex::decode(name)
-                .ok()
-                .and_then(|k| String::from_utf8(k).ok())
-            else {
+            let Some(key) = hex::decode(name).ok().and_then(|k| String::from_utf8(k).ok()) else {
                 tracing::warn!(file = %path.display(), "ignoring a file that is not a catalog entry");
                 continue;
             };

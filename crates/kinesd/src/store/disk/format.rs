@@ -80,10 +80,7 @@ pub fn encode_frame(
     records: &[NewRecord],
 ) -> usize {
     let start = out.len();
-    let body: usize = records
-        .iter()
-        .map(|r| RECORD_HEADER_LEN + r.partition_key.len() + r.data.len())
-        .sum();
+    let body: usize = records.iter().map(|r| RECORD_HEADER_LEN + r.partition_key.len() + r.data.len()).sum();
     let len = FRAME_HEADER_LEN - 4 + body + 4;
     out.reserve(4 + len);
     out.extend_from_slice(&(len as u32).to_le_bytes());
@@ -245,25 +242,11 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let mut buf = Vec::new();
-        let n = encode_frame(
-            &mut buf,
-            FrameKind::Records,
-            LogId(7),
-            40,
-            1234,
-            &[rec("a", b"xy"), rec("bb", b"")],
-        );
+        let n = encode_frame(&mut buf, FrameKind::Records, LogId(7), 40, 1234, &[rec("a", b"xy"), rec("bb", b"")]);
         assert_eq!(n, buf.len());
         let h = check_frame(&buf).unwrap();
         assert_eq!(
-            (
-                h.kind,
-                h.log,
-                h.first_position,
-                h.count,
-                h.arrival_ms,
-                h.total_len
-            ),
+            (h.kind, h.log, h.first_position, h.count, h.arrival_ms, h.total_len),
             (FrameKind::Records, LogId(7), 40, 2, 1234, n)
         );
         let bytes = Bytes::from(buf);
@@ -272,12 +255,7 @@ mod tests {
         decode_records(&bytes, &h, 41, &mut out, 10, &mut budget);
         assert_eq!(out.len(), 1);
         assert_eq!(
-            (
-                out[0].position,
-                &out[0].partition_key[..],
-                &out[0].data[..],
-                out[0].flags
-            ),
+            (out[0].position, &out[0].partition_key[..], &out[0].data[..], out[0].flags),
             (41, &b"bb"[..], &b""[..], 1)
         );
     }
@@ -285,20 +263,9 @@ mod tests {
     #[test]
     fn torn_and_zeroed_tails_are_truncations() {
         let mut buf = Vec::new();
-        encode_frame(
-            &mut buf,
-            FrameKind::Records,
-            LogId(1),
-            0,
-            1,
-            &[rec("k", b"value")],
-        );
+        encode_frame(&mut buf, FrameKind::Records, LogId(1), 0, 1, &[rec("k", b"value")]);
         for cut in 0..buf.len() {
-            assert_eq!(
-                check_frame(&buf[..cut]),
-                Err(FrameError::Truncated),
-                "cut at {cut}"
-            );
+            assert_eq!(check_frame(&buf[..cut]), Err(FrameError::Truncated), "cut at {cut}");
         }
         assert_eq!(check_frame(&[0u8; 64]), Err(FrameError::Truncated));
     }

@@ -1,22 +1,35 @@
-//! Where each log's records are: an in-memory list of frame locations per log, and the index
-//! file written beside each sealed segment so that start-up need not scan sealed data.
+//! Where each log's records are.
 //!
-//! Index file (version 1), all little-endian, CRC32C of everything before the trailer:
+//! Memory stays flat as retained data grows: for the segment being written, every frame of a
+//! log is kept in memory; for each sealed segment a log only keeps one [`SealedRun`] (its
+//! position and time range there and where its frame list sits in the segment's index file).
+//! Frame lists of sealed segments are read from the index file when a read or a seek needs
+//! them, and kept in a small bounded cache.
+//!
+//! Index file (version 1), little-endian:
 //! ```text
-//! magic "KNSDIDX1" | version u32 | segment id u64 | valid length u64
-//! live logs u32 × (log u64 | tip u64 | last arrival ms u64)       (the table at seal time)
-//! frames u32 × (log u64 | first position u64 | count u32 | arrival ms u64 | offset u64 | len u32)
-//! crc32c u32
+//! header     magic "KNSDIDX1" | version u32 | segment u64 | valid length u64 | logs u32 | runs u32
+//! log table  logs × (log u64 | tip u64 | last arrival ms u64)            (at seal time)
+//! runs       runs × (log u64 | first position u64 | end position u64 | first arrival u64
+//!                    | last arrival u64 | frames offset u64 | frames u32 | frames crc32c u32)
+//! crc32c u32 over header, log table and runs
+//! frames     per run, in position order: (first position u64 | count u32 | arrival ms u64
+//!                    | offset u64 | len u32)
 //! ```
+//! Start-up reads only the header, table and runs of each sealed segment.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 use crate::store::LogId;
 
 pub const INDEX_MAGIC: &[u8; 8] = b"KNSDIDX1";
 const INDEX_VERSION: u32 = 1;
-const FRAME_ENTRY_LEN: usize = 8 + 8 + 4 + 8 + 8 + 4;
+const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4 + 4;
 const LOG_ENTRY_LEN: usize = 24;
+const RUN_ENTRY_LEN: usize = 8 * 6 + 4 + 4;
+const FRAME_ENTRY_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// One frame of one log: `count` records from `first_position`, all arrived at `arrival_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +55,20 @@ pub struct LogTip {
     pub last_arrival_ms: u64,
 }
 
-/// What an index file holds.
+/// A log's records in one sealed segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedRun {
+    pub segment: u64,
+    pub first_position: u64,
+    pub end_position: u64,
+    pub first_arrival_ms: u64,
+    pub last_arrival_ms: u64,
+    pub frames_offset: u64,
+    pub frames: u32,
+    pub frames_crc: u32,
+}
+
+/// A segment's index as built from its frames (to be written when it is sealed).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SegmentIndex {
     pub segment: u64,
@@ -52,96 +78,85 @@ pub struct SegmentIndex {
     pub frames: Vec<(LogId, FrameRef)>,
 }
 
+/// What start-up reads of an index file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexDirectory {
+    pub segment: u64,
+    pub valid_len: u64,
+    pub logs: HashMap<LogId, LogTip>,
+    pub runs: Vec<(LogId, SealedRun)>,
+}
+
+fn put_frame(out: &mut Vec<u8>, f: &FrameRef) {
+    out.extend_from_slice(&f.first_position.to_le_bytes());
+    out.extend_from_slice(&f.count.to_le_bytes());
+    out.extend_from_slice(&f.arrival_ms.to_le_bytes());
+    out.extend_from_slice(&f.offset.to_le_bytes());
+    out.extend_from_slice(&f.len.to_le_bytes());
+}
+
 impl SegmentIndex {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            32 + self.logs.len() * LOG_ENTRY_LEN + self.frames.len() * FRAME_ENTRY_LEN,
-        );
+    /// The file's bytes, and the directory they describe.
+    pub fn encode(&self) -> (Vec<u8>, IndexDirectory) {
+        let mut by_log: HashMap<LogId, Vec<FrameRef>> = HashMap::new();
+        for (log, f) in &self.frames {
+            by_log.entry(*log).or_default().push(*f);
+        }
+        let mut groups: Vec<(LogId, Vec<FrameRef>)> = by_log.into_iter().collect();
+        groups.sort_by_key(|(log, _)| *log);
+        let mut tips: Vec<_> = self.logs.iter().collect();
+        tips.sort_by_key(|(id, _)| **id);
+
+        let directory_len = HEADER_LEN + tips.len() * LOG_ENTRY_LEN + groups.len() * RUN_ENTRY_LEN + 4;
+        let mut frames_block = Vec::with_capacity(self.frames.len() * FRAME_ENTRY_LEN);
+        let mut runs = Vec::with_capacity(groups.len());
+        for (log, frames) in &mut groups {
+            frames.sort_by_key(|f| f.first_position);
+            let start = frames_block.len();
+            for f in frames.iter() {
+                put_frame(&mut frames_block, f);
+            }
+            let (first, last) = (frames[0], frames[frames.len() - 1]);
+            runs.push((
+                *log,
+                SealedRun {
+                    segment: self.segment,
+                    first_position: first.first_position,
+                    end_position: last.end_position(),
+                    first_arrival_ms: first.arrival_ms,
+                    last_arrival_ms: last.arrival_ms,
+                    frames_offset: (directory_len + start) as u64,
+                    frames: frames.len() as u32,
+                    frames_crc: crc32c::crc32c(&frames_block[start..]),
+                },
+            ));
+        }
+        let mut out = Vec::with_capacity(directory_len + frames_block.len());
         out.extend_from_slice(INDEX_MAGIC);
         out.extend_from_slice(&INDEX_VERSION.to_le_bytes());
         out.extend_from_slice(&self.segment.to_le_bytes());
         out.extend_from_slice(&self.valid_len.to_le_bytes());
-        let mut logs: Vec<_> = self.logs.iter().collect();
-        logs.sort_by_key(|(id, _)| **id);
-        out.extend_from_slice(&(logs.len() as u32).to_le_bytes());
-        for (id, t) in logs {
+        out.extend_from_slice(&(tips.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(runs.len() as u32).to_le_bytes());
+        for (id, t) in &tips {
             out.extend_from_slice(&id.0.to_le_bytes());
             out.extend_from_slice(&t.tip.to_le_bytes());
             out.extend_from_slice(&t.last_arrival_ms.to_le_bytes());
         }
-        out.extend_from_slice(&(self.frames.len() as u32).to_le_bytes());
-        for (id, f) in &self.frames {
-            out.extend_from_slice(&id.0.to_le_bytes());
-            out.extend_from_slice(&f.first_position.to_le_bytes());
-            out.extend_from_slice(&f.count.to_le_bytes());
-            out.extend_from_slice(&f.arrival_ms.to_le_bytes());
-            out.extend_from_slice(&f.offset.to_le_bytes());
-            out.extend_from_slice(&f.len.to_le_bytes());
+        for (log, r) in &runs {
+            for v in [log.0, r.first_position, r.end_position, r.first_arrival_ms, r.last_arrival_ms, r.frames_offset] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&r.frames.to_le_bytes());
+            out.extend_from_slice(&r.frames_crc.to_le_bytes());
         }
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        out
-    }
-
-    pub fn decode(b: &[u8]) -> Result<SegmentIndex, String> {
-        if b.len() < 36 || &b[..8] != INDEX_MAGIC {
-            return Err("bad index magic".into());
-        }
-        let (body, trailer) = b.split_at(b.len() - 4);
-        if crc32c::crc32c(body)
-            != u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]])
-        {
-            return Err("index checksum mismatch".into());
-        }
-        let mut r = Reader { b: body, at: 8 };
-        let version = r.u32()?;
-        if version != INDEX_VERSION {
-            return Err(format!("unsupported index version {version}"));
-        }
-        let segment = r.u64()?;
-        let valid_len = r.u64()?;
-        let n_logs = r.u32()? as usize;
-        let mut logs = HashMap::with_capacity(n_logs);
-        for _ in 0..n_logs {
-            let id = LogId(r.u64()?);
-            logs.insert(
-                id,
-                LogTip {
-                    tip: r.u64()?,
-                    last_arrival_ms: r.u64()?,
-                },
-            );
-        }
-        let n_frames = r.u32()? as usize;
-        let mut frames = Vec::with_capacity(n_frames.min(body.len() / FRAME_ENTRY_LEN));
-        for _ in 0..n_frames {
-            let id = LogId(r.u64()?);
-            let first_position = r.u64()?;
-            let count = r.u32()?;
-            let arrival_ms = r.u64()?;
-            let offset = r.u64()?;
-            let len = r.u32()?;
-            frames.push((
-                id,
-                FrameRef {
-                    first_position,
-                    arrival_ms,
-                    segment,
-                    offset,
-                    len,
-                    count,
-                },
-            ));
-        }
-        if r.at != body.len() {
-            return Err("index has trailing bytes".into());
-        }
-        Ok(SegmentIndex {
-            segment,
-            valid_len,
-            logs,
-            frames,
-        })
+        debug_assert_eq!(out.len(), directory_len);
+        out.extend_from_slice(&frames_block);
+        let directory =
+            IndexDirectory { segment: self.segment, valid_len: self.valid_len, logs: self.logs.clone(), runs };
+        (out, directory)
     }
 }
 
@@ -166,37 +181,166 @@ impl Reader<'_> {
     }
 }
 
-/// The read-side view of one log: its frames in position order, tip and trim horizon.
+/// Reads and checks an index file's directory (not its frame lists).
+pub fn read_directory(file: &File) -> Result<IndexDirectory, String> {
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut header, 0).map_err(|e| format!("index unreadable: {e}"))?;
+    if &header[..8] != INDEX_MAGIC {
+        return Err("bad index magic".into());
+    }
+    let mut r = Reader { b: &header, at: 8 };
+    let version = r.u32()?;
+    if version != INDEX_VERSION {
+        return Err(format!("unsupported index version {version}"));
+    }
+    let segment = r.u64()?;
+    let valid_len = r.u64()?;
+    let n_logs = r.u32()? as usize;
+    let n_runs = r.u32()? as usize;
+    let len = HEADER_LEN + n_logs * LOG_ENTRY_LEN + n_runs * RUN_ENTRY_LEN + 4;
+    let size = file.metadata().map_err(|e| e.to_string())?.len() as usize;
+    if len > size {
+        return Err("index truncated".into());
+    }
+    let mut dir = vec![0u8; len];
+    file.read_exact_at(&mut dir, 0).map_err(|e| format!("index unreadable: {e}"))?;
+    let (body, trailer) = dir.split_at(len - 4);
+    if crc32c::crc32c(body) != u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) {
+        return Err("index checksum mismatch".into());
+    }
+    let mut r = Reader { b: body, at: HEADER_LEN };
+    let mut logs = HashMap::with_capacity(n_logs);
+    for _ in 0..n_logs {
+        let id = LogId(r.u64()?);
+        logs.insert(id, LogTip { tip: r.u64()?, last_arrival_ms: r.u64()? });
+    }
+    let mut runs = Vec::with_capacity(n_runs);
+    for _ in 0..n_runs {
+        let log = LogId(r.u64()?);
+        let run = SealedRun {
+            segment,
+            first_position: r.u64()?,
+            end_position: r.u64()?,
+            first_arrival_ms: r.u64()?,
+            last_arrival_ms: r.u64()?,
+            frames_offset: r.u64()?,
+            frames: r.u32()?,
+            frames_crc: r.u32()?,
+        };
+        if run.frames_offset as usize + run.frames as usize * FRAME_ENTRY_LEN > size {
+            return Err("index run points past the end of the file".into());
+        }
+        runs.push((log, run));
+    }
+    Ok(IndexDirectory { segment, valid_len, logs, runs })
+}
+
+/// Reads one run's frame list from its index file, checking its CRC.
+pub fn read_run_frames(file: &File, run: &SealedRun) -> Result<Vec<FrameRef>, String> {
+    let mut b = vec![0u8; run.frames as usize * FRAME_ENTRY_LEN];
+    file.read_exact_at(&mut b, run.frames_offset).map_err(|e| format!("index unreadable: {e}"))?;
+    if crc32c::crc32c(&b) != run.frames_crc {
+        return Err(format!("index of segment {} is damaged (frame list checksum)", run.segment));
+    }
+    let mut r = Reader { b: &b, at: 0 };
+    let mut frames = Vec::with_capacity(run.frames as usize);
+    for _ in 0..run.frames {
+        let first_position = r.u64()?;
+        let count = r.u32()?;
+        let arrival_ms = r.u64()?;
+        let offset = r.u64()?;
+        let len = r.u32()?;
+        frames.push(FrameRef { first_position, arrival_ms, segment: run.segment, offset, len, count });
+    }
+    Ok(frames)
+}
+
+/// The read-side view of one log.
 #[derive(Debug, Default)]
 pub struct LogIndex {
-    pub frames: Vec<FrameRef>,
+    /// One run per sealed segment holding records of this log, in position order.
+    pub sealed: Vec<SealedRun>,
+    /// Frames in the segment being written, in position order.
+    pub live: Vec<FrameRef>,
     pub tip: u64,
     /// Records before this position are gone (retention).
     pub trim: u64,
 }
 
 impl LogIndex {
-    /// The index of the frame holding `position`, or of the first frame after it.
-    pub fn frame_at(&self, position: u64) -> usize {
-        self.frames
-            .partition_point(|f| f.end_position() <= position)
-    }
-
     pub fn push(&mut self, frame: FrameRef) {
         self.tip = frame.end_position();
-        self.frames.push(frame);
+        self.live.push(frame);
     }
 
-    /// Forgets frames whose records all arrived before `before_ms`.
-    pub fn trim_before(&mut self, before_ms: u64) {
-        let keep_from = self.frames.partition_point(|f| f.arrival_ms < before_ms);
-        if keep_from > 0 {
-            self.trim = self.trim.max(self.frames[keep_from - 1].end_position());
-            self.frames.drain(..keep_from);
+    /// Moves the live frames of `segment` into a sealed run.
+    pub fn seal(&mut self, run: SealedRun) {
+        self.live.retain(|f| f.segment != run.segment);
+        if run.end_position > self.trim {
+            self.sealed.push(run);
         }
-        if self.frames.is_empty() {
-            self.trim = self.trim.max(self.tip);
+    }
+
+    /// Forgets everything before `position`.
+    pub fn trim_to(&mut self, position: u64) {
+        self.trim = self.trim.max(position).min(self.tip);
+        let trim = self.trim;
+        self.sealed.retain(|r| r.end_position > trim);
+        let drop = self.live.partition_point(|f| f.end_position() <= trim);
+        self.live.drain(..drop);
+    }
+
+    /// The oldest segment this log still needs.
+    pub fn oldest_segment(&self) -> Option<u64> {
+        self.sealed.first().map(|r| r.segment).or_else(|| self.live.first().map(|f| f.segment))
+    }
+}
+
+/// A bounded cache of sealed runs' frame lists, evicting the oldest entries first.
+pub struct FrameCache {
+    capacity_frames: usize,
+    held: usize,
+    map: HashMap<(u64, LogId), std::sync::Arc<Vec<FrameRef>>>,
+    order: VecDeque<(u64, LogId)>,
+}
+
+impl FrameCache {
+    pub fn new(capacity_frames: usize) -> FrameCache {
+        FrameCache { capacity_frames, held: 0, map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    pub fn get(&self, segment: u64, log: LogId) -> Option<std::sync::Arc<Vec<FrameRef>>> {
+        self.map.get(&(segment, log)).cloned()
+    }
+
+    pub fn insert(&mut self, segment: u64, log: LogId, frames: std::sync::Arc<Vec<FrameRef>>) {
+        self.held += frames.len();
+        if self.map.insert((segment, log), frames).is_none() {
+            self.order.push_back((segment, log));
         }
+        while self.held > self.capacity_frames {
+            let Some(key) = self.order.pop_front() else { break };
+            if let Some(old) = self.map.remove(&key) {
+                self.held -= old.len();
+            }
+        }
+    }
+
+    /// Drops the entries of a deleted segment.
+    pub fn forget_segment(&mut self, segment: u64) {
+        let map = &mut self.map;
+        let mut held = self.held;
+        self.order.retain(|key| {
+            if key.0 == segment {
+                if let Some(old) = map.remove(key) {
+                    held -= old.len();
+                }
+                false
+            } else {
+                true
+            }
+        });
+        self.held = held;
     }
 }
 
@@ -204,62 +348,77 @@ impl LogIndex {
 mod tests {
     use super::*;
 
-    #[test]
-    fn index_files_round_trip_and_detect_damage() {
-        let mut idx = SegmentIndex {
-            segment: 4,
-            valid_len: 999,
-            ..Default::default()
-        };
-        idx.logs.insert(
-            LogId(1),
-            LogTip {
-                tip: 10,
-                last_arrival_ms: 5,
-            },
-        );
-        idx.frames.push((
-            LogId(1),
-            FrameRef {
-                first_position: 8,
-                arrival_ms: 5,
-                segment: 4,
-                offset: 24,
-                len: 40,
-                count: 2,
-            },
-        ));
-        let bytes = idx.encode();
-        assert_eq!(SegmentIndex::decode(&bytes).unwrap(), idx);
-        for i in 0..bytes.len() {
-            let mut bad = bytes.clone();
-            bad[i] ^= 0x10;
-            assert!(SegmentIndex::decode(&bad).is_err(), "flip at {i}");
-        }
-        assert!(SegmentIndex::decode(&bytes[..bytes.len() - 1]).is_err());
+    fn frame(first_position: u64, count: u32, arrival_ms: u64, segment: u64) -> FrameRef {
+        FrameRef { first_position, arrival_ms, segment, offset: first_position * 10, len: 10, count }
     }
 
     #[test]
-    fn frames_are_found_by_position_and_trimmed_by_time() {
-        let mut log = LogIndex::default();
-        for (i, arrival) in [(0u64, 10u64), (3, 20), (5, 30)] {
-            log.push(FrameRef {
-                first_position: i,
-                arrival_ms: arrival,
-                segment: 1,
-                offset: 0,
-                len: 0,
-                count: if i == 0 { 3 } else { 2 },
-            });
+    fn index_files_round_trip_and_detect_damage() {
+        let mut idx = SegmentIndex { segment: 4, valid_len: 999, ..Default::default() };
+        idx.logs.insert(LogId(1), LogTip { tip: 10, last_arrival_ms: 5 });
+        idx.logs.insert(LogId(2), LogTip { tip: 3, last_arrival_ms: 6 });
+        idx.frames.push((LogId(1), frame(8, 2, 5, 4)));
+        idx.frames.push((LogId(2), frame(0, 3, 6, 4)));
+        idx.frames.push((LogId(1), frame(10, 1, 7, 4)));
+        let (bytes, directory) = idx.encode();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i");
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let read = read_directory(&file).unwrap();
+        assert_eq!(read, directory);
+        let (log, run) = read.runs[0];
+        assert_eq!((log, run.first_position, run.end_position, run.frames), (LogId(1), 8, 11, 2));
+        assert_eq!(read_run_frames(&file, &run).unwrap(), vec![frame(8, 2, 5, 4), frame(10, 1, 7, 4)]);
+        // Any flipped bit is caught, by the directory CRC or the frame list's.
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            std::fs::write(&path, &bad).unwrap();
+            let file = File::open(&path).unwrap();
+            let caught = match read_directory(&file) {
+                Err(_) => true,
+                Ok(d) => d.runs.iter().any(|(_, r)| read_run_frames(&file, r).is_err()),
+            };
+            assert!(caught, "flip at {i}");
         }
-        assert_eq!(log.tip, 7);
-        assert_eq!(log.frame_at(0), 0);
-        assert_eq!(log.frame_at(2), 0);
-        assert_eq!(log.frame_at(3), 1);
-        assert_eq!(log.frame_at(7), 3);
-        log.trim_before(20);
-        assert_eq!((log.trim, log.frames.len()), (3, 2));
-        log.trim_before(u64::MAX);
-        assert_eq!((log.trim, log.frames.len()), (7, 0));
+    }
+
+    #[test]
+    fn sealing_and_trimming_keep_positions_straight() {
+        let mut log = LogIndex::default();
+        log.push(frame(0, 3, 10, 1));
+        log.push(frame(3, 2, 20, 1));
+        log.seal(SealedRun {
+            segment: 1,
+            first_position: 0,
+            end_position: 5,
+            first_arrival_ms: 10,
+            last_arrival_ms: 20,
+            frames_offset: 0,
+            frames: 2,
+            frames_crc: 0,
+        });
+        log.push(frame(5, 2, 30, 2));
+        assert_eq!((log.sealed.len(), log.live.len(), log.tip), (1, 1, 7));
+        assert_eq!(log.oldest_segment(), Some(1));
+        log.trim_to(5);
+        assert_eq!((log.sealed.len(), log.live.len(), log.trim), (0, 1, 5));
+        assert_eq!(log.oldest_segment(), Some(2));
+        log.trim_to(100);
+        assert_eq!((log.trim, log.live.len()), (7, 0), "trim never passes the tip");
+    }
+
+    #[test]
+    fn the_frame_cache_is_bounded() {
+        let mut cache = FrameCache::new(10);
+        for s in 0..5 {
+            cache.insert(s, LogId(1), std::sync::Arc::new(vec![frame(0, 1, 0, s); 4]));
+        }
+        assert!(cache.held <= 10);
+        assert!(cache.get(4, LogId(1)).is_some());
+        assert!(cache.get(0, LogId(1)).is_none());
+        cache.forget_segment(4);
+        assert!(cache.get(4, LogId(1)).is_none());
     }
 }

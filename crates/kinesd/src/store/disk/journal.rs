@@ -28,29 +28,15 @@ use crate::store::{Appended, LogId, NewRecord, StoreError};
 const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
 
 pub enum Command {
-    Append {
-        log: LogId,
-        records: Vec<NewRecord>,
-        now_ms: u64,
-        reply: oneshot::Sender<Result<Appended, StoreError>>,
-    },
-    Create {
-        log: LogId,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Delete {
-        log: LogId,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
+    Append { log: LogId, records: Vec<NewRecord>, now_ms: u64, reply: oneshot::Sender<Result<Appended, StoreError>> },
+    Create { log: LogId, reply: oneshot::Sender<Result<(), StoreError>> },
+    Delete { log: LogId, reply: oneshot::Sender<Result<(), StoreError>> },
 }
 
 impl Command {
     fn size(&self) -> usize {
         match self {
-            Command::Append { records, .. } => records
-                .iter()
-                .map(|r| r.data.len() + r.partition_key.len() + 7)
-                .sum(),
+            Command::Append { records, .. } => records.iter().map(|r| r.data.len() + r.partition_key.len() + 7).sum(),
             _ => 64,
         }
     }
@@ -170,33 +156,18 @@ impl Writer {
         let mut effects = Vec::with_capacity(group.len());
         for cmd in group.iter_mut() {
             let effect = match cmd {
-                Command::Append {
-                    log,
-                    records,
-                    now_ms,
-                    ..
-                } => match self.state.tips.get(log).copied() {
+                Command::Append { log, records, now_ms, .. } => match self.state.tips.get(log).copied() {
                     None => Effect::None,
                     Some(tip) => {
                         let arrival_ms = (*now_ms).max(tip.last_arrival_ms);
                         let offset = base + self.buf.len() as u64;
-                        let len = format::encode_frame(
-                            &mut self.buf,
-                            FrameKind::Records,
-                            *log,
-                            tip.tip,
-                            arrival_ms,
-                            records,
-                        );
+                        let len =
+                            format::encode_frame(&mut self.buf, FrameKind::Records, *log, tip.tip, arrival_ms, records);
                         let count = records.len() as u32;
                         undo.push((*log, Some(tip)));
-                        self.state.tips.insert(
-                            *log,
-                            LogTip {
-                                tip: tip.tip + u64::from(count),
-                                last_arrival_ms: arrival_ms,
-                            },
-                        );
+                        self.state
+                            .tips
+                            .insert(*log, LogTip { tip: tip.tip + u64::from(count), last_arrival_ms: arrival_ms });
                         Effect::Frame(
                             *log,
                             FrameRef {
@@ -253,10 +224,7 @@ impl Writer {
                     let answer = match (&result, effect) {
                         (Ok(()), Effect::Frame(log, frame)) => {
                             self.publish_frame(log, frame);
-                            Ok(Appended {
-                                first_position: frame.first_position,
-                                arrival_ms: frame.arrival_ms,
-                            })
+                            Ok(Appended { first_position: frame.first_position, arrival_ms: frame.arrival_ms })
                         }
                         (Ok(()), _) => Err(StoreError::NoSuchLog(log)),
                         (Err(_), _) => Err(failed()),
@@ -277,10 +245,11 @@ impl Writer {
                 }
             }
         }
-        if result.is_ok() && self.state.len >= self.segment_bytes {
-            if let Err(e) = self.roll() {
-                tracing::error!(error = %e, "could not start a new journal segment; continuing in the current one");
-            }
+        if result.is_ok()
+            && self.state.len >= self.segment_bytes
+            && let Err(e) = self.roll()
+        {
+            tracing::error!(error = %e, "could not start a new journal segment; continuing in the current one");
         }
     }
 
@@ -322,7 +291,17 @@ impl Writer {
             logs: self.state.tips.clone(),
             frames: std::mem::take(&mut self.state.frames_in_segment),
         };
-        write_index(&self.dir, &index)?;
+        let (bytes, directory) = index.encode();
+        let file = write_index(&self.dir, index.segment, &bytes)?;
+        self.shared.indexes.write().insert(index.segment, Arc::new(file));
+        // Readers now find these frames through the index file instead of memory.
+        let logs = self.shared.logs.read();
+        for (log, run) in &directory.runs {
+            if let Some(l) = logs.get(log) {
+                l.write().seal(*run);
+            }
+        }
+        drop(logs);
         let next = self.state.segment + 1;
         let (file, len) = create_segment(&self.dir, next, &self.state.tips)?;
         self.shared.add_segment(next, file.try_clone()?);
@@ -333,39 +312,25 @@ impl Writer {
     }
 }
 
-/// Writes an index file atomically.
-pub fn write_index(dir: &Path, index: &SegmentIndex) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{:020}.idx.tmp", index.segment));
+/// Writes an index file atomically and returns it opened for reading.
+pub fn write_index(dir: &Path, segment: u64, bytes: &[u8]) -> std::io::Result<File> {
+    let tmp = dir.join(format!("{segment:020}.idx.tmp"));
     let f = File::create(&tmp)?;
-    f.write_all_at(&index.encode(), 0)?;
+    f.write_all_at(bytes, 0)?;
     f.sync_data()?;
     drop(f);
-    fs::rename(&tmp, index_path(dir, index.segment))?;
-    sync_dir(dir)
+    let path = index_path(dir, segment);
+    fs::rename(&tmp, &path)?;
+    sync_dir(dir)?;
+    File::open(path)
 }
 
 /// Creates segment `id`, starting with the table of live logs; returns it and its length.
-pub fn create_segment(
-    dir: &Path,
-    id: u64,
-    tips: &HashMap<LogId, LogTip>,
-) -> std::io::Result<(File, u64)> {
+pub fn create_segment(dir: &Path, id: u64, tips: &HashMap<LogId, LogTip>) -> std::io::Result<(File, u64)> {
     let path = segment_path(dir, id);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)?;
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
     let mut buf = format::segment_header(id).to_vec();
-    format::encode_frame(
-        &mut buf,
-        FrameKind::LogTable,
-        LogId(0),
-        0,
-        0,
-        &[log_table(tips)],
-    );
+    format::encode_frame(&mut buf, FrameKind::LogTable, LogId(0), 0, 0, &[log_table(tips)]);
     file.write_all_at(&buf, 0)?;
     file.sync_data()?;
     sync_dir(dir)?;
@@ -381,28 +346,18 @@ fn log_table(tips: &HashMap<LogId, LogTip>) -> NewRecord {
         data.extend_from_slice(&t.tip.to_le_bytes());
         data.extend_from_slice(&t.last_arrival_ms.to_le_bytes());
     }
-    NewRecord {
-        partition_key: Bytes::new(),
-        data: Bytes::from(data),
-        flags: 0,
-    }
+    NewRecord { partition_key: Bytes::new(), data: Bytes::from(data), flags: 0 }
 }
 
 /// Decodes a log table record.
 pub fn parse_log_table(data: &[u8]) -> Option<HashMap<LogId, LogTip>> {
-    if data.len() % 24 != 0 {
+    if !data.len().is_multiple_of(24) {
         return None;
     }
     let mut tips = HashMap::with_capacity(data.len() / 24);
     for e in data.chunks_exact(24) {
         let n = |at: usize| u64::from_le_bytes(e[at..at + 8].try_into().unwrap_or_default());
-        tips.insert(
-            LogId(n(0)),
-            LogTip {
-                tip: n(8),
-                last_arrival_ms: n(16),
-            },
-        );
+        tips.insert(LogId(n(0)), LogTip { tip: n(8), last_arrival_ms: n(16) });
     }
     Some(tips)
 }

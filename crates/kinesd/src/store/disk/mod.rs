@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError};
 use catalog::FileCatalog;
-use index::{FrameRef, LogIndex};
+use index::{FrameCache, FrameRef, LogIndex, SealedRun};
 use journal::Command;
 
 /// When an append is acknowledged.
@@ -46,10 +46,7 @@ pub struct DiskOptions {
 
 impl Default for DiskOptions {
     fn default() -> Self {
-        DiskOptions {
-            durability: Durability::Full,
-            segment_bytes: 64 * 1024 * 1024,
-        }
+        DiskOptions { durability: Durability::Full, segment_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -67,6 +64,18 @@ pub struct Shared {
     logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
     /// Open segment files for reading: one descriptor per segment, whatever the shard count.
     segments: RwLock<BTreeMap<u64, Arc<File>>>,
+    /// Index files of sealed segments, for loading frame lists on demand.
+    indexes: RwLock<BTreeMap<u64, Arc<File>>>,
+    cache: Mutex<FrameCache>,
+}
+
+/// Frame lists of sealed segments kept in memory at most (about 40 bytes each).
+const FRAME_CACHE_CAPACITY: usize = 256 * 1024;
+
+/// Where the frames a read needs come from, in position order.
+enum Source {
+    Sealed(LogId, SealedRun),
+    Live(Vec<FrameRef>),
 }
 
 impl Shared {
@@ -75,11 +84,7 @@ impl Shared {
     }
 
     fn log(&self, id: LogId) -> Result<Arc<RwLock<LogIndex>>> {
-        self.logs
-            .read()
-            .get(&id)
-            .cloned()
-            .ok_or(StoreError::NoSuchLog(id))
+        self.logs.read().get(&id).cloned().ok_or(StoreError::NoSuchLog(id))
     }
 }
 
@@ -98,10 +103,7 @@ impl DiskStore {
         std::fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("LOCK"))?;
         if lock.try_lock().is_err() {
-            return Err(std::io::Error::other(format!(
-                "{} is in use by another kinesd process",
-                dir.display()
-            )));
+            return Err(std::io::Error::other(format!("{} is in use by another kinesd process", dir.display())));
         }
         let catalog = Arc::new(FileCatalog::open(dir.join("catalog"))?);
         let journal_dir = dir.join("journal");
@@ -117,20 +119,10 @@ impl DiskStore {
         );
         let shared = Arc::new(Shared {
             stats: JournalStats::default(),
-            logs: RwLock::new(
-                recovered
-                    .logs
-                    .into_iter()
-                    .map(|(id, l)| (id, Arc::new(RwLock::new(l))))
-                    .collect(),
-            ),
-            segments: RwLock::new(
-                recovered
-                    .segments
-                    .into_iter()
-                    .map(|(id, f)| (id, Arc::new(f)))
-                    .collect(),
-            ),
+            logs: RwLock::new(recovered.logs.into_iter().map(|(id, l)| (id, Arc::new(RwLock::new(l)))).collect()),
+            segments: RwLock::new(recovered.segments.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
+            indexes: RwLock::new(recovered.indexes.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
+            cache: Mutex::new(FrameCache::new(FRAME_CACHE_CAPACITY)),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = journal::Writer::new(
@@ -140,9 +132,7 @@ impl DiskStore {
             options.segment_bytes,
             recovered.writer,
         );
-        let handle = std::thread::Builder::new()
-            .name("kinesd-journal".into())
-            .spawn(move || writer.run(rx))?;
+        let handle = std::thread::Builder::new().name("kinesd-journal".into()).spawn(move || writer.run(rx))?;
         Ok(DiskStore {
             journal_dir,
             shared,
@@ -155,9 +145,9 @@ impl DiskStore {
 
     fn send(&self, cmd: Command) -> Result<()> {
         match self.commands.lock().as_ref() {
-            Some(tx) => tx.send(cmd).map_err(|_| {
-                StoreError::Io(std::io::Error::other("the journal writer has stopped"))
-            }),
+            Some(tx) => {
+                tx.send(cmd).map_err(|_| StoreError::Io(std::io::Error::other("the journal writer has stopped")))
+            }
             None => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
         }
     }
@@ -175,31 +165,22 @@ impl DiskStore {
     }
 
     /// Deletes sealed segments that no live log needs any more. Logs only grow forward, so a
-    /// segment older than every log's first remaining frame holds nothing anyone can read.
+    /// segment older than every log's oldest needed segment holds nothing anyone can read.
     fn collect_segments(&self) -> Result<()> {
         let oldest_needed = {
             let logs = self.shared.logs.read();
-            logs.values()
-                .filter_map(|l| l.read().frames.first().map(|f| f.segment))
-                .min()
+            logs.values().filter_map(|l| l.read().oldest_segment()).min()
         };
         let newest = self.shared.segments.read().keys().next_back().copied();
         let Some(newest) = newest else { return Ok(()) };
         // The newest segment is the one being written; never delete it.
         let limit = oldest_needed.unwrap_or(newest).min(newest);
-        let doomed: Vec<u64> = self
-            .shared
-            .segments
-            .read()
-            .range(..limit)
-            .map(|(id, _)| *id)
-            .collect();
+        let doomed: Vec<u64> = self.shared.segments.read().range(..limit).map(|(id, _)| *id).collect();
         for id in doomed {
             self.shared.segments.write().remove(&id);
-            for path in [
-                journal::segment_path(&self.journal_dir, id),
-                journal::index_path(&self.journal_dir, id),
-            ] {
+            self.shared.indexes.write().remove(&id);
+            self.shared.cache.lock().forget_segment(id);
+            for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -211,13 +192,49 @@ impl DiskStore {
         Ok(())
     }
 
-    fn read_frame(&self, frame: &FrameRef) -> Result<Bytes> {
+    /// A sealed run's frame list, from the cache or its index file.
+    fn run_frames(&self, log: LogId, run: &SealedRun) -> Result<Arc<Vec<FrameRef>>> {
+        if let Some(frames) = self.shared.cache.lock().get(run.segment, log) {
+            return Ok(frames);
+        }
+        let file = self.shared.indexes.read().get(&run.segment).cloned();
+        let file =
+            file.ok_or_else(|| StoreError::Corrupt(format!("the index of segment {} is missing", run.segment)))?;
+        let frames = Arc::new(index::read_run_frames(&file, run).map_err(|e| {
+            tracing::error!(segment = run.segment, error = %e, "cannot read a segment index");
+            StoreError::Corrupt(e)
+        })?);
+        self.shared.cache.lock().insert(run.segment, log, frames.clone());
+        Ok(frames)
+    }
+
+    /// Reads one frame; None if its segment has just been deleted by retention.
+    fn read_frame(&self, frame: &FrameRef) -> Result<Option<Bytes>> {
         let file = self.shared.segments.read().get(&frame.segment).cloned();
-        let file = file
-            .ok_or_else(|| StoreError::Corrupt(format!("segment {} is missing", frame.segment)))?;
+        let Some(file) = file else { return Ok(None) };
         let mut buf = vec![0u8; frame.len as usize];
         file.read_exact_at(&mut buf, frame.offset)?;
-        Ok(Bytes::from(buf))
+        Ok(Some(Bytes::from(buf)))
+    }
+
+    /// Decodes the records of `frame` into `batch`; false when a limit stopped it.
+    fn read_into(
+        &self,
+        frame: &FrameRef,
+        start: u64,
+        batch: &mut ReadBatch,
+        max_records: usize,
+        budget: &mut usize,
+    ) -> Result<bool> {
+        let Some(bytes) = self.read_frame(frame)? else {
+            // Retention removed it between the index lookup and now: nothing to serve.
+            return Ok(true);
+        };
+        let header = format::check_frame(&bytes).map_err(|e| {
+            tracing::error!(segment = frame.segment, offset = frame.offset, problem = ?e, "a journal frame failed its checksum on read");
+            StoreError::Corrupt(format!("journal segment {} is damaged at offset {}", frame.segment, frame.offset))
+        })?;
+        Ok(format::decode_records(&bytes, &header, start, &mut batch.records, max_records, budget))
     }
 }
 
@@ -228,16 +245,10 @@ impl Drop for DiskStore {
 }
 
 async fn answer<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
-    rx.await.unwrap_or_else(|_| {
-        Err(StoreError::Io(std::io::Error::other(
-            "the journal writer has stopped",
-        )))
-    })
+    rx.await.unwrap_or_else(|_| Err(StoreError::Io(std::io::Error::other("the journal writer has stopped"))))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(StoreError::from),
         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
@@ -280,61 +291,44 @@ impl Store for DiskStore {
 
     async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append {
-            log,
-            records,
-            now_ms,
-            reply,
-        })?;
+        self.send(Command::Append { log, records, now_ms, reply })?;
         answer(rx).await
     }
 
-    async fn read(
-        &self,
-        log: LogId,
-        from: u64,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> Result<ReadBatch> {
-        let (frames, start, tip) = {
+    async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
+        let (sources, start, tip) = {
             let index = self.shared.log(log)?;
             let index = index.read();
             let start = from.max(index.trim);
-            let first = index.frame_at(start);
-            // Take just enough frames to cover the limits.
-            let mut frames = Vec::new();
-            let (mut records, mut bytes) = (0usize, 0usize);
-            for f in &index.frames[first..] {
-                if records >= max_records || (bytes >= max_bytes && !frames.is_empty()) {
+            let mut sources: Vec<Source> =
+                index.sealed.iter().filter(|r| r.end_position > start).map(|r| Source::Sealed(log, *r)).collect();
+            // Live frames: just enough to cover the record limit.
+            let first = index.live.partition_point(|f| f.end_position() <= start);
+            let mut live = Vec::new();
+            let mut records = 0usize;
+            for f in &index.live[first..] {
+                if records >= max_records {
                     break;
                 }
                 records += f.count as usize;
-                bytes += f.len as usize;
-                frames.push(*f);
+                live.push(*f);
             }
-            (frames, start, index.tip)
+            sources.push(Source::Live(live));
+            (sources, start, index.tip)
         };
-        let mut batch = ReadBatch {
-            records: Vec::new(),
-            next: start,
-            tip,
-        };
+        let mut batch = ReadBatch { records: Vec::new(), next: start, tip };
         let mut budget = max_bytes;
-        for f in &frames {
-            let bytes = self.read_frame(f)?;
-            let header = format::check_frame(&bytes).map_err(|e| {
-                tracing::error!(segment = f.segment, offset = f.offset, problem = ?e, "a journal frame failed its checksum on read");
-                StoreError::Corrupt(format!("journal segment {} is damaged at offset {}", f.segment, f.offset))
-            })?;
-            if !format::decode_records(
-                &bytes,
-                &header,
-                start,
-                &mut batch.records,
-                max_records,
-                &mut budget,
-            ) {
-                break;
+        'sources: for source in sources {
+            let frames = match source {
+                Source::Sealed(log, run) => self.run_frames(log, &run)?,
+                Source::Live(frames) => Arc::new(frames),
+            };
+            for f in frames.iter().filter(|f| f.end_position() > start) {
+                if !self.read_into(f, start, &mut batch, max_records, &mut budget)?
+                    || batch.records.len() >= max_records
+                {
+                    break 'sources;
+                }
             }
         }
         batch.next = batch.records.last().map_or(start, |r| r.position + 1);
@@ -344,29 +338,36 @@ impl Store for DiskStore {
     async fn extent(&self, log: LogId) -> Result<Extent> {
         let index = self.shared.log(log)?;
         let index = index.read();
-        Ok(Extent {
-            trim: index.trim,
-            tip: index.tip,
-        })
+        Ok(Extent { trim: index.trim, tip: index.tip })
     }
 
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64> {
-        let index = self.shared.log(log)?;
-        let index = index.read();
-        let i = index.frames.partition_point(|f| f.arrival_ms < at_ms);
-        Ok(index
-            .frames
-            .get(i)
-            .map_or(index.tip, |f| f.first_position.max(index.trim)))
+        let (run, live_hit, trim, tip) = {
+            let index = self.shared.log(log)?;
+            let index = index.read();
+            let run = index.sealed.iter().find(|r| r.last_arrival_ms >= at_ms).copied();
+            let i = index.live.partition_point(|f| f.arrival_ms < at_ms);
+            (run, index.live.get(i).map(|f| f.first_position), index.trim, index.tip)
+        };
+        let position = match run {
+            Some(run) => {
+                let frames = self.run_frames(log, &run)?;
+                let i = frames.partition_point(|f| f.arrival_ms < at_ms);
+                frames.get(i).map_or(run.end_position, |f| f.first_position)
+            }
+            None => live_hit.unwrap_or(tip),
+        };
+        Ok(position.max(trim))
     }
 
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()> {
+        let position = self.seek_time(log, before_ms).await?;
         let changed = {
             let index = self.shared.log(log)?;
             let mut index = index.write();
-            let before = index.frames.len();
-            index.trim_before(before_ms);
-            index.frames.len() != before
+            let before = (index.trim, index.sealed.len(), index.live.len());
+            index.trim_to(position);
+            before != (index.trim, index.sealed.len(), index.live.len())
         };
         if changed {
             self.collect_segments()?;

@@ -14,13 +14,14 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::format::{self, FrameError, FrameKind};
-use super::index::{FrameRef, LogIndex, LogTip, SegmentIndex};
+use super::index::{self, FrameRef, IndexDirectory, LogIndex, LogTip, SegmentIndex};
 use super::journal::{self, WriterState};
 use crate::store::LogId;
 
 pub struct Recovered {
     pub logs: HashMap<LogId, LogIndex>,
     pub segments: BTreeMap<u64, File>,
+    pub indexes: BTreeMap<u64, File>,
     pub writer: WriterState,
 }
 
@@ -29,18 +30,12 @@ fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.ends_with(".tmp") {
             fs::remove_file(&path)?;
             continue;
         }
-        if let Some(id) = name
-            .strip_suffix(".log")
-            .and_then(|n| n.parse::<u64>().ok())
-        {
+        if let Some(id) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
             ids.push(id);
         }
     }
@@ -48,124 +43,103 @@ fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
     Ok(ids)
 }
 
+/// The segment left open by the last run: id, file, valid length, its frames.
+type OpenTail = (u64, File, u64, Vec<(LogId, FrameRef)>);
+
 pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     fs::create_dir_all(dir)?;
     let ids = segment_ids(dir)?;
     let mut logs: HashMap<LogId, LogIndex> = HashMap::new();
     let mut tips: HashMap<LogId, LogTip> = HashMap::new();
     let mut segments = BTreeMap::new();
-    let mut open_tail: Option<(u64, File, u64, Vec<(LogId, FrameRef)>)> = None;
+    let mut indexes = BTreeMap::new();
+    let mut open_tail: Option<OpenTail> = None;
     for (i, &id) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
         let path = journal::segment_path(dir, id);
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let sealed = fs::read(journal::index_path(dir, id))
-            .ok()
-            .and_then(|b| SegmentIndex::decode(&b).map_err(|e| tracing::warn!(segment = id, error = %e, "index file unusable; scanning the segment")).ok())
-            .filter(|idx| idx.segment == id);
-        let index = match sealed {
-            Some(index) => index,
+        let sealed = File::open(journal::index_path(dir, id)).ok().and_then(|f| match index::read_directory(&f) {
+            Ok(d) if d.segment == id => Some((f, d)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(segment = id, error = %e, "index file unusable; scanning the segment");
+                None
+            }
+        });
+        let (index_file, directory) = match sealed {
+            Some(found) => found,
             None => {
                 let scanned = scan(&file, id, is_last, &tips)?;
                 if is_last {
                     // The live tail: keep writing into it.
-                    apply(&mut logs, &mut tips, &scanned);
-                    open_tail = Some((
-                        id,
-                        file.try_clone()?,
-                        scanned.valid_len,
-                        scanned.frames.clone(),
-                    ));
+                    for (log, frame) in &scanned.frames {
+                        logs.entry(*log).or_default().push(*frame);
+                    }
+                    tips = scanned.logs.clone();
+                    open_tail = Some((id, file.try_clone()?, scanned.valid_len, scanned.frames));
                     segments.insert(id, file);
                     continue;
                 }
-                journal::write_index(dir, &scanned)?;
-                scanned
+                let (bytes, directory) = scanned.encode();
+                (journal::write_index(dir, id, &bytes)?, directory)
             }
         };
-        apply(&mut logs, &mut tips, &index);
+        apply(&mut logs, &mut tips, &directory);
         segments.insert(id, file);
+        indexes.insert(id, index_file);
     }
     // Frames of logs deleted later are dropped; live logs get their tips.
     logs.retain(|id, _| tips.contains_key(id));
     for (id, tip) in &tips {
         let log = logs.entry(*id).or_default();
         log.tip = tip.tip;
-        log.trim = log.frames.first().map_or(tip.tip, |f| f.first_position);
+        log.trim = log
+            .sealed
+            .first()
+            .map(|r| r.first_position)
+            .or(log.live.first().map(|f| f.first_position))
+            .unwrap_or(tip.tip);
     }
     let writer = match open_tail {
         Some((segment, file, len, frames_in_segment)) => {
             file.set_len(len)?;
             file.sync_all()?;
-            WriterState {
-                segment,
-                file,
-                len,
-                tips,
-                frames_in_segment,
-            }
+            WriterState { segment, file, len, tips, frames_in_segment }
         }
         None => {
             let next = ids.last().map_or(1, |id| id + 1);
             let (file, len) = journal::create_segment(dir, next, &tips)?;
             segments.insert(next, file.try_clone()?);
-            WriterState {
-                segment: next,
-                file,
-                len,
-                tips,
-                frames_in_segment: Vec::new(),
-            }
+            WriterState { segment: next, file, len, tips, frames_in_segment: Vec::new() }
         }
     };
-    Ok(Recovered {
-        logs,
-        segments,
-        writer,
-    })
+    Ok(Recovered { logs, segments, indexes, writer })
 }
 
-fn apply(
-    logs: &mut HashMap<LogId, LogIndex>,
-    tips: &mut HashMap<LogId, LogTip>,
-    index: &SegmentIndex,
-) {
-    for (log, frame) in &index.frames {
-        logs.entry(*log).or_default().push(*frame);
+fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>, directory: &IndexDirectory) {
+    for (log, run) in &directory.runs {
+        logs.entry(*log).or_default().sealed.push(*run);
     }
-    *tips = index.logs.clone();
+    *tips = directory.logs.clone();
 }
 
 /// Reads a segment frame by frame; see the module comment for what a bad frame means.
 /// `tips` is the log table before this segment, used if the segment's own table is missing
 /// (a crash while the segment was being created).
-fn scan(
-    file: &File,
-    id: u64,
-    is_last: bool,
-    tips: &HashMap<LogId, LogTip>,
-) -> std::io::Result<SegmentIndex> {
+fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> std::io::Result<SegmentIndex> {
     let size = file.metadata()?.len();
     let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
     if size < format::SEGMENT_HEADER_LEN {
-        return Err(std::io::Error::other(format!(
-            "journal segment {id} is shorter than its header"
-        )));
+        return Err(std::io::Error::other(format!("journal segment {id} is shorter than its header")));
     }
     file.read_exact_at(&mut header, 0)?;
     let named = format::check_segment_header(&header)
         .map_err(|e| std::io::Error::other(format!("journal segment {id}: {e}")))?;
     if named != id {
-        return Err(std::io::Error::other(format!(
-            "journal segment {id} names itself {named}"
-        )));
+        return Err(std::io::Error::other(format!("journal segment {id} names itself {named}")));
     }
-    let mut index = SegmentIndex {
-        segment: id,
-        valid_len: format::SEGMENT_HEADER_LEN,
-        logs: tips.clone(),
-        frames: Vec::new(),
-    };
+    let mut index =
+        SegmentIndex { segment: id, valid_len: format::SEGMENT_HEADER_LEN, logs: tips.clone(), frames: Vec::new() };
     let mut at = format::SEGMENT_HEADER_LEN;
     let mut len_buf = [0u8; 4];
     let mut frame = Vec::new();
@@ -228,10 +202,7 @@ fn scan(
                     1,
                     &mut budget,
                 );
-                if let Some(table) = records
-                    .first()
-                    .and_then(|r| journal::parse_log_table(&r.data))
-                {
+                if let Some(table) = records.first().and_then(|r| journal::parse_log_table(&r.data)) {
                     index.logs = table;
                 }
             }

@@ -10,33 +10,19 @@ use super::*;
 use crate::store::StoredRecord;
 
 fn rec(data: &str) -> NewRecord {
-    NewRecord {
-        partition_key: Bytes::from_static(b"pk"),
-        data: Bytes::copy_from_slice(data.as_bytes()),
-        flags: 0,
-    }
+    NewRecord { partition_key: Bytes::from_static(b"pk"), data: Bytes::copy_from_slice(data.as_bytes()), flags: 0 }
 }
 
 fn small_segments() -> DiskOptions {
-    DiskOptions {
-        durability: Durability::Full,
-        segment_bytes: 4096,
-    }
+    DiskOptions { durability: Durability::Full, segment_bytes: 4096 }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 async fn all(store: &DiskStore, log: LogId) -> Vec<StoredRecord> {
-    store
-        .read(log, 0, usize::MAX, usize::MAX)
-        .await
-        .unwrap()
-        .records
+    store.read(log, 0, usize::MAX, usize::MAX).await.unwrap().records
 }
 
 fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -59,16 +45,10 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
         store.create_log(LogId(2)).await.unwrap();
         for i in 0..200 {
             let log = LogId(1 + i % 2);
-            let a = store
-                .append(log, vec![rec(&format!("r{i}")), rec("x")], 1000 + i)
-                .await
-                .unwrap();
+            let a = store.append(log, vec![rec(&format!("r{i}")), rec("x")], 1000 + i).await.unwrap();
             assert_eq!(a.first_position, (i / 2) * 2);
         }
-        store
-            .catalog_put("stream/a", Bytes::from_static(b"{}"))
-            .await
-            .unwrap();
+        store.catalog_put("stream/a", Bytes::from_static(b"{}")).await.unwrap();
         let before = all(&store, LogId(1)).await;
         store.close();
         drop(store);
@@ -76,20 +56,11 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
 
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
         assert_eq!(all(&store, LogId(1)).await, before);
-        assert_eq!(
-            store.extent(LogId(2)).await.unwrap(),
-            Extent { trim: 0, tip: 200 }
-        );
+        assert_eq!(store.extent(LogId(2)).await.unwrap(), Extent { trim: 0, tip: 200 });
         let next = store.append(LogId(1), vec![rec("after")], 1).await.unwrap();
         assert_eq!(next.first_position, 200, "positions continue");
-        assert!(
-            next.arrival_ms >= 1198,
-            "arrival times never go back, even across restarts"
-        );
-        assert_eq!(
-            store.catalog_load().await.unwrap(),
-            vec![("stream/a".to_owned(), Bytes::from_static(b"{}"))]
-        );
+        assert!(next.arrival_ms >= 1198, "arrival times never go back, even across restarts");
+        assert_eq!(store.catalog_load().await.unwrap(), vec![("stream/a".to_owned(), Bytes::from_static(b"{}"))]);
     });
 }
 
@@ -100,24 +71,14 @@ fn reads_respect_limits_and_seek_by_time() {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
         store.create_log(LogId(1)).await.unwrap();
         for t in 0..50u64 {
-            store
-                .append(LogId(1), vec![rec("aaaa"), rec("bbbb")], 100 + t * 10)
-                .await
-                .unwrap();
+            store.append(LogId(1), vec![rec("aaaa"), rec("bbbb")], 100 + t * 10).await.unwrap();
         }
         let b = store.read(LogId(1), 3, 5, usize::MAX).await.unwrap();
-        assert_eq!(
-            b.records.iter().map(|r| r.position).collect::<Vec<_>>(),
-            [3, 4, 5, 6, 7]
-        );
+        assert_eq!(b.records.iter().map(|r| r.position).collect::<Vec<_>>(), [3, 4, 5, 6, 7]);
         assert_eq!((b.next, b.tip), (8, 100));
         let b = store.read(LogId(1), 0, 100, 13).await.unwrap();
         assert_eq!(b.records.len(), 2, "6-byte records: two fit in 13 bytes");
-        assert_eq!(
-            store.read(LogId(1), 0, 100, 1).await.unwrap().records.len(),
-            1,
-            "at least one"
-        );
+        assert_eq!(store.read(LogId(1), 0, 100, 1).await.unwrap().records.len(), 1, "at least one");
         assert_eq!(store.seek_time(LogId(1), 155).await.unwrap(), 12);
         assert_eq!(store.seek_time(LogId(1), 10_000).await.unwrap(), 100);
     });
@@ -131,65 +92,27 @@ fn trimming_drops_whole_segments_and_deleting_a_log_frees_space() {
         store.create_log(LogId(1)).await.unwrap();
         store.create_log(LogId(2)).await.unwrap();
         for t in 0..100u64 {
-            store
-                .append(LogId(1), vec![rec(&"x".repeat(100))], t)
-                .await
-                .unwrap();
+            store.append(LogId(1), vec![rec(&"x".repeat(100))], t).await.unwrap();
         }
-        store
-            .append(LogId(2), vec![rec("keep")], 100)
-            .await
-            .unwrap();
+        store.append(LogId(2), vec![rec("keep")], 100).await.unwrap();
         let before = segment_files(dir.path()).len();
         store.trim(LogId(1), 90).await.unwrap();
         assert_eq!(store.extent(LogId(1)).await.unwrap().trim, 90);
-        assert_eq!(
-            store
-                .read(LogId(1), 0, 1, usize::MAX)
-                .await
-                .unwrap()
-                .records[0]
-                .position,
-            90
-        );
+        assert_eq!(store.read(LogId(1), 0, 1, usize::MAX).await.unwrap().records[0].position, 90);
         let after = segment_files(dir.path()).len();
         assert!(after < before, "{before} segments before, {after} after");
         store.trim(LogId(1), u64::MAX).await.unwrap();
         store.delete_log(LogId(2)).await.unwrap();
-        assert_eq!(
-            segment_files(dir.path()).len(),
-            1,
-            "only the live segment remains"
-        );
+        assert_eq!(segment_files(dir.path()).len(), 1, "only the live segment remains");
         store.close();
         drop(store);
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
         // Trimming is not persisted (the engine re-applies retention), but the tip is.
-        assert_eq!(
-            store.extent(LogId(1)).await.unwrap().tip,
-            100,
-            "the tip survives"
-        );
+        assert_eq!(store.extent(LogId(1)).await.unwrap().tip, 100, "the tip survives");
         store.trim(LogId(1), u64::MAX).await.unwrap();
-        assert_eq!(
-            store.extent(LogId(1)).await.unwrap(),
-            Extent {
-                trim: 100,
-                tip: 100
-            }
-        );
-        assert_eq!(
-            store
-                .append(LogId(1), vec![rec("next")], 1)
-                .await
-                .unwrap()
-                .first_position,
-            100
-        );
-        assert!(matches!(
-            store.extent(LogId(2)).await,
-            Err(StoreError::NoSuchLog(_))
-        ));
+        assert_eq!(store.extent(LogId(1)).await.unwrap(), Extent { trim: 100, tip: 100 });
+        assert_eq!(store.append(LogId(1), vec![rec("next")], 1).await.unwrap().first_position, 100);
+        assert!(matches!(store.extent(LogId(2)).await, Err(StoreError::NoSuchLog(_))));
     });
 }
 
@@ -206,10 +129,7 @@ fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
         let store = DiskStore::open(dir, DiskOptions::default()).unwrap();
         store.create_log(LogId(1)).await.unwrap();
         for i in 0..n {
-            store
-                .append(LogId(1), vec![rec(&format!("record-{i}"))], i)
-                .await
-                .unwrap();
+            store.append(LogId(1), vec![rec(&format!("record-{i}"))], i).await.unwrap();
         }
         let records = all(&store, LogId(1)).await;
         store.close();
@@ -255,28 +175,18 @@ fn damage_inside_a_record_is_never_served() {
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), DiskOptions::default()).unwrap();
         let got = all(&store, LogId(1)).await;
-        assert_eq!(
-            &got[..],
-            &records[..4],
-            "records up to the damage, none after"
-        );
+        assert_eq!(&got[..], &records[..4], "records up to the damage, none after");
     });
 }
 
 #[test]
 fn relaxed_durability_still_reads_back_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DiskOptions {
-        durability: Durability::Relaxed(Duration::from_millis(5)),
-        segment_bytes: 1 << 20,
-    };
+    let options = DiskOptions { durability: Durability::Relaxed(Duration::from_millis(5)), segment_bytes: 1 << 20 };
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), options.clone()).unwrap();
         store.create_log(LogId(1)).await.unwrap();
-        store
-            .append(LogId(1), vec![rec("a"), rec("b")], 1)
-            .await
-            .unwrap();
+        store.append(LogId(1), vec![rec("a"), rec("b")], 1).await.unwrap();
         assert_eq!(all(&store, LogId(1)).await.len(), 2);
         store.close();
         drop(store);

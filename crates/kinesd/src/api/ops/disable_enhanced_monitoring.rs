@@ -1,0 +1,19 @@
+//! DisableEnhancedMonitoring: removes shard-level metrics (ALL means all seven) and
+//! answers with the metrics before (Current) and after (Desired) the change, in AWS's order.
+
+use crate::api::common::stream_name;
+use crate::api::model::{DisableEnhancedMonitoringInput, EnhancedMonitoringOutput};
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: DisableEnhancedMonitoringInput) -> Result<EnhancedMonitoringOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let metrics = input.shard_level_metrics.unwrap_or_default();
+    let change = engine.change_metrics(&name, false, &metrics).await?;
+    Ok(EnhancedMonitoringOutput {
+        stream_name: Some(name.clone()),
+        current_shard_level_metrics: Some(change.current),
+        desired_shard_level_metrics: Some(change.desired),
+        stream_arn: Some(engine.stream_arn(&name)),
+    })
+}

@@ -1,0 +1,19 @@
+//! MergeShards: the stream goes UPDATING; when it is ACTIVE again both shards are closed and
+//! one child covers their ranges (ParentShardId = ShardToMerge, AdjacentParentShardId = the
+//! other, which must start right after it ends).
+
+use crate::api::common::stream_name;
+use crate::api::model::MergeShardsInput;
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: MergeShardsInput) -> Result<()> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    engine
+        .merge_shards(
+            &name,
+            input.shard_to_merge.as_deref().unwrap_or_default(),
+            input.adjacent_shard_to_merge.as_deref().unwrap_or_default(),
+        )
+        .await
+}

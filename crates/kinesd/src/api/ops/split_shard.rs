@@ -1,0 +1,18 @@
+//! SplitShard: the stream goes UPDATING; when it is ACTIVE again the shard is closed and two
+//! children split its hash key range at NewStartingHashKey.
+
+use crate::api::common::stream_name;
+use crate::api::model::SplitShardInput;
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: SplitShardInput) -> Result<()> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    engine
+        .split_shard(
+            &name,
+            input.shard_to_split.as_deref().unwrap_or_default(),
+            input.new_starting_hash_key.as_deref().unwrap_or_default(),
+        )
+        .await
+}

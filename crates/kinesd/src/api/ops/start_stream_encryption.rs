@@ -1,0 +1,14 @@
+//! StartStreamEncryption: the stream goes UPDATING; once it is ACTIVE, records written to it
+//! are encrypted (EncryptionType KMS in PutRecord(s) and GetRecords) and the descriptions show
+//! the KeyId.
+
+use crate::api::common::{kms_key, stream_name};
+use crate::api::model::StartStreamEncryptionInput;
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: StartStreamEncryptionInput) -> Result<()> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let key = kms_key(input.encryption_type.as_deref(), input.key_id.as_deref())?;
+    engine.change_encryption(&name, Some(key)).await
+}

@@ -1,0 +1,14 @@
+//! UpdateAccountSettings: enables or (at the earliest allowed time) disables the account's
+//! minimum throughput billing commitment, synchronously, and answers with the result.
+
+use crate::api::common::commitment_view;
+use crate::api::model::{UpdateAccountSettingsInput, UpdateAccountSettingsOutput};
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: UpdateAccountSettingsInput) -> Result<UpdateAccountSettingsOutput> {
+    // The model requires the commitment and checks Status against ENABLED | DISABLED.
+    let enabled = input.minimum_throughput_billing_commitment.and_then(|c| c.status).is_some_and(|s| s == "ENABLED");
+    let commitment = engine.update_commitment(enabled).await?;
+    Ok(UpdateAccountSettingsOutput { minimum_throughput_billing_commitment: Some(commitment_view(commitment)) })
+}

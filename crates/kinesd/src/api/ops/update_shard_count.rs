@@ -1,0 +1,21 @@
+//! UpdateShardCount (UNIFORM_SCALING): the stream goes UPDATING; when it is ACTIVE again its
+//! open shards have the ranges a new stream of TargetShardCount shards would have, reached by
+//! splits and merges with full lineage.
+
+use crate::api::common::stream_name;
+use crate::api::model::{UpdateShardCountInput, UpdateShardCountOutput};
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(engine: &Engine, input: UpdateShardCountInput) -> Result<UpdateShardCountOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    // The model requires TargetShardCount >= 1 and the only ScalingType, UNIFORM_SCALING.
+    let target = input.target_shard_count.unwrap_or(1).max(1) as u32;
+    let current = engine.update_shard_count(&name, target).await?;
+    Ok(UpdateShardCountOutput {
+        stream_name: Some(name.clone()),
+        current_shard_count: Some(current as i32),
+        target_shard_count: Some(target as i32),
+        stream_arn: Some(engine.stream_arn(&name)),
+    })
+}

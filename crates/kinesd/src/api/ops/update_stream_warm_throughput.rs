@@ -1,0 +1,24 @@
+//! UpdateStreamWarmThroughput: on-demand streams of an account with a minimum throughput
+//! billing commitment; the stream goes UPDATING and reports the target until it is reached.
+
+use crate::api::common::stream_name;
+use crate::api::model::{UpdateStreamWarmThroughputInput, UpdateStreamWarmThroughputOutput, WarmThroughputObject};
+use crate::engine::Engine;
+use crate::error::Result;
+
+pub async fn handle(
+    engine: &Engine,
+    input: UpdateStreamWarmThroughputInput,
+) -> Result<UpdateStreamWarmThroughputOutput> {
+    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let target = input.warm_throughput_mibps.unwrap_or_default();
+    let change = engine.update_warm_throughput(&name, target).await?;
+    Ok(UpdateStreamWarmThroughputOutput {
+        stream_arn: Some(engine.stream_arn(&name)),
+        stream_name: Some(name),
+        warm_throughput: Some(WarmThroughputObject {
+            target_mibps: Some(change.target),
+            current_mibps: Some(change.current.unwrap_or(0)),
+        }),
+    })
+}

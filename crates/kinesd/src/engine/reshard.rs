@@ -1,0 +1,210 @@
+//! SplitShard, MergeShards and UpdateShardCount: the checks AWS makes when it accepts them,
+//! and the reshard itself when the stream's UPDATING phase ends.
+//!
+//! AWS keeps the old shards open while the stream is UPDATING (DescribeStream shows the parent
+//! without an EndingSequenceNumber and no children) and closes them when it turns ACTIVE. So a
+//! request only records a [`PendingChange`]; [`apply`] closes the parents at their log tips and
+//! creates the children. Children report a creation time one second after the close, as AWS's
+//! do, but take writes from the close on.
+
+use super::catalog::{PendingChange, Shard, ShardEnd, Stream, StreamMode, parse_shard_id, shard_id, within_rate};
+use super::hash::HashKey;
+use super::plan::{self, Plan};
+use super::{Engine, now_ms};
+use crate::error::{KinesisError, Result};
+
+/// Children's creation time is this long after their parents closed.
+pub const CHILD_START_DELAY_MS: u64 = 1_000;
+/// UpdateShardCount may not raise a stream above this many shards.
+pub const MAX_SHARDS_PER_STREAM: usize = 10_000;
+const SCALINGS_PER_DAY: usize = 10;
+const DAY_MS: u64 = 86_400_000;
+
+impl Engine {
+    fn could_not_find(&self, stream: &str, shard: &str) -> KinesisError {
+        KinesisError::ResourceNotFound(format!(
+            "Could not find shard {shard} in stream {stream} under account {}.",
+            self.config.account_id
+        ))
+    }
+
+    /// The stream must be ACTIVE and provisioned (AWS reshards on-demand streams itself).
+    fn check_reshardable(&self, stream: &Stream) -> Result<()> {
+        if stream.status != super::catalog::StreamStatus::Active {
+            return Err(self.not_active(stream));
+        }
+        if stream.mode == StreamMode::OnDemand {
+            return Err(KinesisError::Validation(format!(
+                "Request is invalid. Stream {} under account {} is in On-Demand mode.",
+                stream.name, self.config.account_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// The open shard `index` of `stream`.
+    fn open_shard<'a>(&self, stream: &'a Stream, index: u32) -> Result<&'a Shard> {
+        let shard = stream.shard(index).ok_or_else(|| self.could_not_find(&stream.name, &shard_id(index)))?;
+        if !shard.is_open() {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Shard {} in stream {} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
+                shard.id(),
+                stream.name,
+                self.config.account_id
+            )));
+        }
+        Ok(shard)
+    }
+
+    pub async fn split_shard(&self, name: &str, shard_to_split: &str, new_start: &str) -> Result<()> {
+        // AWS parses the shard id before it looks the stream up.
+        let index = parse_shard_id(shard_to_split).ok_or_else(|| self.could_not_find(name, shard_to_split))?;
+        self.modify(name, |stream, now| {
+            self.check_reshardable(stream)?;
+            let shard = self.open_shard(stream, index)?;
+            let open = self.account_open_shards();
+            if open + 1 > self.config.shard_limit as usize {
+                return Err(self.shard_limit_exceeded(open, 1));
+            }
+            let range = shard.range;
+            // Keys past 2^128 - 1 pass the model's pattern; they are out of range like any
+            // other key at or above the shard's end.
+            let key = HashKey::parse_decimal(new_start).map_or(u128::MAX, |k| k.0);
+            if key <= range.start.saturating_add(1) || key >= range.end {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "NewStartingHashKey {new_start} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                    shard.id(),
+                    self.config.account_id,
+                    range.start,
+                    range.end
+                )));
+            }
+            self.begin_update(stream, now, PendingChange::Split { shard: index, at: key })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn merge_shards(&self, name: &str, shard_to_merge: &str, adjacent: &str) -> Result<()> {
+        let lower = parse_shard_id(shard_to_merge).ok_or_else(|| self.could_not_find(name, shard_to_merge))?;
+        let upper = parse_shard_id(adjacent).ok_or_else(|| self.could_not_find(name, adjacent))?;
+        self.modify(name, |stream, now| {
+            self.check_reshardable(stream)?;
+            let a = self.open_shard(stream, lower)?;
+            let b = self.open_shard(stream, upper)?;
+            // AWS requires ShardToMerge to sit directly below AdjacentShardToMerge; the inverted
+            // order is refused with the same message.
+            if a.range.end.checked_add(1) != Some(b.range.start) {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
+                    a.id(),
+                    b.id(),
+                    self.config.account_id
+                )));
+            }
+            self.begin_update(stream, now, PendingChange::Merge { shard: lower, adjacent: upper })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Returns the open shard count before the change.
+    pub async fn update_shard_count(&self, name: &str, target: u32) -> Result<u32> {
+        let (_, current) = self
+            .modify(name, |stream, now| {
+                self.check_reshardable(stream)?;
+                let open = stream.open_shard_count();
+                let others = self.account_open_shards().saturating_sub(open);
+                let limit = (self.config.shard_limit as usize).min(MAX_SHARDS_PER_STREAM);
+                let exceeded = |what: &str| {
+                    KinesisError::LimitExceeded(format!(
+                        "{what} Current open shard count: {open}, Target shard count: {target}"
+                    ))
+                };
+                if target as usize > MAX_SHARDS_PER_STREAM
+                    || others + target as usize > self.config.shard_limit as usize
+                {
+                    return Err(exceeded(&format!(
+                        "Target shard count or number of open shards cannot be greater than {limit}."
+                    )));
+                }
+                if target as usize > open * 2 {
+                    return Err(exceeded(
+                        "UpdateShardCount cannot scale up over double your current open shard count.",
+                    ));
+                }
+                if (target as usize) * 2 < open {
+                    return Err(exceeded(
+                        "UpdateShardCount cannot scale down below half your current open shard count.",
+                    ));
+                }
+                if !within_rate(&mut stream.scalings_ms, now, DAY_MS, SCALINGS_PER_DAY) {
+                    return Err(KinesisError::LimitExceeded(format!(
+                        "Exceeded the limit of {SCALINGS_PER_DAY} UpdateShardCount operations per rolling 24-hour period for stream {name} under account {}.",
+                        self.config.account_id
+                    )));
+                }
+                stream.scalings_ms.push(now);
+                self.begin_update(stream, now, PendingChange::Scale { target })?;
+                Ok(open as u32)
+            })
+            .await?;
+        Ok(current)
+    }
+}
+
+/// The plan for a pending reshard of `stream`, or None when the change no longer fits the
+/// stream (which the checks at request time rule out).
+pub(super) fn plan_for(stream: &Stream, change: &PendingChange) -> Option<Plan> {
+    let first_new = stream.shards.len() as u32;
+    let open = |i: u32| stream.shard(i).filter(|s| s.is_open());
+    match *change {
+        PendingChange::Split { shard, at } => {
+            let s = open(shard)?;
+            (s.range.start < at && at <= s.range.end).then(|| plan::split(shard, s.range, at, first_new))
+        }
+        PendingChange::Merge { shard, adjacent } => {
+            let (a, b) = (open(shard)?, open(adjacent)?);
+            (a.range.end.checked_add(1) == Some(b.range.start))
+                .then(|| plan::merge((shard, a.range), (adjacent, b.range), first_new))
+        }
+        PendingChange::Scale { target } => {
+            let shards: Vec<_> = stream.open_shards().map(|s| (s.index, s.range)).collect();
+            Some(plan::uniform(&shards, target, first_new))
+        }
+        _ => None,
+    }
+}
+
+/// Carries out `plan` on `next` (the stream turning ACTIVE) and persists it. Called with the
+/// control lock held.
+pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Result<()> {
+    // Writers route and append under the shared gate; with it held exclusively no append is
+    // in flight, so each parent's tip is final.
+    let gate = next.gate.clone();
+    let _exclusive = gate.0.write().await;
+    let now = now_ms();
+    for &index in &plan.closes {
+        let Some(shard) = next.shards.get_mut(index as usize).filter(|s| s.index == index) else {
+            continue;
+        };
+        let tip = engine.store.extent(shard.log).await?.tip;
+        shard.closed = Some(ShardEnd { end_position: tip, closed_ms: now });
+    }
+    for new in plan.creates {
+        let log = engine.allocate_log();
+        engine.store.create_log(log).await?;
+        next.shards.push(Shard {
+            index: new.index,
+            log,
+            range: new.range,
+            parent: Some(new.parent),
+            adjacent_parent: new.adjacent_parent,
+            created_ms: now + CHILD_START_DELAY_MS,
+            // Short-lived shards never take a record: they close as they open.
+            closed: new.transient.then_some(ShardEnd { end_position: 0, closed_ms: now }),
+        });
+    }
+    next.next_shard_index = next.shards.len() as u32;
+    engine.save(next).await.map(|_| ())
+}

@@ -1,0 +1,166 @@
+//! Tags (AddTagsToStream, RemoveTagsFromStream, TagResource, UntagResource) and resource
+//! policies of streams.
+//!
+//! AWS checks that the stream exists before it checks the tags' characters, and the
+//! characters before the count; the messages below are the ones its tests record. Resource
+//! policies are stored as given once they parse as a policy document; enforcing them is
+//! authentication's job.
+
+use super::Engine;
+use crate::error::{KinesisError, Result};
+
+/// A stream may carry at most this many tags.
+pub const MAX_TAGS_PER_STREAM: usize = 50;
+
+/// Whether a tag key or value uses only the characters AWS allows: Unicode letters and digits,
+/// spaces, and `_ . / = + - % @ :` (`%` is refused separately, with its own message).
+fn tag_chars_valid(s: &str) -> bool {
+    s.chars().all(|c| c.is_alphanumeric() || " _./=+-%@:".contains(c))
+}
+
+/// Which operation checks the tags, for the wording of AWS's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagVerb {
+    Add,
+    Remove,
+}
+
+impl Engine {
+    fn check_tag_text<'a>(
+        &self,
+        stream: &str,
+        verb: TagVerb,
+        mut texts: impl Iterator<Item = &'a str> + Clone,
+    ) -> Result<()> {
+        if !texts.clone().all(tag_chars_valid) {
+            return Err(KinesisError::InvalidArgument(
+                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
+                    .into(),
+            ));
+        }
+        if texts.any(|t| t.contains('%')) {
+            let verb = match verb {
+                TagVerb::Add => "add tags to",
+                TagVerb::Remove => "remove tags from",
+            };
+            return Err(KinesisError::InvalidArgument(format!(
+                "Failed to {verb} stream {stream} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.",
+                self.config.account_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds or overwrites `tags`; a stream ends up with at most 50.
+    pub async fn add_tags(&self, name: &str, tags: Vec<(String, String)>) -> Result<()> {
+        self.modify(name, |stream, _| {
+            self.require_settled(stream)?;
+            self.check_tag_text(
+                name,
+                TagVerb::Add,
+                tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+            )?;
+            let added = tags
+                .iter()
+                .filter(|(k, _)| !stream.tags.iter().any(|(e, _)| e == k))
+                .map(|(k, _)| k)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            if stream.tags.len() + added > MAX_TAGS_PER_STREAM {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "Failed to add tags to stream {name} under account {} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
+                    self.config.account_id
+                )));
+            }
+            for (key, value) in tags {
+                match stream.tags.iter_mut().find(|(k, _)| *k == key) {
+                    Some(existing) => existing.1 = value,
+                    None => stream.tags.push((key, value)),
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Removes `keys`; keys the stream does not have are ignored.
+    pub async fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+        self.modify(name, |stream, _| {
+            self.require_settled(stream)?;
+            self.check_tag_text(name, TagVerb::Remove, keys.iter().map(String::as_str))?;
+            stream.tags.retain(|(k, _)| !keys.contains(k));
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Attaches `policy` to the stream, replacing any earlier one.
+    pub async fn put_resource_policy(&self, name: &str, policy: String) -> Result<()> {
+        self.modify(name, |stream, _| {
+            self.require_settled(stream)?;
+            check_policy_document(&policy)?;
+            stream.resource_policy = Some(policy);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Removes the stream's resource policy, if it has one.
+    pub async fn delete_resource_policy(&self, name: &str) -> Result<()> {
+        self.modify(name, |stream, _| {
+            self.require_settled(stream)?;
+            stream.resource_policy = None;
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+/// A resource policy must be a JSON policy document: an object with a `Statement` that is an
+/// object or a non-empty array of objects.
+fn check_policy_document(policy: &str) -> Result<()> {
+    let invalid = |why: &str| KinesisError::InvalidArgument(format!("Invalid policy document: {why}"));
+    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| invalid("the policy is not valid JSON."))?;
+    let statement = doc
+        .as_object()
+        .ok_or_else(|| invalid("the policy must be a JSON object."))?
+        .get("Statement")
+        .ok_or_else(|| invalid("the policy must contain a Statement."))?;
+    let ok = match statement {
+        serde_json::Value::Object(_) => true,
+        serde_json::Value::Array(items) => !items.is_empty() && items.iter().all(serde_json::Value::is_object),
+        _ => false,
+    };
+    if !ok {
+        return Err(invalid("Statement must be an object or a non-empty list of objects."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_characters_follow_aws() {
+        for ok in ["a", "ü0 _.", "/=+-@", "ü0 _./=+-@", "", "a:b", "统一码"] {
+            assert!(tag_chars_valid(ok), "{ok:?}");
+        }
+        for bad in ["abc;def", "abc\tdef", "abc\ndef", "abc,def", "a*b"] {
+            assert!(!tag_chars_valid(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn policies_must_be_policy_documents() {
+        assert!(check_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}"#).is_ok());
+        assert!(check_policy_document(r#"{"Statement":{"Effect":"Deny"}}"#).is_ok());
+        for bad in ["", "nope", "[]", "{}", r#"{"Statement":[]}"#, r#"{"Statement":"x"}"#] {
+            assert!(matches!(check_policy_document(bad), Err(KinesisError::InvalidArgument(_))), "{bad:?}");
+        }
+    }
+}
