@@ -78,6 +78,10 @@ pub struct Config {
     #[arg(long, env = "KINESD_SHARD_LIMIT", default_value_t = 500)]
     pub shard_limit: u32,
 
+    /// On-demand streams allowed per account (AWS's default quota is 50).
+    #[arg(long, env = "KINESD_ON_DEMAND_STREAM_LIMIT", default_value_t = 50)]
+    pub on_demand_stream_limit: u32,
+
     /// Seconds a shard iterator stays valid.
     #[arg(long, env = "KINESD_ITERATOR_TTL_SECONDS", default_value_t = 300)]
     pub iterator_ttl_seconds: u64,
@@ -107,13 +111,16 @@ struct FileConfig {
     delete_stream_ms: Option<u64>,
     update_stream_ms: Option<u64>,
     shard_limit: Option<u32>,
+    on_demand_stream_limit: Option<u32>,
     iterator_ttl_seconds: Option<u64>,
 }
 
 impl Config {
-    /// Parses the process's arguments, environment and config file.
+    /// Parses the process's arguments, environment and config file; `--help`, `--version` and
+    /// argument errors print and exit as usual.
     pub fn load() -> Result<Config, String> {
-        Self::load_from(std::env::args_os())
+        let matches = Config::command().get_matches();
+        Self::from_matches(&matches)
     }
 
     pub fn load_from<I, T>(args: I) -> Result<Config, String>
@@ -122,11 +129,15 @@ impl Config {
         T: Into<std::ffi::OsString> + Clone,
     {
         let matches = Config::command().try_get_matches_from(args).map_err(|e| e.render().to_string())?;
-        let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        Self::from_matches(&matches)
+    }
+
+    fn from_matches(matches: &ArgMatches) -> Result<Config, String> {
+        let mut config = Config::from_arg_matches(matches).map_err(|e| e.to_string())?;
         if let Some(path) = config.config.clone() {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
-            config.merge_file(&matches, file);
+            config.merge_file(matches, file);
         }
         config.check()?;
         Ok(config)
@@ -156,6 +167,7 @@ impl Config {
         take!(delete_stream_ms, "delete_stream_ms");
         take!(update_stream_ms, "update_stream_ms");
         take!(shard_limit, "shard_limit");
+        take!(on_demand_stream_limit, "on_demand_stream_limit");
         take!(iterator_ttl_seconds, "iterator_ttl_seconds");
     }
 
@@ -193,6 +205,7 @@ impl Config {
             delete_stream_ms: self.delete_stream_ms,
             update_stream_ms: self.update_stream_ms,
             shard_limit: self.shard_limit,
+            on_demand_stream_limit: self.on_demand_stream_limit,
             iterator_ttl_ms: self.iterator_ttl_seconds.saturating_mul(1000),
             ..EngineConfig::default()
         }

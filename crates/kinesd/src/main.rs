@@ -14,12 +14,8 @@ fn main() -> std::process::ExitCode {
     let config = match Config::load() {
         Ok(c) => c,
         Err(message) => {
-            eprint!("{message}");
-            return if message.starts_with("Usage") || message.contains("kinesd ") && !message.contains("error") {
-                std::process::ExitCode::SUCCESS
-            } else {
-                std::process::ExitCode::from(2)
-            };
+            eprintln!("kinesd: {message}");
+            return std::process::ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
