@@ -10,6 +10,11 @@ use kinesd::store::Store;
 use kinesd::store::disk::DiskStore;
 use kinesd::store::memory::MemoryStore;
 
+/// mimalloc: the request path allocates many small objects, which glibc's allocator serves
+/// noticeably slower under concurrency.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let config = match Config::load() {
         Ok(c) => c,

@@ -70,8 +70,47 @@ pub trait Request: FromValue + Default {
     fn check(&self, v: &mut Violations);
 }
 
+/// A request body, decoded: usually the generic tree; PutRecords in JSON straight into its
+/// typed input (see `protocol::fast`).
+pub enum Parsed {
+    Generic(Value),
+    PutRecords(Box<model::PutRecordsInput>),
+}
+
+impl Parsed {
+    fn into_value(self) -> Value {
+        match self {
+            Parsed::Generic(v) => v,
+            // Only PutRecords takes the fast path, and it handles that variant itself.
+            Parsed::PutRecords(_) => Value::Map(Vec::new()),
+        }
+    }
+}
+
+/// Decodes a request body. Malformed bodies are SerializationExceptions, as AWS answers.
+pub fn parse(codec: Codec, op: Operation, body: &[u8]) -> Result<Parsed> {
+    match codec {
+        Codec::Json => {
+            if op == Operation::PutRecords
+                && let Some(input) = crate::protocol::fast::put_records(body)
+            {
+                return Ok(Parsed::PutRecords(Box::new(input)));
+            }
+            let value = crate::protocol::json::parse(body).map_err(|_| KinesisError::Serialization(String::new()))?;
+            if !matches!(value, Value::Map(_)) {
+                return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
+            }
+            Ok(Parsed::Generic(value))
+        }
+    }
+}
+
 fn decode<T: Request>(value: Value) -> Result<T> {
     let input = T::from_value(value).map_err(|e| KinesisError::Serialization(e.0))?.unwrap_or_default();
+    checked(input)
+}
+
+fn checked<T: Request>(input: T) -> Result<T> {
     let mut violations = Violations::default();
     input.check(&mut violations);
     match violations.into_message() {
@@ -133,10 +172,10 @@ requests!(
 );
 
 /// Runs one operation on a decoded request body.
-pub async fn dispatch(engine: &Engine, codec: Codec, op: Operation, value: Value) -> Result<Body> {
+pub async fn dispatch(engine: &Engine, codec: Codec, op: Operation, parsed: Parsed) -> Result<Body> {
     macro_rules! run {
         ($module:ident) => {{
-            let input = decode(value)?;
+            let input = decode(parsed.into_value())?;
             Ok(ops::$module::handle(engine, input).await?.into_body(codec))
         }};
     }
@@ -163,7 +202,13 @@ pub async fn dispatch(engine: &Engine, codec: Codec, op: Operation, value: Value
         ListTagsForStream => run!(list_tags_for_stream),
         MergeShards => run!(merge_shards),
         PutRecord => run!(put_record),
-        PutRecords => run!(put_records),
+        PutRecords => {
+            let input = match parsed {
+                Parsed::PutRecords(input) => checked(*input)?,
+                Parsed::Generic(value) => decode(value)?,
+            };
+            Ok(ops::put_records::handle(engine, input).await?.into_body(codec))
+        }
         PutResourcePolicy => run!(put_resource_policy),
         RemoveTagsFromStream => run!(remove_tags_from_stream),
         SplitShard => run!(split_shard),

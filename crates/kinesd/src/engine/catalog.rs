@@ -174,6 +174,25 @@ impl PartialEq for WriteGate {
     }
 }
 
+/// The open shards ordered by starting hash key, built on first use so that routing a record
+/// is a binary search, not a scan of every shard. It is a cache, not part of the stream's
+/// value: a clone starts empty (a modified copy never routes with its original's table), it is
+/// not persisted, and it compares equal always.
+#[derive(Debug, Default)]
+pub struct RoutingTable(std::sync::OnceLock<Vec<(u128, u128, usize)>>);
+
+impl Clone for RoutingTable {
+    fn clone(&self) -> Self {
+        RoutingTable::default()
+    }
+}
+
+impl PartialEq for RoutingTable {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stream {
     pub name: String,
@@ -205,9 +224,29 @@ pub struct Stream {
     pub resource_policy: Option<String>,
     #[serde(skip)]
     pub gate: WriteGate,
+    #[serde(skip)]
+    pub routing: RoutingTable,
 }
 
 impl Stream {
+    /// The position in `shards` of the open shard whose hash range holds `key`.
+    pub fn route_slot(&self, key: u128) -> Option<usize> {
+        let table = self.routing.0.get_or_init(|| {
+            let mut t: Vec<_> = self
+                .shards
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_open())
+                .map(|(slot, s)| (s.range.start, s.range.end, slot))
+                .collect();
+            t.sort_unstable();
+            t
+        });
+        let i = table.partition_point(|(start, _, _)| *start <= key).checked_sub(1)?;
+        let (_, end, slot) = table[i];
+        (key <= end).then_some(slot)
+    }
+
     pub fn shard(&self, index: u32) -> Option<&Shard> {
         // Shards are kept in index order, and indexes are dense from 0.
         self.shards.get(index as usize).filter(|s| s.index == index)
@@ -310,6 +349,44 @@ mod range_serde {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    fn stream_with(ranges: &[(u128, u128, bool)]) -> Stream {
+        let shards = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, end, open))| Shard {
+                index: i as u32,
+                log: LogId(i as u64),
+                range: HashKeyRange { start, end },
+                parent: None,
+                adjacent_parent: None,
+                created_ms: 0,
+                closed: (!open).then_some(ShardEnd { end_position: 0, closed_ms: 0 }),
+            })
+            .collect();
+        let mut s: Stream = serde_json::from_str(
+            r#"{"name":"s","created_ms":0,"status":"Active","status_until_ms":0,"mode":"Provisioned","retention_hours":24,"shards":[],"next_shard_index":0,"tags":[],"max_record_kib":1024,"encryption_key":null,"shard_level_metrics":[],"warm_throughput_mibps":null}"#,
+        )
+        .unwrap();
+        s.shards = shards;
+        s
+    }
+
+    proptest! {
+        #[test]
+        fn routing_agrees_with_a_scan_of_open_shards(n in 1u32..50, keys in proptest::collection::vec(any::<u128>(), 1..50)) {
+            // A closed parent covering everything, then the creation ranges as open children.
+            let mut ranges = vec![(0, u128::MAX, false)];
+            ranges.extend(crate::engine::hash::creation_ranges(n).into_iter().map(|r| (r.start, r.end, true)));
+            let stream = stream_with(&ranges);
+            for key in keys.into_iter().chain([0, u128::MAX]) {
+                let scan = stream.shards.iter().position(|s| s.is_open() && s.range.contains(crate::engine::hash::HashKey(key)));
+                prop_assert_eq!(stream.route_slot(key), scan);
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -99,6 +99,7 @@ impl Engine {
             encryption_changes_ms: Vec::new(),
             resource_policy: None,
             gate: Default::default(),
+            routing: Default::default(),
         })
         .await?;
         Ok(())

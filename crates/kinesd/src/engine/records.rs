@@ -81,7 +81,7 @@ impl Engine {
         let mut batches: Vec<(usize, Vec<usize>, Vec<NewRecord>)> = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
             let key = entry.explicit_hash_key.unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
-            let Some(slot) = stream.shards.iter().position(|s| s.is_open() && s.range.contains(key)) else {
+            let Some(slot) = stream.route_slot(key.0) else {
                 return Err(KinesisError::InternalFailure("no open shard covers the hash key".into()));
             };
             let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };

@@ -4,7 +4,6 @@
 //! AWS answers with, e.g. "class java.lang.String can not be converted to an Integer".
 //! `null` always converts to "absent", as AWS tolerates explicit nulls.
 
-use base64::Engine as _;
 use bytes::Bytes;
 
 use super::value::Value;
@@ -110,6 +109,11 @@ impl FromValue for Bytes {
 
 /// Decodes standard, padded base64 the way AWS's JSON parser does, with its messages.
 pub fn decode_base64(s: &str) -> std::result::Result<Bytes, SerializationError> {
+    // The fast path: valid input decodes in one SIMD pass; only invalid input pays for the
+    // precise diagnosis below.
+    if let Ok(decoded) = base64_simd::STANDARD.decode_to_vec(s.as_bytes()) {
+        return Ok(Bytes::from(decoded));
+    }
     let fail = |why: String| SerializationError(format!("'{s}' can not be converted to a Blob: {why}"));
     if !s.len().is_multiple_of(4) {
         return Err(fail(format!("Base64 encoded length is expected a multiple of 4 bytes but found: {}", s.len())));
@@ -119,10 +123,7 @@ pub fn decode_base64(s: &str) -> std::result::Result<Bytes, SerializationError> 
     if let Some(&bad) = bytes[..body_end].iter().find(|&&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/')) {
         return Err(fail(format!("Invalid Base64 character: '{}'", bad as char)));
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(bytes)
-        .map(Bytes::from)
-        .map_err(|_| fail("Invalid last non-pad Base64 character dectected".to_owned()))
+    Err(fail("Invalid last non-pad Base64 character dectected".to_owned()))
 }
 
 impl FromValue for Timestamp {

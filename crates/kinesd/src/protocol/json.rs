@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::encode::Encoder;
@@ -96,6 +95,11 @@ impl JsonEncoder {
     fn quoted(&mut self, s: &str) {
         self.out.push(b'"');
         let bytes = s.as_bytes();
+        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            self.out.extend_from_slice(bytes);
+            self.out.push(b'"');
+            return;
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -167,9 +171,10 @@ impl Encoder for JsonEncoder {
         self.comma();
         self.out.push(b'"');
         let start = self.out.len();
-        let encoded = base64::encoded_len(v.len(), true).unwrap_or(0);
+        let encoded = base64_simd::STANDARD.encoded_length(v.len());
         self.out.resize(start + encoded, 0);
-        let written = base64::engine::general_purpose::STANDARD.encode_slice(v, &mut self.out[start..]).unwrap_or(0);
+        let dst = base64_simd::Out::from_slice(&mut self.out[start..]);
+        let written = base64_simd::STANDARD.encode(v, dst).len();
         self.out.truncate(start + written);
         self.out.push(b'"');
         self.need_comma = true;

@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod encode;
 pub mod envelope;
+pub mod fast;
 pub mod json;
 pub mod validate;
 pub mod value;

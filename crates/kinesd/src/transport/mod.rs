@@ -23,7 +23,6 @@ use crate::auth;
 use crate::engine::Engine;
 use crate::error::KinesisError;
 use crate::protocol::envelope;
-use crate::protocol::json;
 
 /// Largest request body: a full 10 MiB PutRecords is about 13.5 MiB of base64 JSON.
 pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
@@ -112,13 +111,10 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
                 return Err(KinesisError::Serialization(format!("Could not read the request body: {e}")));
             }
         };
-        let value = json::parse(&bytes).map_err(|_| KinesisError::Serialization(String::new()))?;
-        if !matches!(value, crate::protocol::Value::Map(_)) {
-            return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
-        }
+        let parsed = api::parse(codec, op, &bytes)?;
         let has_date = parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
         auth::check_request(header(&parts.headers, "authorization"), has_date, parts.uri.query())?;
-        api::dispatch(engine, codec, op, value).await
+        api::dispatch(engine, codec, op, parsed).await
     }
     .await;
     let codec = codec.unwrap_or(Codec::Json);

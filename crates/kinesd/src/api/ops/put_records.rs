@@ -2,17 +2,18 @@
 //! failures counted in FailedRecordCount (0 on full success, as AWS answers).
 
 use crate::api::common::{encryption_type, stream_name};
-use crate::api::model::{PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry};
+use crate::api::model::PutRecordsInput;
 use crate::api::records::{check_record_size, explicit_hash_key};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{PutEntry, PutOutcome};
 use crate::error::{KinesisError, Result};
+use crate::protocol::encode::{Encode, Encoder};
 
 /// The whole request, data and partition keys, may not exceed 10 MiB.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
-pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecordsOutput> {
+pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecordsReply> {
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let records = input.records.unwrap_or_default();
     let total: usize = records
@@ -37,35 +38,96 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
     if outcomes.iter().all(|o| matches!(o, PutOutcome::Failed { code: "InternalFailure", .. })) {
         return Err(KinesisError::InternalFailure("Internal service failure.".into()));
     }
-    let mut failed = 0;
-    let mut buf = String::with_capacity(64);
-    let results = outcomes
-        .into_iter()
-        .map(|o| match o {
-            PutOutcome::Stored { shard_index, sequence_number } => {
-                buf.clear();
-                sequence_number.write_decimal(&mut buf);
-                PutRecordsResultEntry {
-                    sequence_number: Some(buf.clone()),
-                    shard_id: Some(shard_id(shard_index)),
-                    error_code: None,
-                    error_message: None,
+    let failed = outcomes.iter().filter(|o| matches!(o, PutOutcome::Failed { .. })).count() as i64;
+    Ok(PutRecordsReply { failed, outcomes, encryption_type: encryption_type(&stream) })
+}
+
+/// The PutRecords response, written straight from the outcomes: the same document as the
+/// model's `PutRecordsOutput` (members in its order), without a String per sequence number
+/// and shard id on the hottest path.
+pub struct PutRecordsReply {
+    failed: i64,
+    outcomes: Vec<PutOutcome>,
+    encryption_type: String,
+}
+
+impl Encode for PutRecordsReply {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        let mut sequence = String::with_capacity(64);
+        let mut shard = (u32::MAX, String::new());
+        e.begin_struct();
+        e.field("FailedRecordCount");
+        e.int(self.failed);
+        e.field("Records");
+        e.begin_list(self.outcomes.len());
+        for o in &self.outcomes {
+            e.begin_struct();
+            match o {
+                PutOutcome::Stored { shard_index, sequence_number } => {
+                    sequence.clear();
+                    sequence_number.write_decimal(&mut sequence);
+                    if shard.0 != *shard_index {
+                        shard = (*shard_index, shard_id(*shard_index));
+                    }
+                    e.field("SequenceNumber");
+                    e.string(&sequence);
+                    e.field("ShardId");
+                    e.string(&shard.1);
+                }
+                PutOutcome::Failed { code, message } => {
+                    e.field("ErrorCode");
+                    e.string(code);
+                    e.field("ErrorMessage");
+                    e.string(message);
                 }
             }
-            PutOutcome::Failed { code, message } => {
-                failed += 1;
+            e.end_struct();
+        }
+        e.end_list();
+        e.field("EncryptionType");
+        e.string(&self.encryption_type);
+        e.end_struct();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Codec;
+    use crate::api::model::{PutRecordsOutput, PutRecordsResultEntry};
+    use crate::engine::sequence::SequenceNumber;
+
+    #[test]
+    fn the_reply_is_the_model_document() {
+        let seq = SequenceNumber {
+            shard_created_secs: 1_700_000_000,
+            shard_index: 3,
+            position: 9,
+            arrival_secs: 1_700_000_001,
+        };
+        let outcomes = vec![
+            PutOutcome::Stored { shard_index: 3, sequence_number: seq },
+            PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() },
+        ];
+        let model = PutRecordsOutput {
+            failed_record_count: Some(1),
+            records: vec![
+                PutRecordsResultEntry {
+                    sequence_number: Some(seq.to_string()),
+                    shard_id: Some(shard_id(3)),
+                    error_code: None,
+                    error_message: None,
+                },
                 PutRecordsResultEntry {
                     sequence_number: None,
                     shard_id: None,
-                    error_code: Some(code.to_owned()),
-                    error_message: Some(message),
-                }
-            }
-        })
-        .collect();
-    Ok(PutRecordsOutput {
-        failed_record_count: Some(failed),
-        records: results,
-        encryption_type: Some(encryption_type(&stream)),
-    })
+                    error_code: Some("InternalFailure".into()),
+                    error_message: Some("Internal service failure.".into()),
+                },
+            ],
+            encryption_type: Some("NONE".into()),
+        };
+        let reply = PutRecordsReply { failed: 1, outcomes, encryption_type: "NONE".into() };
+        assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
+    }
 }
