@@ -61,7 +61,8 @@ impl Reply for () {
 
 impl<T: Encode> Reply for T {
     fn into_body(self, codec: Codec) -> Body {
-        Body::Encoded(codec.encode(&self, 512))
+        let hint = self.size_hint();
+        Body::Encoded(codec.encode(&self, hint))
     }
 }
 

@@ -23,6 +23,11 @@ pub trait Encoder {
 /// A response shape (or a member of one) that can write itself.
 pub trait Encode {
     fn encode<E: Encoder>(&self, e: &mut E);
+
+    /// A guess of the encoded size, so large responses are written without reallocating.
+    fn size_hint(&self) -> usize {
+        512
+    }
 }
 
 impl Encode for String {

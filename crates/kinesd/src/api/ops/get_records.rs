@@ -2,32 +2,20 @@
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
 use crate::api::common::hash_range_view;
-use crate::api::model::{ChildShard, GetRecordsInput, GetRecordsOutput, Record};
+use crate::api::model::{ChildShard, GetRecordsInput};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
-use crate::engine::records::FLAG_ENCRYPTED;
+use crate::engine::records::{FLAG_ENCRYPTED, RecordsPage};
 use crate::error::Result;
-use crate::protocol::Timestamp;
+use crate::protocol::encode::{Encode, Encoder};
 
 const DEFAULT_LIMIT: usize = 10_000;
 
-pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<RecordsReply> {
     let iterator = input.shard_iterator.unwrap_or_default();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
     let page = engine.get_records(&iterator, limit).await?;
-    let mut records = Vec::with_capacity(page.records.len());
-    for r in page.records {
-        let mut sequence_number = String::with_capacity(56);
-        page.shard.sequence_number(r.position, r.arrival_ms).write_decimal(&mut sequence_number);
-        records.push(Record {
-            sequence_number,
-            approximate_arrival_timestamp: Some(Timestamp { millis: r.arrival_ms as i64 }),
-            partition_key: String::from_utf8_lossy(&r.partition_key).into_owned(),
-            data: r.data,
-            encryption_type: (r.flags & FLAG_ENCRYPTED != 0).then(|| "KMS".to_owned()),
-        });
-    }
-    let child_shards = (page.next_iterator.is_none()).then(|| {
+    let child_shards = page.next_iterator.is_none().then(|| {
         page.child_shards
             .iter()
             .map(|c| ChildShard {
@@ -37,10 +25,129 @@ pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<GetRecord
             })
             .collect()
     });
-    Ok(GetRecordsOutput {
-        records,
-        next_shard_iterator: page.next_iterator,
-        millis_behind_latest: Some(page.millis_behind_latest),
-        child_shards,
-    })
+    Ok(RecordsReply { page, child_shards })
+}
+
+/// The GetRecords response, written straight from the records read: the same document as the
+/// model's `GetRecordsOutput` (members in its order) without a `Record` per record — no
+/// String for each sequence number and partition key on the read path.
+pub struct RecordsReply {
+    page: RecordsPage,
+    child_shards: Option<Vec<ChildShard>>,
+}
+
+impl Encode for RecordsReply {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        let mut sequence = String::with_capacity(64);
+        e.begin_struct();
+        e.field("Records");
+        e.begin_list(self.page.records.len());
+        for r in &self.page.records {
+            sequence.clear();
+            self.page.shard.sequence_number(r.position, r.arrival_ms).write_decimal(&mut sequence);
+            e.begin_struct();
+            e.field("SequenceNumber");
+            e.string(&sequence);
+            e.field("ApproximateArrivalTimestamp");
+            e.timestamp(r.arrival_ms as i64);
+            e.field("Data");
+            e.blob(&r.data);
+            e.field("PartitionKey");
+            e.string(&String::from_utf8_lossy(&r.partition_key));
+            if r.flags & FLAG_ENCRYPTED != 0 {
+                e.field("EncryptionType");
+                e.string("KMS");
+            }
+            e.end_struct();
+        }
+        e.end_list();
+        if let Some(next) = &self.page.next_iterator {
+            e.field("NextShardIterator");
+            e.string(next);
+        }
+        e.field("MillisBehindLatest");
+        e.int(self.page.millis_behind_latest);
+        if let Some(children) = &self.child_shards {
+            e.field("ChildShards");
+            children.encode(e);
+        }
+        e.end_struct();
+    }
+
+    fn size_hint(&self) -> usize {
+        let records: usize = self.page.records.iter().map(|r| r.data.len() * 4 / 3 + r.partition_key.len() + 160).sum();
+        records + 512
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Codec;
+    use crate::api::model::{GetRecordsOutput, HashKeyRange, Record};
+    use crate::engine::catalog::Shard;
+    use crate::engine::hash::HashKeyRange as Range;
+    use crate::protocol::Timestamp;
+    use crate::store::{LogId, StoredRecord};
+    use bytes::Bytes;
+
+    #[test]
+    fn the_reply_is_the_model_document() {
+        let shard = Shard {
+            index: 2,
+            log: LogId(1),
+            range: Range { start: 0, end: 10 },
+            parent: None,
+            adjacent_parent: None,
+            created_ms: 1_700_000_000_000,
+            closed: None,
+        };
+        let records = vec![
+            StoredRecord {
+                position: 0,
+                arrival_ms: 1_700_000_000_123,
+                partition_key: Bytes::from("pk"),
+                data: Bytes::from("\x00hi"),
+                flags: 0,
+            },
+            StoredRecord {
+                position: 1,
+                arrival_ms: 1_700_000_000_124,
+                partition_key: Bytes::from("k\"2"),
+                data: Bytes::new(),
+                flags: FLAG_ENCRYPTED,
+            },
+        ];
+        let children = vec![ChildShard {
+            shard_id: shard_id(3),
+            parent_shards: vec![shard_id(2)],
+            hash_key_range: HashKeyRange { starting_hash_key: "0".into(), ending_hash_key: "10".into() },
+        }];
+        for (next, child_shards) in [(Some("it".to_owned()), None), (None, Some(children))] {
+            let model = GetRecordsOutput {
+                records: records
+                    .iter()
+                    .map(|r| Record {
+                        sequence_number: shard.sequence_number(r.position, r.arrival_ms).to_string(),
+                        approximate_arrival_timestamp: Some(Timestamp { millis: r.arrival_ms as i64 }),
+                        data: r.data.clone(),
+                        partition_key: String::from_utf8_lossy(&r.partition_key).into_owned(),
+                        encryption_type: (r.flags & FLAG_ENCRYPTED != 0).then(|| "KMS".to_owned()),
+                    })
+                    .collect(),
+                next_shard_iterator: next.clone(),
+                millis_behind_latest: Some(7),
+                child_shards: child_shards.clone(),
+            };
+            let page = RecordsPage {
+                shard: shard.clone(),
+                records: records.clone(),
+                next_iterator: next,
+                millis_behind_latest: 7,
+                child_shards: Vec::new(),
+            };
+            let reply = RecordsReply { page, child_shards };
+            assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
+        }
+    }
 }
