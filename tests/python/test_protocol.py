@@ -324,3 +324,53 @@ def test_keep_alive_connection_serves_many_requests(server):
 def test_request_id_uuid_format(server):
     r = raw_post(server, target("ListStreams"), {})
     uuid.UUID(r.headers["x-amzn-RequestId"])
+
+
+# --------------------------------------------------------------------------- AWS quirks (kinesalite's AWS-validated connection tests)
+
+
+def test_body_without_content_type_is_access_denied(server):
+    resp = raw_post(server, target("ListStreams"), {}, headers={"Content-Type": None})
+    assert resp.status_code == 403, (resp.status_code, resp.text)
+    assert "<AccessDeniedException>" in resp.text
+    assert "Unable to determine service/operation name to be authorized" in resp.text
+
+
+def test_cors_preflight_has_no_extended_request_id(server):
+    import requests
+
+    resp = requests.options(server.endpoint + "/", headers={"Origin": "http://example.com",
+                                                           "Access-Control-Request-Method": "POST"}, timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Access-Control-Max-Age"] == "172800"
+    assert "x-amz-id-2" not in resp.headers
+    assert resp.text == ""
+
+
+def test_timestamp_given_as_string_is_serialization_exception(server, make_stream):
+    name = make_stream(1)
+    resp = raw_post(server, target("ListShards"), {"StreamName": name, "StreamCreationTimestamp": "23"})
+    _assert_error(resp, 400, "SerializationException", "class java.lang.String can not be converted to milliseconds since epoch")
+
+
+def test_shard_iterators_have_aws_sizes(kinesis, make_stream):
+    for length in (1, 15, 40, 128):
+        name = make_stream(1, name=("s" * length)[:length - 8] + unique_name()[-8:] if length > 8 else None)
+        it = kinesis.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                        ShardIteratorType="LATEST")["ShardIterator"]
+        raw = base64.b64decode(it)
+        assert raw[:8] == b"\x00" * 7 + b"\x01", raw[:8]
+        assert len(raw) >= 152 and (len(raw) - 152) % 16 == 0, (length, len(raw))
+
+
+def test_missing_shard_is_reported_before_a_malformed_sequence_number(raw_kinesis, make_stream):
+    from botocore.exceptions import ClientError
+
+    name = make_stream(1)
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.get_shard_iterator(StreamName=name, ShardId="shardId-5", ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                       StartingSequenceNumber="5")
+    err = ei.value.response["Error"]
+    assert err["Code"] == "ResourceNotFoundException"
+    assert err["Message"] == f"Shard shardId-000000000005 in stream {name} under account 123456789012 does not exist"

@@ -161,6 +161,11 @@ impl ShardIteratorToken {
         payload.extend_from_slice(&self.issued_ms.to_be_bytes());
         payload.extend_from_slice(&self.nonce.to_be_bytes());
         put_str(&mut payload, &self.stream_name);
+        // Pad with zeros to AWS's iterator sizes: 152 + 16·k bytes once decoded (some clients'
+        // tests check the shape of iterators; the padding is covered by the MAC).
+        let sealed = SEALED_OVERHEAD + payload.len();
+        let target = ITERATOR_MIN_LEN + sealed.saturating_sub(ITERATOR_MIN_LEN).next_multiple_of(16);
+        payload.resize(payload.len() + (target - sealed), 0);
         seal(secret, TokenKind::ShardIterator, &payload)
     }
 
@@ -175,10 +180,15 @@ impl ShardIteratorToken {
             nonce: r.u32()?,
             stream_name: r.string()?,
         };
-        r.finish()?;
+        r.finish_padded()?;
         Ok(decoded)
     }
 }
+
+/// Bytes a sealed token adds to its payload: the prefix, the kind and the MAC.
+const SEALED_OVERHEAD: usize = 8 + 1 + 16;
+/// AWS's shard iterators decode to 152 bytes, or 16·k more for long stream names.
+const ITERATOR_MIN_LEN: usize = 152;
 
 /// A pagination cursor (`NextToken` of ListShards, ListStreams, ...): resume listing after
 /// `after` (a shard id, stream name, ... as the operation defines) in the given stream
@@ -257,12 +267,30 @@ impl Reader<'_> {
     fn finish(self) -> Result<(), InvalidToken> {
         if self.0.is_empty() { Ok(()) } else { Err(InvalidToken) }
     }
+
+    /// Only zero padding may follow.
+    fn finish_padded(self) -> Result<(), InvalidToken> {
+        if self.0.iter().all(|&b| b == 0) { Ok(()) } else { Err(InvalidToken) }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn iterators_have_aws_sizes() {
+        use base64::Engine as _;
+        for len in [1usize, 10, 14, 15, 16, 40, 90, 91, 128] {
+            let mut it = iterator(&"n".repeat(len));
+            it.nonce = 1;
+            let token = it.encode(&secret());
+            let bytes = base64::engine::general_purpose::STANDARD.decode(&token).unwrap();
+            assert!(bytes.len() >= 152 && (bytes.len() - 152) % 16 == 0, "{len}: {}", bytes.len());
+            assert_eq!(ShardIteratorToken::decode(&token, &secret()), Ok(it));
+        }
+    }
 
     fn secret() -> TokenSecret {
         TokenSecret::from_bytes([7; 32])
@@ -422,7 +450,8 @@ mod tests {
         assert_eq!(ShardIteratorToken::decode(&token, &s), Err(InvalidToken));
         let mut trailing = BASE64.decode(iterator("x").encode(&s)).expect("base64");
         trailing.truncate(trailing.len() - MAC_LEN);
-        trailing.push(0);
+        // Zero padding is allowed (iterators are padded to AWS's sizes); anything else is not.
+        trailing.push(1);
         let resealed = seal(&s, TokenKind::ShardIterator, &trailing[HEADER_LEN..]);
         assert_eq!(ShardIteratorToken::decode(&resealed, &s), Err(InvalidToken));
     }

@@ -134,10 +134,7 @@ impl FromValue for Timestamp {
             Value::Int(secs) => Ok(Some(Timestamp { millis: secs.saturating_mul(1000) })),
             Value::Float(secs) => Ok(Some(Timestamp { millis: (secs * 1000.0).round() as i64 })),
             Value::Timestamp(millis) => Ok(Some(Timestamp { millis })),
-            Value::String(s) => match s.parse::<f64>() {
-                Ok(secs) if secs.is_finite() => Ok(Some(Timestamp { millis: (secs * 1000.0).round() as i64 })),
-                _ => err("class java.lang.String can not be converted to milliseconds since epoch"),
-            },
+            Value::String(_) => err("class java.lang.String can not be converted to milliseconds since epoch"),
             Value::Bool(_) => err("class java.lang.Boolean can not be converted to milliseconds since epoch"),
             Value::Blob(_) => err("class [B can not be converted to a Timestamp"),
             other => container_mismatch(&other),

@@ -96,21 +96,26 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         return access_denied(parts.headers.contains_key("origin"));
     }
     let codec = envelope::codec(header(&parts.headers, "content-type"));
+    let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let bytes = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        Err(too_large())
+    } else {
+        match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+            Err(e) => Err(KinesisError::Serialization(format!("Could not read the request body: {e}"))),
+        }
+    };
+    // A body without any Content-Type is not an AWS JSON request at all: AWS answers as it
+    // does for other methods.
+    if !parts.headers.contains_key("content-type") && bytes.as_ref().is_ok_and(|b| !b.is_empty()) {
+        return access_denied(parts.headers.contains_key("origin"));
+    }
     // AWS's order: the operation, then the body, then the credentials, then validation.
     let result = async {
         let op = envelope::operation(header(&parts.headers, "x-amz-target"))?;
         let codec = codec.ok_or_else(|| KinesisError::Serialization(String::new()))?;
-        let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
-        }
-        let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-            Err(e) => {
-                return Err(KinesisError::Serialization(format!("Could not read the request body: {e}")));
-            }
-        };
+        let bytes = bytes?;
         let parsed = api::parse(codec, op, &bytes)?;
         let has_date = parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
         auth::check_request(header(&parts.headers, "authorization"), has_date, parts.uri.query())?;
@@ -196,5 +201,7 @@ fn cors_preflight(req: &HeaderMap) -> Response<Full<Bytes>> {
         h.insert("access-control-allow-methods", v.clone());
     }
     stamp(h, true);
+    // AWS answers preflights without an x-amz-id-2.
+    h.remove("x-amz-id-2");
     r
 }

@@ -15,10 +15,10 @@ pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<Get
     let sequence = input.starting_sequence_number.as_deref();
     let start = match (kind, sequence) {
         (Some(ShardIteratorType::AtSequenceNumber), Some(s)) => {
-            IteratorStart::AtSequence(parse(engine, &name, &shard, s)?)
+            IteratorStart::AtSequence(parse(engine, &name, &shard, s).await?)
         }
         (Some(ShardIteratorType::AfterSequenceNumber), Some(s)) => {
-            IteratorStart::AfterSequence(parse(engine, &name, &shard, s)?)
+            IteratorStart::AfterSequence(parse(engine, &name, &shard, s).await?)
         }
         (Some(ShardIteratorType::TrimHorizon), None) => IteratorStart::TrimHorizon,
         (Some(ShardIteratorType::Latest), None) => IteratorStart::Latest,
@@ -45,12 +45,17 @@ pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<Get
     Ok(GetShardIteratorOutput { shard_iterator: Some(iterator) })
 }
 
-fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<SequenceNumber> {
-    SequenceNumber::parse(s).map_err(|_| {
-        let shown = parse_shard_id(shard).map_or_else(|| shard.to_owned(), shard_id);
-        KinesisError::InvalidArgument(format!(
-            "StartingSequenceNumber {s} used in GetShardIterator on shard {shown} in stream {stream} under account {} is invalid.",
-            engine.config.account_id
-        ))
-    })
+async fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<SequenceNumber> {
+    match SequenceNumber::parse(s) {
+        Ok(seq) => Ok(seq),
+        Err(_) => {
+            // AWS reports a missing stream or shard before a malformed sequence number.
+            engine.get_shard_iterator(stream, shard, IteratorStart::TrimHorizon).await?;
+            let shown = parse_shard_id(shard).map_or_else(|| shard.to_owned(), shard_id);
+            Err(KinesisError::InvalidArgument(format!(
+                "StartingSequenceNumber {s} used in GetShardIterator on shard {shown} in stream {stream} under account {} is invalid.",
+                engine.config.account_id
+            )))
+        }
+    }
 }
