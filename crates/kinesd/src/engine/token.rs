@@ -287,7 +287,7 @@ mod tests {
             it.nonce = 1;
             let token = it.encode(&secret());
             let bytes = base64::engine::general_purpose::STANDARD.decode(&token).unwrap();
-            assert!(bytes.len() >= 152 && (bytes.len() - 152) % 16 == 0, "{len}: {}", bytes.len());
+            assert!(bytes.len() >= 152 && (bytes.len() - 152).is_multiple_of(16), "{len}: {}", bytes.len());
             assert_eq!(ShardIteratorToken::decode(&token, &secret()), Ok(it));
         }
     }
