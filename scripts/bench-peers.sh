@@ -7,14 +7,15 @@
 # Usage: scripts/bench-peers.sh
 # Environment (all optional):
 #   BENCH_DURATION=10   seconds measured per workload per target (the fill of `get` gets as long)
-#   BENCH_ROUNDS=2      rounds; each round runs every workload on every target, in a rotated order
+#   BENCH_ROUNDS=3      rounds; each round runs every workload on every target, in a rotated order
 #   BENCH_TARGETS="kinesd ferrokinesis kinesalite kinesis-mock"
 #   BENCH_WORKLOADS="put-100 put-1k get mixed"
-#   BENCH_FILL=2000000  records written before the catch-up read (bounded by BENCH_DURATION)
+#   BENCH_FILL=5000000  records written before the catch-up read (bounded by BENCH_DURATION)
 #   BENCH_MIXED_RATE=10000  records/s the producers of `mixed` offer
 #   BENCH_OUT=target/bench  results (JSON per run) and server logs
 #   BENCH_NO_REPORT=1   leave BENCHMARKS.md and the chart alone
 #   BENCH_KINESD=path   benchmark this kinesd binary instead of building target/release/kinesd
+#   BENCH_KINESD_COMMIT=id  what BENCH_KINESD was built from, for the report
 #
 # Peers are installed on first use under target/peers (npm packages in target/peers/node_modules,
 # ferrokinesis in target/peers/bin), never globally. A peer that fails to install or start, or
@@ -26,10 +27,10 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 DURATION=${BENCH_DURATION:-10}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 TARGETS=${BENCH_TARGETS:-"kinesd ferrokinesis kinesalite kinesis-mock"}
 WORKLOADS=${BENCH_WORKLOADS:-"put-100 put-1k get mixed"}
-FILL=${BENCH_FILL:-2000000}
+FILL=${BENCH_FILL:-5000000}
 MIXED_RATE=${BENCH_MIXED_RATE:-10000}
 OUT=${BENCH_OUT:-$root/target/bench}
 PEERS=$root/target/peers
@@ -50,6 +51,10 @@ note() { printf '%s\n' "$*" >&2; }
 
 rm -rf "$OUT"
 mkdir -p "$OUT/results" "$OUT/logs" "$OUT/status"
+# Other work on the machine skews every figure: the report shows the load before and after,
+# and the machine's facts (CPU, memory, disk and its fdatasync latency) from before the runs.
+cut -d' ' -f1-3 /proc/loadavg > "$OUT/loadavg.start"
+python3 scripts/bench_report.py --machine "$OUT/machine.json"
 
 # --- build and install ------------------------------------------------------------------------
 
@@ -177,13 +182,15 @@ trap stop_server EXIT
 
 # --- workloads --------------------------------------------------------------------------------
 
-# The kinesd-bench arguments of each workload (after the subcommand's target options).
+# The kinesd-bench arguments of each workload. A call unanswered for 15 s counts as a
+# `timeout` error, so a server that stalls cannot hold a run.
 workload_args() {
+    local common="--request-timeout 15"
     case $1 in
-        put-100) echo "put --shards 4 --connections 8 --record-size 100 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION" ;;
-        put-1k) echo "put --shards 4 --connections 8 --record-size 1024 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION" ;;
-        get) echo "get --shards 4 --fill $FILL --fill-timeout $DURATION --fill-connections 8 --record-size 100 --readers 4 --limit 10000 --duration $DURATION" ;;
-        mixed) echo "mixed --shards 4 --producers 4 --rate $MIXED_RATE --record-size 100 --records-per-request 500 --poll-ms 5 --warmup 2 --duration $DURATION" ;;
+        put-100) echo "put --shards 4 --connections 8 --record-size 100 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
+        put-1k) echo "put --shards 4 --connections 8 --record-size 1024 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
+        get) echo "get --shards 4 --fill $FILL --fill-timeout $DURATION --fill-connections 8 --record-size 100 --readers 4 --limit 10000 --duration $DURATION $common" ;;
+        mixed) echo "mixed --shards 4 --producers 4 --rate $MIXED_RATE --record-size 100 --records-per-request 500 --poll-ms 5 --warmup 2 --duration $DURATION $common" ;;
     esac
 }
 
@@ -219,15 +226,19 @@ for round in $(seq 1 "$ROUNDS"); do
                 printf 'did not start\n' > "$OUT/results/$tag.failed"
                 continue
             fi
+            rc=0
             # shellcheck disable=SC2046
-            if timeout $((DURATION * 4 + 60)) "$BENCH" $(workload_args "$workload") \
+            timeout $((DURATION * 4 + 60)) "$BENCH" $(workload_args "$workload") \
                 --endpoint "http://127.0.0.1:${PORT[$t]}" --server-pid "$SERVER_PID" \
                 --label "$t" --json --quiet \
-                > "$OUT/results/$tag.json" 2> "$OUT/logs/$tag.bench.log"; then
-                grep -E '^(PutRecords|GetRecords|end-to-end|fill)' "$OUT/logs/$tag.bench.log" >&2 || true
+                > "$OUT/results/$tag.json" 2> "$OUT/logs/$tag.bench.log" || rc=$?
+            if [ $rc -eq 0 ]; then
+                grep -E '^(PutRecords|GetRecords|end-to-end|fill)|error:|note:' "$OUT/logs/$tag.bench.log" >&2 || true
             else
-                note "the run failed (see $OUT/logs/$tag.bench.log)"
-                tail -n 3 "$OUT/logs/$tag.bench.log" > "$OUT/results/$tag.failed" || true
+                note "the run failed with exit code $rc (see $OUT/logs/$tag.bench.log)"
+                { [ $rc -eq 124 ] && echo "killed after $((DURATION * 4 + 60)) s"; \
+                  grep -v '^\s*$' "$OUT/logs/$tag.bench.log" | tail -n 1 || true; \
+                  echo "run failed (exit code $rc)"; } | head -n 1 > "$OUT/results/$tag.failed"
                 rm -f "$OUT/results/$tag.json"
             fi
             stop_server
@@ -235,11 +246,14 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+cut -d' ' -f1-3 /proc/loadavg > "$OUT/loadavg.end"
+
 if [ -z "${BENCH_NO_REPORT:-}" ]; then
     step "write BENCHMARKS.md and docs/bench/throughput.svg"
     python3 scripts/bench_report.py --results "$OUT" --markdown BENCHMARKS.md \
         --svg docs/bench/throughput.svg --rounds "$ROUNDS" --duration "$DURATION" \
         --fill "$FILL" --mixed-rate "$MIXED_RATE" ${BENCH_KINESD:+--kinesd-binary "$KINESD"} \
+        ${BENCH_KINESD_COMMIT:+--kinesd-commit "$BENCH_KINESD_COMMIT"} \
         --versions "kinesalite=$KINESALITE_VERSION,kinesis-mock=$KINESIS_LOCAL_VERSION (npm kinesis-local),ferrokinesis=$FERROKINESIS_VERSION"
 fi
 step "done: results in $OUT"

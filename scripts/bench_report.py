@@ -34,7 +34,7 @@ WORKLOADS = {
     "get": "GetRecords catch-up read, 4 shards, 4 readers, Limit 10,000 (100 B records)",
     "mixed": "Mixed: 4 producers at a fixed rate + 4 tailing consumers; end-to-end latency (100 B records)",
 }
-SHORT = {"put-100": "put 500×100 B", "put-1k": "put 500×1 KiB", "get": "get catch-up", "mixed": "mixed (end-to-end)"}
+SHORT = {"put-100": "put 500×100 B", "put-1k": "put 500×1 KiB", "get": "get catch-up", "mixed": "mixed"}
 
 
 def sh(cmd):
@@ -75,7 +75,7 @@ def machine():
     dev = disk.split()[0] if disk else ""
     rota = sh(f"lsblk -dno ROTA {dev}") if dev.startswith("/dev/") else ""
     size = sh(f"lsblk -dno SIZE {dev}") if dev.startswith("/dev/") else ""
-    kind = {"0": "non-rotational", "1": "rotational"}.get(rota, "")
+    kind = {"0": "reported non-rotational", "1": "reported rotational"}.get(rota, "")
     fsync = fsync_latency_us(tmp)
     return {
         "cpu": f"{cpu}, {cores} cores" + (" (virtual machine)" if "hypervisor" in sh("grep -m1 -o hypervisor /proc/cpuinfo") else ""),
@@ -131,7 +131,8 @@ def summarise(workload, reports):
     main = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "PutRecords"}[workload]
     lat = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "end-to-end"}[workload]
     calls = [call(r, main) for r in reports]
-    lats = [call(r, lat)["latency_us"] for r in reports]
+    # Rounds in which no call completed have no latency to show.
+    lats = [call(r, lat)["latency_us"] for r in reports if call(r, lat)["latency_us"]["count"] > 0]
     servers = [r.get("server") or {} for r in reports]
     s = {
         "rounds": [c["records_per_s"] for c in calls],
@@ -140,19 +141,21 @@ def summarise(workload, reports):
         "p50": median([l["p50_us"] for l in lats]),
         "p99": median([l["p99_us"] for l in lats]),
         "p999": median([l["p999_us"] for l in lats]),
-        "max": max(l["max_us"] for l in lats),
+        "max": max((l["max_us"] for l in lats), default=None),
         "errors": sum(sum(c["errors"] for c in r["calls"]) for r in reports),
         "error_types": sorted({k for r in reports for c in r["calls"] for k in c["errors_by_type"]}),
         "cpu_us": median([sv.get("cpu_us_per_record") for sv in servers]),
         "rss_mib": median([sv["peak_rss_kib"] / 1024 if sv.get("peak_rss_kib") else None for sv in servers]),
-        "notes": sorted({n for r in reports for n in r.get("notes", [])}),
+        # The fill's shortfall is in its own column; other notes once each.
+        "notes": sorted({n for r in reports for n in r.get("notes", []) if not n.startswith("the fill stopped")}),
     }
     if workload == "get":
         s["filled"] = median([call(r, "fill (put)")["records"] for r in reports])
         s["fill_rate"] = median([call(r, "fill (put)")["records_per_s"] for r in reports])
     if workload == "mixed":
         s["get_records_per_s"] = median([call(r, "GetRecords")["records_per_s"] for r in reports])
-        s["put_p99"] = median([call(r, "PutRecords")["latency_us"]["p99_us"] for r in reports])
+        s["put_p99"] = median([call(r, "PutRecords")["latency_us"]["p99_us"] for r in reports
+                               if call(r, "PutRecords")["latency_us"]["count"] > 0])
     return s
 
 
@@ -230,7 +233,7 @@ def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def panel(x0, y0, w, h, title, groups, targets, values, fmt, lower_better):
+def panel(x0, y0, w, h, title, groups, targets, values, fmt, lower_better, axis_fmt=None, zero_word="0"):
     """A grouped bar chart on a log scale. values[(group, target)] -> float or None."""
     out = []
     present = [v for v in values.values() if v and v > 0]
@@ -252,18 +255,20 @@ def panel(x0, y0, w, h, title, groups, targets, values, fmt, lower_better):
     while decade <= hi * 1.0001:
         y = y_of(decade)
         out.append(f'<line x1="{px}" y1="{y:.1f}" x2="{px + pw}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{px - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">{esc(fmt(decade))}</text>')
+        out.append(f'<text x="{px - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">{esc((axis_fmt or fmt)(decade))}</text>')
         decade *= 10
     out.append(f'<line x1="{px}" y1="{py + ph}" x2="{px + pw}" y2="{py + ph}" stroke="#333"/>')
     gw = pw / len(groups)
     bw = min(28, (gw - 16) / max(1, len(targets)))
     for gi, g in enumerate(groups):
-        gx = px + gi * gw + (gw - bw * len(targets)) / 2
-        for ti, t in enumerate(targets):
+        shown = [t for t in targets if t != "null" or g.startswith("put")]
+        gx = px + gi * gw + (gw - bw * len(shown)) / 2
+        for ti, t in enumerate(shown):
             v = values.get((g, t))
             x = gx + ti * bw
             if v is None or v <= 0:
-                out.append(f'<text x="{x + bw / 2:.1f}" y="{py + ph - 4}" text-anchor="middle" font-size="9" fill="#999">n/a</text>')
+                word = "failed" if v is None else zero_word
+                out.append(f'<text x="{x + bw / 2:.1f}" y="{py + ph - 4}" text-anchor="middle" font-size="9" fill="#999">{word}</text>')
                 continue
             y = y_of(v)
             out.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{bw - 2:.1f}" height="{py + ph - y:.1f}" fill="{COLORS.get(t, "#444")}"><title>{esc(DISPLAY.get(t, t))}: {esc(fmt(v))}</title></rect>')
@@ -281,10 +286,12 @@ def svg(summaries, workloads, targets, subtitle):
            f'<text x="{w / 2}" y="24" text-anchor="middle" font-size="18" font-weight="bold">kinesd and its peers: throughput and latency</text>',
            f'<text x="{w / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">{esc(subtitle)}</text>']
     rates = {(g, t): summaries[(g, t)]["records_per_s"] for g in workloads for t in targets if (g, t) in summaries}
-    p99 = {(g, t): summaries[(g, t)]["p99"] / 1000 for g in workloads for t in targets if (g, t) in summaries and summaries[(g, t)]["p99"]}
+    p99 = {(g, t): summaries[(g, t)]["p99"] / 1000 if summaries[(g, t)]["p99"] else 0
+           for g in workloads for t in targets if (g, t) in summaries}
     out += panel(0, 56, w, 330, "records/s", workloads, targets, rates, short, False)
     out += panel(0, 396, w, 330, "p99 latency, ms (put: PutRecords; get: GetRecords; mixed: end-to-end)", workloads, targets, p99,
-                 lambda v: f"{v:g}" if v >= 1 else f"{v:.2g}", True)
+                 lambda v: f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2g}", True,
+                 axis_fmt=lambda v: f"{v:g}", zero_word="none")
     lx = 70
     for t in targets:
         out.append(f'<rect x="{lx}" y="{h - 22}" width="12" height="12" fill="{COLORS.get(t, "#444")}"/>')
@@ -296,16 +303,25 @@ def svg(summaries, workloads, targets, subtitle):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--markdown", required=True)
-    ap.add_argument("--svg", required=True)
-    ap.add_argument("--rounds", type=int, required=True)
-    ap.add_argument("--duration", type=int, required=True)
-    ap.add_argument("--fill", type=int, required=True)
-    ap.add_argument("--mixed-rate", type=int, required=True)
+    ap.add_argument("--machine", metavar="PATH", help="only record the machine's facts (taken before the runs) in PATH")
+    ap.add_argument("--results")
+    ap.add_argument("--markdown")
+    ap.add_argument("--svg")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int)
+    ap.add_argument("--fill", type=int)
+    ap.add_argument("--mixed-rate", type=int)
     ap.add_argument("--versions", default="")
     ap.add_argument("--kinesd-binary", help="the kinesd binary measured, when not built from this tree")
+    ap.add_argument("--kinesd-commit", help="what --kinesd-binary was built from")
     args = ap.parse_args()
+    if args.machine:
+        with open(args.machine, "w") as f:
+            json.dump(machine(), f, indent=1)
+        return
+    for name in ("results", "markdown", "svg", "rounds", "duration", "fill", "mixed_rate"):
+        if getattr(args, name) is None:
+            ap.error(f"--{name.replace('_', '-')} is required")
 
     runs, failures, status, commands = load(args.results)
     workloads = [w for w in WORKLOADS if w in commands or any(k[0] == w for k in list(runs) + list(failures))]
@@ -313,21 +329,38 @@ def main():
     targets = [t for t in TARGET_ORDER if t in seen]
     peers = [t for t in targets if t not in ("kinesd", "null")]
     summaries = {k: summarise(k[0], v) for k, v in runs.items()}
-    m = machine()
-    if args.kinesd_binary:
+    try:
+        # Taken by bench-peers.sh before the runs, when nothing of ours loads the machine.
+        with open(os.path.join(args.results, "machine.json")) as f:
+            m = json.load(f)
+    except (OSError, ValueError):
+        m = machine()
+    if args.kinesd_commit:
+        m["commit"] = args.kinesd_commit
+    elif args.kinesd_binary:
         m["commit"] += f", binary {args.kinesd_binary}"
+    try:
+        with open(os.path.join(args.results, "loadavg.end")) as f:
+            m["load"] = f.read().strip()
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(args.results, "loadavg.start")) as f:
+            m["load"] = f"{f.read().strip()} at the start, {m['load']} at the end"
+    except OSError:
+        pass
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
     md = ["# Benchmarks", "",
           f"kinesd against the other Kinesis servers on one machine, written by `scripts/bench-peers.sh` on {now} "
-          f"(kinesd `{m['commit']}`). Every figure is the median of {args.rounds} rounds; each round runs every workload on "
+          f"(kinesd `{m['commit']}`). Every figure is the median of {args.rounds} round{'s' if args.rounds != 1 else ''}; each round runs every workload on "
           f"every target in a rotated order, each on a freshly started server, so drift of the machine touches all alike. "
           f"The load generator (`kinesd-bench`) and the server share the machine.", "",
           "![records/s and p99 latency per workload and target](docs/bench/throughput.svg)", "",
           "## Machine", "",
           f"- CPU: {m['cpu']}", f"- RAM: {m['ram']}", f"- Kernel: {m['kernel']}", f"- Disk: {m['disk']}",
           f"- Toolchains: {m['rust']}; Node {m['node']}",
-          f"- Load average when the report was written: {m['load']}", "",
+          f"- Load average (1, 5, 15 min): {m['load']}", "",
           "## Targets", "",
           "| target | version | how it runs |", "|---|---|---|"]
     versions = dict(v.split("=", 1) for v in args.versions.split(",") if "=" in v)
@@ -351,7 +384,9 @@ def main():
     md += ["", "`--server-pid` makes kinesd-bench read the server's CPU time (user + system, from `/proc/PID/stat`) at the start and end "
            "of the measured window and its peak RSS (`VmHWM`); CPU/record is that CPU time over the records moved in the window. "
            "Latencies are per request (HDR histogram, µs precision); MB/s counts raw record data, not base64 or keys. Errors are failed "
-           "calls plus per-record failures of PutRecords, by AWS error name.", ""]
+           "calls plus per-record failures of PutRecords, by AWS error name.", "",
+           "The stages of the hot paths are measured on their own by Criterion micro-benchmarks: "
+           "`cargo bench -p kinesd --bench hot_paths` (`-- --save-baseline before`, then `-- --baseline before` after a change).", ""]
     for w in workloads:
         md += [f"## {WORKLOADS[w]}", ""]
         if w == "get":
@@ -376,7 +411,8 @@ def main():
             md.append("")
     open(args.markdown, "w").write("\n".join(md).rstrip() + "\n")
     os.makedirs(os.path.dirname(args.svg), exist_ok=True)
-    subtitle = f"{m['cpu']}; median of {args.rounds} rounds of {args.duration} s; load generator on the same machine"
+    rounds = f"{args.rounds} round" + ("s" if args.rounds != 1 else "")
+    subtitle = f"{m['cpu']}; median of {rounds} of {args.duration} s; load generator on the same machine"
     open(args.svg, "w").write(svg(summaries, workloads, targets, subtitle))
 
 

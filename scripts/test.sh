@@ -35,6 +35,9 @@ export KINESD_BIN="$root/target/debug/kinesd"
 step "rust tests"
 cargo test --workspace
 
+step "micro-benchmarks (each run once, to prove they build and run)"
+cargo test -p kinesd --bench hot_paths
+
 step "python tests (boto3, AWS CLI)"
 (cd tests/python && python3 -m pytest -q)
 

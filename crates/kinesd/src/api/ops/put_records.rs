@@ -54,7 +54,8 @@ pub struct PutRecordsReply {
 impl Encode for PutRecordsReply {
     fn encode<E: Encoder>(&self, e: &mut E) {
         let mut sequence = String::with_capacity(64);
-        let mut shard = (u32::MAX, String::new());
+        // Shard ids, formatted once per shard rather than once per record.
+        let mut shard_ids: Vec<(u32, String)> = Vec::new();
         e.begin_struct();
         e.field("FailedRecordCount");
         e.int(self.failed);
@@ -66,13 +67,17 @@ impl Encode for PutRecordsReply {
                 PutOutcome::Stored { shard_index, sequence_number } => {
                     sequence.clear();
                     sequence_number.write_decimal(&mut sequence);
-                    if shard.0 != *shard_index {
-                        shard = (*shard_index, shard_id(*shard_index));
-                    }
+                    let id = match shard_ids.iter().position(|(i, _)| i == shard_index) {
+                        Some(k) => k,
+                        None => {
+                            shard_ids.push((*shard_index, shard_id(*shard_index)));
+                            shard_ids.len() - 1
+                        }
+                    };
                     e.field("SequenceNumber");
                     e.string(&sequence);
                     e.field("ShardId");
-                    e.string(&shard.1);
+                    e.string(&shard_ids[id].1);
                 }
                 PutOutcome::Failed { code, message } => {
                     e.field("ErrorCode");

@@ -68,8 +68,6 @@ pub struct Writer {
     buf: Vec<u8>,
     last_sync: Instant,
     unsynced: bool,
-    /// The next segment's file, being zero-filled in the background.
-    preparing: Option<std::thread::JoinHandle<std::io::Result<PathBuf>>>,
 }
 
 /// What one command of a group did, to publish once the group is durable.
@@ -96,7 +94,6 @@ impl Writer {
             buf: Vec::with_capacity(1 << 20),
             last_sync: Instant::now(),
             unsynced: false,
-            preparing: None,
         }
     }
 
@@ -248,14 +245,6 @@ impl Writer {
                 }
             }
         }
-        if self.preparing.is_none() && self.state.len >= self.segment_bytes / 2 {
-            let slack = (self.segment_bytes / 8).min(PREPARED_SLACK);
-            let (dir, id, size) = (self.dir.clone(), self.state.segment + 1, self.segment_bytes + slack);
-            self.preparing = std::thread::Builder::new()
-                .name("kinesd-prepare".into())
-                .spawn(move || prepare_segment(&dir, id, size))
-                .ok();
-        }
         if result.is_ok()
             && self.state.len >= self.segment_bytes
             && let Err(e) = self.roll()
@@ -301,29 +290,19 @@ impl Writer {
         self.state.file.sync_data()?;
         self.unsynced = false;
         let next = self.state.segment + 1;
-        let prepared = match self.preparing.take().map(|h| h.join()) {
-            Some(Ok(Ok(path))) => Some(path),
-            Some(Ok(Err(e))) => {
-                tracing::warn!(error = %e, "could not prepare the next segment; creating it now");
-                None
-            }
-            _ => None,
-        };
         let discard_next = |dir: &Path| {
             let _ = fs::remove_file(segment_path(dir, next));
-            let _ = fs::remove_file(dir.join(format!("{next:020}.prep")));
         };
-        let (file, len, reader) =
-            match create_segment(&self.dir, next, &self.state.tips, prepared).and_then(|(f, len)| {
-                let reader = f.try_clone()?;
-                Ok((f, len, reader))
-            }) {
-                Ok(created) => created,
-                Err(e) => {
-                    discard_next(&self.dir);
-                    return Err(e);
-                }
-            };
+        let (file, len, reader) = match create_segment(&self.dir, next, &self.state.tips).and_then(|(f, len)| {
+            let reader = f.try_clone()?;
+            Ok((f, len, reader))
+        }) {
+            Ok(created) => created,
+            Err(e) => {
+                discard_next(&self.dir);
+                return Err(e);
+            }
+        };
         let index = SegmentIndex {
             segment: self.state.segment,
             valid_len: self.state.len,
@@ -370,47 +349,10 @@ pub fn write_index(dir: &Path, segment: u64, bytes: &[u8]) -> std::io::Result<Fi
     File::open(path)
 }
 
-/// Zero-filled room past the segment size, so the group that crosses it still lands in
-/// prepared space.
-const PREPARED_SLACK: u64 = 8 * 1024 * 1024;
-
-/// Writes a zero-filled file for segment `id` ahead of time. Overwriting blocks that already
-/// exist lets fdatasync flush only data, not file-size and allocation metadata, which on
-/// these machines makes every group commit several times cheaper.
-fn prepare_segment(dir: &Path, id: u64, size: u64) -> std::io::Result<PathBuf> {
-    let path = dir.join(format!("{id:020}.prep"));
-    let file = OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
-    let zeros = vec![0u8; 1 << 20];
-    let mut at = 0;
-    while at < size {
-        let n = zeros.len().min((size - at) as usize);
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
-        // Flush as we go: one large flush at the end would stall the journal's own syncs.
-        if at % (4 << 20) == 0 {
-            file.sync_data()?;
-        }
-    }
-    file.sync_all()?;
-    Ok(path)
-}
-
-/// Creates segment `id` (from a prepared file if there is one), starting with the table of
-/// live logs; returns it and its length.
-pub fn create_segment(
-    dir: &Path,
-    id: u64,
-    tips: &HashMap<LogId, LogTip>,
-    prepared: Option<PathBuf>,
-) -> std::io::Result<(File, u64)> {
+/// Creates segment `id`, starting with the table of live logs; returns it and its length.
+pub fn create_segment(dir: &Path, id: u64, tips: &HashMap<LogId, LogTip>) -> std::io::Result<(File, u64)> {
     let path = segment_path(dir, id);
-    let file = match prepared {
-        Some(prepared) => {
-            fs::rename(&prepared, &path)?;
-            OpenOptions::new().read(true).write(true).open(&path)?
-        }
-        None => OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?,
-    };
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
     let mut buf = format::segment_header(id).to_vec();
     format::encode_frame(&mut buf, FrameKind::LogTable, LogId(0), 0, 0, &[log_table(tips)]);
     file.write_all_at(&buf, 0)?;

@@ -31,8 +31,8 @@ fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        // Interrupted renames and segments prepared ahead of time are not data.
-        if name.ends_with(".tmp") || name.ends_with(".prep") {
+        // Leftovers of interrupted atomic renames are not data.
+        if name.ends_with(".tmp") {
             fs::remove_file(&path)?;
             continue;
         }
@@ -109,7 +109,7 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
         }
         None => {
             let next = ids.last().map_or(1, |id| id + 1);
-            let (file, len) = journal::create_segment(dir, next, &tips, None)?;
+            let (file, len) = journal::create_segment(dir, next, &tips)?;
             segments.insert(next, file.try_clone()?);
             WriterState { segment: next, file, len, tips, frames_in_segment: Vec::new() }
         }
@@ -165,7 +165,7 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
             Err(e) => {
                 let unwritten = available >= 4 && len_buf == [0u8; 4];
                 if is_last && unwritten {
-                    // Zero-filled space prepared ahead of time: the normal end of the data.
+                    // Never-written space (zeroes): the normal end of the data.
                     tracing::debug!(segment = id, offset = at, "end of the journal");
                 } else if is_last {
                     tracing::warn!(segment = id, offset = at, bytes = size - at, problem = ?e, "cutting off a torn journal tail");

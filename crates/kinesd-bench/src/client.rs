@@ -1,0 +1,204 @@
+//! One keep-alive HTTP/1.1 connection to a Kinesis endpoint, speaking awsJson 1.1 directly.
+//!
+//! No SDK sits in the hot path: a request is a prebuilt body plus a handful of static headers,
+//! so the load generator spends its CPU on the wire and not on signing or serialising. The
+//! `Authorization` header is a fixed, well-formed SigV4 header: kinesd and the emulators check
+//! its shape, none verifies the signature. A connection carries one request at a time
+//! (HTTP/1.1 without pipelining, as SDKs do); N connections give N requests in flight.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
+const AMZ_DATE: &str = "20250101T000000Z";
+const SIGV4: &str = "AWS4-HMAC-SHA256 \
+    Credential=AKIAIOSFODNN7EXAMPLE/20250101/us-east-1/kinesis/aws4_request, \
+    SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
+    Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+
+/// The error of a call that was not answered in time.
+pub const TIMEOUT: &str = "timeout";
+
+/// How a failed call is counted in a report: `timeout` or `transport`.
+pub fn failure_kind(error: &str) -> &'static str {
+    if error == TIMEOUT { "timeout" } else { "transport" }
+}
+
+/// A Kinesis operation, named as the `X-Amz-Target` header names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    CreateStream,
+    DescribeStream,
+    PutRecords,
+    GetShardIterator,
+    GetRecords,
+}
+
+impl Op {
+    fn target(self) -> &'static str {
+        match self {
+            Op::CreateStream => "Kinesis_20131202.CreateStream",
+            Op::DescribeStream => "Kinesis_20131202.DescribeStream",
+            Op::PutRecords => "Kinesis_20131202.PutRecords",
+            Op::GetShardIterator => "Kinesis_20131202.GetShardIterator",
+            Op::GetRecords => "Kinesis_20131202.GetRecords",
+        }
+    }
+}
+
+/// Where requests go: a resolved address and the `Host` header that names it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    addr: SocketAddr,
+    host: HeaderValue,
+    /// A call that has not been answered by then fails (and its connection is dropped), so a
+    /// server that stops answering cannot hold a run past its deadline.
+    timeout: Duration,
+}
+
+impl Endpoint {
+    /// Accepts `http://host:port` (a trailing `/` is fine); HTTPS is not supported.
+    pub async fn resolve(url: &str, timeout: Duration) -> Result<Endpoint, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("endpoint {url:?}: only http:// endpoints are supported"))?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(format!("endpoint {url:?}: expected http://host:port"));
+        }
+        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addr = tokio::net::lookup_host(&with_port)
+            .await
+            .map_err(|e| format!("endpoint {url:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("endpoint {url:?}: no address"))?;
+        let host = HeaderValue::from_str(authority).map_err(|e| format!("endpoint {url:?}: {e}"))?;
+        Ok(Endpoint { addr, host, timeout })
+    }
+}
+
+/// What came back: the status, AWS's error type when the call failed, and the body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    error_type: Option<String>,
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// AWS's short error name (`ResourceNotFoundException`), from `x-amzn-ErrorType` or the
+    /// body's `__type`; `HTTP <status>` when neither says.
+    pub fn error_name(&self) -> String {
+        let raw = self.error_type.clone().or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(&self.body)
+                .ok()
+                .and_then(|v| v.get("__type")?.as_str().map(str::to_owned))
+        });
+        match raw {
+            // `x-amzn-ErrorType: Foo:http://...` and `__type: com.amazon...#Foo` both occur.
+            Some(t) => t.split(':').next().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_owned(),
+            None => format!("HTTP {}", self.status.as_u16()),
+        }
+    }
+
+    /// The body as JSON, for the cold paths (stream set-up).
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| format!("unparsable answer: {e}"))
+    }
+}
+
+/// One keep-alive connection. Reconnects by itself after a transport error.
+pub struct Connection {
+    endpoint: Endpoint,
+    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    pub fn new(endpoint: &Endpoint) -> Connection {
+        Connection { endpoint: endpoint.clone(), sender: None }
+    }
+
+    async fn connect(&mut self) -> Result<(), String> {
+        let stream = tokio::time::timeout(self.endpoint.timeout, TcpStream::connect(self.endpoint.addr))
+            .await
+            .map_err(|_| format!("connect {}: timed out", self.endpoint.addr))?
+            .map_err(|e| format!("connect {}: {e}", self.endpoint.addr))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    /// Sends one request and reads the whole answer. A transport error drops the connection;
+    /// the next call opens a new one.
+    pub async fn call(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            self.connect().await?;
+        }
+        let sender = self.sender.as_mut().expect("connected above");
+        if sender.ready().await.is_err() {
+            self.sender = None;
+            return Err("connection closed".into());
+        }
+        let request = Request::post("/")
+            .header(HOST, self.endpoint.host.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON))
+            .header("x-amz-target", HeaderValue::from_static(op.target()))
+            .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
+            .header(AUTHORIZATION, HeaderValue::from_static(SIGV4))
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let error_type = (!status.is_success())
+                .then(|| response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned))
+                .flatten();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>(Reply { status, body, error_type })
+        };
+        match tokio::time::timeout(self.endpoint.timeout, exchange).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(format!("transport: {e}"))
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(TIMEOUT.into())
+            }
+        }
+    }
+
+    /// A call for the cold paths: retries transport errors a few times.
+    pub async fn call_retrying(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
+        let mut last = String::new();
+        for attempt in 0..5 {
+            match self.call(op, body.clone()).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        }
+        Err(last)
+    }
+}

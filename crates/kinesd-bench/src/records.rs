@@ -1,0 +1,202 @@
+//! The records the load generator writes and reads: PutRecords bodies built once up front,
+//! a send timestamp stamped into a record's first bytes (for end-to-end latency), and the
+//! little the hot loops need from the answers.
+//!
+//! A PutRecords body is JSON with base64 data. Building it per request would make the load
+//! generator, not the server, the bottleneck, so bodies are prebuilt templates: a plain `put`
+//! sends them as they are (a `Bytes` clone), and `mixed` copies one and overwrites the first
+//! 12 base64 characters of each record, which encode exactly its first 9 bytes — an 8-byte
+//! little-endian microsecond timestamp and one filler byte.
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// Distinct prebuilt bodies at most; partition keys beyond `MAX_BODIES × records per
+/// request` are not reached.
+const MAX_BODIES: usize = 64;
+
+/// Bytes of a record taken by the send timestamp (and the base64 characters that encode them).
+pub const STAMP_BYTES: usize = 9;
+const STAMP_CHARS: usize = 12;
+
+/// What a PutRecords request looks like.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub record_size: usize,
+    pub records_per_request: usize,
+    /// Distinct partition keys, used in turn.
+    pub keys: usize,
+}
+
+struct Template {
+    body: Bytes,
+    /// Where each record's base64 data starts in `body`.
+    data_offsets: Vec<usize>,
+}
+
+/// The PutRecords bodies of one run.
+pub struct PutBodies {
+    templates: Vec<Template>,
+    pub shape: Shape,
+}
+
+impl PutBodies {
+    pub fn new(stream: &str, shape: Shape) -> PutBodies {
+        let rpr = shape.records_per_request.max(1);
+        let keys = shape.keys.max(1);
+        let count = keys.div_ceil(rpr).clamp(1, MAX_BODIES);
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut data = vec![0u8; shape.record_size];
+        let templates = (0..count)
+            .map(|b| {
+                let mut body = Vec::with_capacity(64 + rpr * (shape.record_size * 4 / 3 + 48));
+                let mut data_offsets = Vec::with_capacity(rpr);
+                body.extend_from_slice(b"{\"StreamName\":");
+                body.extend_from_slice(serde_json::to_string(stream).unwrap().as_bytes());
+                body.extend_from_slice(b",\"Records\":[");
+                for r in 0..rpr {
+                    if r > 0 {
+                        body.push(b',');
+                    }
+                    rng.fill(&mut data);
+                    body.extend_from_slice(b"{\"Data\":\"");
+                    data_offsets.push(body.len());
+                    body.extend_from_slice(STANDARD.encode(&data).as_bytes());
+                    body.extend_from_slice(b"\",\"PartitionKey\":\"pk-");
+                    body.extend_from_slice(((b * rpr + r) % keys).to_string().as_bytes());
+                    body.extend_from_slice(b"\"}");
+                }
+                body.extend_from_slice(b"]}");
+                Template { body: Bytes::from(body), data_offsets }
+            })
+            .collect();
+        PutBodies { templates, shape }
+    }
+
+    /// The `i`th body (cycling), as built.
+    pub fn plain(&self, i: usize) -> Bytes {
+        self.templates[i % self.templates.len()].body.clone()
+    }
+
+    /// The `i`th body with every record stamped with `micros` (see [`now_micros`]).
+    /// Needs records of at least [`STAMP_BYTES`] bytes.
+    pub fn stamped(&self, i: usize, micros: u64) -> Bytes {
+        let template = &self.templates[i % self.templates.len()];
+        let mut body = template.body.to_vec();
+        let mut prefix = [0u8; STAMP_BYTES];
+        prefix[..8].copy_from_slice(&micros.to_le_bytes());
+        let mut chars = [0u8; STAMP_CHARS];
+        STANDARD.encode_slice(prefix, &mut chars).expect("9 bytes are 12 base64 characters");
+        for &at in &template.data_offsets {
+            body[at..at + STAMP_CHARS].copy_from_slice(&chars);
+        }
+        Bytes::from(body)
+    }
+}
+
+/// Microseconds since the Unix epoch: comparable across processes on one machine.
+pub fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The send timestamp in a record's base64 `Data`, if it carries one.
+pub fn stamp_of(data_base64: &str) -> Option<u64> {
+    let chars = data_base64.as_bytes().get(..STAMP_CHARS)?;
+    let mut prefix = [0u8; STAMP_BYTES];
+    STANDARD.decode_slice(chars, &mut prefix).ok()?;
+    Some(u64::from_le_bytes(prefix[..8].try_into().unwrap()))
+}
+
+/// `FailedRecordCount` of a PutRecords answer, found by a substring search rather than a
+/// parse of the (tens of kilobytes of) per-record results. Absent counts as 0.
+pub fn failed_record_count(body: &[u8]) -> u64 {
+    const KEY: &[u8] = b"\"FailedRecordCount\"";
+    let Some(at) = memchr::memmem::find(body, KEY) else {
+        return 0;
+    };
+    body[at + KEY.len()..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace() || **b == b':')
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
+/// A GetRecords answer when only the number of records matters.
+#[derive(Deserialize)]
+pub struct CountedPage {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<IgnoredAny>,
+    #[serde(rename = "NextShardIterator")]
+    pub next_iterator: Option<String>,
+    #[serde(rename = "MillisBehindLatest")]
+    pub millis_behind: Option<f64>,
+}
+
+/// A GetRecords answer with each record's data, for reading send timestamps.
+#[derive(Deserialize)]
+pub struct StampedPage<'a> {
+    #[serde(rename = "Records", default, borrow)]
+    pub records: Vec<DataOnly<'a>>,
+    #[serde(rename = "NextShardIterator")]
+    pub next_iterator: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DataOnly<'a> {
+    #[serde(rename = "Data", borrow)]
+    pub data: Cow<'a, str>,
+}
+
+/// Cheap, deterministic filler for record data.
+struct XorShift(u64);
+
+impl XorShift {
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_valid_put_records_requests() {
+        let bodies = PutBodies::new("s", Shape { record_size: 100, records_per_request: 5, keys: 12 });
+        let v: serde_json::Value = serde_json::from_slice(&bodies.plain(1)).unwrap();
+        let records = v["Records"].as_array().unwrap();
+        assert_eq!(records.len(), 5);
+        assert_eq!(records[0]["PartitionKey"], "pk-5");
+        let data = STANDARD.decode(records[0]["Data"].as_str().unwrap()).unwrap();
+        assert_eq!(data.len(), 100);
+        assert_eq!(bodies.templates.len(), 3, "12 keys in bodies of 5");
+    }
+
+    #[test]
+    fn stamps_round_trip_through_base64() {
+        let bodies = PutBodies::new("s", Shape { record_size: 16, records_per_request: 3, keys: 3 });
+        let body = bodies.stamped(0, 1_234_567_890_123);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for r in v["Records"].as_array().unwrap() {
+            assert_eq!(stamp_of(r["Data"].as_str().unwrap()), Some(1_234_567_890_123));
+        }
+    }
+
+    #[test]
+    fn failed_record_count_is_found_anywhere() {
+        assert_eq!(failed_record_count(br#"{"FailedRecordCount":12,"Records":[]}"#), 12);
+        assert_eq!(failed_record_count(br#"{"Records":[], "FailedRecordCount" : 3}"#), 3);
+        assert_eq!(failed_record_count(br#"{"Records":[]}"#), 0);
+    }
+}
