@@ -6,20 +6,22 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
+import sys
 from functools import lru_cache
 
 import pytest
 
 from kinesd_harness import unique_name
 
-pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="aws CLI not installed")
+# The AWS CLI pinned in requirements.txt (v1, a Python package), run with this interpreter so
+# the suite never depends on what `aws` happens to be on the PATH.
+AWS = [sys.executable, "-m", "awscli"]
 
 
 @lru_cache(maxsize=1)
 def _cli_major() -> int:
-    out = subprocess.run(["aws", "--version"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([*AWS, "--version"], capture_output=True, text=True, timeout=60)
     text = (out.stdout + out.stderr).strip()
     return 2 if text.startswith("aws-cli/2") else 1
 
@@ -41,7 +43,7 @@ def _env(server) -> dict:
 
 
 def aws(server, *args: str, check: bool = True):
-    cmd = ["aws", "kinesis", *args, "--endpoint-url", server.endpoint, "--output", "json"]
+    cmd = [*AWS, "kinesis", *args, "--endpoint-url", server.endpoint, "--output", "json"]
     if _cli_major() == 2:
         # v1 has no pager and rejects these flags; v2 needs them for raw --data and no pager.
         cmd += ["--no-cli-pager", "--cli-binary-format", "raw-in-base64-out"]
