@@ -374,3 +374,20 @@ def test_missing_shard_is_reported_before_a_malformed_sequence_number(raw_kinesi
     err = ei.value.response["Error"]
     assert err["Code"] == "ResourceNotFoundException"
     assert err["Message"] == f"Shard shardId-000000000005 in stream {name} under account 123456789012 does not exist"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-amz-json-1.0", "text/plain"])
+def test_errors_without_a_known_content_type_are_cbor(server, content_type):
+    import requests
+
+    headers = {"X-Amz-Target": "Kinesis_20131202.Whatever"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    resp = requests.post(server.endpoint + "/", data=b"", headers=headers, timeout=10)
+    assert resp.status_code == 400
+    assert resp.headers["Content-Type"] == "application/x-amz-cbor-1.1"
+    assert resp.content == b"\xbf\x66__type\x78\x19UnknownOperationException\xff"
+    headers["X-Amz-Target"] = "Kinesis_20131202.ListStreams"
+    resp = requests.post(server.endpoint + "/", data=b"", headers=headers, timeout=10)
+    assert resp.status_code == 400
+    assert resp.content == b"\xbf\x66__type\x76SerializationException\xff"

@@ -26,6 +26,39 @@ pub fn operation(target: Option<&str>) -> Result<Operation, KinesisError> {
         .ok_or_else(|| KinesisError::UnknownOperation(String::new()))
 }
 
+/// The error body AWS sends when the request named no codec it knows (no or an unknown
+/// Content-Type): a CBOR map, as the Java SDKs' default protocol would get.
+pub fn cbor_error_body(error: &KinesisError) -> Vec<u8> {
+    fn text(out: &mut Vec<u8>, s: &str) {
+        let len = s.len();
+        match len {
+            0..=23 => out.push(0x60 | len as u8),
+            24..=0xff => out.extend_from_slice(&[0x78, len as u8]),
+            0x100..=0xffff => {
+                out.push(0x79);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(0x7a);
+                out.extend_from_slice(&(len as u32).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+    // AWS writes indefinite-length maps.
+    let mut out = vec![0xbf];
+    text(&mut out, "__type");
+    text(&mut out, error.type_name());
+    if !error.message().is_empty() && !matches!(error, KinesisError::InternalFailure(_)) {
+        text(&mut out, if error.capitalised_message() { "Message" } else { "message" });
+        text(&mut out, error.message());
+    }
+    out.push(0xff);
+    out
+}
+
+pub const CBOR_CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
+
 /// `{"__type": ..., "message": ...}` in the request's codec.
 pub fn error_body(codec: Codec, error: &KinesisError) -> Vec<u8> {
     match codec {
@@ -63,6 +96,20 @@ mod tests {
         assert!(operation(Some("Kinesis_20131202.Nope")).is_err());
         assert!(operation(Some("DynamoDB_20120810.PutRecords")).is_err());
         assert!(operation(None).is_err());
+    }
+
+    #[test]
+    fn errors_without_a_codec_are_cbor_as_aws_sends_them() {
+        // bf 66 "__type" 78 19 "UnknownOperationException" ff, as AWS answered.
+        let mut want = vec![0xbf, 0x66];
+        want.extend_from_slice(b"__type");
+        want.extend_from_slice(&[0x78, 0x19]);
+        want.extend_from_slice(b"UnknownOperationException");
+        want.push(0xff);
+        assert_eq!(cbor_error_body(&KinesisError::UnknownOperation(String::new())), want);
+        let with_message =
+            cbor_error_body(&KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
+        assert!(with_message.windows(8).any(|w| w == b"\x67message"));
     }
 
     #[test]

@@ -122,6 +122,7 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         api::dispatch(engine, codec, op, parsed).await
     }
     .await;
+    let no_codec = codec.is_none();
     let codec = codec.unwrap_or(Codec::Json);
     let mut response = match result {
         Ok(Body::Empty) => Response::new(Full::new(Bytes::new())),
@@ -130,6 +131,7 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
             r.headers_mut().insert("content-type", HeaderValue::from_static(codec.content_type()));
             r
         }
+        Err(error) if no_codec => cbor_error_response(&error),
         Err(error) => error_response(codec, &error),
     };
     stamp(response.headers_mut(), parts.headers.contains_key("origin"));
@@ -147,6 +149,15 @@ fn access_denied(cors: bool) -> Response<Full<Bytes>> {
 
 fn too_large() -> KinesisError {
     KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."))
+}
+
+fn cbor_error_response(error: &KinesisError) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(envelope::cbor_error_body(error))));
+    *r.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(envelope::CBOR_CONTENT_TYPE));
+    h.insert("x-amzn-errortype", HeaderValue::from_static(error.type_name()));
+    r
 }
 
 fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
