@@ -63,6 +63,29 @@ impl Probe {
     }
 }
 
+/// The server's CPU time sampled when measuring starts (after the warm-up, in the
+/// background), to be set against the records moved once the measured work is done.
+pub struct CpuWindow {
+    probe: Option<Probe>,
+    at_start: tokio::task::JoinHandle<Option<f64>>,
+}
+
+impl CpuWindow {
+    pub fn starting_at(probe: Option<Probe>, measure_from: std::time::Instant) -> CpuWindow {
+        let at_start = tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            probe.and_then(|p| p.cpu_seconds())
+        });
+        CpuWindow { probe, at_start }
+    }
+
+    /// Usage from the start of the window until now, over `records`.
+    pub async fn usage(self, records: u64) -> Option<ServerUsage> {
+        let at_start = self.at_start.await.ok().flatten();
+        self.probe.and_then(|p| p.usage_since(at_start, records))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

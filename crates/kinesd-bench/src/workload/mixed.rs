@@ -13,7 +13,7 @@ use super::{ProducerPlan, produce_all, seconds_between};
 use crate::cli::{MixedArgs, pace};
 use crate::client::{Connection, Op, failure_kind};
 use crate::control::{ensure_stream, trim_horizon_iterator};
-use crate::probe::Probe;
+use crate::probe::{CpuWindow, Probe};
 use crate::progress::Ticker;
 use crate::records::{PutBodies, STAMP_BYTES, StampedPage, now_micros, stamp_of};
 use crate::report::{CallReport, Report};
@@ -83,15 +83,11 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
         live: live.clone(),
     });
     let ticker = Ticker::start("mixed", live, target.quiet);
-    let cpu_at_start = tokio::spawn(async move {
-        tokio::time::sleep_until(measure_from.into()).await;
-        probe.and_then(|p| p.cpu_seconds())
-    });
+    let cpu = CpuWindow::starting_at(probe, measure_from);
     let put = produce_all(plan, args.producers).await;
     let put_ended = Instant::now();
     producers_done.store(true, Relaxed);
-    let cpu_at_start = cpu_at_start.await.ok().flatten();
-    let server = probe.and_then(|p| p.usage_since(cpu_at_start, put.records));
+    let server = cpu.usage(put.records).await;
 
     let mut get = Tally::default();
     let mut e2e = Tally::default();

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{ProducerPlan, produce_all, seconds_between};
 use crate::cli::{PutArgs, pace};
 use crate::control::ensure_stream;
-use crate::probe::Probe;
+use crate::probe::{CpuWindow, Probe};
 use crate::progress::Ticker;
 use crate::records::PutBodies;
 use crate::report::{CallReport, Report};
@@ -38,16 +38,11 @@ pub async fn run(args: PutArgs) -> Result<Report, String> {
         live: live.clone(),
     });
     let ticker = Ticker::start("put", live, target.quiet);
-    // Sample the server's CPU when measuring starts.
-    let cpu_at_start = tokio::spawn(async move {
-        tokio::time::sleep_until(measure_from.into()).await;
-        probe.and_then(|p| p.cpu_seconds())
-    });
+    let cpu = CpuWindow::starting_at(probe, measure_from);
     let tally = produce_all(plan, args.connections).await;
     let ended = Instant::now();
     drop(ticker);
-    let cpu_at_start = cpu_at_start.await.ok().flatten();
-    let server = probe.and_then(|p| p.usage_since(cpu_at_start, tally.records));
+    let server = cpu.usage(tally.records).await;
     let mut notes = Vec::new();
     if tally.requests == 0 {
         notes.push("no request completed in the measurement window".into());
