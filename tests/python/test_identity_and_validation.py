@@ -59,12 +59,26 @@ def test_stream_name_and_mismatched_arn_is_rejected(kinesis, server, make_stream
         assert kinesis.get_records(ShardIterator=it)["Records"] == []
 
 
-def test_neither_name_nor_arn_is_rejected(raw_kinesis):
+def test_neither_name_nor_arn_is_a_missing_stream_name(raw_kinesis):
+    # As AWS answered when StreamName was required: the violation takes its place in the list.
     with pytest.raises(ClientError) as ei:
         raw_kinesis.describe_stream_summary()
-    status, code, _ = error_of(ei)
-    assert status == 400
-    assert code in ("InvalidArgumentException", "ValidationException")
+    assert error_of(ei) == (400, "ValidationException", "1 validation error detected: Value null at 'streamName' "
+                            "failed to satisfy constraint: Member must not be null")
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.put_records(Records=[{"Data": b"x", "PartitionKey": "k"}])
+    assert error_of(ei)[2] == ("1 validation error detected: Value null at 'streamName' failed to satisfy "
+                               "constraint: Member must not be null")
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.put_record()
+    assert error_of(ei)[2] == (
+        "3 validation errors detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not "
+        "be null; Value null at 'data' failed to satisfy constraint: Member must not be null; Value null at "
+        "'streamName' failed to satisfy constraint: Member must not be null")
+    # ListShards never required StreamName.
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.list_shards()
+    assert error_of(ei) == (400, "InvalidArgumentException", "Either NextToken or StreamName should be provided.")
 
 
 def test_arn_of_other_account_or_region_is_not_found(kinesis, server, make_stream):

@@ -329,11 +329,47 @@ def test_request_id_uuid_format(server):
 # --------------------------------------------------------------------------- AWS quirks (kinesalite's AWS-validated connection tests)
 
 
-def test_body_without_content_type_is_access_denied(server):
-    resp = raw_post(server, target("ListStreams"), {}, headers={"Content-Type": None})
-    assert resp.status_code == 403, (resp.status_code, resp.text)
-    assert "<AccessDeniedException>" in resp.text
-    assert "Unable to determine service/operation name to be authorized" in resp.text
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "application/x-amz-json-1.0"])
+def test_body_of_unknown_content_type_is_refused_in_xml(server, content_type):
+    import requests
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    # Without a target naming an operation: 403 AccessDeniedException.
+    for t in (None, "Whatever", "Kinesis_20131202."):
+        hdrs = dict(headers, **({"X-Amz-Target": t} if t else {}))
+        resp = requests.post(server.endpoint + "/", data=b"{}", headers=hdrs, timeout=10)
+        assert resp.status_code == 403, (t, resp.status_code, resp.text)
+        assert resp.text == ("<AccessDeniedException>\n  <Message>Unable to determine service/operation name "
+                             "to be authorized</Message>\n</AccessDeniedException>\n")
+    # With one: 404 UnknownOperationException, and nothing is created.
+    name = unique_name()
+    hdrs = dict(headers, **{"X-Amz-Target": "Kinesis_20131202.CreateStream"})
+    resp = requests.post(server.endpoint + "/", data=json.dumps({"StreamName": name, "ShardCount": 1}),
+                         headers=hdrs, timeout=10)
+    assert (resp.status_code, resp.text) == (404, "<UnknownOperationException/>\n")
+    listed = raw_post(server, target("ListStreams"), {}).json()["StreamNames"]
+    assert name not in listed
+
+
+def test_legacy_application_json_gets_the_coral_envelope(server):
+    import requests
+
+    name = unique_name()
+    hdrs = {"Content-Type": "application/json", "X-Amz-Target": "Kinesis_20131202.CreateStream"}
+    resp = requests.post(server.endpoint + "/", data=json.dumps({"StreamName": name, "ShardCount": 1}),
+                         headers=hdrs, timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
+    assert resp.json() == {"Output": {"__type": "com.amazon.coral.service#UnknownOperationException",
+                                      "message": None}, "Version": "1.0"}
+    assert name not in raw_post(server, target("ListStreams"), {}).json()["StreamNames"]
+    hdrs["Content-Type"] = "application/json ;"
+    resp = requests.post(server.endpoint + "/", data=b"hello", headers=hdrs, timeout=10)
+    assert resp.status_code == 200
+    assert resp.json() == {"Output": {"__type": "com.amazon.coral.service#SerializationException",
+                                      "Message": None}, "Version": "1.0"}
+    # Without a body it is answered like any request without a known codec: in CBOR.
+    resp = requests.post(server.endpoint + "/", data=b"", headers={"Content-Type": "application/json"}, timeout=10)
+    assert (resp.status_code, resp.headers["Content-Type"]) == (400, "application/x-amz-cbor-1.1")
 
 
 def test_cors_preflight_has_no_extended_request_id(server):

@@ -306,11 +306,19 @@ mod tests {
         let m = validation_message::<model::GetShardIteratorInput>("{}");
         assert_eq!(
             m,
-            "2 validation errors detected: \
+            "3 validation errors detected: \
              Value null at 'shardId' failed to satisfy constraint: Member must not be null; \
-             Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null"
+             Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null; \
+             Value null at 'streamName' failed to satisfy constraint: Member must not be null"
         );
-        let m = validation_message::<model::GetShardIteratorInput>(r#"{"ShardId":"0","ShardIteratorType":"X"}"#);
+        // With a StreamARN instead, StreamName is not missing.
+        let m = validation_message::<model::GetShardIteratorInput>(
+            r#"{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s"}"#,
+        );
+        assert!(m.starts_with("2 validation errors detected: "), "{m}");
+        let m = validation_message::<model::GetShardIteratorInput>(
+            r#"{"StreamName":"s","ShardId":"0","ShardIteratorType":"X"}"#,
+        );
         assert_eq!(
             m,
             "1 validation error detected: Value 'X' at 'shardIteratorType' failed to satisfy constraint: \

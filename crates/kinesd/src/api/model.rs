@@ -511,7 +511,7 @@ impl AddTagsToStreamInput {
             let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
             v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -676,8 +676,8 @@ impl crate::api::shown::Shown for DecreaseStreamRetentionPeriodInput {
 impl DecreaseStreamRetentionPeriodInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, ..Rules::default() });
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, min: Some(1), ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -752,7 +752,7 @@ impl crate::api::shown::Shown for DeleteStreamInput {
 impl DeleteStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.number(path.member("EnforceConsumerDeletion"), self.enforce_consumer_deletion.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -990,7 +990,7 @@ impl DescribeStreamInput {
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(10000), ..Rules::default() });
         v.string(path.member("ExclusiveStartShardId"), self.exclusive_start_shard_id.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1042,7 +1042,7 @@ impl crate::api::shown::Shown for DescribeStreamSummaryInput {
 impl DescribeStreamSummaryInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1096,7 +1096,7 @@ impl crate::api::shown::Shown for DisableEnhancedMonitoringInput {
 impl DisableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
@@ -1141,7 +1141,7 @@ impl crate::api::shown::Shown for EnableEnhancedMonitoringInput {
 impl EnableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
@@ -1361,7 +1361,7 @@ impl GetShardIteratorInput {
         v.string(path.member("ShardId"), self.shard_id.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.enumeration(path.member("ShardIteratorType"), self.shard_iterator_type.as_deref(), Rules { required: true, ..Rules::default() }, ShardIteratorType::VALUES);
         v.string(path.member("StartingSequenceNumber"), self.starting_sequence_number.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,128})", regex: &PATTERN_5 }));
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.number(path.member("Timestamp"), self.timestamp.as_ref().map(|_| 0), Rules { required: false, ..Rules::default() });
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -1435,8 +1435,8 @@ impl crate::api::shown::Shown for IncreaseStreamRetentionPeriodInput {
 impl IncreaseStreamRetentionPeriodInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, ..Rules::default() });
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("RetentionPeriodHours"), self.retention_period_hours.map(i64::from), Rules { required: true, min: Some(1), ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1738,7 +1738,7 @@ impl ListTagsForStreamInput {
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.number(path.member("Limit"), self.limit.map(i64::from), Rules { min: Some(1), max: Some(50), ..Rules::default() });
         v.string(path.member("ExclusiveStartTagKey"), self.exclusive_start_tag_key.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, None);
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1799,7 +1799,7 @@ impl MergeShardsInput {
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("ShardToMerge"), self.shard_to_merge.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("AdjacentShardToMerge"), self.adjacent_shard_to_merge.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1910,7 +1910,7 @@ impl PutRecordInput {
         v.string(path.member("PartitionKey"), self.partition_key.as_deref(), Rules { required: true, min: Some(1), max: Some(256) }, None);
         v.string(path.member("ExplicitHashKey"), self.explicit_hash_key.as_deref(), Rules { ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,38})", regex: &PATTERN_6 }));
         v.blob(path.member("Data"), self.data.as_ref().map(|b| b.len()), Rules { required: true, min: Some(0), max: Some(10485760) });
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -1979,7 +1979,7 @@ impl PutRecordsInput {
                 item.validate(list_path.element(i), v);
             }
         }
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -2246,7 +2246,7 @@ impl RemoveTagsFromStreamInput {
             let all_ok = list.iter().all(|x| crate::protocol::validate::java_len(x) >= 1 && crate::protocol::validate::java_len(x) <= 128);
             v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         }
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -2376,7 +2376,7 @@ impl SplitShardInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("NewStartingHashKey"), self.new_starting_hash_key.as_deref(), Rules { required: true, ..Rules::default() }, Some(&Pattern { source: "0|([1-9]\\d{0,38})", regex: &PATTERN_6 }));
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("ShardToSplit"), self.shard_to_split.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -2419,7 +2419,7 @@ impl crate::api::shown::Shown for StartStreamEncryptionInput {
 impl StartStreamEncryptionInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.enumeration(path.member("EncryptionType"), self.encryption_type.as_deref(), Rules { required: true, ..Rules::default() }, EncryptionType::VALUES);
         v.string(path.member("KeyId"), self.key_id.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, None);
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
@@ -2501,7 +2501,7 @@ impl crate::api::shown::Shown for StopStreamEncryptionInput {
 impl StopStreamEncryptionInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.enumeration(path.member("EncryptionType"), self.encryption_type.as_deref(), Rules { required: true, ..Rules::default() }, EncryptionType::VALUES);
         v.string(path.member("KeyId"), self.key_id.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, None);
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
@@ -2985,8 +2985,8 @@ impl UpdateShardCountInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.enumeration(path.member("ScalingType"), self.scaling_type.as_deref(), Rules { required: true, ..Rules::default() }, ScalingType::VALUES);
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
-        v.number(path.member("TargetShardCount"), self.target_shard_count.map(i64::from), Rules { required: true, min: Some(1), ..Rules::default() });
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.number(path.member("TargetShardCount"), self.target_shard_count.map(i64::from), Rules { required: true, min: Some(1), max: Some(100000) });
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
     }
@@ -3102,7 +3102,7 @@ impl UpdateStreamWarmThroughputInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
-        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { min: Some(1), max: Some(128), ..Rules::default() }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
+        v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
         v.number(path.member("WarmThroughputMiBps"), self.warm_throughput_mibps.map(i64::from), Rules { required: true, min: Some(0), ..Rules::default() });
     }

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod claim;
 pub mod hash;
 pub mod lifecycle;
 pub mod plan;

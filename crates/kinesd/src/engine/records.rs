@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::catalog::{Shard, Stream, StreamStatus};
+use super::claim::{Claim, Version};
 use super::hash::{HashKey, HashKeyRange};
 use super::sequence::SequenceNumber;
 use super::token::ShardIteratorToken;
@@ -24,14 +25,15 @@ pub struct PutEntry {
 }
 
 /// Where one record of a PutRecords landed, or why it did not.
+#[derive(Clone)]
 pub enum PutOutcome {
     Stored { shard_index: u32, sequence_number: SequenceNumber },
     Failed { code: &'static str, message: String },
 }
 
 pub enum IteratorStart {
-    AtSequence(SequenceNumber),
-    AfterSequence(SequenceNumber),
+    AtSequence(Claim),
+    AfterSequence(Claim),
     TrimHorizon,
     Latest,
     AtTimestamp(i64),
@@ -150,31 +152,31 @@ impl Engine {
         let Some(shard) = stream.shard(index) else {
             return Err(self.shard_not_found(name, &super::catalog::shard_id(index)));
         };
-        let check = |seq: &SequenceNumber| -> Result<()> {
-            if seq.shard_index != shard.index {
+        // AWS's checks on a client's sequence number, in its order (see `claim`).
+        let check = |claim: &Claim| -> Result<SequenceNumber> {
+            if claim.shard_index != i64::from(shard.index) {
                 return Err(KinesisError::InvalidArgument(format!(
                     "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                    super::catalog::shard_id(seq.shard_index),
+                    claim.shown_shard_id(),
                     shard.id()
                 )));
             }
-            if seq.shard_created_secs != shard.created_ms / 1000 {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {name} under account {account} is invalid because it did not come from this stream.",
+            match claim.sequence {
+                Some(seq) if seq.shard_created_secs == shard.created_ms / 1000 => Ok(seq),
+                _ if claim.version == Version::V0 => {
+                    Err(KinesisError::InternalFailure("Internal service failure.".into()))
+                }
+                _ => Err(KinesisError::InvalidArgument(format!(
+                    "StartingSequenceNumber {} used in GetShardIterator on shard {} in stream {name} under account {account} is invalid because it did not come from this stream.",
+                    claim.text,
                     shard.id()
-                )));
+                ))),
             }
-            Ok(())
         };
         let position = match start {
-            IteratorStart::AtSequence(seq) => {
-                check(&seq)?;
-                Shard::log_position(&seq)
-            }
-            IteratorStart::AfterSequence(seq) => {
-                check(&seq)?;
-                seq.position // the record after sequence position p sits at log position p
-            }
+            IteratorStart::AtSequence(claim) => Shard::log_position(&check(&claim)?),
+            // The record after sequence position p sits at log position p.
+            IteratorStart::AfterSequence(claim) => check(&claim)?.position,
             IteratorStart::TrimHorizon => self.store.extent(shard.log).await?.trim,
             IteratorStart::Latest => self.store.extent(shard.log).await?.tip,
             IteratorStart::AtTimestamp(ms) => {

@@ -162,27 +162,33 @@ impl SequenceNumber {
     /// Accepts only ASCII digits without leading zeros that encode a v2 number with valid
     /// fields; everything else (other versions, too long, signs, spaces) is an error.
     pub fn parse(s: &str) -> Result<SequenceNumber, InvalidSequenceNumber> {
-        let bytes = s.as_bytes();
-        if bytes.is_empty() || bytes.len() > MAX_DIGITS || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(InvalidSequenceNumber);
-        }
-        if bytes.len() > 1 && bytes[0] == b'0' {
-            return Err(InvalidSequenceNumber);
-        }
-        // Accumulate in 19-digit chunks, the first chunk taking the remainder so the rest are
-        // full. At most 57 digits < 2^190, so the 192-bit accumulator cannot overflow.
-        let mut limbs = [0u64; 3];
-        let first = match bytes.len() % CHUNK_DIGITS {
-            0 => CHUNK_DIGITS,
-            r => r,
-        };
-        let (head, tail) = bytes.split_at(first);
-        mul_add_limbs(&mut limbs, 1, parse_chunk(head));
-        for chunk in tail.chunks(CHUNK_DIGITS) {
-            mul_add_limbs(&mut limbs, TEN_POW_19, parse_chunk(chunk));
-        }
-        Self::from_limbs(limbs)
+        Self::from_limbs(decimal_limbs(s).ok_or(InvalidSequenceNumber)?)
     }
+}
+
+/// The value of a canonical decimal integer (ASCII digits, no leading zero, at most 57
+/// digits) as big-endian 64-bit limbs; `None` for anything else.
+pub(super) fn decimal_limbs(s: &str) -> Option<[u64; 3]> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_DIGITS || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if bytes.len() > 1 && bytes[0] == b'0' {
+        return None;
+    }
+    // Accumulate in 19-digit chunks, the first chunk taking the remainder so the rest are
+    // full. At most 57 digits < 2^190, so the 192-bit accumulator cannot overflow.
+    let mut limbs = [0u64; 3];
+    let first = match bytes.len() % CHUNK_DIGITS {
+        0 => CHUNK_DIGITS,
+        r => r,
+    };
+    let (head, tail) = bytes.split_at(first);
+    mul_add_limbs(&mut limbs, 1, parse_chunk(head));
+    for chunk in tail.chunks(CHUNK_DIGITS) {
+        mul_add_limbs(&mut limbs, TEN_POW_19, parse_chunk(chunk));
+    }
+    Some(limbs)
 }
 
 impl Ord for SequenceNumber {

@@ -3,18 +3,68 @@
 
 use super::encode::Encoder;
 use super::json::JsonEncoder;
+use super::value::Value;
 use crate::api::Codec;
 use crate::api::model::Operation;
 use crate::error::KinesisError;
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 
-/// The codec a Content-Type selects; `application/json` is accepted as AWS does.
-pub fn codec(content_type: Option<&str>) -> Option<Codec> {
-    let essence = content_type?.split(';').next()?.trim();
-    match essence.to_ascii_lowercase().as_str() {
-        "application/x-amz-json-1.1" | "application/json" => Some(Codec::Json),
-        _ => None,
+/// How AWS sorts a request by its Content-Type, before anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentKind {
+    /// `application/x-amz-json-1.1`: the Kinesis protocol.
+    AmzJson,
+    /// `application/x-amz-cbor-1.1`: the Java SDKs' binary protocol.
+    Cbor,
+    /// `application/json`: accepted, but answered by AWS's legacy Coral envelope and never
+    /// dispatched (see [`legacy_json_body`]).
+    LegacyJson,
+    /// No Content-Type, or another one.
+    Other,
+}
+
+impl ContentKind {
+    /// Parameters after `;` and surrounding spaces do not matter, nor does case.
+    pub fn of(content_type: Option<&str>) -> ContentKind {
+        let Some(essence) = content_type.and_then(|c| c.split(';').next()) else { return ContentKind::Other };
+        match essence.trim().to_ascii_lowercase().as_str() {
+            "application/x-amz-json-1.1" => ContentKind::AmzJson,
+            "application/x-amz-cbor-1.1" => ContentKind::Cbor,
+            "application/json" => ContentKind::LegacyJson,
+            _ => ContentKind::Other,
+        }
+    }
+
+    /// The codec the request's operation is decoded and answered with, if kinesd has it.
+    pub fn codec(self) -> Option<Codec> {
+        match self {
+            ContentKind::AmzJson => Some(Codec::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `X-Amz-Target` has the `<service>.<operation>` shape with both parts non-empty,
+/// which is all AWS looks at before it refuses a body of an unknown Content-Type.
+pub fn target_has_operation(target: Option<&str>) -> bool {
+    let mut parts = target.unwrap_or_default().split('.');
+    let service = parts.next().unwrap_or_default();
+    let operation = parts.next().unwrap_or_default();
+    !service.is_empty() && !operation.is_empty()
+}
+
+/// AWS's answer to an `application/json` request with a body: HTTP 200 and the legacy Coral
+/// envelope, a SerializationException when the body is not a JSON object or array and an
+/// UnknownOperationException otherwise (kinesalite's AWS-validated connection tests).
+pub fn legacy_json_body(body: &[u8]) -> &'static str {
+    match super::json::parse(body) {
+        Ok(Value::Map(_) | Value::List(_)) => {
+            r#"{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException","message":null},"Version":"1.0"}"#
+        }
+        _ => {
+            r#"{"Output":{"__type":"com.amazon.coral.service#SerializationException","Message":null},"Version":"1.0"}"#
+        }
     }
 }
 
@@ -83,11 +133,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_types_select_json() {
-        assert_eq!(codec(Some("application/x-amz-json-1.1")), Some(Codec::Json));
-        assert_eq!(codec(Some("application/json; charset=utf-8")), Some(Codec::Json));
-        assert_eq!(codec(Some("text/plain")), None);
-        assert_eq!(codec(None), None);
+    fn content_types_sort_requests() {
+        assert_eq!(ContentKind::of(Some("application/x-amz-json-1.1")).codec(), Some(Codec::Json));
+        assert_eq!(ContentKind::of(Some("   application/x-amz-json-1.1   ;whatever")), ContentKind::AmzJson);
+        assert_eq!(ContentKind::of(Some("application/json; charset=utf-8")), ContentKind::LegacyJson);
+        assert_eq!(ContentKind::of(Some("application/x-amz-cbor-1.1")), ContentKind::Cbor);
+        assert_eq!(ContentKind::of(Some("application/x-amz-json-1.0")), ContentKind::Other);
+        assert_eq!(ContentKind::of(Some("text/plain")), ContentKind::Other);
+        assert_eq!(ContentKind::of(None), ContentKind::Other);
+        assert_eq!(ContentKind::LegacyJson.codec(), None);
+    }
+
+    #[test]
+    fn only_a_two_part_target_names_an_operation() {
+        assert!(target_has_operation(Some("Kinesis_20131202.ListStreams")));
+        assert!(target_has_operation(Some("a.b")));
+        for t in [None, Some(""), Some("Whatever"), Some("Kinesis_20131202."), Some(".ListStreams")] {
+            assert!(!target_has_operation(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn legacy_json_gets_the_coral_envelope() {
+        assert!(legacy_json_body(b"{}").contains("UnknownOperationException"));
+        assert!(legacy_json_body(b"[]").contains("UnknownOperationException"));
+        assert!(legacy_json_body(b"hello").contains("SerializationException"));
+        assert!(legacy_json_body(b"3").contains("SerializationException"));
     }
 
     #[test]

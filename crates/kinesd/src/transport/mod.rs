@@ -22,7 +22,7 @@ use crate::api::{self, Body, Codec};
 use crate::auth;
 use crate::engine::Engine;
 use crate::error::KinesisError;
-use crate::protocol::envelope;
+use crate::protocol::envelope::{self, ContentKind};
 
 /// Largest request body: a full 10 MiB PutRecords is about 13.5 MiB of base64 JSON.
 pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
@@ -95,7 +95,8 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
     if parts.method != Method::POST {
         return access_denied(parts.headers.contains_key("origin"));
     }
-    let codec = envelope::codec(header(&parts.headers, "content-type"));
+    let kind = ContentKind::of(header(&parts.headers, "content-type"));
+    let codec = kind.codec();
     let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     let bytes = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         Err(too_large())
@@ -106,10 +107,26 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
             Err(e) => Err(KinesisError::Serialization(format!("Could not read the request body: {e}"))),
         }
     };
-    // A body without any Content-Type is not an AWS JSON request at all: AWS answers as it
-    // does for other methods.
-    if !parts.headers.contains_key("content-type") && bytes.as_ref().is_ok_and(|b| !b.is_empty()) {
-        return access_denied(parts.headers.contains_key("origin"));
+    // A body in a Content-Type AWS does not speak is refused before anything else: with an
+    // XML AccessDeniedException when the target does not even name an operation, else with an
+    // XML UnknownOperationException. `application/json` gets the legacy Coral envelope.
+    let cors = parts.headers.contains_key("origin");
+    if let Ok(body) = &bytes
+        && !body.is_empty()
+    {
+        match kind {
+            ContentKind::Other if envelope::target_has_operation(header(&parts.headers, "x-amz-target")) => {
+                return xml_response(StatusCode::NOT_FOUND, "<UnknownOperationException/>\n", cors);
+            }
+            ContentKind::Other => return access_denied(cors),
+            ContentKind::LegacyJson => {
+                let mut r = Response::new(Full::new(Bytes::from_static(envelope::legacy_json_body(body).as_bytes())));
+                r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+                stamp(r.headers_mut(), cors);
+                return r;
+            }
+            ContentKind::AmzJson | ContentKind::Cbor => {}
+        }
     }
     // AWS's order: the operation, then the body, then the credentials, then validation.
     let result = async {
@@ -134,15 +151,20 @@ async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>
         Err(error) if no_codec => cbor_error_response(&error),
         Err(error) => error_response(codec, &error),
     };
-    stamp(response.headers_mut(), parts.headers.contains_key("origin"));
+    stamp(response.headers_mut(), cors);
     response
 }
 
 /// AWS answers anything but POST with an XML AccessDeniedException.
 fn access_denied(cors: bool) -> Response<Full<Bytes>> {
     let body = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+    xml_response(StatusCode::FORBIDDEN, body, cors)
+}
+
+/// AWS's XML errors carry no Content-Type.
+fn xml_response(status: StatusCode, body: &'static str, cors: bool) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = StatusCode::FORBIDDEN;
+    *r.status_mut() = status;
     stamp(r.headers_mut(), cors);
     r
 }

@@ -4,8 +4,8 @@ use crate::api::common::stream_name;
 use crate::api::model::{GetShardIteratorInput, GetShardIteratorOutput, ShardIteratorType};
 use crate::engine::Engine;
 use crate::engine::catalog::{parse_shard_id, shard_id};
+use crate::engine::claim::{Claim, Version};
 use crate::engine::records::IteratorStart;
-use crate::engine::sequence::SequenceNumber;
 use crate::error::{KinesisError, Result};
 
 pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
@@ -45,10 +45,10 @@ pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<Get
     Ok(GetShardIteratorOutput { shard_iterator: Some(iterator) })
 }
 
-async fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<SequenceNumber> {
-    match SequenceNumber::parse(s) {
-        Ok(seq) => Ok(seq),
-        Err(_) => {
+async fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<Claim> {
+    match Claim::decode(s) {
+        Ok(claim) if claim.version != Version::V3 => Ok(claim),
+        _ => {
             // AWS reports a missing stream or shard before a malformed sequence number.
             engine.get_shard_iterator(stream, shard, IteratorStart::TrimHorizon).await?;
             let shown = parse_shard_id(shard).map_or_else(|| shard.to_owned(), shard_id);

@@ -1,12 +1,12 @@
 //! PutRecord: one record, routed by MD5(PartitionKey) or ExplicitHashKey.
 
-use crate::api::common::{encryption_type, stream_name};
+use crate::api::common::{stream_name, written_encryption_type};
 use crate::api::model::{PutRecordInput, PutRecordOutput};
 use crate::api::records::{check_record_size, explicit_hash_key};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
+use crate::engine::claim::{Claim, Version};
 use crate::engine::records::{PutEntry, PutOutcome};
-use crate::engine::sequence::SequenceNumber;
 use crate::error::{KinesisError, Result};
 
 pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordOutput> {
@@ -14,13 +14,21 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
     let partition_key = input.partition_key.unwrap_or_default();
     let data = input.data.unwrap_or_default();
     let explicit = explicit_hash_key(input.explicit_hash_key.as_deref())?;
-    if let Some(s) = input.sequence_number_for_ordering.as_deref()
-        && SequenceNumber::parse(s).is_err()
-    {
-        return Err(KinesisError::InvalidArgument(format!(
-            "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {name} under account {} is invalid.",
-            engine.config.account_id
-        )));
+    // AWS only checks that the number decodes and does not arrive from the future; records of a
+    // shard get increasing sequence numbers anyway, which is the ordering it promises.
+    if let Some(s) = input.sequence_number_for_ordering.as_deref() {
+        match Claim::decode(s) {
+            Ok(c) if c.version == Version::V3 => {
+                return Err(KinesisError::InternalFailure("Internal service failure.".into()));
+            }
+            Ok(c) if c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
+            _ => {
+                return Err(KinesisError::InvalidArgument(format!(
+                    "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {name} under account {} is invalid.",
+                    engine.config.account_id
+                )));
+            }
+        }
     }
     let stream = engine.stream(&name).await?;
     check_record_size(&stream, &partition_key, &data)?;
@@ -30,7 +38,7 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
         Some(PutOutcome::Stored { shard_index, sequence_number }) => Ok(PutRecordOutput {
             shard_id: shard_id(shard_index),
             sequence_number: sequence_number.to_string(),
-            encryption_type: Some(encryption_type(&stream)),
+            encryption_type: written_encryption_type(&stream),
         }),
         Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::InternalFailure(message)),
         None => Err(KinesisError::InternalFailure("Internal service failure.".into())),

@@ -1,7 +1,7 @@
 //! PutRecords: up to 500 records and 10 MiB; results in request order, with per-record
 //! failures counted in FailedRecordCount (0 on full success, as AWS answers).
 
-use crate::api::common::{encryption_type, stream_name};
+use crate::api::common::{stream_name, written_encryption_type};
 use crate::api::model::PutRecordsInput;
 use crate::api::records::{check_record_size, explicit_hash_key};
 use crate::engine::Engine;
@@ -39,7 +39,7 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
         return Err(KinesisError::InternalFailure("Internal service failure.".into()));
     }
     let failed = outcomes.iter().filter(|o| matches!(o, PutOutcome::Failed { .. })).count() as i64;
-    Ok(PutRecordsReply { failed, outcomes, encryption_type: encryption_type(&stream) })
+    Ok(PutRecordsReply { failed, outcomes, encryption_type: written_encryption_type(&stream) })
 }
 
 /// The PutRecords response, written straight from the outcomes: the same document as the
@@ -48,7 +48,7 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
 pub struct PutRecordsReply {
     failed: i64,
     outcomes: Vec<PutOutcome>,
-    encryption_type: String,
+    encryption_type: Option<String>,
 }
 
 impl Encode for PutRecordsReply {
@@ -89,8 +89,10 @@ impl Encode for PutRecordsReply {
             e.end_struct();
         }
         e.end_list();
-        e.field("EncryptionType");
-        e.string(&self.encryption_type);
+        if let Some(encryption) = &self.encryption_type {
+            e.field("EncryptionType");
+            e.string(encryption);
+        }
         e.end_struct();
     }
 }
@@ -130,9 +132,12 @@ mod tests {
                     error_message: Some("Internal service failure.".into()),
                 },
             ],
-            encryption_type: Some("NONE".into()),
+            encryption_type: Some("KMS".into()),
         };
-        let reply = PutRecordsReply { failed: 1, outcomes, encryption_type: "NONE".into() };
+        let reply = PutRecordsReply { failed: 1, outcomes: outcomes.clone(), encryption_type: Some("KMS".into()) };
         assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
+        let unencrypted = PutRecordsOutput { encryption_type: None, ..model };
+        let reply = PutRecordsReply { failed: 1, outcomes, encryption_type: None };
+        assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&unencrypted, 64));
     }
 }
