@@ -66,6 +66,9 @@ def test_list_shards_next_token_with_stream_name_is_invalid(kinesis, server, mak
         ({"StreamARN": server.arn(name)}, "NextToken and StreamARN cannot be provided together."),
         ({"ExclusiveStartShardId": shard_id(0)},
          "NextToken and ExclusiveStartShardId cannot be provided together."),
+        ({"ShardFilter": {"Type": "AT_LATEST"}}, "NextToken and ShardFilter cannot be provided together."),
+        ({"StreamCreationTimestamp": 1700000000},
+         "NextToken and StreamCreationTimestamp cannot be provided together."),
     ):
         with pytest.raises(ClientError) as ei:
             kinesis.list_shards(NextToken=tok, **extra)

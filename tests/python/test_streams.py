@@ -467,3 +467,65 @@ def test_list_streams_exact(fresh_server):
     assert listed.get("ls-a") in (None, "DELETING")
     wait_until_gone(k, "ls-a")
     assert k.list_streams()["StreamNames"] == everything[1:]
+
+
+@pytest.mark.slow
+def test_at_most_five_streams_creating_or_deleting(slow):
+    busy = "This request would have exceed the limit on the number  of streams that can simultaneously be in " \
+           "CREATING or DELETING for the account 000000000000. Limit: 5."
+    names = [unique_name("busy") for _ in range(5)]
+    for n in names:
+        slow.create_stream(StreamName=n, ShardCount=1)
+    extra = unique_name("busy")
+    with pytest.raises(ClientError) as ei:
+        slow.create_stream(StreamName=extra, ShardCount=1)
+    assert error_of(ei) == (400, "LimitExceededException", busy)
+    for n in names:
+        wait_for_status(slow, n, "ACTIVE")
+    # Streams being deleted count too.
+    for n in names:
+        slow.delete_stream(StreamName=n)
+    with pytest.raises(ClientError) as ei:
+        slow.create_stream(StreamName=extra, ShardCount=1)
+    assert error_of(ei)[2] == busy
+    deadline = time.monotonic() + 30
+    while any(n in slow.list_streams()["StreamNames"] for n in names):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    slow.create_stream(StreamName=extra, ShardCount=1)
+    wait_for_status(slow, extra, "ACTIVE")
+    slow.delete_stream(StreamName=extra)
+
+
+def test_create_stream_tags_follow_add_tags_rules(raw_kinesis, kinesis, server):
+    name = unique_name()
+    acct = "123456789012"
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.create_stream(StreamName=name, ShardCount=1, Tags={f"k{i}": "v" for i in range(51)})
+    assert error_of(ei) == (
+        400, "InvalidArgumentException",
+        f"Failed to add tags to stream {name} under account {acct} because a given stream cannot have more than "
+        "50 tags associated with it.")
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.create_stream(StreamName=name, ShardCount=1, Tags={"x;": "y"})
+    assert error_of(ei)[2].startswith("Some tags contain invalid characters.")
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.create_stream(StreamName=name, ShardCount=1, Tags={"a%": "v"})
+    assert error_of(ei)[2].startswith(f"Failed to add tags to stream {name} under account {acct} because some tags")
+    assert name not in kinesis.list_streams(Limit=10000)["StreamNames"]
+    # Fifty valid ones, colon included, are fine.
+    tags = {f"aws:k{i}": "v" for i in range(50)}
+    kinesis.create_stream(StreamName=name, ShardCount=1, Tags=tags)
+    wait_for_status(kinesis, name, "ACTIVE")
+    assert len(kinesis.list_tags_for_stream(StreamName=name)["Tags"]) == 50
+    kinesis.delete_stream(StreamName=name)
+
+
+def test_warm_throughput_needs_the_commitment_everywhere(raw_kinesis, kinesis):
+    msg = "Warm throughput requires MinimumThroughputBillingCommitment to be enabled for the account."
+    name = unique_name()
+    with pytest.raises(ClientError) as ei:
+        raw_kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                                  WarmThroughputMiBps=100)
+    assert error_of(ei) == (400, "InvalidArgumentException", msg)
+    assert name not in kinesis.list_streams(Limit=10000)["StreamNames"]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
+use super::tags::{MAX_TAGS_PER_STREAM, TagVerb};
 use super::{Engine, now_ms};
 use crate::error::{KinesisError, Result};
 
@@ -11,7 +12,7 @@ use crate::error::{KinesisError, Result};
 pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
 pub const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
-/// AWS refuses CreateStream while this many streams are CREATING.
+/// Streams that may be CREATING or DELETING at once, per account.
 const MAX_CREATING_STREAMS: usize = 5;
 
 pub struct NewStream {
@@ -29,18 +30,30 @@ impl Engine {
         let now = now_ms();
         self.advance_locked(now).await?;
         let account = &self.config.account_id;
-        let (existing, creating, open_shards) = {
+        let (existing, busy_streams, open_shards) = {
             let streams = self.streams.read();
-            let creating = streams.values().filter(|s| s.status == StreamStatus::Creating).count();
+            let busy = streams.values().filter(|s| matches!(s.status, StreamStatus::Creating | StreamStatus::Deleting));
+            let busy_count = busy.count();
             let open: usize =
                 streams.values().filter(|s| s.mode == StreamMode::Provisioned).map(|s| s.open_shard_count()).sum();
-            (streams.contains_key(&req.name), creating, open)
+            (streams.contains_key(&req.name), busy_count, open)
         };
         if existing {
             return Err(KinesisError::ResourceInUse(format!(
                 "Stream {} under account {account} already exists.",
                 req.name
             )));
+        }
+        // Tags given at creation obey AddTagsToStream's rules.
+        self.check_tag_text(&req.name, TagVerb::Add, req.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
+        if req.tags.len() > MAX_TAGS_PER_STREAM {
+            return Err(KinesisError::InvalidArgument(format!(
+                "Failed to add tags to stream {} under account {account} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
+                req.name
+            )));
+        }
+        if req.warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
+            return Err(super::settings::warm_throughput_needs_commitment());
         }
         let shard_count = match (req.mode, req.shard_count) {
             (StreamMode::Provisioned, Some(n)) => n,
@@ -57,9 +70,11 @@ impl Engine {
         } else {
             self.check_on_demand_limit()?;
         }
-        if creating >= MAX_CREATING_STREAMS {
+        if busy_streams >= MAX_CREATING_STREAMS {
+            // AWS's text, double space included (quoted from a real error in 2017; Terraform
+            // retries CreateStream on "simultaneously be in CREATING or DELETING").
             return Err(KinesisError::LimitExceeded(format!(
-                "The maximum number of streams in CREATING state for account {account} has been reached: {MAX_CREATING_STREAMS}"
+                "This request would have exceed the limit on the number  of streams that can simultaneously be in CREATING or DELETING for the account {account}. Limit: {MAX_CREATING_STREAMS}."
             )));
         }
 

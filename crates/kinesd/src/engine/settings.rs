@@ -161,6 +161,9 @@ impl Engine {
                     "WarmThroughputMiBps can only be specified for ON_DEMAND streams.".into(),
                 ));
             }
+            if warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
+                return Err(warm_throughput_needs_commitment());
+            }
             if mode == stream.mode {
                 return Ok(());
             }
@@ -203,9 +206,7 @@ impl Engine {
                     )));
                 }
                 if !committed {
-                    return Err(KinesisError::InvalidArgument(
-                        "Warm throughput requires MinimumThroughputBillingCommitment to be enabled for the account.".into(),
-                    ));
+                    return Err(warm_throughput_needs_commitment());
                 }
                 if target > MAX_WARM_THROUGHPUT_MIBPS {
                     return Err(KinesisError::LimitExceeded(format!(
@@ -244,4 +245,12 @@ pub(super) async fn apply(engine: &Engine, mut next: Stream, change: PendingChan
         PendingChange::WarmThroughput { target_mibps } => next.warm_throughput_mibps = Some(target_mibps),
     }
     engine.save(next).await.map(|_| ())
+}
+
+/// Warm throughput is only for accounts with a minimum throughput billing commitment, whichever
+/// operation asks for it (CreateStream, UpdateStreamMode, UpdateStreamWarmThroughput).
+pub(super) fn warm_throughput_needs_commitment() -> KinesisError {
+    KinesisError::InvalidArgument(
+        "Warm throughput requires MinimumThroughputBillingCommitment to be enabled for the account.".into(),
+    )
 }

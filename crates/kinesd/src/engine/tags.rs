@@ -20,13 +20,13 @@ fn tag_chars_valid(s: &str) -> bool {
 
 /// Which operation checks the tags, for the wording of AWS's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TagVerb {
+pub(super) enum TagVerb {
     Add,
     Remove,
 }
 
 impl Engine {
-    fn check_tag_text<'a>(
+    pub(super) fn check_tag_text<'a>(
         &self,
         stream: &str,
         verb: TagVerb,

@@ -66,6 +66,10 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
                 (input.stream_name.is_some(), "StreamName"),
                 (input.stream_arn.is_some(), "StreamARN"),
                 (input.exclusive_start_shard_id.is_some(), "ExclusiveStartShardId"),
+                // Recorded from AWS (a Java SDK v2 trace); the timestamp's text follows the pattern,
+                // and the model forbids the combination.
+                (input.shard_filter.is_some(), "ShardFilter"),
+                (input.stream_creation_timestamp.is_some(), "StreamCreationTimestamp"),
             ] {
                 if given {
                     return Err(KinesisError::InvalidArgument(format!(
