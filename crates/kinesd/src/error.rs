@@ -102,6 +102,11 @@ impl KinesisError {
         }
     }
 
+    /// AWS's InternalFailure; its text never reaches the client (the body carries no message).
+    pub fn internal_failure() -> Self {
+        KinesisError::InternalFailure(INTERNAL_FAILURE_MESSAGE.to_owned())
+    }
+
     /// AWS's Coral serializer spells the member `Message` for these errors.
     pub fn capitalised_message(&self) -> bool {
         matches!(self, KinesisError::Serialization(_))
@@ -111,8 +116,11 @@ impl KinesisError {
 impl From<crate::store::StoreError> for KinesisError {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
-        KinesisError::InternalFailure("Internal service failure.".to_owned())
+        KinesisError::internal_failure()
     }
 }
+
+/// The message of an InternalFailure, also a failed PutRecords entry's ErrorMessage.
+pub const INTERNAL_FAILURE_MESSAGE: &str = "Internal service failure.";
 
 pub type Result<T> = std::result::Result<T, KinesisError>;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
-use super::tags::{MAX_TAGS_PER_STREAM, TagVerb};
 use super::{Engine, now_ms};
 use crate::error::{KinesisError, Result};
 
@@ -13,7 +12,7 @@ pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
 pub const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
 /// Streams that may be CREATING or DELETING at once, per account.
-const MAX_CREATING_STREAMS: usize = 5;
+const MAX_CREATING_OR_DELETING: usize = 5;
 
 pub struct NewStream {
     pub name: String,
@@ -30,13 +29,15 @@ impl Engine {
         let now = now_ms();
         self.advance_locked(now).await?;
         let account = &self.config.account_id;
-        let (existing, busy_streams, open_shards) = {
+        let (existing, busy, open_shards) = {
             let streams = self.streams.read();
-            let busy = streams.values().filter(|s| matches!(s.status, StreamStatus::Creating | StreamStatus::Deleting));
-            let busy_count = busy.count();
+            let busy = streams
+                .values()
+                .filter(|s| matches!(s.status, StreamStatus::Creating | StreamStatus::Deleting))
+                .count();
             let open: usize =
                 streams.values().filter(|s| s.mode == StreamMode::Provisioned).map(|s| s.open_shard_count()).sum();
-            (streams.contains_key(&req.name), busy_count, open)
+            (streams.contains_key(&req.name), busy, open)
         };
         if existing {
             return Err(KinesisError::ResourceInUse(format!(
@@ -44,14 +45,7 @@ impl Engine {
                 req.name
             )));
         }
-        // Tags given at creation obey AddTagsToStream's rules.
-        self.check_tag_text(&req.name, TagVerb::Add, req.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
-        if req.tags.len() > MAX_TAGS_PER_STREAM {
-            return Err(KinesisError::InvalidArgument(format!(
-                "Failed to add tags to stream {} under account {account} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
-                req.name
-            )));
-        }
+        self.check_creation_tags(&req.name, &req.tags)?;
         if req.warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
             return Err(super::settings::warm_throughput_needs_commitment());
         }
@@ -70,11 +64,11 @@ impl Engine {
         } else {
             self.check_on_demand_limit()?;
         }
-        if busy_streams >= MAX_CREATING_STREAMS {
+        if busy >= MAX_CREATING_OR_DELETING {
             // AWS's text, double space included (quoted from a real error in 2017; Terraform
             // retries CreateStream on "simultaneously be in CREATING or DELETING").
             return Err(KinesisError::LimitExceeded(format!(
-                "This request would have exceed the limit on the number  of streams that can simultaneously be in CREATING or DELETING for the account {account}. Limit: {MAX_CREATING_STREAMS}."
+                "This request would have exceed the limit on the number  of streams that can simultaneously be in CREATING or DELETING for the account {account}. Limit: {MAX_CREATING_OR_DELETING}."
             )));
         }
 

@@ -10,7 +10,7 @@ use super::hash::{HashKey, HashKeyRange};
 use super::sequence::SequenceNumber;
 use super::token::ShardIteratorToken;
 use super::{Engine, now_ms};
-use crate::error::{KinesisError, Result};
+use crate::error::{INTERNAL_FAILURE_MESSAGE, KinesisError, Result};
 use crate::store::{NewRecord, StoredRecord};
 
 /// Record flag: written while server-side encryption was on.
@@ -25,7 +25,6 @@ pub struct PutEntry {
 }
 
 /// Where one record of a PutRecords landed, or why it did not.
-#[derive(Clone)]
 pub enum PutOutcome {
     Stored { shard_index: u32, sequence_number: SequenceNumber },
     Failed { code: &'static str, message: String },
@@ -115,7 +114,7 @@ impl Engine {
                     for &i in &indexes {
                         outcomes[i] = Some(PutOutcome::Failed {
                             code: "InternalFailure",
-                            message: "Internal service failure.".into(),
+                            message: INTERNAL_FAILURE_MESSAGE.into(),
                         });
                     }
                 }
@@ -124,7 +123,7 @@ impl Engine {
         let outcomes = outcomes
             .into_iter()
             .map(|o| {
-                o.unwrap_or(PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() })
+                o.unwrap_or(PutOutcome::Failed { code: "InternalFailure", message: INTERNAL_FAILURE_MESSAGE.into() })
             })
             .collect();
         Ok((stream, outcomes))
@@ -163,9 +162,7 @@ impl Engine {
             }
             match claim.sequence {
                 Some(seq) if seq.shard_created_secs == shard.created_ms / 1000 => Ok(seq),
-                _ if claim.version == Version::V0 => {
-                    Err(KinesisError::InternalFailure("Internal service failure.".into()))
-                }
+                _ if claim.version == Version::V0 => Err(KinesisError::internal_failure()),
                 _ => Err(KinesisError::InvalidArgument(format!(
                     "StartingSequenceNumber {} used in GetShardIterator on shard {} in stream {name} under account {account} is invalid because it did not come from this stream.",
                     claim.text,

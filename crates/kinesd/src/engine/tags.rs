@@ -20,13 +20,29 @@ fn tag_chars_valid(s: &str) -> bool {
 
 /// Which operation checks the tags, for the wording of AWS's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TagVerb {
+enum TagVerb {
     Add,
     Remove,
 }
 
 impl Engine {
-    pub(super) fn check_tag_text<'a>(
+    /// The tags a new stream is created with obey AddTagsToStream's rules.
+    pub(super) fn check_creation_tags(&self, stream: &str, tags: &[(String, String)]) -> Result<()> {
+        self.check_tag_text(stream, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
+        if tags.len() > MAX_TAGS_PER_STREAM {
+            return Err(self.too_many_tags(stream));
+        }
+        Ok(())
+    }
+
+    fn too_many_tags(&self, stream: &str) -> KinesisError {
+        KinesisError::InvalidArgument(format!(
+            "Failed to add tags to stream {stream} under account {} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
+            self.config.account_id
+        ))
+    }
+
+    fn check_tag_text<'a>(
         &self,
         stream: &str,
         verb: TagVerb,
@@ -55,11 +71,7 @@ impl Engine {
     pub async fn add_tags(&self, name: &str, tags: Vec<(String, String)>) -> Result<()> {
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
-            self.check_tag_text(
-                name,
-                TagVerb::Add,
-                tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
-            )?;
+            self.check_tag_text(name, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
             let added = tags
                 .iter()
                 .filter(|(k, _)| !stream.tags.iter().any(|(e, _)| e == k))
@@ -67,10 +79,7 @@ impl Engine {
                 .collect::<std::collections::BTreeSet<_>>()
                 .len();
             if stream.tags.len() + added > MAX_TAGS_PER_STREAM {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "Failed to add tags to stream {name} under account {} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
-                    self.config.account_id
-                )));
+                return Err(self.too_many_tags(name));
             }
             for (key, value) in tags {
                 match stream.tags.iter_mut().find(|(k, _)| *k == key) {

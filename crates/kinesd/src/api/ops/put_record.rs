@@ -19,7 +19,7 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
     if let Some(s) = input.sequence_number_for_ordering.as_deref() {
         match Claim::decode(s) {
             Ok(c) if c.version == Version::V3 => {
-                return Err(KinesisError::InternalFailure("Internal service failure.".into()));
+                return Err(KinesisError::internal_failure());
             }
             Ok(c) if c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
             _ => {
@@ -41,6 +41,6 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
             encryption_type: written_encryption_type(&stream),
         }),
         Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::InternalFailure(message)),
-        None => Err(KinesisError::InternalFailure("Internal service failure.".into())),
+        None => Err(KinesisError::internal_failure()),
     }
 }

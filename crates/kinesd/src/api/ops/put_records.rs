@@ -36,7 +36,7 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
     // When storage refuses every record (a full disk, an I/O error) the request fails as a
     // whole, as AWS fails requests on an internal error; partial failures stay per record.
     if outcomes.iter().all(|o| matches!(o, PutOutcome::Failed { code: "InternalFailure", .. })) {
-        return Err(KinesisError::InternalFailure("Internal service failure.".into()));
+        return Err(KinesisError::internal_failure());
     }
     let failed = outcomes.iter().filter(|o| matches!(o, PutOutcome::Failed { .. })).count() as i64;
     Ok(PutRecordsReply { failed, outcomes, encryption_type: written_encryption_type(&stream) })
@@ -112,10 +112,12 @@ mod tests {
             position: 9,
             arrival_secs: 1_700_000_001,
         };
-        let outcomes = vec![
-            PutOutcome::Stored { shard_index: 3, sequence_number: seq },
-            PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() },
-        ];
+        let outcomes = || {
+            vec![
+                PutOutcome::Stored { shard_index: 3, sequence_number: seq },
+                PutOutcome::Failed { code: "InternalFailure", message: "Internal service failure.".into() },
+            ]
+        };
         let model = PutRecordsOutput {
             failed_record_count: Some(1),
             records: vec![
@@ -134,10 +136,10 @@ mod tests {
             ],
             encryption_type: Some("KMS".into()),
         };
-        let reply = PutRecordsReply { failed: 1, outcomes: outcomes.clone(), encryption_type: Some("KMS".into()) };
+        let reply = PutRecordsReply { failed: 1, outcomes: outcomes(), encryption_type: Some("KMS".into()) };
         assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
         let unencrypted = PutRecordsOutput { encryption_type: None, ..model };
-        let reply = PutRecordsReply { failed: 1, outcomes, encryption_type: None };
+        let reply = PutRecordsReply { failed: 1, outcomes: outcomes(), encryption_type: None };
         assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&unencrypted, 64));
     }
 }
