@@ -3,7 +3,7 @@
 
 Input:  model/kinesis-2013-12-02.json (botocore's service-2.json, committed unchanged)
         codegen/validation-order.json (the order in which AWS reports violations and enum values)
-Output: crates/kinesd/src/api/model.rs
+Output: crates/kinesd/src/protocol/model.rs
 
 Usage:  python3 codegen/generate.py            # rewrite the generated file
         python3 codegen/generate.py --stdout   # print it (the staleness test compares this)
@@ -21,7 +21,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "model", "kinesis-2013-12-02.json")
 ORDER = os.path.join(ROOT, "codegen", "validation-order.json")
-OUT = os.path.join(ROOT, "crates", "kinesd", "src", "api", "model.rs")
+OUT = os.path.join(ROOT, "crates", "kinesd", "src", "protocol", "model.rs")
 
 KEYWORDS = {"type", "match", "ref", "self", "struct", "enum", "fn", "mod", "use", "where"}
 
@@ -267,9 +267,9 @@ class Gen:
         self.w("    }")
         self.w("}")
         self.w()
-        self.w("impl crate::api::shown::Shown for %s {" % name)
+        self.w("impl crate::protocol::shown::Shown for %s {" % name)
         self.w("    fn shown(&self) -> String {")
-        self.w("        crate::api::shown::java_object(%s, self)" % rust_str(name))
+        self.w("        crate::protocol::shown::java_object(%s, self)" % rust_str(name))
         self.w("    }")
         self.w("}")
         self.w()
@@ -364,7 +364,7 @@ class Gen:
             elif t == "list":
                 elem = target["member"]["shape"]
                 etype = self.shapes[elem]["type"]
-                shown = "|| crate::api::shown::list(%s.as_deref().unwrap_or_default())" % field
+                shown = "|| crate::protocol::shown::list(%s.as_deref().unwrap_or_default())" % field
                 self.w("        v.collection(%s, %s.as_ref().map(|l| l.len()), %s, &%s);" % (p, field, rules, shown))
                 if etype == "structure":
                     self.w("        if let Some(list) = &%s {" % field)
@@ -379,7 +379,7 @@ class Gen:
                     self.w("            v.elements(%s, all_ok, %s, &%s);" % (p, rust_str("Member must satisfy constraint: " + self.element_constraint(elem)), shown))
                     self.w("        }")
             elif t == "map":
-                shown = "|| crate::api::shown::map(%s.as_ref().map(|m| &m.0[..]).unwrap_or_default())" % field
+                shown = "|| crate::protocol::shown::map(%s.as_ref().map(|m| &m.0[..]).unwrap_or_default())" % field
                 self.w("        v.collection(%s, %s.as_ref().map(|m| m.0.len()), %s, &%s);" % (p, field, rules, shown))
                 kc = self.element_constraint(target["key"]["shape"])
                 vc = self.element_constraint(target["value"]["shape"])

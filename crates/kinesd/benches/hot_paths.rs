@@ -17,10 +17,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-use kinesd::api::Codec;
-use kinesd::api::model::{GetRecordsOutput, PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry, Record};
 use kinesd::engine::hash::HashKey;
 use kinesd::engine::sequence::SequenceNumber;
+use kinesd::protocol::Codec;
+use kinesd::protocol::model::{GetRecordsOutput, PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry, Record};
 use kinesd::protocol::validate::{Path, Violations};
 use kinesd::protocol::{FromValue, Timestamp, json};
 use kinesd::store::memory::MemoryStore;

@@ -1,8 +1,10 @@
 //! kinesd: a server for the Amazon Kinesis Data Streams API.
 //!
 //! Layers, top to bottom (data flows one way): `transport` (HTTP/1.1 and h2c), `protocol`
-//! (codecs, envelope, validation), `auth`, `api` (one module per operation), `engine` (streams,
-//! shards, sequence numbers, iterators) and `store` (catalog and shard logs).
+//! (codecs, envelope, model, validation), `auth`, `api` (one module per operation), `engine`
+//! (streams, shards, sequence numbers, iterators) and `store` (catalog and shard logs).
+//! `error` (AWS's error types and messages) and `shutdown` are shared by all of them.
+//! `docs/architecture.md` draws the map.
 
 pub mod api;
 pub mod auth;
@@ -10,5 +12,6 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod protocol;
+pub mod shutdown;
 pub mod store;
 pub mod transport;

@@ -69,7 +69,14 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = out.flush();
     }
     tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
-    kinesd::transport::serve(listener, engine, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    let (trigger, shutdown) = kinesd::shutdown::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        trigger.trigger();
+    });
+    let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()));
+    let options = kinesd::transport::TransportOptions::default();
+    kinesd::transport::serve(listener, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
     tracing::info!("stopped");
     Ok(())

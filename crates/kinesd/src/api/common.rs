@@ -1,10 +1,10 @@
 //! Pieces several operations share: naming the stream a request is about.
 
-use super::model;
 use crate::engine::Engine;
 use crate::engine::catalog::{Stream, shard_id};
 use crate::error::{KinesisError, Result};
 use crate::protocol::Timestamp;
+use crate::protocol::model;
 
 /// The stream a request names by `StreamName`, `StreamARN` or both (which must agree).
 pub fn stream_name(engine: &Engine, name: Option<&str>, arn: Option<&str>) -> Result<String> {

@@ -1,14 +1,32 @@
-//! Authentication. For now: the `Authorization` header must be a well-formed SigV4 header (as
-//! AWS checks before it verifies anything); signature verification comes in a later issue.
-//! The caller's region is read from the credential scope.
+//! Authentication: who is calling. For now the `Authorization` header (or the presigned query
+//! string) must be well-formed SigV4, as AWS checks before it verifies anything; signature
+//! verification and per-credential accounts come in a later issue, and land in [`authenticate`]
+//! without any other layer changing. The caller's region is read from the credential scope.
 
 use crate::error::{KinesisError, Result};
 
-/// What a well-formed Authorization header tells us about the caller.
+/// The verified identity of a request, carried to every operation in its context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub access_key_id: String,
+    /// The account whose streams the request acts on: today always the configured account.
+    pub account_id: String,
+    /// The region of the credential scope (`AKID/date/<region>/kinesis/aws4_request`).
     pub region: String,
+}
+
+/// What a well-formed SigV4 credential names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub access_key_id: String,
+    pub region: String,
+}
+
+/// The request's SigV4 credentials, as far as they are checked today, as a [`Caller`] of
+/// `account_id`.
+pub fn authenticate(header: Option<&str>, has_date: bool, query: Option<&str>, account_id: &str) -> Result<Caller> {
+    let Credential { access_key_id, region } = check_request(header, has_date, query)?;
+    Ok(Caller { access_key_id, account_id: account_id.to_owned(), region })
 }
 
 /// Query-string (presigned) parameters, in the order AWS reports missing ones.
@@ -18,7 +36,7 @@ const QUERY_PARAMS: [&str; 5] =
 /// Checks the shape of the request's SigV4 credentials, in the header or the query string.
 /// `has_date` tells whether the request has an `X-Amz-Date` or `Date` header; `query` is the
 /// raw query string, if any.
-pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) -> Result<Caller> {
+pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) -> Result<Credential> {
     let query_params: Vec<(&str, &str)> = query
         .unwrap_or_default()
         .split('&')
@@ -37,7 +55,7 @@ pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) 
     check_authorization(header, has_date)
 }
 
-fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
+fn check_query(params: &[(&str, &str)]) -> Result<Credential> {
     let value = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| !v.is_empty());
     let missing: Vec<String> = QUERY_PARAMS
         .iter()
@@ -56,7 +74,7 @@ fn check_query(params: &[(&str, &str)]) -> Result<Caller> {
 
 /// Checks the SigV4 `Authorization` header's shape, as AWS does before verifying anything:
 /// the Credential, Signature and SignedHeaders parameters and a date header must be present.
-pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Caller> {
+pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Credential> {
     let Some(header) = header else {
         return Err(KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
     };
@@ -95,11 +113,11 @@ pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Calle
 }
 
 /// `AKID/20261122/us-east-1/kinesis/aws4_request`; parts that are missing stay empty.
-fn caller_from_credential(credential: &str) -> Caller {
+fn caller_from_credential(credential: &str) -> Credential {
     let mut scope = credential.split('/');
     let access_key_id = scope.next().unwrap_or_default().to_owned();
     let region = scope.nth(1).unwrap_or_default().to_owned();
-    Caller { access_key_id, region }
+    Credential { access_key_id, region }
 }
 
 #[cfg(test)]
@@ -111,7 +129,17 @@ mod tests {
     #[test]
     fn well_formed_headers_yield_the_scope_region() {
         let caller = check_authorization(Some(GOOD), true).unwrap();
-        assert_eq!(caller, Caller { access_key_id: "AKID".into(), region: "us-west-2".into() });
+        assert_eq!(caller, Credential { access_key_id: "AKID".into(), region: "us-west-2".into() });
+    }
+
+    #[test]
+    fn the_caller_carries_the_account_and_the_scope_region() {
+        let caller = authenticate(Some(GOOD), true, None, "123456789012").unwrap();
+        assert_eq!(
+            caller,
+            Caller { access_key_id: "AKID".into(), account_id: "123456789012".into(), region: "us-west-2".into() }
+        );
+        assert!(authenticate(None, true, None, "123456789012").is_err());
     }
 
     #[test]

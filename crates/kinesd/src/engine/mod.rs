@@ -39,6 +39,8 @@ const SECRET_KEY: &str = "secret/tokens";
 const ACCOUNT_KEY: &str = "account/settings";
 /// Catalog keys of streams are `stream/<name>`.
 const STREAM_PREFIX: &str = "stream/";
+/// How long the ticker waits before retrying a transition that failed (a store error).
+const RETRY_MS: u64 = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -79,6 +81,8 @@ pub struct Engine {
     control: tokio::sync::Mutex<()>,
     /// The earliest `status_until_ms` of any stream in transition (u64::MAX when none).
     next_transition_ms: AtomicU64,
+    /// Wakes the ticker when a transition is scheduled earlier than the one it sleeps for.
+    rescheduled: Arc<tokio::sync::Notify>,
     next_log_id: AtomicU64,
     iterator_nonce: std::sync::atomic::AtomicU32,
     account: parking_lot::Mutex<account::AccountSettings>,
@@ -144,6 +148,7 @@ impl Engine {
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
+            rescheduled: Arc::new(tokio::sync::Notify::new()),
             next_log_id: AtomicU64::new(next_log_id),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
             account: parking_lot::Mutex::new(account),
@@ -185,8 +190,10 @@ impl Engine {
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
         let value = serde_json::to_vec(&stream).map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
         self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
-        if stream.status_until_ms != 0 {
-            self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
+        if stream.status_until_ms != 0
+            && self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel) > stream.status_until_ms
+        {
+            self.rescheduled.notify_one();
         }
         let stream = Arc::new(stream);
         self.streams.write().insert(stream.name.clone(), stream.clone());
@@ -314,29 +321,92 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs transitions in the background so that deleted streams free their space promptly,
-    /// and drops records past their stream's retention period every `retention_interval_ms`.
+    /// Runs state transitions in the background the moment they are due (so that deleted
+    /// streams free their space promptly even when no request comes), and drops records past
+    /// their stream's retention period every `retention_interval_ms`. Sleeps until the earlier
+    /// of the two deadlines; a newly scheduled transition that is earlier wakes it at once.
     pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        const TICK_MS: u64 = 50;
         let weak = Arc::downgrade(self);
+        let rescheduled = self.rescheduled.clone();
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(std::time::Duration::from_millis(TICK_MS));
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_trim_ms = 0;
+            let mut next_trim_ms = 0;
             loop {
-                interval.tick().await;
                 let Some(engine) = weak.upgrade() else { return };
-                if let Err(e) = engine.advance().await {
-                    tracing::warn!(error = %e, "state transition failed; will retry");
-                }
                 let now = now_ms();
-                if now.saturating_sub(last_trim_ms) >= engine.config.retention_interval_ms {
-                    last_trim_ms = now;
+                if now >= engine.next_transition_ms.load(Ordering::Acquire)
+                    && let Err(e) = engine.advance().await
+                {
+                    tracing::warn!(error = %e, "state transition failed; will retry");
+                    // Not at once: a failing store would otherwise be retried in a busy loop.
+                    engine.next_transition_ms.fetch_max(now + RETRY_MS, Ordering::AcqRel);
+                }
+                if now >= next_trim_ms {
+                    next_trim_ms = now + engine.config.retention_interval_ms.max(1);
                     if let Err(e) = engine.trim_expired(now).await {
                         tracing::warn!(error = %e, "retention trim failed; will retry");
                     }
                 }
+                let deadline = engine.next_transition_ms.load(Ordering::Acquire).min(next_trim_ms);
+                // Holding no strong reference while asleep lets the engine be dropped.
+                drop(engine);
+                let sleep = std::time::Duration::from_millis(deadline.saturating_sub(now_ms()));
+                tokio::select! {
+                    () = tokio::time::sleep(sleep) => {}
+                    () = rescheduled.notified() => {}
+                }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::engine::catalog::StreamMode;
+    use crate::engine::lifecycle::NewStream;
+    use crate::store::memory::MemoryStore;
+
+    fn stream(name: &str) -> NewStream {
+        NewStream {
+            name: name.into(),
+            shard_count: Some(2),
+            mode: StreamMode::Provisioned,
+            tags: Vec::new(),
+            max_record_kib: None,
+            warm_throughput_mibps: None,
+        }
+    }
+
+    /// The ticker applies a transition when it is due, with no request to trigger it: a deleted
+    /// stream's logs leave the store although nothing reads the engine, and a transition
+    /// scheduled while the ticker sleeps for a far deadline still happens on time.
+    #[tokio::test]
+    async fn transitions_happen_on_their_deadline_without_requests() {
+        let config = EngineConfig {
+            create_stream_ms: 0,
+            delete_stream_ms: 150,
+            retention_interval_ms: 3_600_000,
+            ..EngineConfig::default()
+        };
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        let ticker = engine.spawn_ticker();
+        engine.create_stream(stream("s")).await.unwrap();
+        assert_eq!(store.logs().await.unwrap().len(), 2);
+        // Let the ticker go to sleep until the (hour-long) retention deadline.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let deleted = Instant::now();
+        engine.delete_stream("s").await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !store.logs().await.unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the deleted stream's logs are still there after 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(deleted.elapsed() >= Duration::from_millis(150), "deleted before DELETING ended");
+        assert!(engine.streams.read().is_empty());
+        ticker.abort();
     }
 }

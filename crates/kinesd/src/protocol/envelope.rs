@@ -1,11 +1,16 @@
-//! The AWS request/response envelope around an operation: which codec (Content-Type), which
-//! operation (X-Amz-Target), and how errors look on the wire.
+//! The AWS envelope around an operation: which codec (Content-Type), which operation
+//! (X-Amz-Target), the answers AWS gives before it reads the operation at all, and how errors
+//! look on the wire. [`open`] takes a request as far as the protocol can (envelope, operation,
+//! body); `api::handle` holds the whole order, with the credentials and validation after it.
 
+use super::codec::Codec;
 use super::encode::Encoder;
 use super::json::JsonEncoder;
+use super::model::Operation;
+use super::reply::ReplyBody;
+use super::request::{self, Parsed};
 use super::value::Value;
-use crate::api::Codec;
-use crate::api::model::Operation;
+use super::wire::{BodyError, WireRequest, WireResponse};
 use crate::error::KinesisError;
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
@@ -76,55 +81,160 @@ pub fn operation(target: Option<&str>) -> Result<Operation, KinesisError> {
         .ok_or_else(|| KinesisError::UnknownOperation(String::new()))
 }
 
-/// The error body AWS sends when the request named no codec it knows (no or an unknown
-/// Content-Type): a CBOR map, as the Java SDKs' default protocol would get.
-pub fn cbor_error_body(error: &KinesisError) -> Vec<u8> {
-    fn text(out: &mut Vec<u8>, s: &str) {
-        let len = s.len();
-        match len {
-            0..=23 => out.push(0x60 | len as u8),
-            24..=0xff => out.extend_from_slice(&[0x78, len as u8]),
-            0x100..=0xffff => {
-                out.push(0x79);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(0x7a);
-                out.extend_from_slice(&(len as u32).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(s.as_bytes());
-    }
-    // AWS writes indefinite-length maps.
-    let mut out = vec![0xbf];
-    text(&mut out, "__type");
-    text(&mut out, error.type_name());
-    if !error.message().is_empty() && !matches!(error, KinesisError::InternalFailure(_)) {
-        text(&mut out, if error.capitalised_message() { "Message" } else { "message" });
-        text(&mut out, error.message());
-    }
-    out.push(0xff);
-    out
+/// The members of an error body, decided once for every codec: `__type` always; the message
+/// when there is one, except for InternalFailure, which AWS sends bare; spelled `Message` for
+/// the errors AWS's Coral serializer capitalises.
+pub struct ErrorMembers<'e> {
+    pub type_name: &'static str,
+    pub message: Option<(&'static str, &'e str)>,
+}
+
+pub fn error_members(error: &KinesisError) -> ErrorMembers<'_> {
+    let message = (!error.message().is_empty() && !matches!(error, KinesisError::InternalFailure(_)))
+        .then(|| (if error.capitalised_message() { "Message" } else { "message" }, error.message()));
+    ErrorMembers { type_name: error.type_name(), message }
 }
 
 pub const CBOR_CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 
-/// `{"__type": ..., "message": ...}` in the request's codec.
-pub fn error_body(codec: Codec, error: &KinesisError) -> Vec<u8> {
+/// The error body in the request's codec; with no codec (no or an unknown Content-Type) a CBOR
+/// map, as AWS answers the Java SDKs' default protocol.
+pub fn error_body(codec: Option<Codec>, error: &KinesisError) -> Vec<u8> {
+    let members = error_members(error);
     match codec {
-        Codec::Json => {
+        Some(Codec::Json) => {
             let mut e = JsonEncoder::with_capacity(128);
             e.begin_struct();
             e.field("__type");
-            e.string(error.type_name());
-            // AWS sends InternalFailure without a message.
-            if !error.message().is_empty() && !matches!(error, KinesisError::InternalFailure(_)) {
-                e.field(if error.capitalised_message() { "Message" } else { "message" });
-                e.string(error.message());
+            e.string(members.type_name);
+            if let Some((name, message)) = members.message {
+                e.field(name);
+                e.string(message);
             }
             e.end_struct();
             e.finish()
         }
+        None => {
+            // AWS writes indefinite-length maps.
+            let mut out = vec![0xbf];
+            cbor_text(&mut out, "__type");
+            cbor_text(&mut out, members.type_name);
+            if let Some((name, message)) = members.message {
+                cbor_text(&mut out, name);
+                cbor_text(&mut out, message);
+            }
+            out.push(0xff);
+            out
+        }
+    }
+}
+
+fn cbor_text(out: &mut Vec<u8>, s: &str) {
+    let len = s.len();
+    match len {
+        0..=23 => out.push(0x60 | len as u8),
+        24..=0xff => out.extend_from_slice(&[0x78, len as u8]),
+        0x100..=0xffff => {
+            out.push(0x79);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x7a);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// An error as a response: AWS's status, `x-amzn-ErrorType` and body.
+pub fn error_response(codec: Option<Codec>, error: &KinesisError) -> WireResponse {
+    if error.status() >= 500 {
+        tracing::warn!(error = %error, kind = error.type_name(), "request failed");
+    }
+    WireResponse {
+        status: error.status(),
+        content_type: Some(codec.map_or(CBOR_CONTENT_TYPE, Codec::content_type)),
+        error_type: Some(error.type_name()),
+        body: ReplyBody::Encoded(error_body(codec, error)),
+    }
+}
+
+/// A successful reply as a response: an empty body carries no Content-Type, as AWS sends it.
+pub fn success_response(codec: Codec, body: ReplyBody) -> WireResponse {
+    let content_type = match &body {
+        ReplyBody::Empty => None,
+        ReplyBody::Encoded(_) => Some(codec.content_type()),
+        ReplyBody::Stream(s) => Some(s.content_type()),
+    };
+    WireResponse { status: 200, content_type, error_type: None, body }
+}
+
+/// AWS answers anything it cannot attribute to an operation with an XML AccessDeniedException
+/// (no Content-Type, as AWS's XML errors have none).
+pub fn access_denied() -> WireResponse {
+    WireResponse::fixed(
+        403,
+        None,
+        "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n",
+    )
+}
+
+/// How far the protocol got with a request.
+pub enum Opened {
+    /// AWS answers this without looking further (XML errors, the legacy JSON envelope).
+    Answered(WireResponse),
+    /// A Kinesis error, to be written in the codec (CBOR when the request named none).
+    Failed(Option<Codec>, KinesisError),
+    /// An operation and its decoded body, ready for the credentials and validation.
+    Decoded { operation: Operation, codec: Codec, parsed: Parsed },
+}
+
+/// Steps 1 to 3 of AWS's order (see `api::handle`): a body in a Content-Type AWS does not
+/// speak is refused before anything else — with an XML UnknownOperationException when the
+/// target names an operation, else an XML AccessDeniedException, and `application/json` gets
+/// the legacy Coral envelope; then the operation; then the codec and the body.
+pub fn open(request: WireRequest<'_>) -> Opened {
+    let kind = ContentKind::of(request.content_type);
+    if let Ok(body) = &request.body
+        && !body.is_empty()
+    {
+        match kind {
+            ContentKind::Other if target_has_operation(request.target) => {
+                return Opened::Answered(WireResponse::fixed(404, None, "<UnknownOperationException/>\n"));
+            }
+            ContentKind::Other => return Opened::Answered(access_denied()),
+            ContentKind::LegacyJson => {
+                return Opened::Answered(WireResponse::fixed(200, Some("application/json"), legacy_json_body(body)));
+            }
+            ContentKind::AmzJson | ContentKind::Cbor => {}
+        }
+    }
+    let codec = kind.codec();
+    let operation = match operation(request.target) {
+        Ok(op) => op,
+        Err(e) => return Opened::Failed(codec, e),
+    };
+    let Some(codec) = codec else {
+        return Opened::Failed(None, KinesisError::Serialization(String::new()));
+    };
+    let body = match request.body {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(limit)) => {
+            return Opened::Failed(
+                Some(codec),
+                KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {limit} bytes.")),
+            );
+        }
+        Err(BodyError::Unreadable(e)) => {
+            return Opened::Failed(
+                Some(codec),
+                KinesisError::Serialization(format!("Could not read the request body: {e}")),
+            );
+        }
+    };
+    match request::parse(codec, operation, &body) {
+        Ok(parsed) => Opened::Decoded { operation, codec, parsed },
+        Err(e) => Opened::Failed(Some(codec), e),
     }
 }
 
@@ -177,21 +287,23 @@ mod tests {
         want.extend_from_slice(&[0x78, 0x19]);
         want.extend_from_slice(b"UnknownOperationException");
         want.push(0xff);
-        assert_eq!(cbor_error_body(&KinesisError::UnknownOperation(String::new())), want);
+        assert_eq!(error_body(None, &KinesisError::UnknownOperation(String::new())), want);
         let with_message =
-            cbor_error_body(&KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
+            error_body(None, &KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
         assert!(with_message.windows(8).any(|w| w == b"\x67message"));
     }
 
     #[test]
     fn errors_use_aws_shape() {
-        let body =
-            error_body(Codec::Json, &KinesisError::ResourceNotFound("Stream s under account 1 not found.".into()));
+        let body = error_body(
+            Some(Codec::Json),
+            &KinesisError::ResourceNotFound("Stream s under account 1 not found.".into()),
+        );
         assert_eq!(
             String::from_utf8(body).unwrap(),
             r#"{"__type":"ResourceNotFoundException","message":"Stream s under account 1 not found."}"#
         );
-        let body = error_body(Codec::Json, &KinesisError::Serialization("x".into()));
+        let body = error_body(Some(Codec::Json), &KinesisError::Serialization("x".into()));
         assert_eq!(String::from_utf8(body).unwrap(), r#"{"__type":"SerializationException","Message":"x"}"#);
     }
 }

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::api::model::{PutRecordsInput, PutRecordsRequestEntry};
+use crate::protocol::model::{PutRecordsInput, PutRecordsRequestEntry};
 
 struct Input<'a> {
     records: Option<Vec<Entry<'a>>>,

@@ -1,15 +1,21 @@
-//! The transport: one TCP listener that speaks HTTP/1.1 and HTTP/2 with prior knowledge
-//! (h2c) — the JavaScript SDK v3 and the Java SDK v2 async client use HTTP/2 for every call —
-//! with a bounded request body, request ids on every response, and graceful shutdown.
+//! The transport moves bytes and HTTP, nothing else: one TCP listener that speaks HTTP/1.1
+//! and HTTP/2 with prior knowledge (h2c) — the JavaScript SDK v3 and the Java SDK v2 async
+//! client use HTTP/2 for every call — with bounded connections, streams and request bodies,
+//! request ids on every response, streamed reply bodies, and graceful shutdown. What a request
+//! means is the [`Handler`]'s business (the api layer in the server).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body::Frame;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -17,63 +23,96 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rand::RngCore;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::api::{self, Body, Codec};
-use crate::auth;
-use crate::engine::Engine;
-use crate::error::KinesisError;
-use crate::protocol::envelope::{self, ContentKind};
+use crate::protocol::envelope;
+use crate::protocol::reply::{FrameStream, ReplyBody};
+use crate::protocol::wire::{BodyError, Handler, Peer, WireRequest, WireResponse};
+use crate::shutdown::Shutdown;
 
-/// Largest request body: a full 10 MiB PutRecords is about 13.5 MiB of base64 JSON.
+/// Largest request body. AWS caps a PutRecords at 10 MiB of data and partition keys; in JSON
+/// the data is base64 (4/3 of 10 MiB = 13.34 MiB) and each of up to 500 entries adds member
+/// names, quotes and possibly escaped keys: 14.5 MiB holds the largest valid request with room
+/// to spare, and anything larger cannot be valid, so it is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded).
-pub async fn serve(
+/// How long shutdown waits for in-flight requests (and streamed replies, which end on the
+/// shutdown signal) before it gives up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Limits on what clients may hold open.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportOptions {
+    /// Open connections at most; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Concurrent HTTP/2 streams per connection. With [`MAX_BODY_BYTES`] per request this
+    /// bounds what one connection can make the server buffer.
+    pub max_http2_streams: u32,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions { max_connections: 10_000, max_http2_streams: 100 }
+    }
+}
+
+/// Serves until `shutdown` begins, then lets in-flight requests finish (bounded).
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    engine: Arc<Engine>,
-    shutdown: impl std::future::Future<Output = ()>,
+    handler: Arc<H>,
+    options: TransportOptions,
+    mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http2()
-        .max_concurrent_streams(1000)
+        .max_concurrent_streams(options.max_http2_streams)
         .initial_stream_window_size(1 << 20)
         .initial_connection_window_size(4 << 20);
     builder.http1().keep_alive(true);
-    tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let connections = AtomicU64::new(0);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let engine = engine.clone();
-                let service = service_fn(move |req| {
-                    let engine = engine.clone();
-                    async move { Ok::<_, Infallible>(handle(&engine, req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+        // A free slot first, then accept: connections beyond the limit wait in the backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = shutdown.wait() => break,
+        };
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let peer = Peer { addr, connection: connections.fetch_add(1, Ordering::Relaxed) + 1 };
+        let handler = handler.clone();
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handle(&*handler, peer, req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
-            () = &mut shutdown => break,
-        }
+            drop(slot);
+        });
     }
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for connections"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("shutdown: gave up waiting for connections"),
     }
     Ok(())
 }
@@ -86,111 +125,91 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// One request, start to finish. Never fails: every problem becomes an AWS error response.
-async fn handle(engine: &Engine, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// One HTTP request: the HTTP-only answers (CORS preflight, non-POST), then the body read
+/// within [`MAX_BODY_BYTES`], then everything else by the handler.
+async fn handle<H: Handler>(handler: &H, peer: Peer, req: Request<Incoming>) -> Response<HttpBody> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS {
         return cors_preflight(&parts.headers);
     }
+    let cors = parts.headers.contains_key("origin");
     if parts.method != Method::POST {
-        return access_denied(parts.headers.contains_key("origin"));
+        return respond(envelope::access_denied(), cors);
     }
-    let kind = ContentKind::of(header(&parts.headers, "content-type"));
-    let codec = kind.codec();
     let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    let bytes = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        Err(too_large())
+    let body = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        Err(BodyError::TooLarge(MAX_BODY_BYTES))
     } else {
         match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-            Err(e) => Err(KinesisError::Serialization(format!("Could not read the request body: {e}"))),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge(MAX_BODY_BYTES)),
+            Err(e) => Err(BodyError::Unreadable(e.to_string())),
         }
     };
-    // A body in a Content-Type AWS does not speak is refused before anything else: with an
-    // XML AccessDeniedException when the target does not even name an operation, else with an
-    // XML UnknownOperationException. `application/json` gets the legacy Coral envelope.
-    let cors = parts.headers.contains_key("origin");
-    if let Ok(body) = &bytes
-        && !body.is_empty()
-    {
-        match kind {
-            ContentKind::Other if envelope::target_has_operation(header(&parts.headers, "x-amz-target")) => {
-                return xml_response(StatusCode::NOT_FOUND, "<UnknownOperationException/>\n", cors);
-            }
-            ContentKind::Other => return access_denied(cors),
-            ContentKind::LegacyJson => {
-                let mut r = Response::new(Full::new(Bytes::from_static(envelope::legacy_json_body(body).as_bytes())));
-                r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-                stamp(r.headers_mut(), cors);
-                return r;
-            }
-            ContentKind::AmzJson | ContentKind::Cbor => {}
-        }
-    }
-    // AWS's order: the operation, then the body, then the credentials, then validation.
-    let result = async {
-        let op = envelope::operation(header(&parts.headers, "x-amz-target"))?;
-        let codec = codec.ok_or_else(|| KinesisError::Serialization(String::new()))?;
-        let bytes = bytes?;
-        let parsed = api::parse(codec, op, &bytes)?;
-        let has_date = parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date");
-        auth::check_request(header(&parts.headers, "authorization"), has_date, parts.uri.query())?;
-        api::dispatch(engine, codec, op, parsed).await
-    }
-    .await;
-    let no_codec = codec.is_none();
-    let codec = codec.unwrap_or(Codec::Json);
-    let mut response = match result {
-        Ok(Body::Empty) => Response::new(Full::new(Bytes::new())),
-        Ok(Body::Encoded(bytes)) => {
-            let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut().insert("content-type", HeaderValue::from_static(codec.content_type()));
-            r
-        }
-        Err(error) if no_codec => cbor_error_response(&error),
-        Err(error) => error_response(codec, &error),
+    let request = WireRequest {
+        content_type: header(&parts.headers, "content-type"),
+        target: header(&parts.headers, "x-amz-target"),
+        authorization: header(&parts.headers, "authorization"),
+        has_date: parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date"),
+        query: parts.uri.query(),
+        body,
+        peer,
     };
-    stamp(response.headers_mut(), cors);
-    response
+    respond(handler.handle(request).await, cors)
 }
 
-/// AWS answers anything but POST with an XML AccessDeniedException.
-fn access_denied(cors: bool) -> Response<Full<Bytes>> {
-    let body = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
-    xml_response(StatusCode::FORBIDDEN, body, cors)
+/// A response body: one buffer (sent with its Content-Length) or a stream of frames (chunked
+/// on HTTP/1.1, DATA frames on HTTP/2) that ends when its producer does or the client goes.
+pub enum HttpBody {
+    Full(Option<Bytes>),
+    Frames(FrameStream),
 }
 
-/// AWS's XML errors carry no Content-Type.
-fn xml_response(status: StatusCode, body: &'static str, cors: bool) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    stamp(r.headers_mut(), cors);
-    r
-}
+impl http_body::Body for HttpBody {
+    type Data = Bytes;
+    type Error = Infallible;
 
-fn too_large() -> KinesisError {
-    KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {MAX_BODY_BYTES} bytes."))
-}
-
-fn cbor_error_response(error: &KinesisError) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(envelope::cbor_error_body(error))));
-    *r.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static(envelope::CBOR_CONTENT_TYPE));
-    h.insert("x-amzn-errortype", HeaderValue::from_static(error.type_name()));
-    r
-}
-
-fn error_response(codec: Codec, error: &KinesisError) -> Response<Full<Bytes>> {
-    if error.status() >= 500 {
-        tracing::warn!(error = %error, kind = error.type_name(), "request failed");
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            HttpBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            HttpBody::Frames(frames) => frames.poll_frame(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
+        }
     }
-    let mut r = Response::new(Full::new(Bytes::from(envelope::error_body(codec, error))));
-    *r.status_mut() = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, HttpBody::Full(None))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            HttpBody::Full(bytes) => http_body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            HttpBody::Frames(_) => http_body::SizeHint::default(),
+        }
+    }
+}
+
+impl HttpBody {
+    fn bytes(b: Bytes) -> HttpBody {
+        if b.is_empty() { HttpBody::Full(None) } else { HttpBody::Full(Some(b)) }
+    }
+}
+
+fn respond(wire: WireResponse, cors: bool) -> Response<HttpBody> {
+    let body = match wire.body {
+        ReplyBody::Empty => HttpBody::Full(None),
+        ReplyBody::Encoded(bytes) => HttpBody::bytes(Bytes::from(bytes)),
+        ReplyBody::Stream(frames) => HttpBody::Frames(frames),
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static(codec.content_type()));
-    h.insert("x-amzn-errortype", HeaderValue::from_static(error.type_name()));
+    if let Some(content_type) = wire.content_type {
+        h.insert("content-type", HeaderValue::from_static(content_type));
+    }
+    if let Some(error_type) = wire.error_type {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    }
+    stamp(h, cors);
     r
 }
 
@@ -222,8 +241,8 @@ fn stamp(h: &mut HeaderMap, cors: bool) {
 const EXPOSED_HEADERS: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
 /// Browser SDKs send a CORS preflight before each call.
-fn cors_preflight(req: &HeaderMap) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+fn cors_preflight(req: &HeaderMap) -> Response<HttpBody> {
+    let mut r = Response::new(HttpBody::Full(None));
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert("access-control-max-age", HeaderValue::from_static("172800"));
@@ -238,3 +257,6 @@ fn cors_preflight(req: &HeaderMap) -> Response<Full<Bytes>> {
     h.remove("x-amz-id-2");
     r
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,12 @@
 //! AddTagsToStream: adds or overwrites tags; a stream carries at most 50.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::AddTagsToStreamInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::AddTagsToStreamInput;
 
-pub async fn handle(engine: &Engine, input: AddTagsToStreamInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: AddTagsToStreamInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine.add_tags(&name, input.tags.map(|t| t.0).unwrap_or_default()).await
 }

@@ -1,12 +1,13 @@
 //! CreateStream: PROVISIONED with a ShardCount, or ON_DEMAND (four shards to start).
 
-use crate::api::model::{CreateStreamInput, StreamMode as WireMode};
-use crate::engine::Engine;
+use crate::api::Context;
 use crate::engine::catalog::StreamMode;
 use crate::engine::lifecycle::NewStream;
 use crate::error::{KinesisError, Result};
+use crate::protocol::model::{CreateStreamInput, StreamMode as WireMode};
 
-pub async fn handle(engine: &Engine, input: CreateStreamInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: CreateStreamInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = input.stream_name.unwrap_or_default();
     let mode = match input.stream_mode_details.as_ref().and_then(|d| d.stream_mode.as_deref()) {
         Some(m) if WireMode::parse(m) == Some(WireMode::OnDemand) => StreamMode::OnDemand,

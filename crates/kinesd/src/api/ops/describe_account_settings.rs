@@ -1,11 +1,12 @@
 //! DescribeAccountSettings: the account's minimum throughput billing commitment.
 
+use crate::api::Context;
 use crate::api::common::commitment_view;
-use crate::api::model::{DescribeAccountSettingsInput, DescribeAccountSettingsOutput};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{DescribeAccountSettingsInput, DescribeAccountSettingsOutput};
 
-pub async fn handle(engine: &Engine, _input: DescribeAccountSettingsInput) -> Result<DescribeAccountSettingsOutput> {
+pub async fn handle(ctx: &Context, _input: DescribeAccountSettingsInput) -> Result<DescribeAccountSettingsOutput> {
+    let engine = &*ctx.engine;
     Ok(DescribeAccountSettingsOutput {
         minimum_throughput_billing_commitment: Some(commitment_view(engine.account_commitment())),
     })

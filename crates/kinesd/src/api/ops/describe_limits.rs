@@ -1,11 +1,12 @@
 //! DescribeLimits: the account's shard limit and open provisioned shards, and its on-demand
 //! stream count and limit.
 
-use crate::api::model::{DescribeLimitsInput, DescribeLimitsOutput};
-use crate::engine::Engine;
+use crate::api::Context;
 use crate::error::Result;
+use crate::protocol::model::{DescribeLimitsInput, DescribeLimitsOutput};
 
-pub async fn handle(engine: &Engine, _input: DescribeLimitsInput) -> Result<DescribeLimitsOutput> {
+pub async fn handle(ctx: &Context, _input: DescribeLimitsInput) -> Result<DescribeLimitsOutput> {
+    let engine = &*ctx.engine;
     let limits = engine.limits().await?;
     Ok(DescribeLimitsOutput {
         shard_limit: limits.shard_limit as i32,

@@ -1,17 +1,19 @@
 //! DescribeStream: the stream with a page of its shards (Limit, ExclusiveStartShardId).
 
+use crate::api::Context;
 use crate::api::common::{
     after_shard, encryption_type, enhanced_monitoring, mode_details, shard_view, stream_name, timestamp,
 };
-use crate::api::model::{DescribeStreamInput, DescribeStreamOutput, StreamDescription};
 use crate::engine::catalog::StreamStatus;
-use crate::engine::{Engine, now_ms};
+use crate::engine::now_ms;
 use crate::error::Result;
+use crate::protocol::model::{DescribeStreamInput, DescribeStreamOutput, StreamDescription};
 
 /// DescribeStream never returns more than this many shards per call.
 const MAX_SHARDS_PER_PAGE: usize = 100;
 
-pub async fn handle(engine: &Engine, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
+pub async fn handle(ctx: &Context, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
     let limit = input.limit.map_or(MAX_SHARDS_PER_PAGE, |l| l as usize).min(MAX_SHARDS_PER_PAGE);

@@ -1,15 +1,16 @@
 //! DescribeStreamSummary: the stream without its shards. Never returns StreamId, which would
 //! send SDKs to AWS's endpoints instead of ours.
 
+use crate::api::Context;
 use crate::api::common::{encryption_type, enhanced_monitoring, mode_details, stream_name, timestamp};
-use crate::api::model::{
-    DescribeStreamSummaryInput, DescribeStreamSummaryOutput, StreamDescriptionSummary, WarmThroughputObject,
-};
-use crate::engine::Engine;
 use crate::engine::catalog::{PendingChange, Stream, StreamStatus};
 use crate::error::Result;
+use crate::protocol::model::{
+    DescribeStreamSummaryInput, DescribeStreamSummaryOutput, StreamDescriptionSummary, WarmThroughputObject,
+};
 
-pub async fn handle(engine: &Engine, input: DescribeStreamSummaryInput) -> Result<DescribeStreamSummaryOutput> {
+pub async fn handle(ctx: &Context, input: DescribeStreamSummaryInput) -> Result<DescribeStreamSummaryOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
     let open_shard_count = if stream.status == StreamStatus::Creating { 0 } else { stream.open_shard_count() };

@@ -1,12 +1,13 @@
 //! DisableEnhancedMonitoring: removes shard-level metrics (ALL means all seven) and
 //! answers with the metrics before (Current) and after (Desired) the change, in AWS's order.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{DisableEnhancedMonitoringInput, EnhancedMonitoringOutput};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{DisableEnhancedMonitoringInput, EnhancedMonitoringOutput};
 
-pub async fn handle(engine: &Engine, input: DisableEnhancedMonitoringInput) -> Result<EnhancedMonitoringOutput> {
+pub async fn handle(ctx: &Context, input: DisableEnhancedMonitoringInput) -> Result<EnhancedMonitoringOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let metrics = input.shard_level_metrics.unwrap_or_default();
     let change = engine.change_metrics(&name, false, &metrics).await?;

@@ -1,12 +1,13 @@
 //! EnableEnhancedMonitoring: adds shard-level metrics (ALL means all seven) and
 //! answers with the metrics before (Current) and after (Desired) the change, in AWS's order.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{EnableEnhancedMonitoringInput, EnhancedMonitoringOutput};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{EnableEnhancedMonitoringInput, EnhancedMonitoringOutput};
 
-pub async fn handle(engine: &Engine, input: EnableEnhancedMonitoringInput) -> Result<EnhancedMonitoringOutput> {
+pub async fn handle(ctx: &Context, input: EnableEnhancedMonitoringInput) -> Result<EnhancedMonitoringOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let metrics = input.shard_level_metrics.unwrap_or_default();
     let change = engine.change_metrics(&name, true, &metrics).await?;

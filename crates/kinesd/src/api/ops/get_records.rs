@@ -1,17 +1,18 @@
 //! GetRecords: up to Limit records (10,000) and 10 MiB from an iterator, a fresh iterator on
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
+use crate::api::Context;
 use crate::api::common::hash_range_view;
-use crate::api::model::{ChildShard, GetRecordsInput};
-use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{FLAG_ENCRYPTED, RecordsPage};
 use crate::error::Result;
 use crate::protocol::encode::{Encode, Encoder};
+use crate::protocol::model::{ChildShard, GetRecordsInput};
 
 const DEFAULT_LIMIT: usize = 10_000;
 
-pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<RecordsReply> {
+pub async fn handle(ctx: &Context, input: GetRecordsInput) -> Result<RecordsReply> {
+    let engine = &*ctx.engine;
     let iterator = input.shard_iterator.unwrap_or_default();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
     let page = engine.get_records(&iterator, limit).await?;
@@ -83,11 +84,11 @@ impl Encode for RecordsReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Codec;
-    use crate::api::model::{GetRecordsOutput, HashKeyRange, Record};
     use crate::engine::catalog::Shard;
     use crate::engine::hash::HashKeyRange as Range;
+    use crate::protocol::Codec;
     use crate::protocol::Timestamp;
+    use crate::protocol::model::{GetRecordsOutput, HashKeyRange, Record};
     use crate::store::{LogId, StoredRecord};
     use bytes::Bytes;
 

@@ -1,14 +1,16 @@
 //! GetShardIterator: all five iterator types, with AWS's checks on their arguments.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{GetShardIteratorInput, GetShardIteratorOutput, ShardIteratorType};
 use crate::engine::Engine;
 use crate::engine::catalog::{parse_shard_id, shard_id};
 use crate::engine::claim::{Claim, Version};
 use crate::engine::records::IteratorStart;
 use crate::error::{KinesisError, Result};
+use crate::protocol::model::{GetShardIteratorInput, GetShardIteratorOutput, ShardIteratorType};
 
-pub async fn handle(engine: &Engine, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
+pub async fn handle(ctx: &Context, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let shard = input.shard_id.unwrap_or_default();
     let kind = input.shard_iterator_type.as_deref().and_then(ShardIteratorType::parse);

@@ -1,13 +1,14 @@
 //! IncreaseStreamRetentionPeriod: 24 to 8760 hours, and the new period must not be
 //! shorter than the current one.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::IncreaseStreamRetentionPeriodInput;
-use crate::engine::Engine;
 use crate::engine::settings::RetentionChange;
 use crate::error::Result;
+use crate::protocol::model::IncreaseStreamRetentionPeriodInput;
 
-pub async fn handle(engine: &Engine, input: IncreaseStreamRetentionPeriodInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: IncreaseStreamRetentionPeriodInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let hours = input.retention_period_hours.unwrap_or_default();
     engine.change_retention(&name, RetentionChange::Increase, hours).await

@@ -4,12 +4,13 @@
 //! children count as open from the instant their parents closed (their reported creation time
 //! is a second later), and closed shards whose records have all expired are never listed.
 
+use crate::api::Context;
 use crate::api::common::{after_shard, shard_view, stream_name};
-use crate::api::model::{ListShardsInput, ListShardsOutput, ShardFilterType};
 use crate::api::page;
 use crate::engine::catalog::{Shard, Stream, StreamStatus};
-use crate::engine::{Engine, now_ms};
+use crate::engine::now_ms;
 use crate::error::{KinesisError, Result};
+use crate::protocol::model::{ListShardsInput, ListShardsOutput, ShardFilterType};
 
 const DEFAULT_MAX_RESULTS: usize = 1000;
 
@@ -57,7 +58,8 @@ impl Filter {
     }
 }
 
-pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShardsOutput> {
+pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsOutput> {
+    let engine = &*ctx.engine;
     let account = &engine.config.account_id;
     let (name, after, filter) = match input.next_token.as_deref() {
         Some(token) => {
@@ -140,7 +142,7 @@ pub async fn handle(engine: &Engine, input: ListShardsInput) -> Result<ListShard
 }
 
 /// Turns a ShardFilter into a filter and, for AFTER_SHARD_ID, a starting point.
-fn shard_filter(stream: &Stream, f: &crate::api::model::ShardFilter) -> Result<(Filter, Option<String>)> {
+fn shard_filter(stream: &Stream, f: &crate::protocol::model::ShardFilter) -> Result<(Filter, Option<String>)> {
     let kind = f.r#type.as_deref().and_then(ShardFilterType::parse);
     let trim_horizon = stream.trim_horizon_ms(now_ms()).max(stream.created_ms);
     // A time before the trim horizon lists what the horizon does: the shards open then have

@@ -1,15 +1,16 @@
 //! ListStreams: stream names in lexicographic order, paged by Limit and
 //! ExclusiveStartStreamName or NextToken, with a summary of each.
 
+use crate::api::Context;
 use crate::api::common::{mode_details, timestamp};
-use crate::api::model::{ListStreamsInput, ListStreamsOutput, StreamSummary};
 use crate::api::page;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{ListStreamsInput, ListStreamsOutput, StreamSummary};
 
 const DEFAULT_LIMIT: usize = 100;
 
-pub async fn handle(engine: &Engine, input: ListStreamsInput) -> Result<ListStreamsOutput> {
+pub async fn handle(ctx: &Context, input: ListStreamsInput) -> Result<ListStreamsOutput> {
+    let engine = &*ctx.engine;
     let after = match input.next_token.as_deref() {
         Some(token) => Some(page::open(engine, token, "")?.after),
         None => input.exclusive_start_stream_name.clone(),

@@ -1,13 +1,14 @@
 //! ListTagsForStream: tags in key order, paged by ExclusiveStartTagKey and Limit.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{ListTagsForStreamInput, ListTagsForStreamOutput, Tag};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{ListTagsForStreamInput, ListTagsForStreamOutput, Tag};
 
 const DEFAULT_LIMIT: usize = 50;
 
-pub async fn handle(engine: &Engine, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
+pub async fn handle(ctx: &Context, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let stream = engine.stream(&name).await?;
     let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();

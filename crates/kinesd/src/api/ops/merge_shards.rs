@@ -2,12 +2,13 @@
 //! one child covers their ranges (ParentShardId = ShardToMerge, AdjacentParentShardId = the
 //! other, which must start right after it ends).
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::MergeShardsInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::MergeShardsInput;
 
-pub async fn handle(engine: &Engine, input: MergeShardsInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: MergeShardsInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine
         .merge_shards(

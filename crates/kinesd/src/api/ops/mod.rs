@@ -1,4 +1,4 @@
-//! One module per operation: `handle(engine, validated input) -> output`.
+//! One module per operation: `handle(context, validated input) -> reply`.
 
 pub mod add_tags_to_stream;
 pub mod create_stream;

@@ -1,15 +1,16 @@
 //! PutRecord: one record, routed by MD5(PartitionKey) or ExplicitHashKey.
 
+use crate::api::Context;
 use crate::api::common::{stream_name, written_encryption_type};
-use crate::api::model::{PutRecordInput, PutRecordOutput};
 use crate::api::records::{check_record_size, explicit_hash_key};
-use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::claim::{Claim, Version};
 use crate::engine::records::{PutEntry, PutOutcome};
 use crate::error::{KinesisError, Result};
+use crate::protocol::model::{PutRecordInput, PutRecordOutput};
 
-pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordOutput> {
+pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let partition_key = input.partition_key.unwrap_or_default();
     let data = input.data.unwrap_or_default();

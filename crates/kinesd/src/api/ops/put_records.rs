@@ -1,19 +1,20 @@
 //! PutRecords: up to 500 records and 10 MiB; results in request order, with per-record
 //! failures counted in FailedRecordCount (0 on full success, as AWS answers).
 
+use crate::api::Context;
 use crate::api::common::{stream_name, written_encryption_type};
-use crate::api::model::PutRecordsInput;
 use crate::api::records::{check_record_size, explicit_hash_key};
-use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{PutEntry, PutOutcome};
 use crate::error::{KinesisError, Result};
 use crate::protocol::encode::{Encode, Encoder};
+use crate::protocol::model::PutRecordsInput;
 
 /// The whole request, data and partition keys, may not exceed 10 MiB.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
-pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecordsReply> {
+pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsReply> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let records = input.records.unwrap_or_default();
     let total: usize = records
@@ -100,9 +101,9 @@ impl Encode for PutRecordsReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Codec;
-    use crate::api::model::{PutRecordsOutput, PutRecordsResultEntry};
     use crate::engine::sequence::SequenceNumber;
+    use crate::protocol::Codec;
+    use crate::protocol::model::{PutRecordsOutput, PutRecordsResultEntry};
 
     #[test]
     fn the_reply_is_the_model_document() {

@@ -1,12 +1,13 @@
 //! SplitShard: the stream goes UPDATING; when it is ACTIVE again the shard is closed and two
 //! children split its hash key range at NewStartingHashKey.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::SplitShardInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::SplitShardInput;
 
-pub async fn handle(engine: &Engine, input: SplitShardInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: SplitShardInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine
         .split_shard(

@@ -2,12 +2,13 @@
 //! are encrypted (EncryptionType KMS in PutRecord(s) and GetRecords) and the descriptions show
 //! the KeyId.
 
+use crate::api::Context;
 use crate::api::common::{kms_key, stream_name};
-use crate::api::model::StartStreamEncryptionInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::StartStreamEncryptionInput;
 
-pub async fn handle(engine: &Engine, input: StartStreamEncryptionInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: StartStreamEncryptionInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let key = kms_key(input.encryption_type.as_deref(), input.key_id.as_deref())?;
     engine.change_encryption(&name, Some(key)).await

@@ -1,12 +1,13 @@
 //! StopStreamEncryption: the stream goes UPDATING; once it is ACTIVE, new records are no longer
 //! encrypted. Records written before keep their EncryptionType.
 
+use crate::api::Context;
 use crate::api::common::{kms_key, stream_name};
-use crate::api::model::StopStreamEncryptionInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::StopStreamEncryptionInput;
 
-pub async fn handle(engine: &Engine, input: StopStreamEncryptionInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: StopStreamEncryptionInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     kms_key(input.encryption_type.as_deref(), input.key_id.as_deref())?;
     engine.change_encryption(&name, None).await

@@ -1,11 +1,12 @@
 //! TagResource: AddTagsToStream addressed by the stream's ARN.
 
+use crate::api::Context;
 use crate::api::common::resource_stream;
-use crate::api::model::TagResourceInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::TagResourceInput;
 
-pub async fn handle(engine: &Engine, input: TagResourceInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: TagResourceInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = resource_stream(engine, input.resource_arn.as_deref().unwrap_or_default())?;
     engine.add_tags(&name, input.tags.map(|t| t.0).unwrap_or_default()).await
 }

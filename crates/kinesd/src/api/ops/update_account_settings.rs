@@ -1,12 +1,13 @@
 //! UpdateAccountSettings: enables or (at the earliest allowed time) disables the account's
 //! minimum throughput billing commitment, synchronously, and answers with the result.
 
+use crate::api::Context;
 use crate::api::common::commitment_view;
-use crate::api::model::{UpdateAccountSettingsInput, UpdateAccountSettingsOutput};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{UpdateAccountSettingsInput, UpdateAccountSettingsOutput};
 
-pub async fn handle(engine: &Engine, input: UpdateAccountSettingsInput) -> Result<UpdateAccountSettingsOutput> {
+pub async fn handle(ctx: &Context, input: UpdateAccountSettingsInput) -> Result<UpdateAccountSettingsOutput> {
+    let engine = &*ctx.engine;
     // The model requires the commitment and checks Status against ENABLED | DISABLED.
     let enabled = input.minimum_throughput_billing_commitment.and_then(|c| c.status).is_some_and(|s| s == "ENABLED");
     let commitment = engine.update_commitment(enabled).await?;

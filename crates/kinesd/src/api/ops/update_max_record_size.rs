@@ -1,12 +1,13 @@
 //! UpdateMaxRecordSize: the largest record (data plus partition key) PutRecord and PutRecords
 //! accept from now on, 1024 to 10240 KiB. Streams are named by ARN only.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::UpdateMaxRecordSizeInput;
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::UpdateMaxRecordSizeInput;
 
-pub async fn handle(engine: &Engine, input: UpdateMaxRecordSizeInput) -> Result<()> {
+pub async fn handle(ctx: &Context, input: UpdateMaxRecordSizeInput) -> Result<()> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, None, input.stream_arn.as_deref())?;
     // The model bounds MaxRecordSizeInKiB to 1024..=10240 and requires it.
     let kib = input.max_record_size_in_kib.unwrap_or(1024).clamp(1024, 10240) as u32;

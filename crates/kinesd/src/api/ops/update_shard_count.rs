@@ -2,12 +2,13 @@
 //! open shards have the ranges a new stream of TargetShardCount shards would have, reached by
 //! splits and merges with full lineage.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{UpdateShardCountInput, UpdateShardCountOutput};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{UpdateShardCountInput, UpdateShardCountOutput};
 
-pub async fn handle(engine: &Engine, input: UpdateShardCountInput) -> Result<UpdateShardCountOutput> {
+pub async fn handle(ctx: &Context, input: UpdateShardCountInput) -> Result<UpdateShardCountOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     // The model requires TargetShardCount >= 1 and the only ScalingType, UNIFORM_SCALING.
     let target = input.target_shard_count.unwrap_or(1).max(1) as u32;

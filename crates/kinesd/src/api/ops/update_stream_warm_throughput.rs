@@ -1,15 +1,13 @@
 //! UpdateStreamWarmThroughput: on-demand streams of an account with a minimum throughput
 //! billing commitment; the stream goes UPDATING and reports the target until it is reached.
 
+use crate::api::Context;
 use crate::api::common::stream_name;
-use crate::api::model::{UpdateStreamWarmThroughputInput, UpdateStreamWarmThroughputOutput, WarmThroughputObject};
-use crate::engine::Engine;
 use crate::error::Result;
+use crate::protocol::model::{UpdateStreamWarmThroughputInput, UpdateStreamWarmThroughputOutput, WarmThroughputObject};
 
-pub async fn handle(
-    engine: &Engine,
-    input: UpdateStreamWarmThroughputInput,
-) -> Result<UpdateStreamWarmThroughputOutput> {
+pub async fn handle(ctx: &Context, input: UpdateStreamWarmThroughputInput) -> Result<UpdateStreamWarmThroughputOutput> {
+    let engine = &*ctx.engine;
     let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     let target = input.warm_throughput_mibps.unwrap_or_default();
     let change = engine.update_warm_throughput(&name, target).await?;

@@ -495,21 +495,21 @@ impl FromValue for AddTagsToStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for AddTagsToStreamInput {
+impl crate::protocol::shown::Shown for AddTagsToStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("AddTagsToStreamInput", self)
+        crate::protocol::shown::java_object("AddTagsToStreamInput", self)
     }
 }
 
 impl AddTagsToStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
             let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
-            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
             let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
-            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
         v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
@@ -615,9 +615,9 @@ impl FromValue for CreateStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for CreateStreamInput {
+impl crate::protocol::shown::Shown for CreateStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("CreateStreamInput", self)
+        crate::protocol::shown::java_object("CreateStreamInput", self)
     }
 }
 
@@ -630,12 +630,12 @@ impl CreateStreamInput {
             Some(inner) => inner.validate(path.member("StreamModeDetails"), v),
             None => v.number(path.member("StreamModeDetails"), None, Rules { required: false, ..Rules::default() }),
         }
-        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
             let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
-            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
             let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
-            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
         v.number(path.member("WarmThroughputMiBps"), self.warm_throughput_mibps.map(i64::from), Rules { min: Some(0), ..Rules::default() });
         v.number(path.member("MaxRecordSizeInKiB"), self.max_record_size_in_kib.map(i64::from), Rules { min: Some(1024), max: Some(10240), ..Rules::default() });
@@ -667,9 +667,9 @@ impl FromValue for DecreaseStreamRetentionPeriodInput {
     }
 }
 
-impl crate::api::shown::Shown for DecreaseStreamRetentionPeriodInput {
+impl crate::protocol::shown::Shown for DecreaseStreamRetentionPeriodInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DecreaseStreamRetentionPeriodInput", self)
+        crate::protocol::shown::java_object("DecreaseStreamRetentionPeriodInput", self)
     }
 }
 
@@ -704,9 +704,9 @@ impl FromValue for DeleteResourcePolicyInput {
     }
 }
 
-impl crate::api::shown::Shown for DeleteResourcePolicyInput {
+impl crate::protocol::shown::Shown for DeleteResourcePolicyInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DeleteResourcePolicyInput", self)
+        crate::protocol::shown::java_object("DeleteResourcePolicyInput", self)
     }
 }
 
@@ -743,9 +743,9 @@ impl FromValue for DeleteStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for DeleteStreamInput {
+impl crate::protocol::shown::Shown for DeleteStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DeleteStreamInput", self)
+        crate::protocol::shown::java_object("DeleteStreamInput", self)
     }
 }
 
@@ -784,9 +784,9 @@ impl FromValue for DeregisterStreamConsumerInput {
     }
 }
 
-impl crate::api::shown::Shown for DeregisterStreamConsumerInput {
+impl crate::protocol::shown::Shown for DeregisterStreamConsumerInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DeregisterStreamConsumerInput", self)
+        crate::protocol::shown::java_object("DeregisterStreamConsumerInput", self)
     }
 }
 
@@ -817,9 +817,9 @@ impl FromValue for DescribeAccountSettingsInput {
     }
 }
 
-impl crate::api::shown::Shown for DescribeAccountSettingsInput {
+impl crate::protocol::shown::Shown for DescribeAccountSettingsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DescribeAccountSettingsInput", self)
+        crate::protocol::shown::java_object("DescribeAccountSettingsInput", self)
     }
 }
 
@@ -862,9 +862,9 @@ impl FromValue for DescribeLimitsInput {
     }
 }
 
-impl crate::api::shown::Shown for DescribeLimitsInput {
+impl crate::protocol::shown::Shown for DescribeLimitsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DescribeLimitsInput", self)
+        crate::protocol::shown::java_object("DescribeLimitsInput", self)
     }
 }
 
@@ -922,9 +922,9 @@ impl FromValue for DescribeStreamConsumerInput {
     }
 }
 
-impl crate::api::shown::Shown for DescribeStreamConsumerInput {
+impl crate::protocol::shown::Shown for DescribeStreamConsumerInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DescribeStreamConsumerInput", self)
+        crate::protocol::shown::java_object("DescribeStreamConsumerInput", self)
     }
 }
 
@@ -979,9 +979,9 @@ impl FromValue for DescribeStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for DescribeStreamInput {
+impl crate::protocol::shown::Shown for DescribeStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DescribeStreamInput", self)
+        crate::protocol::shown::java_object("DescribeStreamInput", self)
     }
 }
 
@@ -1033,9 +1033,9 @@ impl FromValue for DescribeStreamSummaryInput {
     }
 }
 
-impl crate::api::shown::Shown for DescribeStreamSummaryInput {
+impl crate::protocol::shown::Shown for DescribeStreamSummaryInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DescribeStreamSummaryInput", self)
+        crate::protocol::shown::java_object("DescribeStreamSummaryInput", self)
     }
 }
 
@@ -1087,9 +1087,9 @@ impl FromValue for DisableEnhancedMonitoringInput {
     }
 }
 
-impl crate::api::shown::Shown for DisableEnhancedMonitoringInput {
+impl crate::protocol::shown::Shown for DisableEnhancedMonitoringInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("DisableEnhancedMonitoringInput", self)
+        crate::protocol::shown::java_object("DisableEnhancedMonitoringInput", self)
     }
 }
 
@@ -1097,10 +1097,10 @@ impl DisableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
-        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
+        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::protocol::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
-            v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
+            v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::protocol::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         }
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -1132,9 +1132,9 @@ impl FromValue for EnableEnhancedMonitoringInput {
     }
 }
 
-impl crate::api::shown::Shown for EnableEnhancedMonitoringInput {
+impl crate::protocol::shown::Shown for EnableEnhancedMonitoringInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("EnableEnhancedMonitoringInput", self)
+        crate::protocol::shown::java_object("EnableEnhancedMonitoringInput", self)
     }
 }
 
@@ -1142,10 +1142,10 @@ impl EnableEnhancedMonitoringInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
         v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
-        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
+        v.collection(path.member("ShardLevelMetrics"), self.shard_level_metrics.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(7) }, &|| crate::protocol::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         if let Some(list) = &self.shard_level_metrics {
             let all_ok = list.iter().all(|x| MetricsName::parse(x).is_some());
-            v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::api::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
+            v.elements(path.member("ShardLevelMetrics"), all_ok, "Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, ALL]]", &|| crate::protocol::shown::list(self.shard_level_metrics.as_deref().unwrap_or_default()));
         }
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -1224,9 +1224,9 @@ impl FromValue for GetRecordsInput {
     }
 }
 
-impl crate::api::shown::Shown for GetRecordsInput {
+impl crate::protocol::shown::Shown for GetRecordsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("GetRecordsInput", self)
+        crate::protocol::shown::java_object("GetRecordsInput", self)
     }
 }
 
@@ -1290,9 +1290,9 @@ impl FromValue for GetResourcePolicyInput {
     }
 }
 
-impl crate::api::shown::Shown for GetResourcePolicyInput {
+impl crate::protocol::shown::Shown for GetResourcePolicyInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("GetResourcePolicyInput", self)
+        crate::protocol::shown::java_object("GetResourcePolicyInput", self)
     }
 }
 
@@ -1349,9 +1349,9 @@ impl FromValue for GetShardIteratorInput {
     }
 }
 
-impl crate::api::shown::Shown for GetShardIteratorInput {
+impl crate::protocol::shown::Shown for GetShardIteratorInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("GetShardIteratorInput", self)
+        crate::protocol::shown::java_object("GetShardIteratorInput", self)
     }
 }
 
@@ -1426,9 +1426,9 @@ impl FromValue for IncreaseStreamRetentionPeriodInput {
     }
 }
 
-impl crate::api::shown::Shown for IncreaseStreamRetentionPeriodInput {
+impl crate::protocol::shown::Shown for IncreaseStreamRetentionPeriodInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("IncreaseStreamRetentionPeriodInput", self)
+        crate::protocol::shown::java_object("IncreaseStreamRetentionPeriodInput", self)
     }
 }
 
@@ -1475,9 +1475,9 @@ impl FromValue for ListShardsInput {
     }
 }
 
-impl crate::api::shown::Shown for ListShardsInput {
+impl crate::protocol::shown::Shown for ListShardsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ListShardsInput", self)
+        crate::protocol::shown::java_object("ListShardsInput", self)
     }
 }
 
@@ -1546,9 +1546,9 @@ impl FromValue for ListStreamConsumersInput {
     }
 }
 
-impl crate::api::shown::Shown for ListStreamConsumersInput {
+impl crate::protocol::shown::Shown for ListStreamConsumersInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ListStreamConsumersInput", self)
+        crate::protocol::shown::java_object("ListStreamConsumersInput", self)
     }
 }
 
@@ -1607,9 +1607,9 @@ impl FromValue for ListStreamsInput {
     }
 }
 
-impl crate::api::shown::Shown for ListStreamsInput {
+impl crate::protocol::shown::Shown for ListStreamsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ListStreamsInput", self)
+        crate::protocol::shown::java_object("ListStreamsInput", self)
     }
 }
 
@@ -1670,9 +1670,9 @@ impl FromValue for ListTagsForResourceInput {
     }
 }
 
-impl crate::api::shown::Shown for ListTagsForResourceInput {
+impl crate::protocol::shown::Shown for ListTagsForResourceInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ListTagsForResourceInput", self)
+        crate::protocol::shown::java_object("ListTagsForResourceInput", self)
     }
 }
 
@@ -1727,9 +1727,9 @@ impl FromValue for ListTagsForStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for ListTagsForStreamInput {
+impl crate::protocol::shown::Shown for ListTagsForStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ListTagsForStreamInput", self)
+        crate::protocol::shown::java_object("ListTagsForStreamInput", self)
     }
 }
 
@@ -1788,9 +1788,9 @@ impl FromValue for MergeShardsInput {
     }
 }
 
-impl crate::api::shown::Shown for MergeShardsInput {
+impl crate::protocol::shown::Shown for MergeShardsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("MergeShardsInput", self)
+        crate::protocol::shown::java_object("MergeShardsInput", self)
     }
 }
 
@@ -1824,9 +1824,9 @@ impl FromValue for MinimumThroughputBillingCommitmentInput {
     }
 }
 
-impl crate::api::shown::Shown for MinimumThroughputBillingCommitmentInput {
+impl crate::protocol::shown::Shown for MinimumThroughputBillingCommitmentInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("MinimumThroughputBillingCommitmentInput", self)
+        crate::protocol::shown::java_object("MinimumThroughputBillingCommitmentInput", self)
     }
 }
 
@@ -1897,9 +1897,9 @@ impl FromValue for PutRecordInput {
     }
 }
 
-impl crate::api::shown::Shown for PutRecordInput {
+impl crate::protocol::shown::Shown for PutRecordInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("PutRecordInput", self)
+        crate::protocol::shown::java_object("PutRecordInput", self)
     }
 }
 
@@ -1963,16 +1963,16 @@ impl FromValue for PutRecordsInput {
     }
 }
 
-impl crate::api::shown::Shown for PutRecordsInput {
+impl crate::protocol::shown::Shown for PutRecordsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("PutRecordsInput", self)
+        crate::protocol::shown::java_object("PutRecordsInput", self)
     }
 }
 
 impl PutRecordsInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(path.member("Records"), self.records.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(500) }, &|| crate::api::shown::list(self.records.as_deref().unwrap_or_default()));
+        v.collection(path.member("Records"), self.records.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(500) }, &|| crate::protocol::shown::list(self.records.as_deref().unwrap_or_default()));
         if let Some(list) = &self.records {
             let list_path = path.member("Records");
             for (i, item) in list.iter().enumerate() {
@@ -2032,9 +2032,9 @@ impl FromValue for PutRecordsRequestEntry {
     }
 }
 
-impl crate::api::shown::Shown for PutRecordsRequestEntry {
+impl crate::protocol::shown::Shown for PutRecordsRequestEntry {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("PutRecordsRequestEntry", self)
+        crate::protocol::shown::java_object("PutRecordsRequestEntry", self)
     }
 }
 
@@ -2101,9 +2101,9 @@ impl FromValue for PutResourcePolicyInput {
     }
 }
 
-impl crate::api::shown::Shown for PutResourcePolicyInput {
+impl crate::protocol::shown::Shown for PutResourcePolicyInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("PutResourcePolicyInput", self)
+        crate::protocol::shown::java_object("PutResourcePolicyInput", self)
     }
 }
 
@@ -2171,9 +2171,9 @@ impl FromValue for RegisterStreamConsumerInput {
     }
 }
 
-impl crate::api::shown::Shown for RegisterStreamConsumerInput {
+impl crate::protocol::shown::Shown for RegisterStreamConsumerInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("RegisterStreamConsumerInput", self)
+        crate::protocol::shown::java_object("RegisterStreamConsumerInput", self)
     }
 }
 
@@ -2183,12 +2183,12 @@ impl RegisterStreamConsumerInput {
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
         v.string(path.member("ConsumerName"), self.consumer_name.as_deref(), Rules { required: true, min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
-        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { min: Some(1), max: Some(200), ..Rules::default() }, &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
             let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
-            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
             let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
-            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
     }
 }
@@ -2232,19 +2232,19 @@ impl FromValue for RemoveTagsFromStreamInput {
     }
 }
 
-impl crate::api::shown::Shown for RemoveTagsFromStreamInput {
+impl crate::protocol::shown::Shown for RemoveTagsFromStreamInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("RemoveTagsFromStreamInput", self)
+        crate::protocol::shown::java_object("RemoveTagsFromStreamInput", self)
     }
 }
 
 impl RemoveTagsFromStreamInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
+        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::protocol::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         if let Some(list) = &self.tag_keys {
             let all_ok = list.iter().all(|x| crate::protocol::validate::java_len(x) >= 1 && crate::protocol::validate::java_len(x) <= 128);
-            v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
+            v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         }
         v.string(path.member("StreamName"), self.stream_name.as_deref(), Rules { required: self.stream_arn.is_none(), min: Some(1), max: Some(128) }, Some(&Pattern { source: "[a-zA-Z0-9_.-]+", regex: &PATTERN_0 }));
         v.string(path.member("StreamARN"), self.stream_arn.as_deref(), Rules { min: Some(1), max: Some(2048), ..Rules::default() }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", regex: &PATTERN_1 }));
@@ -2324,9 +2324,9 @@ impl FromValue for ShardFilter {
     }
 }
 
-impl crate::api::shown::Shown for ShardFilter {
+impl crate::protocol::shown::Shown for ShardFilter {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("ShardFilter", self)
+        crate::protocol::shown::java_object("ShardFilter", self)
     }
 }
 
@@ -2366,9 +2366,9 @@ impl FromValue for SplitShardInput {
     }
 }
 
-impl crate::api::shown::Shown for SplitShardInput {
+impl crate::protocol::shown::Shown for SplitShardInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("SplitShardInput", self)
+        crate::protocol::shown::java_object("SplitShardInput", self)
     }
 }
 
@@ -2410,9 +2410,9 @@ impl FromValue for StartStreamEncryptionInput {
     }
 }
 
-impl crate::api::shown::Shown for StartStreamEncryptionInput {
+impl crate::protocol::shown::Shown for StartStreamEncryptionInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("StartStreamEncryptionInput", self)
+        crate::protocol::shown::java_object("StartStreamEncryptionInput", self)
     }
 }
 
@@ -2450,9 +2450,9 @@ impl FromValue for StartingPosition {
     }
 }
 
-impl crate::api::shown::Shown for StartingPosition {
+impl crate::protocol::shown::Shown for StartingPosition {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("StartingPosition", self)
+        crate::protocol::shown::java_object("StartingPosition", self)
     }
 }
 
@@ -2492,9 +2492,9 @@ impl FromValue for StopStreamEncryptionInput {
     }
 }
 
-impl crate::api::shown::Shown for StopStreamEncryptionInput {
+impl crate::protocol::shown::Shown for StopStreamEncryptionInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("StopStreamEncryptionInput", self)
+        crate::protocol::shown::java_object("StopStreamEncryptionInput", self)
     }
 }
 
@@ -2645,9 +2645,9 @@ impl FromValue for StreamModeDetails {
     }
 }
 
-impl crate::api::shown::Shown for StreamModeDetails {
+impl crate::protocol::shown::Shown for StreamModeDetails {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("StreamModeDetails", self)
+        crate::protocol::shown::java_object("StreamModeDetails", self)
     }
 }
 
@@ -2724,9 +2724,9 @@ impl FromValue for SubscribeToShardInput {
     }
 }
 
-impl crate::api::shown::Shown for SubscribeToShardInput {
+impl crate::protocol::shown::Shown for SubscribeToShardInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("SubscribeToShardInput", self)
+        crate::protocol::shown::java_object("SubscribeToShardInput", self)
     }
 }
 
@@ -2796,21 +2796,21 @@ impl FromValue for TagResourceInput {
     }
 }
 
-impl crate::api::shown::Shown for TagResourceInput {
+impl crate::protocol::shown::Shown for TagResourceInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("TagResourceInput", self)
+        crate::protocol::shown::java_object("TagResourceInput", self)
     }
 }
 
 impl TagResourceInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+        v.collection(path.member("Tags"), self.tags.as_ref().map(|m| m.0.len()), Rules { required: true, min: Some(1), max: Some(200) }, &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         if let Some(map) = &self.tags {
             let all_ok = map.0.iter().all(|(k, _)| crate::protocol::validate::java_len(k) >= 1 && crate::protocol::validate::java_len(k) <= 128);
-            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
             let all_ok = map.0.iter().all(|(_, x)| crate::protocol::validate::java_len(x) >= 0 && crate::protocol::validate::java_len(x) <= 256);
-            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::api::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
+            v.elements(path.member("Tags"), all_ok, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]", &|| crate::protocol::shown::map(self.tags.as_ref().map(|m| &m.0[..]).unwrap_or_default()));
         }
         v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -2840,19 +2840,19 @@ impl FromValue for UntagResourceInput {
     }
 }
 
-impl crate::api::shown::Shown for UntagResourceInput {
+impl crate::protocol::shown::Shown for UntagResourceInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UntagResourceInput", self)
+        crate::protocol::shown::java_object("UntagResourceInput", self)
     }
 }
 
 impl UntagResourceInput {
     /// Checks the model's constraints, in AWS's order, adding AWS's messages.
     pub fn validate(&self, path: Path, v: &mut Violations) {
-        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
+        v.collection(path.member("TagKeys"), self.tag_keys.as_ref().map(|l| l.len()), Rules { required: true, min: Some(1), max: Some(50) }, &|| crate::protocol::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         if let Some(list) = &self.tag_keys {
             let all_ok = list.iter().all(|x| crate::protocol::validate::java_len(x) >= 1 && crate::protocol::validate::java_len(x) <= 128);
-            v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::api::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
+            v.elements(path.member("TagKeys"), all_ok, "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]", &|| crate::protocol::shown::list(self.tag_keys.as_deref().unwrap_or_default()));
         }
         v.string(path.member("ResourceARN"), self.resource_arn.as_deref(), Rules { required: true, min: Some(1), max: Some(2048) }, Some(&Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+", regex: &PATTERN_3 }));
         v.string(path.member("StreamId"), self.stream_id.as_deref(), Rules { min: Some(1), max: Some(24), ..Rules::default() }, Some(&Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", regex: &PATTERN_2 }));
@@ -2878,9 +2878,9 @@ impl FromValue for UpdateAccountSettingsInput {
     }
 }
 
-impl crate::api::shown::Shown for UpdateAccountSettingsInput {
+impl crate::protocol::shown::Shown for UpdateAccountSettingsInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UpdateAccountSettingsInput", self)
+        crate::protocol::shown::java_object("UpdateAccountSettingsInput", self)
     }
 }
 
@@ -2933,9 +2933,9 @@ impl FromValue for UpdateMaxRecordSizeInput {
     }
 }
 
-impl crate::api::shown::Shown for UpdateMaxRecordSizeInput {
+impl crate::protocol::shown::Shown for UpdateMaxRecordSizeInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UpdateMaxRecordSizeInput", self)
+        crate::protocol::shown::java_object("UpdateMaxRecordSizeInput", self)
     }
 }
 
@@ -2975,9 +2975,9 @@ impl FromValue for UpdateShardCountInput {
     }
 }
 
-impl crate::api::shown::Shown for UpdateShardCountInput {
+impl crate::protocol::shown::Shown for UpdateShardCountInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UpdateShardCountInput", self)
+        crate::protocol::shown::java_object("UpdateShardCountInput", self)
     }
 }
 
@@ -3048,9 +3048,9 @@ impl FromValue for UpdateStreamModeInput {
     }
 }
 
-impl crate::api::shown::Shown for UpdateStreamModeInput {
+impl crate::protocol::shown::Shown for UpdateStreamModeInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UpdateStreamModeInput", self)
+        crate::protocol::shown::java_object("UpdateStreamModeInput", self)
     }
 }
 
@@ -3092,9 +3092,9 @@ impl FromValue for UpdateStreamWarmThroughputInput {
     }
 }
 
-impl crate::api::shown::Shown for UpdateStreamWarmThroughputInput {
+impl crate::protocol::shown::Shown for UpdateStreamWarmThroughputInput {
     fn shown(&self) -> String {
-        crate::api::shown::java_object("UpdateStreamWarmThroughputInput", self)
+        crate::protocol::shown::java_object("UpdateStreamWarmThroughputInput", self)
     }
 }
 

@@ -1,0 +1,18 @@
+//! What every operation receives besides its input: the engine, who is calling, how they
+//! speak, where from, and the server's shutdown signal (which long-lived replies must obey).
+
+use std::sync::Arc;
+
+use crate::auth::Caller;
+use crate::engine::Engine;
+use crate::protocol::Codec;
+use crate::protocol::wire::Peer;
+use crate::shutdown::Shutdown;
+
+pub struct Context {
+    pub engine: Arc<Engine>,
+    pub caller: Caller,
+    pub codec: Codec,
+    pub peer: Peer,
+    pub shutdown: Shutdown,
+}

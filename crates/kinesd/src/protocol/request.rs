@@ -1,0 +1,264 @@
+//! Request bodies into typed, validated inputs. Two steps, because AWS reports them at
+//! different points: [`parse`] runs before the credentials are checked (a malformed body is a
+//! SerializationException even without a valid signature), [`input`] after (type mismatches,
+//! then the model's constraints, as a ValidationException listing every violation).
+
+use super::codec::Codec;
+use super::model::{self, Operation};
+use super::validate::{Path, Violations};
+use super::{FromValue, Value};
+use crate::error::{KinesisError, Result};
+
+/// A request shape: convertible from a decoded value and checkable against the model.
+pub trait Request: FromValue + Default {
+    fn check(&self, v: &mut Violations);
+
+    /// The typed input, when the codec's fast path already produced it.
+    fn take_fast(parsed: &mut Parsed) -> Option<Self> {
+        let _ = parsed;
+        None
+    }
+}
+
+/// A request body, decoded: usually the generic tree; PutRecords in JSON straight into its
+/// typed input (see `fast.rs`).
+pub enum Parsed {
+    Generic(Value),
+    PutRecords(Box<model::PutRecordsInput>),
+    /// Already taken by [`input`].
+    Taken,
+}
+
+/// Decodes a request body. Malformed bodies are SerializationExceptions, as AWS answers.
+pub fn parse(codec: Codec, op: Operation, body: &[u8]) -> Result<Parsed> {
+    match codec {
+        Codec::Json => {
+            if op == Operation::PutRecords
+                && let Some(input) = super::fast::put_records(body)
+            {
+                return Ok(Parsed::PutRecords(Box::new(input)));
+            }
+            let value = super::json::parse(body).map_err(|_| KinesisError::Serialization(String::new()))?;
+            if !matches!(value, Value::Map(_)) {
+                return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
+            }
+            Ok(Parsed::Generic(value))
+        }
+    }
+}
+
+/// The typed input of a parsed body: type mismatches are SerializationExceptions, constraint
+/// violations one ValidationException in AWS's order.
+pub fn input<T: Request>(mut parsed: Parsed) -> Result<T> {
+    if let Some(fast) = T::take_fast(&mut parsed) {
+        return checked(fast);
+    }
+    let value = match parsed {
+        Parsed::Generic(v) => v,
+        Parsed::PutRecords(_) | Parsed::Taken => Value::Map(Vec::new()),
+    };
+    let input = T::from_value(value).map_err(|e| KinesisError::Serialization(e.0))?.unwrap_or_default();
+    checked(input)
+}
+
+fn checked<T: Request>(input: T) -> Result<T> {
+    let mut violations = Violations::default();
+    input.check(&mut violations);
+    match violations.into_message() {
+        Some(message) => Err(KinesisError::Validation(message)),
+        None => Ok(input),
+    }
+}
+
+macro_rules! requests {
+    ($($input:ident),* $(,)?) => {
+        $(impl Request for model::$input {
+            fn check(&self, v: &mut Violations) {
+                self.validate(Path::Root, v)
+            }
+        })*
+    };
+}
+
+requests!(
+    AddTagsToStreamInput,
+    CreateStreamInput,
+    DecreaseStreamRetentionPeriodInput,
+    DeleteResourcePolicyInput,
+    DeleteStreamInput,
+    DeregisterStreamConsumerInput,
+    DescribeAccountSettingsInput,
+    DescribeLimitsInput,
+    DescribeStreamConsumerInput,
+    DescribeStreamInput,
+    DescribeStreamSummaryInput,
+    DisableEnhancedMonitoringInput,
+    EnableEnhancedMonitoringInput,
+    GetRecordsInput,
+    GetResourcePolicyInput,
+    GetShardIteratorInput,
+    IncreaseStreamRetentionPeriodInput,
+    ListShardsInput,
+    ListStreamConsumersInput,
+    ListStreamsInput,
+    ListTagsForResourceInput,
+    ListTagsForStreamInput,
+    MergeShardsInput,
+    PutRecordInput,
+    PutResourcePolicyInput,
+    RegisterStreamConsumerInput,
+    RemoveTagsFromStreamInput,
+    SplitShardInput,
+    StartStreamEncryptionInput,
+    StopStreamEncryptionInput,
+    SubscribeToShardInput,
+    TagResourceInput,
+    UntagResourceInput,
+    UpdateAccountSettingsInput,
+    UpdateMaxRecordSizeInput,
+    UpdateShardCountInput,
+    UpdateStreamModeInput,
+    UpdateStreamWarmThroughputInput,
+);
+
+impl Request for model::PutRecordsInput {
+    fn check(&self, v: &mut Violations) {
+        self.validate(Path::Root, v)
+    }
+
+    fn take_fast(parsed: &mut Parsed) -> Option<Self> {
+        match std::mem::replace(parsed, Parsed::Taken) {
+            Parsed::PutRecords(input) => Some(*input),
+            other => {
+                *parsed = other;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(body: &str) -> Value {
+        crate::protocol::json::parse(body.as_bytes()).unwrap()
+    }
+
+    fn validation_message<T: Request>(body: &str) -> String {
+        match input::<T>(Parsed::Generic(json(body))) {
+            Err(KinesisError::Validation(m)) => m,
+            Err(other) => panic!("expected a ValidationException, got {other:?}"),
+            Ok(_) => panic!("expected a ValidationException, the request passed"),
+        }
+    }
+
+    #[test]
+    fn generated_model_is_fresh() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new("python3")
+            .arg(root.join("codegen/generate.py"))
+            .arg("--stdout")
+            .output()
+            .expect("python3 runs the generator");
+        assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stdout) == include_str!("model.rs"),
+            "crates/kinesd/src/protocol/model.rs is stale: run `python3 codegen/generate.py`"
+        );
+    }
+
+    #[test]
+    fn every_model_pattern_compiles() {
+        for pattern in model::all_patterns() {
+            std::sync::LazyLock::force(pattern);
+        }
+    }
+
+    #[test]
+    fn put_record_violations_come_in_aws_order() {
+        let m = validation_message::<model::PutRecordInput>(
+            r#"{"StreamName":"","PartitionKey":"","Data":"","ExplicitHashKey":"","SequenceNumberForOrdering":""}"#,
+        );
+        assert_eq!(
+            m,
+            "5 validation errors detected: \
+             Value '' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128}); \
+             Value '' at 'partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+             Value '' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); \
+             Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn put_records_reports_nested_members_and_stops_at_ten() {
+        let records: Vec<String> = (0..501).map(|_| r#"{"PartitionKey":"","Data":""}"#.to_owned()).collect();
+        let m = validation_message::<model::PutRecordsInput>(&format!(
+            r#"{{"StreamName":"s","Records":[{}]}}"#,
+            records.join(",")
+        ));
+        assert!(
+            m.starts_with(
+                "10 validation errors detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@"
+            ),
+            "{m}"
+        );
+        assert!(m.contains(
+            "at 'records' failed to satisfy constraint: Member must have length less than or equal to 500; "
+        ));
+        assert!(m.ends_with(
+            "Value '' at 'records.9.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ));
+    }
+
+    #[test]
+    fn missing_required_members_are_null() {
+        let m = validation_message::<model::GetShardIteratorInput>("{}");
+        assert_eq!(
+            m,
+            "3 validation errors detected: \
+             Value null at 'shardId' failed to satisfy constraint: Member must not be null; \
+             Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null; \
+             Value null at 'streamName' failed to satisfy constraint: Member must not be null"
+        );
+        // With a StreamARN instead, StreamName is not missing.
+        let m = validation_message::<model::GetShardIteratorInput>(
+            r#"{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s"}"#,
+        );
+        assert!(m.starts_with("2 validation errors detected: "), "{m}");
+        let m = validation_message::<model::GetShardIteratorInput>(
+            r#"{"StreamName":"s","ShardId":"0","ShardIteratorType":"X"}"#,
+        );
+        assert_eq!(
+            m,
+            "1 validation error detected: Value 'X' at 'shardIteratorType' failed to satisfy constraint: \
+             Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
+        );
+    }
+
+    #[test]
+    fn tags_report_map_constraints() {
+        let long_key = "k".repeat(129);
+        let m = validation_message::<model::CreateStreamInput>(&format!(
+            r#"{{"StreamName":"s","Tags":{{"{long_key}":"v"}}}}"#
+        ));
+        assert_eq!(
+            m,
+            format!(
+                "1 validation error detected: Value '{{{long_key}=v}}' at 'tags' failed to satisfy constraint: \
+                 Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"
+            )
+        );
+    }
+
+    #[test]
+    fn type_errors_are_serialization_exceptions() {
+        match input::<model::DescribeStreamInput>(Parsed::Generic(json(r#"{"StreamName":"s","Limit":"5"}"#))) {
+            Err(KinesisError::Serialization(m)) => {
+                assert_eq!(m, "class java.lang.String can not be converted to an Integer")
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+}

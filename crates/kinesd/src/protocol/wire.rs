@@ -1,0 +1,65 @@
+//! A request and a response as the protocol sees them, free of HTTP: the transport fills a
+//! [`WireRequest`] from whatever carried it (HTTP/1.1, HTTP/2, later TLS) and writes the
+//! [`WireResponse`] back, adding only what HTTP itself needs (request ids, CORS, framing).
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use super::reply::ReplyBody;
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Numbers connections from 1 in accept order, for logs and per-connection limits.
+    pub connection: u64,
+}
+
+/// Why the transport could not hand over a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the transport accepts; the limit in bytes.
+    TooLarge(usize),
+    /// The client stopped sending or the connection failed.
+    Unreadable(String),
+}
+
+/// The parts of a request AWS looks at, in the order of `api::handle`.
+#[derive(Debug)]
+pub struct WireRequest<'a> {
+    pub content_type: Option<&'a str>,
+    /// `X-Amz-Target`: `Kinesis_20131202.<Operation>`.
+    pub target: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    /// Whether an `X-Amz-Date` or `Date` header is present (SigV4 needs one).
+    pub has_date: bool,
+    /// The raw query string, which may carry presigned SigV4 parameters.
+    pub query: Option<&'a str>,
+    pub body: Result<Bytes, BodyError>,
+    pub peer: Peer,
+}
+
+/// A response, ready to be framed by the transport.
+pub struct WireResponse {
+    pub status: u16,
+    pub content_type: Option<&'static str>,
+    /// `x-amzn-ErrorType`, on error responses.
+    pub error_type: Option<&'static str>,
+    pub body: ReplyBody,
+}
+
+impl WireResponse {
+    /// A fixed body AWS sends before it looks at the operation (XML errors, the legacy JSON
+    /// envelope).
+    pub fn fixed(status: u16, content_type: Option<&'static str>, body: &'static str) -> WireResponse {
+        WireResponse { status, content_type, error_type: None, body: ReplyBody::Encoded(body.as_bytes().to_vec()) }
+    }
+}
+
+/// Whatever answers requests: the api layer in the server, a scripted handler in the
+/// transport's own tests.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: WireRequest<'_>) -> impl Future<Output = WireResponse> + Send;
+}

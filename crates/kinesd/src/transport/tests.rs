@@ -1,0 +1,223 @@
+//! The transport against real HTTP/1.1 and HTTP/2 clients on loopback, with a scripted handler:
+//! streamed replies, back-pressure, clients that go away, and the connection and stream limits.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Empty};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+
+use super::*;
+use crate::protocol::reply::frame_stream;
+use crate::shutdown::{self, Trigger};
+
+/// Answers by `X-Amz-Target`: `stream` sends `frames` numbered frames then ends; `forever`
+/// sends a frame every 5 ms until the client goes, then reports how long it kept going;
+/// `hold` waits until released and counts how many requests it holds at once; anything else
+/// gets a fixed buffered body.
+#[derive(Default)]
+struct Scripted {
+    stopped: parking_lot::Mutex<Option<mpsc::UnboundedSender<Instant>>>,
+    held: AtomicUsize,
+    most_held: AtomicUsize,
+    release: Notify,
+}
+
+impl Handler for Scripted {
+    async fn handle(&self, request: WireRequest<'_>) -> WireResponse {
+        let body = match request.target.unwrap_or_default() {
+            "stream" => {
+                let (tx, rx) = frame_stream("application/vnd.amazon.eventstream");
+                tokio::spawn(async move {
+                    for i in 0..5u8 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        if tx.send(Bytes::from(vec![i; 1000])).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                ReplyBody::Stream(rx)
+            }
+            "forever" => {
+                let (tx, rx) = frame_stream("application/vnd.amazon.eventstream");
+                let stopped = self.stopped.lock().clone();
+                tokio::spawn(async move {
+                    while tx.send(Bytes::from_static(b"tick")).await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    if let Some(s) = stopped {
+                        let _ = s.send(Instant::now());
+                    }
+                });
+                ReplyBody::Stream(rx)
+            }
+            "hold" => {
+                let now = self.held.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most_held.fetch_max(now, Ordering::SeqCst);
+                self.release.notified().await;
+                self.held.fetch_sub(1, Ordering::SeqCst);
+                ReplyBody::Encoded(b"held".to_vec())
+            }
+            _ => ReplyBody::Encoded(b"{\"ok\":true}".to_vec()),
+        };
+        envelope::success_response(crate::protocol::Codec::Json, body)
+    }
+}
+
+async fn start(handler: Arc<Scripted>, options: TransportOptions) -> (SocketAddr, Trigger) {
+    let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(serve(listener, handler, options, signal));
+    (addr, trigger)
+}
+
+fn post(target: &str) -> Request<Empty<Bytes>> {
+    Request::post("/").header("x-amz-target", target).header("host", "localhost").body(Empty::new()).unwrap()
+}
+
+type H1 = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+type H2 = hyper::client::conn::http2::SendRequest<Empty<Bytes>>;
+
+async fn http1(addr: SocketAddr) -> (H1, tokio::task::JoinHandle<()>) {
+    let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let (send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    (send, tokio::spawn(async move { drop(conn.await) }))
+}
+
+async fn http2(addr: SocketAddr) -> (H2, tokio::task::JoinHandle<()>) {
+    let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.unwrap();
+    (send, tokio::spawn(async move { drop(conn.await) }))
+}
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn collect_frames(body: Incoming) -> Vec<Bytes> {
+    let mut body = body;
+    let mut frames = Vec::new();
+    while let Some(frame) = tokio::time::timeout(LIMIT, body.frame()).await.unwrap() {
+        if let Ok(data) = frame.unwrap().into_data() {
+            frames.push(data);
+        }
+    }
+    frames
+}
+
+fn assert_streamed(frames: Vec<Bytes>) {
+    let all: Vec<u8> = frames.concat();
+    let want: Vec<u8> = (0..5u8).flat_map(|i| vec![i; 1000]).collect();
+    assert_eq!(all, want);
+}
+
+#[tokio::test]
+async fn a_streamed_reply_arrives_whole_over_http1_chunked() {
+    let (addr, _t) = start(Arc::default(), TransportOptions::default()).await;
+    let (mut send, _conn) = http1(addr).await;
+    let response = send.send_request(post("stream")).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/vnd.amazon.eventstream");
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
+    assert!(response.headers().contains_key("x-amzn-requestid"));
+    assert_streamed(collect_frames(response.into_body()).await);
+    // The connection stays usable after the stream ends.
+    let response = send.send_request(post("other")).await.unwrap();
+    assert_eq!(response.headers()["content-length"], "11");
+}
+
+#[tokio::test]
+async fn a_streamed_reply_arrives_whole_over_http2() {
+    let (addr, _t) = start(Arc::default(), TransportOptions::default()).await;
+    let (mut send, _conn) = http2(addr).await;
+    let response = send.send_request(post("stream")).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.headers()["content-type"], "application/vnd.amazon.eventstream");
+    assert_streamed(collect_frames(response.into_body()).await);
+}
+
+async fn client_goes_away(http2_client: bool) {
+    let handler = Arc::new(Scripted::default());
+    let (tx, mut stopped) = mpsc::unbounded_channel();
+    *handler.stopped.lock() = Some(tx);
+    let (addr, _t) = start(handler, TransportOptions::default()).await;
+    let mut body = if http2_client {
+        let (mut send, conn) = http2(addr).await;
+        let body = send.send_request(post("forever")).await.unwrap().into_body();
+        // Dropping the connection task closes the socket.
+        conn.abort();
+        body
+    } else {
+        let (mut send, conn) = http1(addr).await;
+        let body = send.send_request(post("forever")).await.unwrap().into_body();
+        conn.abort();
+        body
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(50), body.frame()).await;
+    let gone = Instant::now();
+    drop(body);
+    let stopped_at = tokio::time::timeout(LIMIT, stopped.recv()).await.expect("the producer stopped").unwrap();
+    assert!(stopped_at.saturating_duration_since(gone) < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_ends_the_stream_promptly_over_http1() {
+    client_goes_away(false).await;
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_ends_the_stream_promptly_over_http2() {
+    client_goes_away(true).await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_slot() {
+    let options = TransportOptions { max_connections: 1, ..TransportOptions::default() };
+    let (addr, _t) = start(Arc::default(), options).await;
+    let (mut first, first_conn) = http1(addr).await;
+    assert_eq!(first.send_request(post("a")).await.unwrap().status(), 200);
+    let (mut second, _second_conn) = http1(addr).await;
+    let waiting = tokio::spawn(async move { second.send_request(post("b")).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a second connection was served beyond the limit of one");
+    drop(first);
+    first_conn.abort();
+    let status = tokio::time::timeout(LIMIT, waiting).await.expect("served once the slot freed").unwrap();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn http2_streams_per_connection_are_limited() {
+    let handler = Arc::new(Scripted::default());
+    let options = TransportOptions { max_http2_streams: 2, ..TransportOptions::default() };
+    let (addr, _t) = start(handler.clone(), options).await;
+    let (send, _conn) = http2(addr).await;
+    // Let the client learn the server's SETTINGS before it opens streams.
+    let mut warm = send.clone();
+    warm.send_request(post("a")).await.unwrap();
+    let mut requests = Vec::new();
+    for _ in 0..5 {
+        let mut send = send.clone();
+        requests.push(tokio::spawn(async move { send.send_request(post("hold")).await.map(|r| r.status()) }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handler.held.load(Ordering::SeqCst), 2);
+    let deadline = Instant::now() + LIMIT;
+    while requests.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+        handler.release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for r in requests {
+        assert_eq!(r.await.unwrap().unwrap(), 200);
+    }
+    assert_eq!(handler.most_held.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting() {
+    let (addr, trigger) = start(Arc::default(), TransportOptions::default()).await;
+    let (mut send, _conn) = http1(addr).await;
+    assert_eq!(send.send_request(post("a")).await.unwrap().status(), 200);
+    trigger.trigger();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed after shutdown");
+}
