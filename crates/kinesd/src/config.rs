@@ -1,11 +1,21 @@
 //! Configuration: flags, `KINESD_*` environment variables and a TOML file (`--config`), in
 //! that order of precedence, over built-in defaults.
+//!
+//! Every option is declared once, as a field of [`Config`]; its flag, its environment variable
+//! (named after the field by [`with_env_var`]), its key in the file (the long option name), its
+//! `--help` text and its row in README.md's table all come from that field. The file's values
+//! become the arguments' defaults before the final parse, so clap parses them with the same
+//! value parsers as flags, and clap's own precedence (flag, environment, default) puts the file
+//! between the environment and the built-in defaults.
+//!
+//! Adding an option is adding a field: a doc comment whose first sentence reads well in
+//! README.md's table, `#[arg(long, default_value_t = ...)]`, and a rule in `Config::check` if
+//! it has bounds; then `UPDATE_README=1 cargo test -p kinesd --lib readme` rewrites the table.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
-use serde::Deserialize;
+use clap::{Arg, Command, CommandFactory, FromArgMatches, Parser};
 
 use crate::engine::EngineConfig;
 
@@ -17,158 +27,133 @@ use crate::engine::EngineConfig;
 /// the long option names, e.g. `port = 4568`, `create-stream-ms = 0`); flags beat environment
 /// variables, which beat the file.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kinesd", version, about, long_about)]
+#[command(name = "kinesd", version, about, long_about, mut_args = with_env_var)]
 pub struct Config {
-    /// TOML file with any of these options.
-    #[arg(long, env = "KINESD_CONFIG")]
-    pub config: Option<PathBuf>,
-
     /// Address to listen on.
-    #[arg(long, env = "KINESD_HOST", default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
 
     /// Port to listen on (0 picks a free one; the chosen address is printed on stdout).
-    #[arg(long, env = "KINESD_PORT", default_value_t = 4567)]
+    #[arg(long, default_value_t = 4567)]
     pub port: u16,
 
     /// Directory that holds streams and records.
-    #[arg(long, env = "KINESD_DATA_DIR", default_value = "./kinesd-data")]
+    #[arg(long, default_value = "./kinesd-data")]
     pub data_dir: PathBuf,
 
     /// Keep everything in memory and nothing on disk.
-    #[arg(long, env = "KINESD_IN_MEMORY", default_value_t = false)]
+    #[arg(long, default_value_t = false)]
     pub in_memory: bool,
 
-    /// When a write is acknowledged: `full` after fdatasync (survives kill -9 and power loss);
-    /// `relaxed` after write(), with the journal synced every --sync-interval-ms (a power loss
-    /// can lose that window of acknowledged records; a crash of kinesd alone loses nothing).
-    #[arg(long, env = "KINESD_DURABILITY", value_enum, default_value_t = DurabilityMode::Full)]
+    /// When a write is acknowledged: `full` after fdatasync (survives kill -9 and power loss),
+    /// `relaxed` after write(), with the journal synced every `--sync-interval-ms`.
+    ///
+    /// With `relaxed`, a power loss can lose that window of acknowledged records; a crash of
+    /// kinesd alone loses nothing.
+    #[arg(long, value_enum, default_value_t = DurabilityMode::Full)]
     pub durability: DurabilityMode,
 
-    /// How often the journal is synced with --durability relaxed.
-    #[arg(long, env = "KINESD_SYNC_INTERVAL_MS", default_value_t = 200)]
+    /// Milliseconds between journal syncs with `--durability relaxed` (a power loss can lose this
+    /// window).
+    #[arg(long, default_value_t = 200)]
     pub sync_interval_ms: u64,
 
-    /// Size at which a journal segment file is sealed and a new one started (retention frees
-    /// space a whole segment at a time).
-    #[arg(long, env = "KINESD_SEGMENT_SIZE_MIB", default_value_t = 64)]
+    /// MiB at which a journal segment file is sealed and a new one started; retention frees
+    /// space a whole segment at a time.
+    #[arg(long, default_value_t = 64)]
     pub segment_size_mib: u64,
 
     /// Region reported in ARNs.
-    #[arg(long, env = "KINESD_REGION", default_value = "us-east-1")]
+    #[arg(long, default_value = "us-east-1")]
     pub region: String,
 
     /// Twelve-digit account id reported in ARNs and messages.
-    #[arg(long, env = "KINESD_ACCOUNT_ID", default_value = "000000000000")]
+    #[arg(long, default_value = "000000000000")]
     pub account_id: String,
 
     /// Milliseconds a new stream spends in CREATING.
-    #[arg(long, env = "KINESD_CREATE_STREAM_MS", default_value_t = 500)]
+    #[arg(long, default_value_t = 500)]
     pub create_stream_ms: u64,
 
     /// Milliseconds a deleted stream spends in DELETING.
-    #[arg(long, env = "KINESD_DELETE_STREAM_MS", default_value_t = 500)]
+    #[arg(long, default_value_t = 500)]
     pub delete_stream_ms: u64,
 
     /// Milliseconds a stream spends in UPDATING after a reshard or setting change.
-    #[arg(long, env = "KINESD_UPDATE_STREAM_MS", default_value_t = 500)]
+    #[arg(long, default_value_t = 500)]
     pub update_stream_ms: u64,
 
     /// Open provisioned shards allowed per account (AWS's us-east-1 default quota is 500).
-    #[arg(long, env = "KINESD_SHARD_LIMIT", default_value_t = 500)]
+    #[arg(long, default_value_t = 500)]
     pub shard_limit: u32,
 
     /// On-demand streams allowed per account (AWS's default quota is 50).
-    #[arg(long, env = "KINESD_ON_DEMAND_STREAM_LIMIT", default_value_t = 50)]
+    #[arg(long, default_value_t = 50)]
     pub on_demand_stream_limit: u32,
 
     /// Seconds a shard iterator stays valid.
-    #[arg(long, env = "KINESD_ITERATOR_TTL_SECONDS", default_value_t = 300)]
+    #[arg(long, default_value_t = 300)]
     pub iterator_ttl_seconds: u64,
+
+    /// Client connections served at once at most; further ones wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: u32,
+
+    /// Concurrent HTTP/2 streams per connection (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+    ///
+    /// 100 by default, the smallest value RFC 9113 recommends: what AWS's own Kinesis endpoints
+    /// advertise is not documented, so kinesd does not claim to match it.
+    #[arg(long, default_value_t = 100)]
+    pub max_http2_streams: u32,
+
+    /// TOML file with any of these options (keys are the long option names, e.g.
+    /// `create-stream-ms = 0`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DurabilityMode {
     Full,
     Relaxed,
 }
 
-/// The TOML file's keys: the long option names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
-    host: Option<String>,
-    port: Option<u16>,
-    data_dir: Option<PathBuf>,
-    in_memory: Option<bool>,
-    durability: Option<DurabilityMode>,
-    sync_interval_ms: Option<u64>,
-    segment_size_mib: Option<u64>,
-    region: Option<String>,
-    account_id: Option<String>,
-    create_stream_ms: Option<u64>,
-    delete_stream_ms: Option<u64>,
-    update_stream_ms: Option<u64>,
-    shard_limit: Option<u32>,
-    on_demand_stream_limit: Option<u32>,
-    iterator_ttl_seconds: Option<u64>,
+/// Names an option's environment variable after it (`data_dir` → `KINESD_DATA_DIR`), so that no
+/// option can lack its variable or spell it differently. Applied by the derive, so every way of
+/// building the command (`Config::command()`, `Config::parse()`) has the variables.
+fn with_env_var(arg: Arg) -> Arg {
+    let name = format!("KINESD_{}", arg.get_id().as_str().to_uppercase());
+    arg.env(name)
 }
 
 impl Config {
     /// Parses the process's arguments, environment and config file; `--help`, `--version` and
     /// argument errors print and exit as usual.
     pub fn load() -> Result<Config, String> {
-        let matches = Config::command().get_matches();
-        Self::from_matches(&matches)
+        Self::parse_args(std::env::args_os().collect(), |e| e.exit())
     }
 
     pub fn load_from<I, T>(args: I) -> Result<Config, String>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<OsString> + Clone,
     {
-        let matches = Config::command().try_get_matches_from(args).map_err(|e| e.render().to_string())?;
-        Self::from_matches(&matches)
+        Self::parse_args(args.into_iter().map(Into::into).collect(), |e| e.render().to_string())
     }
 
-    fn from_matches(matches: &ArgMatches) -> Result<Config, String> {
-        let mut config = Config::from_arg_matches(matches).map_err(|e| e.to_string())?;
-        if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
-            config.merge_file(matches, file);
+    /// Parses twice when there is a file: first to learn where the file is (from the flag or the
+    /// environment), then again with the file's values as the defaults. `on_clap_error` decides
+    /// what usage errors, `--help` and `--version` do.
+    fn parse_args(args: Vec<OsString>, on_clap_error: impl Fn(clap::Error) -> String) -> Result<Config, String> {
+        let command = Config::command();
+        let mut matches = command.clone().try_get_matches_from(&args).map_err(&on_clap_error)?;
+        if let Some(path) = matches.get_one::<PathBuf>("config") {
+            let command = with_file_defaults(command, path)?;
+            matches = command.try_get_matches_from(&args).map_err(&on_clap_error)?;
         }
+        let config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
         config.check()?;
         Ok(config)
-    }
-
-    fn merge_file(&mut self, matches: &ArgMatches, file: FileConfig) {
-        let unset = |id: &str| matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue));
-        macro_rules! take {
-            ($field:ident, $id:literal) => {
-                if unset($id)
-                    && let Some(v) = file.$field
-                {
-                    self.$field = v;
-                }
-            };
-        }
-        take!(host, "host");
-        take!(port, "port");
-        take!(data_dir, "data_dir");
-        take!(in_memory, "in_memory");
-        take!(durability, "durability");
-        take!(sync_interval_ms, "sync_interval_ms");
-        take!(segment_size_mib, "segment_size_mib");
-        take!(region, "region");
-        take!(account_id, "account_id");
-        take!(create_stream_ms, "create_stream_ms");
-        take!(delete_stream_ms, "delete_stream_ms");
-        take!(update_stream_ms, "update_stream_ms");
-        take!(shard_limit, "shard_limit");
-        take!(on_demand_stream_limit, "on_demand_stream_limit");
-        take!(iterator_ttl_seconds, "iterator_ttl_seconds");
     }
 
     fn check(&self) -> Result<(), String> {
@@ -180,6 +165,12 @@ impl Config {
         }
         if self.region.is_empty() {
             return Err("--region must not be empty".into());
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        if self.max_http2_streams == 0 {
+            return Err("--max-http2-streams must be at least 1".into());
         }
         Ok(())
     }
@@ -212,9 +203,59 @@ impl Config {
     }
 }
 
+/// Makes each of the file's values its argument's default. Every key must be an option's long
+/// name, and every value must pass that option's value parser here, so that a bad one is
+/// reported against its key in the file rather than against a flag nobody typed.
+fn with_file_defaults(mut command: Command, path: &Path) -> Result<Command, String> {
+    let invalid = |why: String| format!("invalid {}: {why}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+    for (key, value) in table {
+        let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(key.as_str()) && a.get_id() != "config")
+        else {
+            let keys: Vec<_> =
+                command.get_arguments().filter(|a| a.get_id() != "config").filter_map(Arg::get_long).collect();
+            return Err(invalid(format!(
+                "unknown key `{key}` (the keys are the long option names: {})",
+                keys.join(", ")
+            )));
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(invalid(format!(
+                    "key `{key}` must be a string, an integer or a boolean, not {}",
+                    other.type_str()
+                )));
+            }
+        };
+        // Parsing the value as the default of a lone copy of the argument runs exactly the
+        // parser the real parse will, without the environment or flags getting in first; with
+        // no help flag, clap's message does not suggest a `--help` that this command lacks.
+        let lone = arg.clone().env(None).default_value(text.clone());
+        Command::new("kinesd").disable_help_flag(true).arg(lone).try_get_matches_from(["kinesd"]).map_err(|e| {
+            invalid(format!("key `{key}`: {}", e.render().to_string().trim().trim_start_matches("error: ")))
+        })?;
+        let id = arg.get_id().clone();
+        command = command.mut_arg(id, |a| a.default_value(text));
+    }
+    Ok(command)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes `text` as a config file in a fresh directory and loads it with `flags`.
+    fn load_with_file(text: &str, flags: &[&str]) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kinesd.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = ["kinesd", "--config", path.to_str().unwrap()].into_iter().chain(flags.iter().copied());
+        Config::load_from(args)
+    }
 
     #[test]
     fn defaults_match_the_documentation() {
@@ -245,5 +286,115 @@ mod tests {
     #[test]
     fn account_ids_must_be_twelve_digits() {
         assert!(Config::load_from(["kinesd", "--account-id", "123"]).is_err());
+    }
+
+    #[test]
+    fn enum_and_path_values_come_from_the_file() {
+        let c = load_with_file("durability = \"relaxed\"\ndata-dir = \"/x\"\nsync-interval-ms = 50\n", &[]).unwrap();
+        assert_eq!(c.durability, DurabilityMode::Relaxed);
+        assert_eq!(c.data_dir, PathBuf::from("/x"));
+        assert!(matches!(
+            c.disk().durability,
+            crate::store::disk::Durability::Relaxed(interval) if interval.as_millis() == 50
+        ));
+        let c = load_with_file("in-memory = false\n", &["--in-memory"]).unwrap();
+        assert!(c.in_memory, "a flag beats the file for booleans too");
+    }
+
+    #[test]
+    fn a_file_value_of_the_wrong_type_is_an_error_naming_its_key() {
+        for (text, key) in [
+            ("port = \"abc\"", "port"),
+            ("port = 70000", "port"),
+            ("shard-limit = true", "shard-limit"),
+            ("in-memory = \"yes\"", "in-memory"),
+            ("durability = \"fast\"", "durability"),
+            ("create-stream-ms = 1.5", "create-stream-ms"),
+            ("region = [\"eu-west-1\"]", "region"),
+        ] {
+            let e = load_with_file(text, &[]).unwrap_err();
+            assert!(e.contains(&format!("key `{key}`")), "{text}: {e}");
+        }
+        // The whole file is checked, even where a flag would have won.
+        let e = load_with_file("port = \"abc\"", &["--port", "1"]).unwrap_err();
+        assert!(e.contains("key `port`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let e = load_with_file("bogus = 1\n", &[]).unwrap_err();
+        assert!(e.contains("unknown key `bogus`"), "{e}");
+        let e = load_with_file("create_stream_ms = 0\n", &[]).unwrap_err();
+        assert!(e.contains("unknown key `create_stream_ms`"), "keys are kebab-case: {e}");
+        let e = load_with_file("config = \"other.toml\"\n", &[]).unwrap_err();
+        assert!(e.contains("unknown key `config`"), "a file cannot name another file: {e}");
+        let e = load_with_file("[server]\nport = 1\n", &[]).unwrap_err();
+        assert!(e.contains("key `server`"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_default_and_must_be_at_least_one() {
+        let c = Config::load_from(["kinesd"]).unwrap();
+        assert_eq!((c.max_connections, c.max_http2_streams), (10_000, 100));
+        let c = Config::load_from(["kinesd", "--max-connections", "1", "--max-http2-streams", "1"]).unwrap();
+        assert_eq!((c.max_connections, c.max_http2_streams), (1, 1));
+        for flag in ["--max-connections", "--max-http2-streams"] {
+            let e = Config::load_from(["kinesd", flag, "0"]).unwrap_err();
+            assert!(e.contains(flag), "{e}");
+            let e = load_with_file(&format!("{} = 0", &flag[2..]), &[]).unwrap_err();
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_option_has_an_environment_variable_named_after_it() {
+        let command = Config::command();
+        let options: Vec<_> = command.get_arguments().collect();
+        assert!(options.len() > 10, "the options are declared on Config");
+        for arg in options {
+            let long = arg.get_long().expect("every option has a long name");
+            let expected = format!("KINESD_{}", long.replace('-', "_").to_uppercase());
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(expected.as_str()), "--{long}");
+        }
+    }
+
+    /// README.md's configuration table as the declarations render it: each option, its built-in
+    /// default and the first sentence of its help.
+    fn markdown_table() -> String {
+        let mut table = String::from("| Option | Default | Meaning |\n|---|---|---|\n");
+        for arg in Config::command().get_arguments() {
+            let long = arg.get_long().expect("every option has a long name");
+            let default =
+                arg.get_default_values().first().map_or("none".to_string(), |v| format!("`{}`", v.to_string_lossy()));
+            let help = arg.get_help().unwrap_or_else(|| panic!("--{long} needs a doc comment")).to_string();
+            table += &format!("| `--{long}` | {default} | {} |\n", help.replace('|', "\\|"));
+        }
+        table
+    }
+
+    const TABLE_START: &str = "<!-- Generated from crates/kinesd/src/config.rs; \
+                               `UPDATE_README=1 cargo test -p kinesd --lib readme` rewrites it. -->\n\n";
+    const TABLE_END: &str = "\n<!-- End of the generated table. -->";
+
+    /// README.md's table is the documentation most people read, so it must not drift from the
+    /// declarations; with `UPDATE_README=1` the test rewrites it instead of failing.
+    #[test]
+    fn readme_table_matches_the_declarations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (before, rest) = readme.split_once(TABLE_START).expect("README.md has the table's start marker");
+        let (current, after) = rest.split_once(TABLE_END).expect("README.md has the table's end marker");
+        let expected = markdown_table();
+        if current == expected {
+            return;
+        }
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(&path, format!("{before}{TABLE_START}{expected}{TABLE_END}{after}")).unwrap();
+            return;
+        }
+        panic!(
+            "README.md's configuration table differs from the options declared on Config; rerun with \
+             UPDATE_README=1 to rewrite it. Expected:\n{expected}"
+        );
     }
 }
