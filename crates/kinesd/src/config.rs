@@ -188,6 +188,13 @@ impl Config {
         }
     }
 
+    pub fn transport(&self) -> crate::transport::TransportOptions {
+        crate::transport::TransportOptions {
+            max_connections: self.max_connections as usize,
+            max_http2_streams: self.max_http2_streams,
+        }
+    }
+
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
             region: self.region.clone(),

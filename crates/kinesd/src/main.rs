@@ -75,7 +75,7 @@ async fn run(config: Config) -> Result<(), String> {
         trigger.trigger();
     });
     let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()));
-    let options = kinesd::transport::TransportOptions::default();
+    let options = config.transport();
     kinesd::transport::serve(listener, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
     tracing::info!("stopped");
