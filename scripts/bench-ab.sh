@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Compares two kinesd binaries on the same machine in the same run: PutRecords (500 × 100 B and
+# 500 × 1 KiB) and GetRecords (catch-up read), the workloads of BENCHMARKS.md, in interleaved
+# rounds (A B, then B A, …) so that drift of the machine touches both alike. Each run starts a
+# fresh server on a fresh data directory in the default, fully durable mode.
+#
+#   scripts/bench-ab.sh BINARY_A BINARY_B        e.g. a build of main saved before a change,
+#                                                 and target/release/kinesd after it
+#   AB_ROUNDS=3 AB_DURATION=5 AB_FILL=2000000 AB_WORKLOADS="put-100 put-1k get"
+#
+# Prints, per workload, each round's records/s and the median of A and B with B's difference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=${1:?usage: scripts/bench-ab.sh BINARY_A BINARY_B}
+B=${2:?usage: scripts/bench-ab.sh BINARY_A BINARY_B}
+ROUNDS=${AB_ROUNDS:-3}
+DURATION=${AB_DURATION:-5}
+FILL=${AB_FILL:-2000000}
+WORKLOADS=${AB_WORKLOADS:-"put-100 put-1k get"}
+PORT=${AB_PORT:-45690}
+
+cargo build --release -q -p kinesd-bench
+BENCH=target/release/kinesd-bench
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-ab.XXXXXX")
+SERVER_PID= DATA=
+stop() {
+    [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2> /dev/null || true; wait "$SERVER_PID" 2> /dev/null || true; }
+    [ -n "$DATA" ] && rm -rf "$DATA"
+    SERVER_PID= DATA=
+}
+trap 'stop; rm -rf "$OUT"' EXIT
+
+args() {
+    local common="--request-timeout 15 --quiet --json"
+    case $1 in
+        put-100) echo "put --shards 4 --connections 8 --record-size 100 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
+        put-1k) echo "put --shards 4 --connections 8 --record-size 1024 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
+        get) echo "get --shards 4 --fill $FILL --fill-timeout $((DURATION * 4)) --fill-connections 8 --record-size 100 --readers 4 --limit 10000 --duration $DURATION $common" ;;
+        *) echo "unknown workload $1" >&2; exit 2 ;;
+    esac
+}
+
+run() { # binary label workload round
+    DATA=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-ab-data.XXXXXX")
+    "$1" --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" --create-stream-ms 0 > "$OUT/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 300); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
+    # shellcheck disable=SC2046
+    timeout $((DURATION * 10 + 120)) "$BENCH" $(args "$3") --endpoint "http://127.0.0.1:$PORT" \
+        --server-pid "$SERVER_PID" > "$OUT/$2-$3-$4.json" 2> /dev/null
+    stop
+}
+
+for round in $(seq "$ROUNDS"); do
+    for w in $WORKLOADS; do
+        if [ $((round % 2)) -eq 1 ]; then order="A B"; else order="B A"; fi
+        for side in $order; do
+            if [ "$side" = A ]; then bin=$A; else bin=$B; fi
+            run "$bin" "$side" "$w" "$round"
+            printf '%s round %s %s done\n' "$w" "$round" "$side" >&2
+        done
+    done
+done
+
+python3 - "$OUT" "$ROUNDS" $WORKLOADS <<'PY'
+import json, statistics, sys
+out, rounds, workloads = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def rate(side, w, r):
+    doc = json.load(open(f"{out}/{side}-{w}-{r}.json"))
+    calls = [c for c in doc["calls"] if c["name"] in ("PutRecords", "GetRecords")]
+    return calls[0]["records_per_s"], sum(c["errors"] for c in doc["calls"])
+print(f"{'workload':<10} {'A records/s (rounds)':<40} {'B records/s (rounds)':<40} {'A median':>12} {'B median':>12} {'B vs A':>8}")
+for w in workloads:
+    a = [rate("A", w, r) for r in range(1, rounds + 1)]
+    b = [rate("B", w, r) for r in range(1, rounds + 1)]
+    errors = sum(e for _, e in a + b)
+    ma, mb = statistics.median(x for x, _ in a), statistics.median(x for x, _ in b)
+    fmt = lambda xs: ", ".join(f"{x:,.0f}" for x, _ in xs)
+    print(f"{w:<10} {fmt(a):<40} {fmt(b):<40} {ma:>12,.0f} {mb:>12,.0f} {100 * (mb - ma) / ma:>+7.1f}%" + (f"  ({errors} errors)" if errors else ""))
+PY
