@@ -13,15 +13,12 @@ pub fn stream_name(engine: &Engine, name: Option<&str>, arn: Option<&str>) -> Re
         None => None,
     };
     match (name, from_arn) {
-        (Some(name), Some(arn_name)) if name != arn_name => Err(KinesisError::InvalidArgument(format!(
-            "StreamARN {} does not match StreamName {name}.",
-            arn.unwrap_or_default()
-        ))),
+        (Some(name), Some(arn_name)) if name != arn_name => {
+            Err(KinesisError::stream_arn_mismatch(arn.unwrap_or_default(), name))
+        }
         (Some(name), _) => Ok(name.to_owned()),
         (None, Some(arn_name)) => Ok(arn_name),
-        (None, None) => {
-            Err(KinesisError::InvalidArgument("Either StreamName or StreamARN must be provided.".to_owned()))
-        }
+        (None, None) => Err(KinesisError::stream_not_named()),
     }
 }
 
@@ -33,13 +30,11 @@ fn stream_name_from_arn(engine: &Engine, arn: &str) -> Result<String> {
     match (parts.as_slice(), resource) {
         ([_, _, "kinesis", region, account, _], Some(name)) if !name.is_empty() && !name.contains('/') => {
             if *region != engine.config.region || *account != engine.config.account_id {
-                return Err(KinesisError::ResourceNotFound(format!(
-                    "Stream {name} under account {account} not found."
-                )));
+                return Err(KinesisError::stream_not_found(name, account));
             }
             Ok(name.to_owned())
         }
-        _ => Err(KinesisError::InvalidArgument(format!("Invalid StreamARN {arn}."))),
+        _ => Err(KinesisError::stream_arn_invalid(arn)),
     }
 }
 
@@ -103,7 +98,7 @@ pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
     let (region, account, path) = match (parts.as_slice(), path) {
         ([_, _, "kinesis", region, account, _], Some(path)) if !path.is_empty() => (*region, *account, path),
         _ => {
-            return Err(KinesisError::InvalidArgument(format!("Invalid ResourceARN {arn}.")));
+            return Err(KinesisError::resource_arn_invalid(arn));
         }
     };
     let (name, consumer) = match path.split_once('/') {
@@ -112,10 +107,10 @@ pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
     };
     let foreign = region != engine.config.region || account != engine.config.account_id;
     if consumer.is_some() {
-        return Err(KinesisError::ResourceNotFound(format!("Consumer {arn} under account {account} not found.")));
+        return Err(KinesisError::consumer_not_found(arn, account));
     }
     if foreign {
-        return Err(KinesisError::ResourceNotFound(format!("Stream {name} under account {account} not found.")));
+        return Err(KinesisError::stream_not_found(name, account));
     }
     Ok(name.to_owned())
 }
@@ -143,13 +138,11 @@ pub fn kms_key(encryption_type: Option<&str>, key_id: Option<&str>) -> Result<St
     });
     let encryption_type = encryption_type.unwrap_or_default();
     if encryption_type != "KMS" {
-        return Err(KinesisError::InvalidArgument(format!(
-            "Encryption type {encryption_type} is not supported. The only supported encryption type is KMS."
-        )));
+        return Err(KinesisError::encryption_type_unsupported(encryption_type));
     }
     let key = key_id.unwrap_or_default();
     if !KEY_FORMS.is_match(key) {
-        return Err(KinesisError::KmsNotFound(format!("Invalid keyId {key}")));
+        return Err(KinesisError::kms_key_not_found(key));
     }
     Ok(key.to_owned())
 }

@@ -110,6 +110,6 @@ pub async fn dispatch(context: &Context, op: Operation, parsed: Parsed) -> Resul
         UpdateShardCount => run!(update_shard_count),
         UpdateStreamMode => run!(update_stream_mode),
         UpdateStreamWarmThroughput => run!(update_stream_warm_throughput),
-        other => Err(KinesisError::NotImplemented(format!("kinesd does not implement {} yet.", other.name()))),
+        other => Err(KinesisError::operation_not_implemented(other.name())),
     }
 }

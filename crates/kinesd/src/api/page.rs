@@ -17,12 +17,10 @@ pub fn open(engine: &Engine, token: &str, stream_name: &str) -> Result<PageToken
     let page = PageToken::decode(token, engine.secret())
         .ok()
         .filter(|p| stream_name.is_empty() || p.stream_name == stream_name)
-        .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid NextToken: {token}")))?;
+        .ok_or_else(|| KinesisError::next_token_invalid(token))?;
     let now = now_ms();
     if now.saturating_sub(page.issued_ms) > TOKEN_TTL_MS {
-        return Err(KinesisError::ExpiredNextToken(format!(
-            "The timestamp for NextToken {token} has expired. Issue a new ListShards or ListStreams request."
-        )));
+        return Err(KinesisError::next_token_expired(token));
     }
     Ok(page)
 }

@@ -10,11 +10,7 @@ use crate::error::{KinesisError, Result};
 pub fn explicit_hash_key(value: Option<&str>) -> Result<Option<HashKey>> {
     match value {
         None => Ok(None),
-        Some(s) => HashKey::parse_decimal(s).map(Some).map_err(|_| {
-            KinesisError::InvalidArgument(format!(
-                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {s}"
-            ))
-        }),
+        Some(s) => HashKey::parse_decimal(s).map(Some).map_err(|_| KinesisError::explicit_hash_key_out_of_range(s)),
     }
 }
 
@@ -23,10 +19,7 @@ pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> 
     let limit = stream.max_record_kib as usize * 1024;
     let size = data.len() + partition_key.len();
     if size > limit {
-        return Err(KinesisError::Validation(format!(
-            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
-            limit
-        )));
+        return Err(KinesisError::record_too_large(limit));
     }
     Ok(())
 }

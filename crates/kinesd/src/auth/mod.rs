@@ -46,9 +46,7 @@ pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) 
     let has_algorithm = query_params.iter().any(|(k, _)| *k == "X-Amz-Algorithm");
     if has_algorithm {
         if header.is_some() {
-            return Err(KinesisError::InvalidSignature(
-                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.".into(),
-            ));
+            return Err(KinesisError::signature_in_query_and_header());
         }
         return check_query(&query_params);
     }
@@ -57,16 +55,9 @@ pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) 
 
 fn check_query(params: &[(&str, &str)]) -> Result<Credential> {
     let value = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| !v.is_empty());
-    let missing: Vec<String> = QUERY_PARAMS
-        .iter()
-        .filter(|name| value(name).is_none())
-        .map(|name| format!("AWS query-string parameters must include '{name}'."))
-        .collect();
+    let missing: Vec<&str> = QUERY_PARAMS.iter().copied().filter(|name| value(name).is_none()).collect();
     if !missing.is_empty() {
-        return Err(KinesisError::IncompleteSignature(format!(
-            "{} Re-examine the query-string parameters.",
-            missing.join(" ")
-        )));
+        return Err(KinesisError::query_signature_incomplete(&missing));
     }
     let credential = value("X-Amz-Credential").unwrap_or_default().replace("%2F", "/").replace("%2f", "/");
     Ok(caller_from_credential(&credential))
@@ -76,7 +67,7 @@ fn check_query(params: &[(&str, &str)]) -> Result<Credential> {
 /// the Credential, Signature and SignedHeaders parameters and a date header must be present.
 pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Credential> {
     let Some(header) = header else {
-        return Err(KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
+        return Err(KinesisError::missing_authentication_token());
     };
     let mut credential = None;
     let mut signature = false;
@@ -93,21 +84,14 @@ pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Crede
             _ => {}
         }
     }
-    let mut missing = Vec::new();
-    if credential.is_none() {
-        missing.push("Authorization header requires 'Credential' parameter.");
-    }
-    if !signature {
-        missing.push("Authorization header requires 'Signature' parameter.");
-    }
-    if !signed_headers {
-        missing.push("Authorization header requires 'SignedHeaders' parameter.");
-    }
-    if !has_date {
-        missing.push("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
-    }
-    if !missing.is_empty() {
-        return Err(KinesisError::IncompleteSignature(format!("{} Authorization={header}", missing.join(" "))));
+    // AWS lists the missing parameters in this order, then the date header.
+    let missing: Vec<&str> =
+        [("Credential", credential.is_some()), ("Signature", signature), ("SignedHeaders", signed_headers)]
+            .into_iter()
+            .filter_map(|(name, present)| (!present).then_some(name))
+            .collect();
+    if !missing.is_empty() || !has_date {
+        return Err(KinesisError::authorization_header_incomplete(&missing, !has_date, header));
     }
     Ok(caller_from_credential(credential.unwrap_or_default()))
 }

@@ -40,19 +40,16 @@ impl Engine {
             (streams.contains_key(&req.name), busy, open)
         };
         if existing {
-            return Err(KinesisError::ResourceInUse(format!(
-                "Stream {} under account {account} already exists.",
-                req.name
-            )));
+            return Err(KinesisError::stream_already_exists(&req.name, account));
         }
         self.check_creation_tags(&req.name, &req.tags)?;
         if req.warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
-            return Err(super::settings::warm_throughput_needs_commitment());
+            return Err(KinesisError::warm_throughput_needs_commitment());
         }
         let shard_count = match (req.mode, req.shard_count) {
             (StreamMode::Provisioned, Some(n)) => n,
             (StreamMode::Provisioned, None) => {
-                return Err(KinesisError::InvalidArgument("ShardCount is required for PROVISIONED streams.".into()));
+                return Err(KinesisError::shard_count_required());
             }
             (StreamMode::OnDemand, _) => ON_DEMAND_INITIAL_SHARDS,
         };
@@ -65,11 +62,9 @@ impl Engine {
             self.check_on_demand_limit()?;
         }
         if busy >= MAX_CREATING_OR_DELETING {
-            // AWS's text, double space included (quoted from a real error in 2017; Terraform
-            // retries CreateStream on "simultaneously be in CREATING or DELETING").
-            return Err(KinesisError::LimitExceeded(format!(
-                "This request would have exceed the limit on the number  of streams that can simultaneously be in CREATING or DELETING for the account {account}. Limit: {MAX_CREATING_OR_DELETING}."
-            )));
+            // Terraform retries CreateStream on this message's "simultaneously be in CREATING or
+            // DELETING", one more reason it stays AWS's text to the byte.
+            return Err(KinesisError::too_many_streams_changing(account, MAX_CREATING_OR_DELETING));
         }
 
         let ranges = super::hash::creation_ranges(shard_count);
@@ -147,11 +142,12 @@ impl Engine {
     pub(super) fn check_on_demand_limit(&self) -> Result<()> {
         let on_demand = self.streams.read().values().filter(|s| s.mode == StreamMode::OnDemand).count();
         if on_demand >= self.config.on_demand_stream_limit as usize {
-            return Err(KinesisError::LimitExceeded(format!(
-                "This request would exceed the on-demand stream limit for the account {} in {}. \
-                 Current on-demand stream count for the account: {on_demand}. Limit: {}.",
-                self.config.account_id, self.config.region, self.config.on_demand_stream_limit
-            )));
+            return Err(KinesisError::on_demand_stream_limit_exceeded(
+                &self.config.account_id,
+                &self.config.region,
+                on_demand,
+                self.config.on_demand_stream_limit,
+            ));
         }
         Ok(())
     }

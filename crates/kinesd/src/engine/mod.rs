@@ -103,16 +103,17 @@ impl Engine {
         for (key, value) in store.catalog_load().await? {
             if key == ACCOUNT_KEY {
                 account = serde_json::from_slice(&value)
-                    .map_err(|e| KinesisError::InternalFailure(format!("corrupt account settings: {e}")))?;
+                    .map_err(|e| KinesisError::internal_failure_because(format!("corrupt account settings: {e}")))?;
             } else if key == SECRET_KEY {
                 let bytes: [u8; 32] = value
                     .as_ref()
                     .try_into()
-                    .map_err(|_| KinesisError::InternalFailure("corrupt token secret".into()))?;
+                    .map_err(|_| KinesisError::internal_failure_because("corrupt token secret"))?;
                 secret = Some(TokenSecret::from_bytes(bytes));
             } else if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
-                let stream: Stream = serde_json::from_slice(&value)
-                    .map_err(|e| KinesisError::InternalFailure(format!("corrupt catalog entry {name}: {e}")))?;
+                let stream: Stream = serde_json::from_slice(&value).map_err(|e| {
+                    KinesisError::internal_failure_because(format!("corrupt catalog entry {name}: {e}"))
+                })?;
                 streams.insert(name.to_owned(), Arc::new(stream));
             }
         }
@@ -179,7 +180,7 @@ impl Engine {
     }
 
     pub fn not_found(&self, name: &str) -> KinesisError {
-        KinesisError::ResourceNotFound(format!("Stream {name} under account {} not found.", self.config.account_id))
+        KinesisError::stream_not_found(name, &self.config.account_id)
     }
 
     pub fn stream_arn(&self, name: &str) -> String {
@@ -188,7 +189,7 @@ impl Engine {
 
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
-        let value = serde_json::to_vec(&stream).map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
+        let value = serde_json::to_vec(&stream).map_err(KinesisError::internal_failure_because)?;
         self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
         if stream.status_until_ms != 0
             && self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel) > stream.status_until_ms
@@ -239,12 +240,7 @@ impl Engine {
 
     /// AWS's answer to a change of a stream that is not ACTIVE.
     pub fn not_active(&self, stream: &Stream) -> KinesisError {
-        KinesisError::ResourceInUse(format!(
-            "Stream {} under account {} not ACTIVE, instead in state {}",
-            stream.name,
-            self.config.account_id,
-            stream.status.as_str()
-        ))
+        KinesisError::stream_not_active(&stream.name, &self.config.account_id, stream.status.as_str())
     }
 
     /// Settings (tags, retention, metrics, policies) may change while a stream is ACTIVE or
@@ -274,14 +270,13 @@ impl Engine {
 
     /// AWS's LimitExceededException for a request that would pass the account's shard limit.
     fn shard_limit_exceeded(&self, current: usize, additional: usize) -> KinesisError {
-        KinesisError::LimitExceeded(format!(
-            "This request would exceed the shard limit for the account {} in {}. \
-             Current shard count for the account: {current}. Limit: {}. \
-             Number of additional shards that would have resulted from this request: {additional}. \
-             Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
-             for current limits and how to request higher limits.",
-            self.config.account_id, self.config.region, self.config.shard_limit
-        ))
+        KinesisError::shard_limit_exceeded(
+            &self.config.account_id,
+            &self.config.region,
+            current,
+            self.config.shard_limit,
+            additional,
+        )
     }
 
     fn allocate_log(&self) -> crate::store::LogId {

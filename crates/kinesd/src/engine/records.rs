@@ -83,7 +83,7 @@ impl Engine {
         for (i, entry) in entries.into_iter().enumerate() {
             let key = entry.explicit_hash_key.unwrap_or_else(|| HashKey::from_partition_key(&entry.partition_key));
             let Some(slot) = stream.route_slot(key.0) else {
-                return Err(KinesisError::InternalFailure("no open shard covers the hash key".into()));
+                return Err(KinesisError::internal_failure_because("no open shard covers the hash key"));
             };
             let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };
             match batches.iter_mut().find(|b| b.0 == slot) {
@@ -130,19 +130,14 @@ impl Engine {
     }
 
     fn shard_not_found(&self, stream: &str, shard: &str) -> KinesisError {
-        KinesisError::ResourceNotFound(format!(
-            "Shard {shard} in stream {stream} under account {} does not exist",
-            self.config.account_id
-        ))
+        KinesisError::shard_does_not_exist(shard, stream, &self.config.account_id)
     }
 
     pub async fn get_shard_iterator(&self, name: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
         let account = &self.config.account_id;
         // AWS parses the shard id before it looks the stream up.
         let Some(index) = super::catalog::parse_shard_id(shard_id) else {
-            return Err(KinesisError::ResourceNotFound(format!(
-                "Could not find shard {shard_id} in stream {name} under account {account}."
-            )));
+            return Err(KinesisError::could_not_find_shard(shard_id, name, account));
         };
         let stream = match self.stream(name).await {
             Ok(stream) if stream.status != StreamStatus::Creating => stream,
@@ -154,20 +149,12 @@ impl Engine {
         // AWS's checks on a client's sequence number, in its order (see `claim`).
         let check = |claim: &Claim| -> Result<SequenceNumber> {
             if claim.shard_index != i64::from(shard.index) {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                    claim.shown_shard_id(),
-                    shard.id()
-                )));
+                return Err(KinesisError::sequence_number_of_other_shard(&claim.shown_shard_id(), &shard.id()));
             }
             match claim.sequence {
                 Some(seq) if seq.shard_created_secs == shard.created_ms / 1000 => Ok(seq),
                 _ if claim.version == Version::V0 => Err(KinesisError::internal_failure()),
-                _ => Err(KinesisError::InvalidArgument(format!(
-                    "StartingSequenceNumber {} used in GetShardIterator on shard {} in stream {name} under account {account} is invalid because it did not come from this stream.",
-                    claim.text,
-                    shard.id()
-                ))),
+                _ => Err(KinesisError::sequence_number_of_other_stream(&claim.text, &shard.id(), name, account)),
             }
         };
         let position = match start {
@@ -179,9 +166,7 @@ impl Engine {
             IteratorStart::AtTimestamp(ms) => {
                 let now = now_ms() as i64;
                 if ms > now {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {ms}, currentTimestampInMillis: {now}"
-                    )));
+                    return Err(KinesisError::iterator_timestamp_in_future(ms, now));
                 }
                 self.store.seek_time(shard.log, ms.max(0) as u64).await?
             }
@@ -202,16 +187,11 @@ impl Engine {
     }
 
     pub async fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsPage> {
-        let token = ShardIteratorToken::decode(iterator, &self.secret)
-            .map_err(|_| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
+        let token =
+            ShardIteratorToken::decode(iterator, &self.secret).map_err(|_| KinesisError::shard_iterator_invalid())?;
         let now = now_ms();
         if now.saturating_sub(token.issued_ms) > self.config.iterator_ttl_ms {
-            return Err(KinesisError::ExpiredIterator(format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
-                java_date(token.issued_ms),
-                java_date(now),
-                self.config.iterator_ttl_ms
-            )));
+            return Err(KinesisError::iterator_expired(token.issued_ms, now, self.config.iterator_ttl_ms));
         }
         let gone = || self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index));
         let stream = self.stream(&token.stream_name).await.map_err(|_| gone())?;

@@ -22,10 +22,7 @@ const DAY_MS: u64 = 86_400_000;
 
 impl Engine {
     fn could_not_find(&self, stream: &str, shard: &str) -> KinesisError {
-        KinesisError::ResourceNotFound(format!(
-            "Could not find shard {shard} in stream {stream} under account {}.",
-            self.config.account_id
-        ))
+        KinesisError::could_not_find_shard(shard, stream, &self.config.account_id)
     }
 
     /// The stream must be ACTIVE and provisioned (AWS reshards on-demand streams itself).
@@ -34,10 +31,7 @@ impl Engine {
             return Err(self.not_active(stream));
         }
         if stream.mode == StreamMode::OnDemand {
-            return Err(KinesisError::Validation(format!(
-                "Request is invalid. Stream {} under account {} is in On-Demand mode.",
-                stream.name, self.config.account_id
-            )));
+            return Err(KinesisError::stream_is_on_demand(&stream.name, &self.config.account_id));
         }
         Ok(())
     }
@@ -46,12 +40,7 @@ impl Engine {
     fn open_shard<'a>(&self, stream: &'a Stream, index: u32) -> Result<&'a Shard> {
         let shard = stream.shard(index).ok_or_else(|| self.could_not_find(&stream.name, &shard_id(index)))?;
         if !shard.is_open() {
-            return Err(KinesisError::InvalidArgument(format!(
-                "Shard {} in stream {} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
-                shard.id(),
-                stream.name,
-                self.config.account_id
-            )));
+            return Err(KinesisError::shard_already_resharded(&shard.id(), &stream.name, &self.config.account_id));
         }
         Ok(shard)
     }
@@ -71,13 +60,14 @@ impl Engine {
             // other key at or above the shard's end.
             let key = HashKey::parse_decimal(new_start).map_or(u128::MAX, |k| k.0);
             if key <= range.start.saturating_add(1) || key >= range.end {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "NewStartingHashKey {new_start} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
-                    shard.id(),
-                    self.config.account_id,
+                return Err(KinesisError::split_key_out_of_range(
+                    new_start,
+                    &shard.id(),
+                    name,
+                    &self.config.account_id,
                     range.start,
-                    range.end
-                )));
+                    range.end,
+                ));
             }
             self.begin_update(stream, now, PendingChange::Split { shard: index, at: key })
         })
@@ -95,12 +85,7 @@ impl Engine {
             // AWS requires ShardToMerge to sit directly below AdjacentShardToMerge; the inverted
             // order is refused with the same message.
             if a.range.end.checked_add(1) != Some(b.range.start) {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
-                    a.id(),
-                    b.id(),
-                    self.config.account_id
-                )));
+                return Err(KinesisError::shards_not_adjacent(&a.id(), &b.id(), name, &self.config.account_id));
             }
             self.begin_update(stream, now, PendingChange::Merge { shard: lower, adjacent: upper })
         })
@@ -116,33 +101,19 @@ impl Engine {
                 let open = stream.open_shard_count();
                 let others = self.account_open_shards().saturating_sub(open);
                 let limit = (self.config.shard_limit as usize).min(MAX_SHARDS_PER_STREAM);
-                let exceeded = |what: &str| {
-                    KinesisError::LimitExceeded(format!(
-                        "{what} Current open shard count: {open}, Target shard count: {target}"
-                    ))
-                };
                 if target as usize > MAX_SHARDS_PER_STREAM
                     || others + target as usize > self.config.shard_limit as usize
                 {
-                    return Err(exceeded(&format!(
-                        "Target shard count or number of open shards cannot be greater than {limit}."
-                    )));
+                    return Err(KinesisError::target_shard_count_too_high(limit, open, target));
                 }
                 if target as usize > open * 2 {
-                    return Err(exceeded(
-                        "UpdateShardCount cannot scale up over double your current open shard count.",
-                    ));
+                    return Err(KinesisError::scale_up_too_far(open, target));
                 }
                 if (target as usize) * 2 < open {
-                    return Err(exceeded(
-                        "UpdateShardCount cannot scale down below half your current open shard count.",
-                    ));
+                    return Err(KinesisError::scale_down_too_far(open, target));
                 }
                 if !within_rate(&mut stream.scalings_ms, now, DAY_MS, SCALINGS_PER_DAY) {
-                    return Err(KinesisError::LimitExceeded(format!(
-                        "Exceeded the limit of {SCALINGS_PER_DAY} UpdateShardCount operations per rolling 24-hour period for stream {name} under account {}.",
-                        self.config.account_id
-                    )));
+                    return Err(KinesisError::scaling_rate_exceeded(SCALINGS_PER_DAY, name, &self.config.account_id));
                 }
                 stream.scalings_ms.push(now);
                 self.begin_update(stream, now, PendingChange::Scale { target })?;

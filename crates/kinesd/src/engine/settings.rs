@@ -57,26 +57,18 @@ impl Engine {
             .modify(name, |stream, _| {
                 self.require_settled(stream)?;
                 if hours < MIN_RETENTION_HOURS as i32 {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too short."
-                    )));
+                    return Err(KinesisError::retention_too_short(MIN_RETENTION_HOURS, hours));
                 }
                 if hours > MAX_RETENTION_HOURS as i32 {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too long."
-                    )));
+                    return Err(KinesisError::retention_too_long(MAX_RETENTION_HOURS, hours));
                 }
                 let existing = stream.retention_hours as i32;
                 match change {
                     RetentionChange::Increase if hours < existing => {
-                        return Err(KinesisError::InvalidArgument(format!(
-                            "Requested retention period ({hours} hours) for stream {name} can not be shorter than existing retention period ({existing} hours). Use DecreaseRetentionPeriod API."
-                        )));
+                        return Err(KinesisError::retention_increase_below_current(name, hours, existing));
                     }
                     RetentionChange::Decrease if hours > existing => {
-                        return Err(KinesisError::InvalidArgument(format!(
-                            "Requested retention period ({hours} hours) for stream {name} can not be longer than existing retention period ({existing} hours). Use IncreaseRetentionPeriod API."
-                        )));
+                        return Err(KinesisError::retention_decrease_above_current(name, hours, existing));
                     }
                     _ => {}
                 }
@@ -133,10 +125,11 @@ impl Engine {
                 return Err(self.not_active(stream));
             }
             if !within_rate(&mut stream.encryption_changes_ms, now, DAY_MS, ENCRYPTION_CHANGES_PER_DAY) {
-                return Err(KinesisError::LimitExceeded(format!(
-                    "Exceeded the limit of {ENCRYPTION_CHANGES_PER_DAY} encryption changes per rolling 24-hour period for stream {name} under account {}.",
-                    self.config.account_id
-                )));
+                return Err(KinesisError::encryption_change_rate_exceeded(
+                    ENCRYPTION_CHANGES_PER_DAY,
+                    name,
+                    &self.config.account_id,
+                ));
             }
             stream.encryption_changes_ms.push(now);
             self.begin_update(stream, now, PendingChange::Encryption { key })
@@ -157,12 +150,10 @@ impl Engine {
                 return Err(self.not_active(stream));
             }
             if warm_throughput_mibps.is_some() && mode != StreamMode::OnDemand {
-                return Err(KinesisError::InvalidArgument(
-                    "WarmThroughputMiBps can only be specified for ON_DEMAND streams.".into(),
-                ));
+                return Err(KinesisError::warm_throughput_needs_on_demand());
             }
             if warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
-                return Err(warm_throughput_needs_commitment());
+                return Err(KinesisError::warm_throughput_needs_commitment());
             }
             if mode == stream.mode {
                 return Ok(());
@@ -178,10 +169,11 @@ impl Engine {
                 }
             }
             if !within_rate(&mut stream.mode_switches_ms, now, DAY_MS, MODE_SWITCHES_PER_DAY) {
-                return Err(KinesisError::LimitExceeded(format!(
-                    "Exceeded the limit of {MODE_SWITCHES_PER_DAY} capacity mode switches per rolling 24-hour period for stream {name} under account {}.",
-                    self.config.account_id
-                )));
+                return Err(KinesisError::mode_switch_rate_exceeded(
+                    MODE_SWITCHES_PER_DAY,
+                    name,
+                    &self.config.account_id,
+                ));
             }
             stream.mode_switches_ms.push(now);
             self.begin_update(stream, now, PendingChange::Mode { mode, warm_throughput_mibps })
@@ -200,18 +192,13 @@ impl Engine {
                     return Err(self.not_active(stream));
                 }
                 if stream.mode != StreamMode::OnDemand {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "Warm throughput can only be configured for ON_DEMAND streams. Stream {name} under account {} is in PROVISIONED mode.",
-                        self.config.account_id
-                    )));
+                    return Err(KinesisError::warm_throughput_stream_provisioned(name, &self.config.account_id));
                 }
                 if !committed {
-                    return Err(warm_throughput_needs_commitment());
+                    return Err(KinesisError::warm_throughput_needs_commitment());
                 }
                 if target > MAX_WARM_THROUGHPUT_MIBPS {
-                    return Err(KinesisError::LimitExceeded(format!(
-                        "Warm throughput cannot be greater than {MAX_WARM_THROUGHPUT_MIBPS} MiBps. Requested: {target} MiBps."
-                    )));
+                    return Err(KinesisError::warm_throughput_too_high(MAX_WARM_THROUGHPUT_MIBPS, target));
                 }
                 let current = stream.warm_throughput_mibps;
                 self.begin_update(stream, now, PendingChange::WarmThroughput { target_mibps: target })?;
@@ -245,12 +232,4 @@ pub(super) async fn apply(engine: &Engine, mut next: Stream, change: PendingChan
         PendingChange::WarmThroughput { target_mibps } => next.warm_throughput_mibps = Some(target_mibps),
     }
     engine.save(next).await.map(|_| ())
-}
-
-/// Warm throughput is only for accounts with a minimum throughput billing commitment, whichever
-/// operation asks for it (CreateStream, UpdateStreamMode, UpdateStreamWarmThroughput).
-pub(super) fn warm_throughput_needs_commitment() -> KinesisError {
-    KinesisError::InvalidArgument(
-        "Warm throughput requires MinimumThroughputBillingCommitment to be enabled for the account.".into(),
-    )
 }

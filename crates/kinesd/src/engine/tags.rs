@@ -36,10 +36,7 @@ impl Engine {
     }
 
     fn too_many_tags(&self, stream: &str) -> KinesisError {
-        KinesisError::InvalidArgument(format!(
-            "Failed to add tags to stream {stream} under account {} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it.",
-            self.config.account_id
-        ))
+        KinesisError::too_many_tags(stream, &self.config.account_id, MAX_TAGS_PER_STREAM)
     }
 
     fn check_tag_text<'a>(
@@ -49,20 +46,14 @@ impl Engine {
         mut texts: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<()> {
         if !texts.clone().all(tag_chars_valid) {
-            return Err(KinesisError::InvalidArgument(
-                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
-                    .into(),
-            ));
+            return Err(KinesisError::tags_invalid_characters());
         }
         if texts.any(|t| t.contains('%')) {
-            let verb = match verb {
-                TagVerb::Add => "add tags to",
-                TagVerb::Remove => "remove tags from",
-            };
-            return Err(KinesisError::InvalidArgument(format!(
-                "Failed to {verb} stream {stream} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.",
-                self.config.account_id
-            )));
+            let account = &self.config.account_id;
+            return Err(match verb {
+                TagVerb::Add => KinesisError::tags_to_add_illegal_characters(stream, account),
+                TagVerb::Remove => KinesisError::tags_to_remove_illegal_characters(stream, account),
+            });
         }
         Ok(())
     }
@@ -132,20 +123,19 @@ impl Engine {
 /// A resource policy must be a JSON policy document: an object with a `Statement` that is an
 /// object or a non-empty array of objects.
 fn check_policy_document(policy: &str) -> Result<()> {
-    let invalid = |why: &str| KinesisError::InvalidArgument(format!("Invalid policy document: {why}"));
-    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| invalid("the policy is not valid JSON."))?;
+    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| KinesisError::policy_not_json())?;
     let statement = doc
         .as_object()
-        .ok_or_else(|| invalid("the policy must be a JSON object."))?
+        .ok_or_else(KinesisError::policy_not_an_object)?
         .get("Statement")
-        .ok_or_else(|| invalid("the policy must contain a Statement."))?;
+        .ok_or_else(KinesisError::policy_without_statement)?;
     let ok = match statement {
         serde_json::Value::Object(_) => true,
         serde_json::Value::Array(items) => !items.is_empty() && items.iter().all(serde_json::Value::is_object),
         _ => false,
     };
     if !ok {
-        return Err(invalid("Statement must be an object or a non-empty list of objects."));
+        return Err(KinesisError::policy_statement_malformed());
     }
     Ok(())
 }

@@ -78,7 +78,7 @@ pub fn operation(target: Option<&str>) -> Result<Operation, KinesisError> {
     target
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .and_then(Operation::from_name)
-        .ok_or_else(|| KinesisError::UnknownOperation(String::new()))
+        .ok_or_else(KinesisError::unknown_operation)
 }
 
 /// The members of an error body, decided once for every codec: `__type` always; the message
@@ -215,21 +215,15 @@ pub fn open(request: WireRequest<'_>) -> Opened {
         Err(e) => return Opened::Failed(codec, e),
     };
     let Some(codec) = codec else {
-        return Opened::Failed(None, KinesisError::Serialization(String::new()));
+        return Opened::Failed(None, KinesisError::body_undecodable());
     };
     let body = match request.body {
         Ok(body) => body,
         Err(BodyError::TooLarge(limit)) => {
-            return Opened::Failed(
-                Some(codec),
-                KinesisError::RequestEntityTooLarge(format!("Request body exceeds the maximum of {limit} bytes.")),
-            );
+            return Opened::Failed(Some(codec), KinesisError::request_body_too_large(limit));
         }
         Err(BodyError::Unreadable(e)) => {
-            return Opened::Failed(
-                Some(codec),
-                KinesisError::Serialization(format!("Could not read the request body: {e}")),
-            );
+            return Opened::Failed(Some(codec), KinesisError::request_body_unreadable(e));
         }
     };
     match request::parse(codec, operation, &body) {

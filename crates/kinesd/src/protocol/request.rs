@@ -38,9 +38,9 @@ pub fn parse(codec: Codec, op: Operation, body: &[u8]) -> Result<Parsed> {
             {
                 return Ok(Parsed::PutRecords(Box::new(input)));
             }
-            let value = super::json::parse(body).map_err(|_| KinesisError::Serialization(String::new()))?;
+            let value = super::json::parse(body).map_err(|_| KinesisError::body_undecodable())?;
             if !matches!(value, Value::Map(_)) {
-                return Err(KinesisError::Serialization("Start of structure or map expected.".into()));
+                return Err(KinesisError::body_not_a_structure());
             }
             Ok(Parsed::Generic(value))
         }
@@ -57,7 +57,7 @@ pub fn input<T: Request>(mut parsed: Parsed) -> Result<T> {
         Parsed::Generic(v) => v,
         Parsed::PutRecords(_) | Parsed::Taken => Value::Map(Vec::new()),
     };
-    let input = T::from_value(value).map_err(|e| KinesisError::Serialization(e.0))?.unwrap_or_default();
+    let input = T::from_value(value).map_err(|e| KinesisError::member_type_mismatch(e.0))?.unwrap_or_default();
     checked(input)
 }
 
@@ -65,7 +65,7 @@ fn checked<T: Request>(input: T) -> Result<T> {
     let mut violations = Violations::default();
     input.check(&mut violations);
     match violations.into_message() {
-        Some(message) => Err(KinesisError::Validation(message)),
+        Some(message) => Err(KinesisError::constraints_violated(message)),
         None => Ok(input),
     }
 }

@@ -17,20 +17,14 @@ pub async fn handle(ctx: &Context, input: CreateStreamInput) -> Result<()> {
         None => StreamMode::Provisioned,
     };
     if mode == StreamMode::OnDemand && input.shard_count.is_some() {
-        return Err(KinesisError::Validation(
-            "ShardCount is not supported for streams with ON_DEMAND capacity mode.".into(),
-        ));
+        return Err(KinesisError::shard_count_with_on_demand());
     }
     if input.warm_throughput_mibps.is_some() && mode != StreamMode::OnDemand {
-        return Err(KinesisError::InvalidArgument(
-            "WarmThroughputMiBps can only be specified for ON_DEMAND streams.".into(),
-        ));
+        return Err(KinesisError::warm_throughput_needs_on_demand());
     }
     let shard_count = match input.shard_count {
         Some(n) if n < 1 => {
-            return Err(KinesisError::Validation(format!(
-                "1 validation error detected: Value '{n}' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"
-            )));
+            return Err(KinesisError::shard_count_below_one(n));
         }
         Some(n) => Some(n as u32),
         None => None,

@@ -27,20 +27,14 @@ pub async fn handle(ctx: &Context, input: GetShardIteratorInput) -> Result<GetSh
         (Some(ShardIteratorType::AtTimestamp), _) => match input.timestamp {
             Some(ts) => IteratorStart::AtTimestamp(ts.millis),
             None => {
-                return Err(KinesisError::InvalidArgument(
-                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into(),
-                ));
+                return Err(KinesisError::iterator_timestamp_missing());
             }
         },
         (Some(kind), _) => {
-            let detail = if sequence.is_some() { "also a StartingSequenceNumber" } else { "no StartingSequenceNumber" };
-            return Err(KinesisError::InvalidArgument(format!(
-                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {detail}.",
-                kind.as_str()
-            )));
+            return Err(KinesisError::iterator_arguments_mismatch(kind.as_str(), sequence.is_some()));
         }
         (None, _) => {
-            return Err(KinesisError::InvalidArgument("Invalid ShardIteratorType.".into()));
+            return Err(KinesisError::iterator_type_invalid());
         }
     };
     let iterator = engine.get_shard_iterator(&name, &shard, start).await?;
@@ -54,10 +48,7 @@ async fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<Cl
             // AWS reports a missing stream or shard before a malformed sequence number.
             engine.get_shard_iterator(stream, shard, IteratorStart::TrimHorizon).await?;
             let shown = parse_shard_id(shard).map_or_else(|| shard.to_owned(), shard_id);
-            Err(KinesisError::InvalidArgument(format!(
-                "StartingSequenceNumber {s} used in GetShardIterator on shard {shown} in stream {stream} under account {} is invalid.",
-                engine.config.account_id
-            )))
+            Err(KinesisError::sequence_number_invalid(s, &shown, stream, &engine.config.account_id))
         }
     }
 }

@@ -74,9 +74,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
                 (input.stream_creation_timestamp.is_some(), "StreamCreationTimestamp"),
             ] {
                 if given {
-                    return Err(KinesisError::InvalidArgument(format!(
-                        "NextToken and {member} cannot be provided together."
-                    )));
+                    return Err(KinesisError::next_token_combined_with(member));
                 }
             }
             let page = page::open(engine, token, "")?;
@@ -84,7 +82,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
                 .after
                 .split_once('|')
                 .and_then(|(a, f)| Some((a.to_owned(), Filter::decode(f)?)))
-                .ok_or_else(|| KinesisError::InvalidArgument(format!("Invalid NextToken: {token}")))?;
+                .ok_or_else(|| KinesisError::next_token_invalid(token))?;
             let stream = engine.stream(&page.stream_name).await?;
             if stream.created_ms != page.stream_created_ms {
                 return Err(engine.not_found(&page.stream_name));
@@ -93,7 +91,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
         }
         None => {
             if input.stream_name.is_none() && input.stream_arn.is_none() {
-                return Err(KinesisError::InvalidArgument("Either NextToken or StreamName should be provided.".into()));
+                return Err(KinesisError::next_token_or_stream_required());
             }
             let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
             let stream = engine.stream(&name).await?;
@@ -118,10 +116,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
         return Err(engine.not_found(&name));
     }
     if matches!(stream.status, StreamStatus::Creating | StreamStatus::Deleting) {
-        return Err(KinesisError::ResourceInUse(format!(
-            "Stream {name} under account {account} is in {} state.",
-            stream.status.as_str()
-        )));
+        return Err(KinesisError::shards_not_listable(&name, account, stream.status.as_str()));
     }
     let limit = input.max_results.map_or(DEFAULT_MAX_RESULTS, |m| m as usize).min(DEFAULT_MAX_RESULTS);
     let now = now_ms();
@@ -148,16 +143,12 @@ fn shard_filter(stream: &Stream, f: &crate::protocol::model::ShardFilter) -> Res
     // A time before the trim horizon lists what the horizon does: the shards open then have
     // expired, and their children alone tile the key space.
     let at = |ts: Option<crate::protocol::Timestamp>, kind: &str| -> Result<u64> {
-        let ts = ts.ok_or_else(|| {
-            KinesisError::InvalidArgument(format!("Timestamp must be specified for ShardFilter type {kind}."))
-        })?;
+        let ts = ts.ok_or_else(|| KinesisError::shard_filter_timestamp_missing(kind))?;
         Ok((ts.millis.max(0) as u64).max(trim_horizon))
     };
     Ok(match kind {
         Some(ShardFilterType::AfterShardId) => {
-            let id = f.shard_id.as_deref().ok_or_else(|| {
-                KinesisError::InvalidArgument("ShardId must be specified for ShardFilter type AFTER_SHARD_ID.".into())
-            })?;
+            let id = f.shard_id.as_deref().ok_or_else(KinesisError::shard_filter_shard_id_missing)?;
             (Filter::All, Some(id.to_owned()))
         }
         Some(ShardFilterType::AtTrimHorizon) => (Filter::OpenAt(trim_horizon), None),

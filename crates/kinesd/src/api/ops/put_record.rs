@@ -24,10 +24,7 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
             }
             Ok(c) if c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
             _ => {
-                return Err(KinesisError::InvalidArgument(format!(
-                    "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {name} under account {} is invalid.",
-                    engine.config.account_id
-                )));
+                return Err(KinesisError::ordering_sequence_number_invalid(s, &name, &engine.config.account_id));
             }
         }
     }
@@ -41,7 +38,7 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
             sequence_number: sequence_number.to_string(),
             encryption_type: written_encryption_type(&stream),
         }),
-        Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::InternalFailure(message)),
+        Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::internal_failure_because(message)),
         None => Err(KinesisError::internal_failure()),
     }
 }

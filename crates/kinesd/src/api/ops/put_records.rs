@@ -22,7 +22,7 @@ pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsR
         .map(|r| r.data.as_ref().map_or(0, |d| d.len()) + r.partition_key.as_ref().map_or(0, |k| k.len()))
         .sum();
     if total > MAX_REQUEST_BYTES {
-        return Err(KinesisError::InvalidArgument("Records size exceeds 10 MB limit".into()));
+        return Err(KinesisError::records_too_large());
     }
     let stream = engine.stream(&name).await?;
     let mut entries = Vec::with_capacity(records.len());

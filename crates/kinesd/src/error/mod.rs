@@ -1,5 +1,11 @@
 //! The errors kinesd answers with: one variant per AWS error type, each knowing its `__type`
 //! and HTTP status. The engine and the api layer produce them; the protocol layer encodes them.
+//!
+//! Every message kinesd sends is written once, in `messages.rs`, as a named constructor
+//! (`KinesisError::stream_not_found`, ...): AWS's texts must match byte for byte, and a text
+//! formatted at several call sites drifts. Outside this module only tests build raw variants.
+
+mod messages;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KinesisError {
@@ -100,11 +106,6 @@ impl KinesisError {
             | NotImplemented(m)
             | InternalFailure(m) => m,
         }
-    }
-
-    /// AWS's InternalFailure; its text never reaches the client (the body carries no message).
-    pub fn internal_failure() -> Self {
-        KinesisError::InternalFailure(INTERNAL_FAILURE_MESSAGE.to_owned())
     }
 
     /// AWS's Coral serializer spells the member `Message` for these errors.
