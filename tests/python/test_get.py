@@ -342,6 +342,29 @@ def test_iterator_of_recreated_stream_does_not_read_new_incarnation(kinesis):
     kinesis.delete_stream(StreamName=name)
 
 
+def test_get_records_stream_arn_must_name_the_iterators_stream(kinesis, raw_kinesis, make_stream, server):
+    """GetRecords' optional StreamARN must name the stream the iterator came from. AWS's answer to
+    a disagreeing StreamARN is not on record; kinesd refuses it with InvalidArgumentException
+    (type and wording are kinesd's own, docs/aws-behaviour.md §14) instead of ignoring it."""
+    a, b = make_stream(1), make_stream(1)
+    _put(kinesis, a, 2)
+    it = _iter(kinesis, a, ShardIteratorType="TRIM_HORIZON")
+    for named in (b, unique_name("absent")):
+        with pytest.raises(ClientError) as ei:
+            kinesis.get_records(ShardIterator=it, StreamARN=server.arn(named))
+        assert error_of(ei) == (
+            400, "InvalidArgumentException",
+            f"StreamARN {server.arn(named)} does not match the stream {a} of the ShardIterator.")
+    # A StreamARN of another account is a stream this server does not have, as for every operation.
+    foreign = f"arn:aws:kinesis:{server.region}:000011112222:stream/{a}"
+    with pytest.raises(ClientError) as ei:
+        kinesis.get_records(ShardIterator=it, StreamARN=foreign)
+    assert error_of(ei) == (400, "ResourceNotFoundException", f"Stream {a} under account 000011112222 not found.")
+    # The iterator's own StreamARN reads as if it were absent.
+    resp = kinesis.get_records(ShardIterator=it, StreamARN=server.arn(a))
+    assert [r["Data"] for r in resp["Records"]] == [b"r0", b"r1"]
+
+
 # -------------------------------------------------------------------------------- expiry
 
 

@@ -201,7 +201,14 @@ impl Engine {
         .encode(&self.secret)
     }
 
-    pub async fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsPage> {
+    /// Reads from where `iterator` points. `named_stream` is `(name, StreamARN as sent)` when the
+    /// request has a StreamARN: an iterator is read only together with the stream it came from.
+    pub async fn get_records(
+        &self,
+        iterator: &str,
+        limit: usize,
+        named_stream: Option<(&str, &str)>,
+    ) -> Result<RecordsPage> {
         let token = ShardIteratorToken::decode(iterator, &self.secret)
             .map_err(|_| KinesisError::InvalidArgument("Invalid ShardIterator.".into()))?;
         let now = now_ms();
@@ -211,6 +218,17 @@ impl Engine {
                 java_date(token.issued_ms),
                 java_date(now),
                 self.config.iterator_ttl_ms
+            )));
+        }
+        // No AWS answer is on record for a StreamARN that names another stream than the
+        // iterator's; kinesd refuses the pair rather than read a stream the caller did not name
+        // (docs/aws-behaviour.md §14). The text is kinesd's own.
+        if let Some((named, arn)) = named_stream
+            && named != token.stream_name
+        {
+            return Err(KinesisError::InvalidArgument(format!(
+                "StreamARN {arn} does not match the stream {} of the ShardIterator.",
+                token.stream_name
             )));
         }
         let gone = || self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index));
@@ -347,17 +365,32 @@ mod tests {
         recreate(&engine, "s", 1).await;
         put(&engine, "s", 5).await;
         // Position 3 exists in the new shard 0, which must not make the old iterator valid there.
-        let err = engine.get_records(&old0, 100).await.err().expect("old iterator refused");
+        let err = engine.get_records(&old0, 100, None).await.err().expect("old iterator refused");
         assert!(matches!(err, KinesisError::InternalFailure(_)), "{err:?}");
         // Shard 1 is gone with the old incarnation.
-        let err = engine.get_records(&old1, 100).await.err().expect("old iterator refused");
+        let err = engine.get_records(&old1, 100, None).await.err().expect("old iterator refused");
         assert!(
             matches!(&err, KinesisError::ResourceNotFound(m) if m == "Shard shardId-000000000001 in stream s under account 000000000000 does not exist"),
             "{err:?}"
         );
         // The new incarnation's own iterators read all five records.
         let fresh = engine.get_shard_iterator("s", "0", IteratorStart::TrimHorizon).await.unwrap();
-        assert_eq!(engine.get_records(&fresh, 100).await.unwrap().records.len(), 5);
+        assert_eq!(engine.get_records(&fresh, 100, None).await.unwrap().records.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_stream_arn_must_name_the_stream_of_the_iterator() {
+        let engine = engine().await;
+        create(&engine, "a", 1).await;
+        create(&engine, "b", 1).await;
+        put(&engine, "a", 2).await;
+        let it = engine.get_shard_iterator("a", "0", IteratorStart::TrimHorizon).await.unwrap();
+        let err = engine.get_records(&it, 100, Some(("b", "arn-of-b"))).await.err().expect("mismatch refused");
+        assert!(
+            matches!(&err, KinesisError::InvalidArgument(m) if m == "StreamARN arn-of-b does not match the stream a of the ShardIterator."),
+            "{err:?}"
+        );
+        assert_eq!(engine.get_records(&it, 100, Some(("a", "arn-of-a"))).await.unwrap().records.len(), 2);
     }
 
     #[test]

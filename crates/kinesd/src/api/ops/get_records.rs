@@ -1,7 +1,7 @@
 //! GetRecords: up to Limit records (10,000) and 10 MiB from an iterator, a fresh iterator on
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
-use crate::api::common::hash_range_view;
+use crate::api::common::{hash_range_view, stream_name};
 use crate::api::model::{ChildShard, GetRecordsInput};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
@@ -14,7 +14,13 @@ const DEFAULT_LIMIT: usize = 10_000;
 pub async fn handle(engine: &Engine, input: GetRecordsInput) -> Result<RecordsReply> {
     let iterator = input.shard_iterator.unwrap_or_default();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-    let page = engine.get_records(&iterator, limit).await?;
+    // A StreamARN of another account or region, or a malformed one, is refused as every
+    // operation refuses it; one of this server's streams must then be the iterator's.
+    let named = match input.stream_arn.as_deref() {
+        Some(arn) => Some((stream_name(engine, None, Some(arn))?, arn)),
+        None => None,
+    };
+    let page = engine.get_records(&iterator, limit, named.as_ref().map(|(name, arn)| (name.as_str(), *arn))).await?;
     let child_shards = page.next_iterator.is_none().then(|| {
         page.child_shards
             .iter()
