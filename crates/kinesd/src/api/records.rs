@@ -1,7 +1,5 @@
 //! Checks PutRecord and PutRecords share.
 
-use bytes::Bytes;
-
 use crate::engine::catalog::Stream;
 use crate::engine::hash::HashKey;
 use crate::error::{KinesisError, Result};
@@ -18,15 +16,23 @@ pub fn explicit_hash_key(value: Option<&str>) -> Result<Option<HashKey>> {
     }
 }
 
-/// A record (data plus partition key) may not exceed the stream's MaxRecordSizeInKiB.
-pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> Result<()> {
-    let limit = stream.max_record_kib as usize * 1024;
-    let size = data.len() + partition_key.len();
-    if size > limit {
-        return Err(KinesisError::Validation(format!(
-            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
-            limit
-        )));
-    }
-    Ok(())
+/// The largest record (data plus partition key) the stream takes, in bytes: its MaxRecordSizeInKiB.
+pub fn max_record_bytes(stream: &Stream) -> usize {
+    stream.max_record_kib as usize * 1024
+}
+
+/// A record over the stream's `limit` in AWS's words, reported at `path` (`data` for PutRecord,
+/// `records.N.member.data` for PutRecords): the stream's limit takes the place of the model's
+/// 10 MiB in the constraint (AWS's answer quoted in awslabs/amazon-kinesis-producer#680).
+pub fn record_size_violation(path: &str, limit: usize) -> String {
+    format!("Value at '{path}' failed to satisfy constraint: Member must have length less than or equal to {limit}")
+}
+
+/// The ValidationException of record-size violations, listed as AWS lists violations: at most
+/// ten, counted in the header.
+pub fn record_size_error(mut violations: Vec<String>) -> KinesisError {
+    violations.truncate(10);
+    let n = violations.len();
+    let plural = if n > 1 { "s" } else { "" };
+    KinesisError::Validation(format!("{n} validation error{plural} detected: {}", violations.join("; ")))
 }

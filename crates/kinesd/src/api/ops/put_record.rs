@@ -2,7 +2,7 @@
 
 use crate::api::common::{stream_name, written_encryption_type};
 use crate::api::model::{PutRecordInput, PutRecordOutput};
-use crate::api::records::{check_record_size, explicit_hash_key};
+use crate::api::records::{explicit_hash_key, max_record_bytes, record_size_error, record_size_violation};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::claim::{Claim, Version};
@@ -31,7 +31,10 @@ pub async fn handle(engine: &Engine, input: PutRecordInput) -> Result<PutRecordO
         }
     }
     let stream = engine.stream(&name).await?;
-    check_record_size(&stream, &partition_key, &data)?;
+    let limit = max_record_bytes(&stream);
+    if data.len() + partition_key.len() > limit {
+        return Err(record_size_error(vec![record_size_violation("data", limit)]));
+    }
     let (stream, mut outcomes) =
         engine.put_records(&name, vec![PutEntry { partition_key, data, explicit_hash_key: explicit }]).await?;
     match outcomes.pop() {

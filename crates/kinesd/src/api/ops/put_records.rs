@@ -3,7 +3,7 @@
 
 use crate::api::common::{stream_name, written_encryption_type};
 use crate::api::model::PutRecordsInput;
-use crate::api::records::{check_record_size, explicit_hash_key};
+use crate::api::records::{explicit_hash_key, max_record_bytes, record_size_error, record_size_violation};
 use crate::engine::Engine;
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{PutEntry, PutOutcome};
@@ -24,11 +24,25 @@ pub async fn handle(engine: &Engine, input: PutRecordsInput) -> Result<PutRecord
         return Err(KinesisError::InvalidArgument("Records size exceeds 10 MB limit".into()));
     }
     let stream = engine.stream(&name).await?;
+    // Every oversized record is named in one ValidationException of the whole request (AWS's
+    // answer, awslabs/amazon-kinesis-producer#680); per-record results carry only throughput
+    // and internal failures. Like the model's checks it comes before the ExplicitHashKey check.
+    let limit = max_record_bytes(&stream);
+    let violations: Vec<String> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.data.as_ref().map_or(0, |d| d.len()) + r.partition_key.as_ref().map_or(0, |k| k.len()) > limit
+        })
+        .map(|(i, _)| record_size_violation(&format!("records.{}.member.data", i + 1), limit))
+        .collect();
+    if !violations.is_empty() {
+        return Err(record_size_error(violations));
+    }
     let mut entries = Vec::with_capacity(records.len());
     for r in records {
         let partition_key = r.partition_key.unwrap_or_default();
         let data = r.data.unwrap_or_default();
-        check_record_size(&stream, &partition_key, &data)?;
         let explicit = explicit_hash_key(r.explicit_hash_key.as_deref())?;
         entries.push(PutEntry { partition_key, data, explicit_hash_key: explicit });
     }
