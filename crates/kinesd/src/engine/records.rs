@@ -13,7 +13,8 @@ use super::{Engine, now_ms};
 use crate::error::{INTERNAL_FAILURE_MESSAGE, KinesisError, Result};
 use crate::store::{NewRecord, StoredRecord};
 
-/// Record flag: written while server-side encryption was on.
+/// Record flag: written while the stream was marked KMS-encrypted, so GetRecords reports it
+/// with EncryptionType KMS. Only a marking: the record's bytes are stored as written.
 pub const FLAG_ENCRYPTED: u8 = 1;
 /// GetRecords returns at most this much data per call.
 pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
