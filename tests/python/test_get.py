@@ -308,25 +308,61 @@ def test_iterator_of_deleted_stream(kinesis):
 
 
 def test_iterator_of_recreated_stream_does_not_read_new_incarnation(kinesis):
-    """An iterator from a deleted stream must not silently read a same-named successor's data
-    from the old position; AWS either rejects it or reads the new stream from its start."""
+    """An iterator reads only the stream incarnation it was issued for. A LATEST iterator taken
+    after 3 records sits at position 3; if it were honoured on a same-named successor holding 5
+    records it would return the 4th and 5th and silently skip the first three. AWS answered
+    InternalFailure (500) for an old incarnation's iterator once the name existed again
+    (kinesalite test/getRecords.js, commit 7d62e92, 2018, run against production), and
+    ResourceNotFoundException for a shard the new incarnation lacks (same test, asserted)."""
     name = unique_name("reinc")
-    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.create_stream(StreamName=name, ShardCount=2)
     wait_for_status(kinesis, name, "ACTIVE")
-    _put(kinesis, name, 3, prefix="old")
-    it = _iter(kinesis, name, ShardIteratorType="TRIM_HORIZON")
+    # All three old records land in shard 0 (pinned by hash key), so LATEST on shard 0 is position 3.
+    for i in range(3):
+        kinesis.put_record(StreamName=name, Data=f"old{i}".encode(), PartitionKey="k",
+                           ExplicitHashKey="0")
+    it0 = _iter(kinesis, name, 0, ShardIteratorType="LATEST")
+    it1 = _iter(kinesis, name, 1, ShardIteratorType="LATEST")
     kinesis.delete_stream(StreamName=name)
     wait_until_gone(kinesis, name)
     kinesis.create_stream(StreamName=name, ShardCount=1)
     wait_for_status(kinesis, name, "ACTIVE")
-    _put(kinesis, name, 1, prefix="new")
-    try:
-        recs = kinesis.get_records(ShardIterator=it)["Records"]
-    except ClientError as e:
-        assert error_of(e)[0] == 400
-    else:
-        assert all(not r["Data"].startswith(b"old") for r in recs)
+    new = _put(kinesis, name, 5, prefix="new")
+    # The new incarnation holds the five records; a fresh iterator sees all of them.
+    fresh = kinesis.get_records(ShardIterator=_iter(kinesis, name, ShardIteratorType="TRIM_HORIZON"))
+    assert [r["SequenceNumber"] for r in fresh["Records"]] == [p["SequenceNumber"] for p in new]
+    with pytest.raises(ClientError) as ei:
+        kinesis.get_records(ShardIterator=it0)
+    assert error_of(ei) == (500, "InternalFailure", "")
+    with pytest.raises(ClientError) as ei:
+        kinesis.get_records(ShardIterator=it1)
+    assert error_of(ei) == (
+        400, "ResourceNotFoundException",
+        f"Shard shardId-000000000001 in stream {name} under account 123456789012 does not exist")
     kinesis.delete_stream(StreamName=name)
+
+
+def test_get_records_stream_arn_must_name_the_iterators_stream(kinesis, raw_kinesis, make_stream, server):
+    """GetRecords' optional StreamARN must name the stream the iterator came from. AWS's answer to
+    a disagreeing StreamARN is not on record; kinesd refuses it with InvalidArgumentException
+    (type and wording are kinesd's own, docs/aws-behaviour.md §14) instead of ignoring it."""
+    a, b = make_stream(1), make_stream(1)
+    _put(kinesis, a, 2)
+    it = _iter(kinesis, a, ShardIteratorType="TRIM_HORIZON")
+    for named in (b, unique_name("absent")):
+        with pytest.raises(ClientError) as ei:
+            kinesis.get_records(ShardIterator=it, StreamARN=server.arn(named))
+        assert error_of(ei) == (
+            400, "InvalidArgumentException",
+            f"StreamARN {server.arn(named)} does not match the stream {a} of the ShardIterator.")
+    # A StreamARN of another account is a stream this server does not have, as for every operation.
+    foreign = f"arn:aws:kinesis:{server.region}:000011112222:stream/{a}"
+    with pytest.raises(ClientError) as ei:
+        kinesis.get_records(ShardIterator=it, StreamARN=foreign)
+    assert error_of(ei) == (400, "ResourceNotFoundException", f"Stream {a} under account 000011112222 not found.")
+    # The iterator's own StreamARN reads as if it were absent.
+    resp = kinesis.get_records(ShardIterator=it, StreamARN=server.arn(a))
+    assert [r["Data"] for r in resp["Records"]] == [b"r0", b"r1"]
 
 
 # -------------------------------------------------------------------------------- expiry

@@ -11,6 +11,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["engine", "api", "protocol", "transport", "auth"]),
     ("auth", &["api", "engine", "transport", "store"]),
     ("api", &["transport"]),
+    // Shared by every layer, so it may name only the store (whose errors it turns into AWS's).
+    ("error", &["api", "engine", "protocol", "transport", "auth"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

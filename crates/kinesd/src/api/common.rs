@@ -69,7 +69,8 @@ pub fn encryption_type(stream: &Stream) -> String {
     if stream.encryption_key.is_some() { "KMS" } else { "NONE" }.to_owned()
 }
 
-/// `EncryptionType` in PutRecord and PutRecords responses: present only for an encrypted stream.
+/// `EncryptionType` in PutRecord and PutRecords responses: present only for a stream marked
+/// KMS-encrypted.
 /// AWS documents the member, but on an unencrypted stream it leaves it out (LocalStack's tests,
 /// validated against AWS, skip it for that reason; kinesalite's expect `{ShardId, SequenceNumber}`).
 pub fn written_encryption_type(stream: &Stream) -> Option<String> {

@@ -1,7 +1,5 @@
 //! Checks PutRecord and PutRecords share.
 
-use bytes::Bytes;
-
 use crate::engine::catalog::Stream;
 use crate::engine::hash::HashKey;
 use crate::error::{KinesisError, Result};
@@ -14,12 +12,7 @@ pub fn explicit_hash_key(value: Option<&str>) -> Result<Option<HashKey>> {
     }
 }
 
-/// A record (data plus partition key) may not exceed the stream's MaxRecordSizeInKiB.
-pub fn check_record_size(stream: &Stream, partition_key: &str, data: &Bytes) -> Result<()> {
-    let limit = stream.max_record_kib as usize * 1024;
-    let size = data.len() + partition_key.len();
-    if size > limit {
-        return Err(KinesisError::record_too_large(limit));
-    }
-    Ok(())
+/// The largest record (data plus partition key) the stream takes, in bytes: its MaxRecordSizeInKiB.
+pub fn max_record_bytes(stream: &Stream) -> usize {
+    stream.max_record_kib as usize * 1024
 }

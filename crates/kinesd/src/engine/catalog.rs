@@ -145,7 +145,8 @@ pub enum PendingChange {
     Scale {
         target: u32,
     },
-    /// Start (Some key) or stop (None) server-side encryption.
+    /// Mark the stream KMS-encrypted with this key (Some) or unmark it (None); records are stored
+    /// as written either way.
     Encryption {
         key: Option<String>,
     },

@@ -13,7 +13,8 @@ use super::{Engine, now_ms};
 use crate::error::{INTERNAL_FAILURE_MESSAGE, KinesisError, Result};
 use crate::store::{NewRecord, StoredRecord};
 
-/// Record flag: written while server-side encryption was on.
+/// Record flag: written while the stream was marked KMS-encrypted, so GetRecords reports it
+/// with EncryptionType KMS. Only a marking: the record's bytes are stored as written.
 pub const FLAG_ENCRYPTED: u8 = 1;
 /// GetRecords returns at most this much data per call.
 pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
@@ -186,22 +187,43 @@ impl Engine {
         .encode(&self.secret)
     }
 
-    pub async fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsPage> {
+    /// Reads from where `iterator` points. `named_stream` is `(name, StreamARN as sent)` when the
+    /// request has a StreamARN: an iterator is read only together with the stream it came from.
+    pub async fn get_records(
+        &self,
+        iterator: &str,
+        limit: usize,
+        named_stream: Option<(&str, &str)>,
+    ) -> Result<RecordsPage> {
         let token =
             ShardIteratorToken::decode(iterator, &self.secret).map_err(|_| KinesisError::shard_iterator_invalid())?;
         let now = now_ms();
         if now.saturating_sub(token.issued_ms) > self.config.iterator_ttl_ms {
             return Err(KinesisError::iterator_expired(token.issued_ms, now, self.config.iterator_ttl_ms));
         }
+        // No AWS answer is on record for a StreamARN that names another stream than the
+        // iterator's; kinesd refuses the pair rather than read a stream the caller did not name
+        // (docs/aws-behaviour.md §14). The text is kinesd's own.
+        if let Some((named, arn)) = named_stream
+            && named != token.stream_name
+        {
+            return Err(KinesisError::stream_arn_not_the_iterators(arn, &token.stream_name));
+        }
         let gone = || self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index));
         let stream = self.stream(&token.stream_name).await.map_err(|_| gone())?;
         let shard = match stream.shard(token.shard_index) {
-            // AWS accepts an iterator of a deleted stream once a stream of the same name has that
-            // shard again, so the incarnation is deliberately not compared here.
-            Some(shard) => shard.clone(),
-            _ => {
-                return Err(self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index)));
+            Some(shard) if stream.created_ms == token.stream_created_ms => shard.clone(),
+            // An iterator never reads a stream other than the one it was issued for: its position
+            // means nothing in a same-named successor, and reading there would silently skip or
+            // repeat records. AWS (2018, kinesalite's getRecords test run against production)
+            // answers such an iterator with InternalFailure once the name has that shard again.
+            Some(_) if stream.status != StreamStatus::Creating => {
+                tracing::debug!(stream = %token.stream_name, "iterator of an earlier incarnation of the stream");
+                return Err(KinesisError::internal_failure());
             }
+            // The same test asserts this answer for a shard the new incarnation lacks; a CREATING
+            // successor has no shards for data-plane calls yet.
+            _ => return Err(gone()),
         };
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
         let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
@@ -233,48 +255,85 @@ impl Engine {
     }
 }
 
-/// Renders an instant the way Java's `Date.toString()` does, as AWS's messages show it.
-pub fn java_date(ms: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = ms / 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        DAYS[(days % 7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        y
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::EngineConfig;
+    use crate::engine::catalog::StreamMode;
+    use crate::engine::lifecycle::NewStream;
+    use crate::store::memory::MemoryStore;
 
-    #[test]
-    fn java_dates_match_java_formatting() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        assert_eq!(java_date(1_700_000_000_123), "Tue Nov 14 22:13:20 UTC 2023");
-        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
+    async fn engine() -> Arc<Engine> {
+        let config =
+            EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, update_stream_ms: 0, ..EngineConfig::default() };
+        Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap()
+    }
+
+    async fn create(engine: &Engine, name: &str, shards: u32) {
+        let stream = NewStream {
+            name: name.into(),
+            shard_count: Some(shards),
+            mode: StreamMode::Provisioned,
+            tags: Vec::new(),
+            max_record_kib: None,
+            warm_throughput_mibps: None,
+        };
+        engine.create_stream(stream).await.unwrap();
+    }
+
+    /// Puts `n` records into shard 0 (hash key 0 routes there whatever the shard count).
+    async fn put(engine: &Engine, name: &str, n: usize) {
+        let entry = || PutEntry {
+            partition_key: "k".into(),
+            data: Bytes::from_static(b"x"),
+            explicit_hash_key: Some(HashKey(0)),
+        };
+        engine.put_records(name, (0..n).map(|_| entry()).collect()).await.unwrap();
+    }
+
+    /// Deletes `name` and creates it again with `shards` shards, a new incarnation.
+    async fn recreate(engine: &Engine, name: &str, shards: u32) {
+        engine.delete_stream(name).await.unwrap();
+        // Incarnations are told apart by their creation millisecond.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        create(engine, name, shards).await;
+    }
+
+    #[tokio::test]
+    async fn an_iterator_never_reads_a_later_incarnation_of_its_stream() {
+        let engine = engine().await;
+        create(&engine, "s", 2).await;
+        put(&engine, "s", 3).await;
+        let old0 = engine.get_shard_iterator("s", "0", IteratorStart::Latest).await.unwrap();
+        let old1 = engine.get_shard_iterator("s", "1", IteratorStart::Latest).await.unwrap();
+        recreate(&engine, "s", 1).await;
+        put(&engine, "s", 5).await;
+        // Position 3 exists in the new shard 0, which must not make the old iterator valid there.
+        let err = engine.get_records(&old0, 100, None).await.err().expect("old iterator refused");
+        assert!(matches!(err, KinesisError::InternalFailure(_)), "{err:?}");
+        // Shard 1 is gone with the old incarnation.
+        let err = engine.get_records(&old1, 100, None).await.err().expect("old iterator refused");
+        assert!(
+            matches!(&err, KinesisError::ResourceNotFound(m) if m == "Shard shardId-000000000001 in stream s under account 000000000000 does not exist"),
+            "{err:?}"
+        );
+        // The new incarnation's own iterators read all five records.
+        let fresh = engine.get_shard_iterator("s", "0", IteratorStart::TrimHorizon).await.unwrap();
+        assert_eq!(engine.get_records(&fresh, 100, None).await.unwrap().records.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_stream_arn_must_name_the_stream_of_the_iterator() {
+        let engine = engine().await;
+        create(&engine, "a", 1).await;
+        create(&engine, "b", 1).await;
+        put(&engine, "a", 2).await;
+        let it = engine.get_shard_iterator("a", "0", IteratorStart::TrimHorizon).await.unwrap();
+        let err = engine.get_records(&it, 100, Some(("b", "arn-of-b"))).await.err().expect("mismatch refused");
+        assert!(
+            matches!(&err, KinesisError::InvalidArgument(m) if m == "StreamARN arn-of-b does not match the stream a of the ShardIterator."),
+            "{err:?}"
+        );
+        assert_eq!(engine.get_records(&it, 100, Some(("a", "arn-of-a"))).await.unwrap().records.len(), 2);
     }
 }

@@ -1,10 +1,12 @@
-//! Per-stream settings: retention, enhanced monitoring, maximum record size, server-side
-//! encryption, capacity mode and warm throughput — and [`apply`], which carries out whatever
-//! change an UPDATING phase was for when it ends.
+//! Per-stream settings: retention, enhanced monitoring, maximum record size, the server-side
+//! encryption marking, capacity mode and warm throughput — and [`apply`], which carries out
+//! whatever change an UPDATING phase was for when it ends.
 //!
 //! Encryption, mode and warm-throughput changes go through UPDATING as AWS's do and take effect
-//! when the stream is ACTIVE again ("once the status of the stream is ACTIVE, encryption begins
-//! for records written to the stream"). Retention, metrics and record size change at once.
+//! when the stream is ACTIVE again (AWS: "once the status of the stream is ACTIVE, encryption
+//! begins for records written to the stream"; kinesd only marks those records and the stream
+//! KMS-encrypted and stores the bytes as written). Retention, metrics and record size change at
+//! once.
 
 use super::catalog::{PendingChange, Stream, StreamMode, within_rate};
 use super::{Engine, now_ms};

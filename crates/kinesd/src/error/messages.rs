@@ -9,6 +9,7 @@
 
 use std::fmt::Display;
 
+use super::java_date::java_date;
 use super::{INTERNAL_FAILURE_MESSAGE, KinesisError};
 
 /// Streams: existence, status, and how a request names one.
@@ -118,12 +119,22 @@ impl KinesisError {
         ))
     }
 
-    /// A record (data plus partition key) larger than the stream's maximum of `limit` bytes,
-    /// in current AWS's format, which omits the value (aws-behaviour.md §0.2).
-    pub fn record_too_large(limit: usize) -> Self {
-        KinesisError::Validation(format!(
-            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {limit}"
-        ))
+    /// Records (data plus partition key) larger than the stream's maximum of `limit` bytes, one
+    /// violation per record at its path (`data` for PutRecord, `records.N.member.data` for
+    /// PutRecords), at most ten as AWS lists violations, in current AWS's format, which omits
+    /// the value (aws-behaviour.md §0.2; the PutRecords form is AWS's answer quoted in
+    /// awslabs/amazon-kinesis-producer#680).
+    pub fn records_over_size_limit<'a>(paths: impl IntoIterator<Item = &'a str>, limit: usize) -> Self {
+        let violations: Vec<String> = paths
+            .into_iter()
+            .take(10)
+            .map(|path| {
+                format!("Value at '{path}' failed to satisfy constraint: Member must have length less than or equal to {limit}")
+            })
+            .collect();
+        let n = violations.len();
+        let plural = if n > 1 { "s" } else { "" };
+        KinesisError::Validation(format!("{n} validation error{plural} detected: {}", violations.join("; ")))
     }
 
     /// PutRecords whose records add up to more than 10 MiB. Only moto records a text, for the
@@ -195,6 +206,14 @@ impl KinesisError {
         ))
     }
 
+    /// GetRecords with a StreamARN that names another stream than its iterator's. No AWS
+    /// answer is on record; the type and text are kinesd's own (aws-behaviour.md §14).
+    pub fn stream_arn_not_the_iterators(arn: &str, iterator_stream: &str) -> Self {
+        KinesisError::InvalidArgument(format!(
+            "StreamARN {arn} does not match the stream {iterator_stream} of the ShardIterator."
+        ))
+    }
+
     /// GetRecords with an iterator kinesd did not issue (aws-behaviour.md §14).
     pub fn shard_iterator_invalid() -> Self {
         KinesisError::InvalidArgument("Invalid ShardIterator.".to_owned())
@@ -203,7 +222,6 @@ impl KinesisError {
     /// GetRecords with an iterator issued at `issued_ms` and older than `tolerated_ms` at
     /// `now_ms`; the times print as Java's `Date.toString()` in UTC (aws-behaviour.md §14).
     pub fn iterator_expired(issued_ms: u64, now_ms: u64, tolerated_ms: u64) -> Self {
-        use crate::engine::records::java_date;
         KinesisError::ExpiredIterator(format!(
             "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {tolerated_ms} milliseconds.",
             java_date(issued_ms),

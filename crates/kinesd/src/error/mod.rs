@@ -5,6 +5,7 @@
 //! (`KinesisError::stream_not_found`, ...): AWS's texts must match byte for byte, and a text
 //! formatted at several call sites drifts. Outside this module only tests build raw variants.
 
+mod java_date;
 mod messages;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
 use crate::api::Context;
-use crate::api::common::hash_range_view;
+use crate::api::common::{hash_range_view, stream_name};
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{FLAG_ENCRYPTED, RecordsPage};
 use crate::error::Result;
@@ -15,7 +15,13 @@ pub async fn handle(ctx: &Context, input: GetRecordsInput) -> Result<RecordsRepl
     let engine = &*ctx.engine;
     let iterator = input.shard_iterator.unwrap_or_default();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-    let page = engine.get_records(&iterator, limit).await?;
+    // A StreamARN of another account or region, or a malformed one, is refused as every
+    // operation refuses it; one of this server's streams must then be the iterator's.
+    let named = match input.stream_arn.as_deref() {
+        Some(arn) => Some((stream_name(engine, None, Some(arn))?, arn)),
+        None => None,
+    };
+    let page = engine.get_records(&iterator, limit, named.as_ref().map(|(name, arn)| (name.as_str(), *arn))).await?;
     let child_shards = page.next_iterator.is_none().then(|| {
         page.child_shards
             .iter()

@@ -2,7 +2,7 @@
 
 use crate::api::Context;
 use crate::api::common::{stream_name, written_encryption_type};
-use crate::api::records::{check_record_size, explicit_hash_key};
+use crate::api::records::{explicit_hash_key, max_record_bytes};
 use crate::engine::catalog::shard_id;
 use crate::engine::claim::{Claim, Version};
 use crate::engine::records::{PutEntry, PutOutcome};
@@ -29,7 +29,10 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
         }
     }
     let stream = engine.stream(&name).await?;
-    check_record_size(&stream, &partition_key, &data)?;
+    let limit = max_record_bytes(&stream);
+    if data.len() + partition_key.len() > limit {
+        return Err(KinesisError::records_over_size_limit(["data"], limit));
+    }
     let (stream, mut outcomes) =
         engine.put_records(&name, vec![PutEntry { partition_key, data, explicit_hash_key: explicit }]).await?;
     match outcomes.pop() {

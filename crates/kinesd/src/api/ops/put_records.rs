@@ -3,7 +3,7 @@
 
 use crate::api::Context;
 use crate::api::common::{stream_name, written_encryption_type};
-use crate::api::records::{check_record_size, explicit_hash_key};
+use crate::api::records::{explicit_hash_key, max_record_bytes};
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{PutEntry, PutOutcome};
 use crate::error::{KinesisError, Result};
@@ -25,11 +25,25 @@ pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsR
         return Err(KinesisError::records_too_large());
     }
     let stream = engine.stream(&name).await?;
+    // Every oversized record is named in one ValidationException of the whole request (AWS's
+    // answer, awslabs/amazon-kinesis-producer#680); per-record results carry only throughput
+    // and internal failures. Like the model's checks it comes before the ExplicitHashKey check.
+    let limit = max_record_bytes(&stream);
+    let oversized: Vec<String> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.data.as_ref().map_or(0, |d| d.len()) + r.partition_key.as_ref().map_or(0, |k| k.len()) > limit
+        })
+        .map(|(i, _)| format!("records.{}.member.data", i + 1))
+        .collect();
+    if !oversized.is_empty() {
+        return Err(KinesisError::records_over_size_limit(oversized.iter().map(String::as_str), limit));
+    }
     let mut entries = Vec::with_capacity(records.len());
     for r in records {
         let partition_key = r.partition_key.unwrap_or_default();
         let data = r.data.unwrap_or_default();
-        check_record_size(&stream, &partition_key, &data)?;
         let explicit = explicit_hash_key(r.explicit_hash_key.as_deref())?;
         entries.push(PutEntry { partition_key, data, explicit_hash_key: explicit });
     }

@@ -1,6 +1,7 @@
-//! StartStreamEncryption: the stream goes UPDATING; once it is ACTIVE, records written to it
-//! are encrypted (EncryptionType KMS in PutRecord(s) and GetRecords) and the descriptions show
-//! the KeyId.
+//! StartStreamEncryption: the stream goes UPDATING; once it is ACTIVE, the stream and the
+//! records written to it are marked KMS-encrypted, as clients see it: EncryptionType KMS in
+//! PutRecord(s) and GetRecords, EncryptionType KMS and the KeyId in the descriptions. kinesd does
+//! not talk to KMS and encrypts nothing: records are stored as written, whatever the marking.
 
 use crate::api::Context;
 use crate::api::common::{kms_key, stream_name};

@@ -1,5 +1,6 @@
-//! StopStreamEncryption: the stream goes UPDATING; once it is ACTIVE, new records are no longer
-//! encrypted. Records written before keep their EncryptionType.
+//! StopStreamEncryption: the stream goes UPDATING; once it is ACTIVE, the stream and new records
+//! are no longer marked KMS-encrypted. Records written before keep their EncryptionType. (The
+//! marking is all there is: kinesd stores every record as written.)
 
 use crate::api::Context;
 use crate::api::common::{kms_key, stream_name};
