@@ -29,7 +29,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::error::{KinesisError, Result};
-use crate::store::Store;
+use crate::store::{Expect, Revision, Store, StoreError};
 use catalog::{Stream, StreamStatus};
 use token::TokenSecret;
 
@@ -84,6 +84,9 @@ pub struct Engine {
     account: parking_lot::Mutex<account::AccountSettings>,
     /// Closed shards whose records the retention task has already dropped entirely.
     fully_trimmed: parking_lot::Mutex<std::collections::HashSet<crate::store::LogId>>,
+    /// The revision of every catalog entry as this engine last loaded or wrote it: each write
+    /// expects it, so a write never silently replaces a change it has not seen.
+    revisions: parking_lot::Mutex<std::collections::HashMap<String, Revision>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -96,7 +99,9 @@ impl Engine {
         let mut secret = None;
         let mut account = account::AccountSettings::default();
         let mut streams = BTreeMap::new();
-        for (key, value) in store.catalog_load().await? {
+        let mut revisions = std::collections::HashMap::new();
+        for (key, value, revision) in store.catalog_load().await? {
+            revisions.insert(key.clone(), revision);
             if key == ACCOUNT_KEY {
                 account = serde_json::from_slice(&value)
                     .map_err(|e| KinesisError::InternalFailure(format!("corrupt account settings: {e}")))?;
@@ -116,7 +121,9 @@ impl Engine {
             Some(s) => s,
             None => {
                 let s = TokenSecret::generate();
-                store.catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes())).await?;
+                let value = Bytes::copy_from_slice(s.as_bytes());
+                let revision = store.catalog_put(SECRET_KEY, value, Expect::Absent).await?;
+                revisions.insert(SECRET_KEY.to_owned(), revision);
                 s
             }
         };
@@ -148,6 +155,7 @@ impl Engine {
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
             account: parking_lot::Mutex::new(account),
             fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
+            revisions: parking_lot::Mutex::new(revisions),
         });
         engine.advance().await?;
         Ok(engine)
@@ -184,7 +192,7 @@ impl Engine {
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
         let value = serde_json::to_vec(&stream).map_err(|e| KinesisError::InternalFailure(e.to_string()))?;
-        self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
+        self.catalog_write(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
         if stream.status_until_ms != 0 {
             self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
         }
@@ -194,11 +202,97 @@ impl Engine {
     }
 
     async fn remove(&self, stream: &Stream) -> Result<()> {
-        self.store.catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
+        self.catalog_remove(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
         self.streams.write().remove(&stream.name);
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
             self.fully_trimmed.lock().remove(&shard.log);
+        }
+        Ok(())
+    }
+
+    /// Writes one catalog entry over the revision this engine last saw of it (or creates it if
+    /// it has seen none); call with `control` held.
+    async fn catalog_write(&self, key: &str, value: Bytes) -> Result<()> {
+        let expect = self.revisions.lock().get(key).map_or(Expect::Absent, |r| Expect::Revision(*r));
+        match self.store.catalog_put(key, value, expect).await {
+            Ok(revision) => {
+                self.revisions.lock().insert(key.to_owned(), revision);
+                Ok(())
+            }
+            Err(e) => Err(self.catalog_failed(key, e).await),
+        }
+    }
+
+    /// Deletes one catalog entry at the revision this engine last saw; call with `control` held.
+    async fn catalog_remove(&self, key: &str) -> Result<()> {
+        let Some(revision) = self.revisions.lock().get(key).copied() else {
+            // Never written or already gone: there is nothing of ours to delete.
+            return Ok(());
+        };
+        match self.store.catalog_delete(key, revision).await {
+            Ok(()) => {
+                self.revisions.lock().remove(key);
+                Ok(())
+            }
+            Err(e) => Err(self.catalog_failed(key, e).await),
+        }
+    }
+
+    /// The error a failed catalog write answers with. A conflict means the entry changed
+    /// behind this engine's back: with one node per store that is a bug, so it is logged as
+    /// one. The entry is reloaded either way, so that a retry of the request (the SDKs retry
+    /// InternalFailure) starts from what is really stored; that is also all a shared
+    /// (clustered) catalog needs to recover from losing a race.
+    async fn catalog_failed(&self, key: &str, e: StoreError) -> KinesisError {
+        if let StoreError::Conflict { expected, found, .. } = &e {
+            tracing::error!(
+                key,
+                ?expected,
+                ?found,
+                "catalog entry changed behind this node's back (a bug with a single-node store); reloading it"
+            );
+            if let Err(e) = self.reload_entry(key).await {
+                tracing::error!(key, error = %e, "could not reload the catalog entry");
+            }
+            return KinesisError::internal_failure();
+        }
+        e.into()
+    }
+
+    /// Replaces this engine's copy of one catalog entry (and its revision) with the stored one;
+    /// call with `control` held.
+    async fn reload_entry(&self, key: &str) -> Result<()> {
+        let stored = self.store.catalog_get(key).await?;
+        let corrupt = |e: serde_json::Error| KinesisError::InternalFailure(format!("corrupt catalog entry {key}: {e}"));
+        match &stored {
+            Some((_, revision)) => self.revisions.lock().insert(key.to_owned(), *revision),
+            None => self.revisions.lock().remove(key),
+        };
+        if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
+            match stored {
+                Some((value, _)) => {
+                    let mut stream: Stream = serde_json::from_slice(&value).map_err(corrupt)?;
+                    let mut streams = self.streams.write();
+                    // Snapshots of one incarnation share its write gate (see `WriteGate`).
+                    if let Some(old) = streams.get(name).filter(|old| old.created_ms == stream.created_ms) {
+                        stream.gate = old.gate.clone();
+                    }
+                    if stream.status_until_ms != 0 {
+                        self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
+                    }
+                    streams.insert(name.to_owned(), Arc::new(stream));
+                }
+                None => {
+                    self.streams.write().remove(name);
+                }
+            }
+        } else if key == ACCOUNT_KEY {
+            let settings = match stored {
+                Some((value, _)) => serde_json::from_slice(&value).map_err(corrupt)?,
+                None => account::AccountSettings::default(),
+            };
+            *self.account.lock() = settings;
         }
         Ok(())
     }

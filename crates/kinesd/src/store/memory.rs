@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError, StoredRecord};
+use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError, StoredRecord};
 
 #[derive(Default)]
 struct Log {
@@ -27,9 +27,30 @@ impl Log {
     }
 }
 
+/// The catalog's entries, and the last revision handed out (revisions count writes across all
+/// keys, so a key deleted and created again never returns to an old revision).
+#[derive(Default)]
+struct Catalog {
+    entries: HashMap<String, (Bytes, Revision)>,
+    last_revision: u64,
+}
+
+impl Catalog {
+    /// Fails unless `key` is in the state `expect` names.
+    fn check(&self, key: &str, expect: Expect) -> Result<()> {
+        let found = self.entries.get(key).map(|(_, r)| *r);
+        let matches = match expect {
+            Expect::Absent => found.is_none(),
+            Expect::Revision(r) => found == Some(r),
+        };
+        if matches { Ok(()) } else { Err(StoreError::Conflict { key: key.to_owned(), expected: expect, found }) }
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
-    catalog: Mutex<HashMap<String, Bytes>>,
+    /// One lock for check and write together: that is what makes the writes compare-and-set.
+    catalog: Mutex<Catalog>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<Log>>>>,
 }
 
@@ -45,17 +66,27 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
-        Ok(self.catalog.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
+        Ok(self.catalog.lock().entries.iter().map(|(k, (v, r))| (k.clone(), v.clone(), *r)).collect())
     }
 
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
-        self.catalog.lock().insert(key.to_owned(), value);
-        Ok(())
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>> {
+        Ok(self.catalog.lock().entries.get(key).cloned())
     }
 
-    async fn catalog_delete(&self, key: &str) -> Result<()> {
-        self.catalog.lock().remove(key);
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision> {
+        let mut catalog = self.catalog.lock();
+        catalog.check(key, expect)?;
+        catalog.last_revision += 1;
+        let revision = Revision(catalog.last_revision);
+        catalog.entries.insert(key.to_owned(), (value, revision));
+        Ok(revision)
+    }
+
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()> {
+        let mut catalog = self.catalog.lock();
+        catalog.check(key, Expect::Revision(expect))?;
+        catalog.entries.remove(key);
         Ok(())
     }
 

@@ -67,10 +67,33 @@ pub struct ReadBatch {
     pub tip: u64,
 }
 
+/// One version of one catalog entry, as the store numbered it.
+///
+/// Within one open store, every successful write of a key gets a revision that key has never
+/// had before, so a revision names exactly one value (a key deleted and created again does not
+/// come back at an old revision). Revisions of different keys are not comparable, and a store
+/// may number its entries afresh when it is opened again: callers keep them in memory only,
+/// and learn them from `catalog_load` or `catalog_get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revision(pub u64);
+
+/// What a conditional catalog write expects to find under its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No value: the write creates the entry.
+    Absent,
+    /// Exactly this revision: the write replaces the value the caller last saw.
+    Revision(Revision),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("log {0:?} does not exist")]
     NoSuchLog(LogId),
+    /// A conditional catalog write found something other than what it expected; nothing was
+    /// changed. `found` is the key's revision when the store looked (None: absent).
+    #[error("catalog entry {key:?} changed under us: expected {expected:?}, found {found:?}")]
+    Conflict { key: String, expected: Expect, found: Option<Revision> },
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
@@ -81,12 +104,27 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Every catalog value, for start-up.
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>>;
-    /// Replaces (or creates) one catalog value atomically and durably.
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()>;
-    /// Removes one catalog value atomically and durably; absent keys are fine.
-    async fn catalog_delete(&self, key: &str) -> Result<()>;
+    // The catalog: small values replaced whole, by compare-and-set.
+    //
+    // Every write names what it expects to replace (`Expect`), and the check and the write are
+    // one atomic step: of any number of writes to one key that expect the same state, at most
+    // one succeeds and the others fail with `Conflict` having changed nothing. That is what
+    // lets several kinesd nodes share one catalog (a JetStream KV bucket, whose revisions are
+    // its stream sequences): a node that lost a race re-reads the entry with `catalog_get` and
+    // decides again. A write is durable when it returns Ok. When it fails with any other
+    // error, it may or may not have happened: re-read before relying on either.
+
+    /// Every catalog entry with its current revision, for start-up.
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>>;
+    /// One entry and its current revision (None: absent); how a caller that met a `Conflict`
+    /// learns what is there now.
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>>;
+    /// Creates (`Expect::Absent`) or replaces (`Expect::Revision`) one value atomically and
+    /// durably, if the key is in the expected state; returns the value's new revision.
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision>;
+    /// Removes one value atomically and durably, if it is at exactly revision `expect`
+    /// (absent counts as a conflict: someone else deleted it).
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()>;
 
     /// Every log the store holds (the engine deletes those its catalog no longer names, which
     /// a crash between the two updates can leave behind).

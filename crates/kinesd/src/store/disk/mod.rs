@@ -22,7 +22,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
-use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError};
+use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 use catalog::FileCatalog;
 use index::{FrameCache, FrameRef, LogIndex, SealedRun};
 use journal::Command;
@@ -248,28 +248,36 @@ async fn answer<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
     rx.await.unwrap_or_else(|_| Err(StoreError::Io(std::io::Error::other("the journal writer has stopped"))))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T> {
+/// Runs file-system work off the async workers.
+async fn blocking<T: Send + 'static, E: Into<StoreError> + Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
+) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(StoreError::from),
+        Ok(r) => r.map_err(Into::into),
         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
     }
 }
 
 #[async_trait]
 impl Store for DiskStore {
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
         let catalog = self.catalog.clone();
         blocking(move || catalog.load()).await
     }
 
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>> {
         let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        blocking(move || catalog.put(&key, &value)).await
+        blocking(move || catalog.get(&key)).await
     }
 
-    async fn catalog_delete(&self, key: &str) -> Result<()> {
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision> {
         let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        blocking(move || catalog.delete(&key)).await
+        blocking(move || catalog.put(&key, &value, expect)).await
+    }
+
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        blocking(move || catalog.delete(&key, expect)).await
     }
 
     async fn logs(&self) -> Result<Vec<LogId>> {
