@@ -79,7 +79,6 @@ pub struct Engine {
     control: tokio::sync::Mutex<()>,
     /// The earliest `status_until_ms` of any stream in transition (u64::MAX when none).
     next_transition_ms: AtomicU64,
-    next_log_id: AtomicU64,
     iterator_nonce: std::sync::atomic::AtomicU32,
     account: parking_lot::Mutex<account::AccountSettings>,
     /// Closed shards whose records the retention task has already dropped entirely.
@@ -135,15 +134,6 @@ impl Engine {
                 store.delete_log(log).await?;
             }
         }
-        // Log ids are never reused, even for logs deleted before a restart (their frames may
-        // still sit in old journal segments): start above every id seen and above the clock
-        // in microseconds, which moves faster than ids are ever allocated.
-        let next_log_id = streams
-            .values()
-            .flat_map(|s: &Arc<Stream>| s.shards.iter().map(|sh| sh.log.0 + 1))
-            .max()
-            .unwrap_or(1)
-            .max(now_ms().saturating_mul(1000));
         let engine = Arc::new(Engine {
             config,
             store,
@@ -151,7 +141,6 @@ impl Engine {
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
-            next_log_id: AtomicU64::new(next_log_id),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
             account: parking_lot::Mutex::new(account),
             fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
@@ -371,8 +360,10 @@ impl Engine {
         ))
     }
 
-    fn allocate_log(&self) -> crate::store::LogId {
-        crate::store::LogId(self.next_log_id.fetch_add(1, Ordering::Relaxed))
+    /// A new, empty shard log. The store picks its id, one never used before (see
+    /// `Store::create_log`).
+    async fn allocate_log(&self) -> Result<crate::store::LogId> {
+        Ok(self.store.create_log().await?)
     }
 
     /// Applies every state transition whose time has come. Cheap when none is due.

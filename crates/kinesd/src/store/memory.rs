@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -52,6 +53,7 @@ pub struct MemoryStore {
     /// One lock for check and write together: that is what makes the writes compare-and-set.
     catalog: Mutex<Catalog>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<Log>>>>,
+    last_log_id: AtomicU64,
 }
 
 impl MemoryStore {
@@ -94,9 +96,11 @@ impl Store for MemoryStore {
         Ok(self.logs.read().keys().copied().collect())
     }
 
-    async fn create_log(&self, id: LogId) -> Result<()> {
-        self.logs.write().entry(id).or_default();
-        Ok(())
+    async fn create_log(&self) -> Result<LogId> {
+        // Ids start at 1; nothing outlives the process, so a counter is enough.
+        let id = LogId(self.last_log_id.fetch_add(1, Ordering::Relaxed) + 1);
+        self.logs.write().insert(id, Default::default());
+        Ok(id)
     }
 
     async fn delete_log(&self, id: LogId) -> Result<()> {
@@ -179,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn appends_get_consecutive_positions_and_monotonic_arrivals() {
         let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
+        assert_eq!(s.create_log().await.unwrap(), LogId(1));
         let a = s.append(LogId(1), vec![rec("a"), rec("b")], 100).await.unwrap();
         let b = s.append(LogId(1), vec![rec("c")], 50).await.unwrap();
         assert_eq!((a.first_position, a.arrival_ms), (0, 100));
@@ -192,7 +196,7 @@ mod tests {
     #[tokio::test]
     async fn read_respects_limits_but_returns_at_least_one() {
         let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
+        assert_eq!(s.create_log().await.unwrap(), LogId(1));
         s.append(LogId(1), vec![rec("aaaa"), rec("bbbb"), rec("cccc")], 1).await.unwrap();
         assert_eq!(s.read(LogId(1), 0, 2, 1 << 20).await.unwrap().records.len(), 2);
         assert_eq!(s.read(LogId(1), 0, 10, 1).await.unwrap().records.len(), 1);
@@ -202,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn seek_and_trim_follow_arrival_times() {
         let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
+        assert_eq!(s.create_log().await.unwrap(), LogId(1));
         s.append(LogId(1), vec![rec("a")], 10).await.unwrap();
         s.append(LogId(1), vec![rec("b")], 20).await.unwrap();
         s.append(LogId(1), vec![rec("c")], 30).await.unwrap();

@@ -18,7 +18,7 @@ pub mod memory;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-/// Identifies one shard's log. Allocated by the engine, never reused.
+/// Identifies one shard's log. Allocated by the store (`create_log`), never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct LogId(pub u64);
 
@@ -130,7 +130,11 @@ pub trait Store: Send + Sync + 'static {
     /// a crash between the two updates can leave behind).
     async fn logs(&self) -> Result<Vec<LogId>>;
 
-    async fn create_log(&self, log: LogId) -> Result<()>;
+    /// Creates an empty log (its first record will get position 0) under a new id, durably,
+    /// and returns the id. The id is one this store has never handed out before, not even to
+    /// a log deleted before a restart (a deleted log's records may outlive it on disk, and the
+    /// engine's state must never attach them to another shard).
+    async fn create_log(&self) -> Result<LogId>;
     /// Removes a log and frees its space; absent logs are fine.
     async fn delete_log(&self, log: LogId) -> Result<()>;
 

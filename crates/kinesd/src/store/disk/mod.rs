@@ -7,6 +7,7 @@ mod catalog;
 pub mod format;
 pub mod index;
 mod journal;
+mod log_ids;
 mod recovery;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +27,7 @@ use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revis
 use catalog::FileCatalog;
 use index::{FrameCache, FrameRef, LogIndex, SealedRun};
 use journal::Command;
+use log_ids::LogIds;
 
 /// When an append is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,7 @@ pub struct DiskStore {
     commands: Mutex<Option<Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     catalog: Arc<FileCatalog>,
+    log_ids: Arc<LogIds>,
     /// Held for the store's life: one kinesd per data directory.
     _lock: File,
 }
@@ -117,6 +120,7 @@ impl DiskStore {
             ms = started.elapsed().as_millis() as u64,
             "journal recovered"
         );
+        let log_ids = Arc::new(LogIds::open(dir, recovered.max_log_id)?);
         let shared = Arc::new(Shared {
             stats: JournalStats::default(),
             logs: RwLock::new(recovered.logs.into_iter().map(|(id, l)| (id, Arc::new(RwLock::new(l)))).collect()),
@@ -139,6 +143,7 @@ impl DiskStore {
             commands: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             catalog,
+            log_ids,
             _lock: lock,
         })
     }
@@ -284,10 +289,18 @@ impl Store for DiskStore {
         Ok(self.shared.logs.read().keys().copied().collect())
     }
 
-    async fn create_log(&self, log: LogId) -> Result<()> {
+    async fn create_log(&self) -> Result<LogId> {
+        let log = match self.log_ids.take_reserved() {
+            Some(log) => log,
+            None => {
+                let ids = self.log_ids.clone();
+                blocking(move || ids.allocate()).await?
+            }
+        };
         let (reply, rx) = oneshot::channel();
         self.send(Command::Create { log, reply })?;
-        answer(rx).await
+        answer(rx).await?;
+        Ok(log)
     }
 
     async fn delete_log(&self, log: LogId) -> Result<()> {

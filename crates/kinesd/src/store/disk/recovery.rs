@@ -20,6 +20,8 @@ use crate::store::LogId;
 
 pub struct Recovered {
     pub logs: HashMap<LogId, LogIndex>,
+    /// The highest log id any remaining segment mentions, deleted logs included.
+    pub max_log_id: Option<LogId>,
     pub segments: BTreeMap<u64, File>,
     pub indexes: BTreeMap<u64, File>,
     pub writer: WriterState,
@@ -55,6 +57,7 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     let mut segments = BTreeMap::new();
     let mut indexes = BTreeMap::new();
     let mut open_tail: Option<OpenTail> = None;
+    let mut max_log_id: Option<LogId> = None;
     for (i, &id) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
         let path = journal::segment_path(dir, id);
@@ -70,7 +73,8 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
         let (index_file, directory) = match sealed {
             Some(found) => found,
             None => {
-                let scanned = scan(&file, id, is_last, &tips)?;
+                let (scanned, scanned_max) = scan(&file, id, is_last, &tips)?;
+                max_log_id = max_log_id.max(scanned_max);
                 if is_last {
                     // The live tail: keep writing into it.
                     for (log, frame) in &scanned.frames {
@@ -85,6 +89,8 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
                 (journal::write_index(dir, id, &bytes)?, directory)
             }
         };
+        let mentioned = directory.logs.keys().chain(directory.runs.iter().map(|(log, _)| log)).max();
+        max_log_id = max_log_id.max(mentioned.copied());
         apply(&mut logs, &mut tips, &directory);
         segments.insert(id, file);
         indexes.insert(id, index_file);
@@ -114,7 +120,7 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
             WriterState { segment: next, file, len, tips, frames_in_segment: Vec::new() }
         }
     };
-    Ok(Recovered { logs, segments, indexes, writer })
+    Ok(Recovered { logs, max_log_id, segments, indexes, writer })
 }
 
 fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>, directory: &IndexDirectory) {
@@ -126,8 +132,14 @@ fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>,
 
 /// Reads a segment frame by frame; see the module comment for what a bad frame means.
 /// `tips` is the log table before this segment, used if the segment's own table is missing
-/// (a crash while the segment was being created).
-fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> std::io::Result<SegmentIndex> {
+/// (a crash while the segment was being created). Also returns the highest log id the valid
+/// frames mention, deleted logs included.
+fn scan(
+    file: &File,
+    id: u64,
+    is_last: bool,
+    tips: &HashMap<LogId, LogTip>,
+) -> std::io::Result<(SegmentIndex, Option<LogId>)> {
     let size = file.metadata()?.len();
     let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
     if size < format::SEGMENT_HEADER_LEN {
@@ -141,6 +153,7 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
     }
     let mut index =
         SegmentIndex { segment: id, valid_len: format::SEGMENT_HEADER_LEN, logs: tips.clone(), frames: Vec::new() };
+    let mut max_log_id = None;
     let mut at = format::SEGMENT_HEADER_LEN;
     let mut len_buf = [0u8; 4];
     let mut frame = Vec::new();
@@ -208,9 +221,13 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
                     &mut budget,
                 );
                 if let Some(table) = records.first().and_then(|r| journal::parse_log_table(&r.data)) {
+                    max_log_id = max_log_id.max(table.keys().max().copied());
                     index.logs = table;
                 }
             }
+        }
+        if header.kind != FrameKind::LogTable {
+            max_log_id = max_log_id.max(Some(header.log));
         }
         if header.kind == FrameKind::Records {
             let tip = index.logs.entry(header.log).or_default();
@@ -220,5 +237,5 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
         at += header.total_len as u64;
         index.valid_len = at;
     }
-    Ok(index)
+    Ok((index, max_log_id))
 }

@@ -41,8 +41,8 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
     let rt = runtime();
     rt.block_on(async {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
-        store.create_log(LogId(2)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
+        assert_eq!(store.create_log().await.unwrap(), LogId(2));
         for i in 0..200 {
             let log = LogId(1 + i % 2);
             let a = store.append(log, vec![rec(&format!("r{i}")), rec("x")], 1000 + i).await.unwrap();
@@ -71,7 +71,7 @@ fn reads_respect_limits_and_seek_by_time() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
         for t in 0..50u64 {
             store.append(LogId(1), vec![rec("aaaa"), rec("bbbb")], 100 + t * 10).await.unwrap();
         }
@@ -91,8 +91,8 @@ fn trimming_drops_whole_segments_and_deleting_a_log_frees_space() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
-        store.create_log(LogId(2)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
+        assert_eq!(store.create_log().await.unwrap(), LogId(2));
         for t in 0..100u64 {
             store.append(LogId(1), vec![rec(&"x".repeat(100))], t).await.unwrap();
         }
@@ -129,7 +129,7 @@ fn a_second_process_cannot_open_the_same_directory() {
 fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
     runtime().block_on(async {
         let store = DiskStore::open(dir, DiskOptions::default()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
         for i in 0..n {
             store.append(LogId(1), vec![rec(&format!("record-{i}"))], i).await.unwrap();
         }
@@ -187,7 +187,7 @@ fn relaxed_durability_still_reads_back_and_recovers() {
     let options = DiskOptions { durability: Durability::Relaxed(Duration::from_millis(5)), segment_bytes: 1 << 20 };
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), options.clone()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
         store.append(LogId(1), vec![rec("a"), rec("b")], 1).await.unwrap();
         assert_eq!(all(&store, LogId(1)).await.len(), 2);
         store.close();
