@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
 
 use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError, StoredRecord};
 
@@ -20,6 +21,10 @@ struct Log {
     trim: u64,
     records: VecDeque<StoredRecord>,
     last_arrival_ms: u64,
+    /// Created on the first `watch_tip`, so that appends to unwatched logs send nothing.
+    tip_watch: Option<watch::Sender<u64>>,
+    /// Set (and the watch dropped) by `delete_log`, for callers still holding the log.
+    deleted: bool,
 }
 
 impl Log {
@@ -104,7 +109,13 @@ impl Store for MemoryStore {
     }
 
     async fn delete_log(&self, id: LogId) -> Result<()> {
-        self.logs.write().remove(&id);
+        let removed = self.logs.write().remove(&id);
+        if let Some(log) = removed {
+            let mut log = log.write();
+            log.deleted = true;
+            // Dropping the sender ends every subscriber's wait.
+            log.tip_watch = None;
+        }
         Ok(())
     }
 
@@ -122,6 +133,10 @@ impl Store for MemoryStore {
                 data: r.data,
                 flags: r.flags,
             });
+        }
+        // Still under the write lock: a woken subscriber's read waits for it, then sees all.
+        if let Some(watch) = &log.tip_watch {
+            watch.send_replace(log.tip());
         }
         Ok(Appended { first_position, arrival_ms })
     }
@@ -169,6 +184,16 @@ impl Store for MemoryStore {
             log.trim += 1;
         }
         Ok(())
+    }
+
+    fn watch_tip(&self, id: LogId) -> Result<watch::Receiver<u64>> {
+        let log = self.log(id)?;
+        let mut log = log.write();
+        if log.deleted {
+            return Err(StoreError::NoSuchLog(id));
+        }
+        let tip = log.tip();
+        Ok(log.tip_watch.get_or_insert_with(|| watch::channel(tip).0).subscribe())
     }
 }
 

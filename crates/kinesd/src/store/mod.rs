@@ -17,6 +17,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::sync::watch;
 
 /// Identifies one shard's log. Allocated by the store (`create_log`), never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -154,4 +155,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Drops records that arrived before `before_ms`.
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()>;
+
+    /// A watch on the log's tip (the next position to be written), for waiting for records
+    /// instead of polling. The receiver starts at the current tip, marked seen.
+    ///
+    /// The store moves the value only once an append is as durable as the store promises and
+    /// readable: a subscriber woken by `changed()` that reads from its previous value finds
+    /// every record below the new one. Several appends may wake it once; the value never goes
+    /// down. Deleting the log (or dropping the store) drops the sender, so `changed()` returns
+    /// Err. An append pays one send per log it wrote to, and nothing per record.
+    ///
+    /// Subscribers must not keep a `borrow()` alive: it holds the watch's lock and would stall
+    /// the appender (it is not `Send`, so it cannot be held across an `.await` in a task).
+    fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>>;
 }

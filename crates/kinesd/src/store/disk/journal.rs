@@ -239,7 +239,10 @@ impl Writer {
                 }
                 Command::Delete { log, reply } => {
                     if result.is_ok() {
-                        self.shared.logs.write().remove(&log);
+                        let removed = self.shared.logs.write().remove(&log);
+                        if let Some(index) = removed {
+                            index.write().close();
+                        }
                     }
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
                 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 use catalog::FileCatalog;
@@ -394,6 +394,10 @@ impl Store for DiskStore {
             self.collect_segments()?;
         }
         Ok(())
+    }
+
+    fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
+        self.shared.log(log)?.write().watch_tip().ok_or(StoreError::NoSuchLog(log))
     }
 }
 
