@@ -12,6 +12,8 @@
 //! - a reader never sees a position before every lower position is visible;
 //! - appends to different logs never wait on each other.
 
+#[cfg(test)]
+mod conformance;
 pub mod disk;
 pub mod memory;
 

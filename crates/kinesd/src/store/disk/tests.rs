@@ -67,26 +67,6 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
 }
 
 #[test]
-fn reads_respect_limits_and_seek_by_time() {
-    let dir = tempfile::tempdir().unwrap();
-    runtime().block_on(async {
-        let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        assert_eq!(store.create_log().await.unwrap(), LogId(1));
-        for t in 0..50u64 {
-            store.append(LogId(1), vec![rec("aaaa"), rec("bbbb")], 100 + t * 10).await.unwrap();
-        }
-        let b = store.read(LogId(1), 3, 5, usize::MAX).await.unwrap();
-        assert_eq!(b.records.iter().map(|r| r.position).collect::<Vec<_>>(), [3, 4, 5, 6, 7]);
-        assert_eq!((b.next, b.tip), (8, 100));
-        let b = store.read(LogId(1), 0, 100, 13).await.unwrap();
-        assert_eq!(b.records.len(), 2, "6-byte records: two fit in 13 bytes");
-        assert_eq!(store.read(LogId(1), 0, 100, 1).await.unwrap().records.len(), 1, "at least one");
-        assert_eq!(store.seek_time(LogId(1), 155).await.unwrap(), 12);
-        assert_eq!(store.seek_time(LogId(1), 10_000).await.unwrap(), 100);
-    });
-}
-
-#[test]
 fn trimming_drops_whole_segments_and_deleting_a_log_frees_space() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
