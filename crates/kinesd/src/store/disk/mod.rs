@@ -63,12 +63,31 @@ pub struct JournalStats {
 /// What readers share with the writer.
 pub struct Shared {
     pub stats: JournalStats,
+    /// Room in the writer's queue, in bytes (see `journal::QUEUE_BYTES`): a caller takes its
+    /// command's share before queueing it, and the writer gives it back once the command's
+    /// group is committed. Closed when the writer stops.
+    queue: tokio::sync::Semaphore,
+    /// Held by a test to stop the writer before its next commit.
+    #[cfg(test)]
+    pause: Mutex<()>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
     /// Open segment files for reading: one descriptor per segment, whatever the shard count.
     segments: RwLock<BTreeMap<u64, Arc<File>>>,
     /// Index files of sealed segments, for loading frame lists on demand.
     indexes: RwLock<BTreeMap<u64, Arc<File>>>,
     cache: Mutex<FrameCache>,
+}
+
+/// Bounds of the store's memory and descriptors: `open` takes the defaults, tests shrink them.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    queue_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { queue_bytes: journal::QUEUE_BYTES }
+    }
 }
 
 /// Frame lists of sealed segments kept in memory at most (about 40 bytes each).
@@ -97,12 +116,17 @@ pub struct DiskStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     catalog: Arc<FileCatalog>,
     log_ids: Arc<LogIds>,
+    queue_bytes: usize,
     /// Held for the store's life: one kinesd per data directory.
     _lock: File,
 }
 
 impl DiskStore {
     pub fn open(dir: &Path, options: DiskOptions) -> std::io::Result<DiskStore> {
+        DiskStore::open_with(dir, options, Limits::default())
+    }
+
+    fn open_with(dir: &Path, options: DiskOptions, limits: Limits) -> std::io::Result<DiskStore> {
         std::fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("LOCK"))?;
         if lock.try_lock().is_err() {
@@ -123,6 +147,9 @@ impl DiskStore {
         let log_ids = Arc::new(LogIds::open(dir, recovered.max_log_id)?);
         let shared = Arc::new(Shared {
             stats: JournalStats::default(),
+            queue: tokio::sync::Semaphore::new(limits.queue_bytes),
+            #[cfg(test)]
+            pause: Mutex::new(()),
             logs: RwLock::new(recovered.logs.into_iter().map(|(id, l)| (id, Arc::new(RwLock::new(l)))).collect()),
             segments: RwLock::new(recovered.segments.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
             indexes: RwLock::new(recovered.indexes.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
@@ -134,6 +161,7 @@ impl DiskStore {
             shared.clone(),
             options.durability,
             options.segment_bytes,
+            limits.queue_bytes,
             recovered.writer,
         );
         let handle = std::thread::Builder::new().name("kinesd-journal".into()).spawn(move || writer.run(rx))?;
@@ -144,17 +172,23 @@ impl DiskStore {
             writer: Mutex::new(Some(handle)),
             catalog,
             log_ids,
+            queue_bytes: limits.queue_bytes,
             _lock: lock,
         })
     }
 
-    fn send(&self, cmd: Command) -> Result<()> {
+    /// Queues a command for the writer, waiting for room in the queue first (back-pressure).
+    async fn send(&self, cmd: Command) -> Result<()> {
+        let stopped = || StoreError::Io(std::io::Error::other("the journal writer has stopped"));
+        let room = self.shared.queue.acquire_many(cmd.queued_bytes(self.queue_bytes)).await.map_err(|_| stopped())?;
         match self.commands.lock().as_ref() {
-            Some(tx) => {
-                tx.send(cmd).map_err(|_| StoreError::Io(std::io::Error::other("the journal writer has stopped")))
-            }
-            None => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
+            Some(tx) => tx.send(cmd).map_err(|_| stopped())?,
+            None => return Err(StoreError::Io(std::io::Error::other("the store is closed"))),
         }
+        // Queued: the writer gives the room back when the command's group is committed. (Had
+        // the caller gone away before this point, dropping `room` would have given it back.)
+        room.forget();
+        Ok(())
     }
 
     pub fn stats(&self) -> &JournalStats {
@@ -298,21 +332,21 @@ impl Store for DiskStore {
             }
         };
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Create { log, reply })?;
+        self.send(Command::Create { log, reply }).await?;
         answer(rx).await?;
         Ok(log)
     }
 
     async fn delete_log(&self, log: LogId) -> Result<()> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Delete { log, reply })?;
+        self.send(Command::Delete { log, reply }).await?;
         answer(rx).await?;
         self.collect_segments()
     }
 
     async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append { log, records, now_ms, reply })?;
+        self.send(Command::Append { log, records, now_ms, reply }).await?;
         answer(rx).await
     }
 

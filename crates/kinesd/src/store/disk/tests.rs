@@ -176,3 +176,60 @@ fn relaxed_durability_still_reads_back_and_recovers() {
         assert_eq!(all(&store, LogId(1)).await.len(), 2);
     });
 }
+
+/// Appends arriving faster than the writer commits wait for room in its queue: the queue holds
+/// at most its bound, nobody is refused, and everything goes through once the writer moves.
+#[test]
+// Holding the writer's pause across the test's awaits is the point.
+#[allow(clippy::await_holding_lock)]
+fn a_full_queue_makes_appenders_wait_instead_of_growing() {
+    const BOUND: usize = 8 * 1024;
+    const APPENDS: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let limits = Limits { queue_bytes: BOUND };
+        let store = Arc::new(DiskStore::open_with(dir.path(), DiskOptions::default(), limits).unwrap());
+        let log = store.create_log().await.unwrap();
+        let payload = "x".repeat(500);
+        let (reply, _) = oneshot::channel();
+        let share =
+            Command::Append { log, records: vec![rec(&payload)], now_ms: 0, reply }.queued_bytes(BOUND) as usize;
+        assert!(APPENDS * share > 2 * BOUND, "the test must offer more than the queue holds");
+
+        let paused = store.shared.pause.lock();
+        let appends: Vec<_> = (0..APPENDS)
+            .map(|i| {
+                let (store, payload) = (store.clone(), payload.clone());
+                tokio::spawn(async move { store.append(log, vec![rec(&payload)], i as u64).await })
+            })
+            .collect();
+        // The queue fills up...
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while store.shared.queue.available_permits() >= share {
+            assert!(std::time::Instant::now() < deadline, "the queue never filled: it is not bounded");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // ...to its bound and no further: the other appenders are waiting, none failed.
+        let admitted = (BOUND - store.shared.queue.available_permits()) / share;
+        assert!(admitted > 0 && admitted < APPENDS, "{admitted} of {APPENDS} appends admitted");
+        assert!(appends.iter().all(|a| !a.is_finished()), "nothing completes while the writer is stopped");
+
+        drop(paused);
+        let mut positions = Vec::new();
+        for a in appends {
+            positions.push(a.await.unwrap().unwrap().first_position);
+        }
+        positions.sort_unstable();
+        assert_eq!(positions, (0..APPENDS as u64).collect::<Vec<_>>());
+        // All the room comes back once the groups are committed.
+        while store.shared.queue.available_permits() != BOUND {
+            assert!(std::time::Instant::now() < deadline, "room was not given back");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // A command larger than the whole queue still gets in, alone.
+        let huge = vec![rec(&"y".repeat(2 * BOUND))];
+        assert_eq!(store.append(log, huge, 0).await.unwrap().first_position, APPENDS as u64);
+    });
+}
