@@ -361,8 +361,8 @@ impl Writer {
             }
         };
         self.state.frames_in_segment.clear();
-        self.shared.indexes.write().insert(index.segment, Arc::new(index_file));
-        // Readers now find these frames through the index file instead of memory.
+        // Readers now find these frames through the index file instead of memory (until the
+        // roll below, the sealed segment's data is still read through the active file).
         let logs = self.shared.logs.read();
         for (log, run) in &directory.runs {
             if let Some(l) = logs.get(log) {
@@ -370,7 +370,7 @@ impl Writer {
             }
         }
         drop(logs);
-        self.shared.add_segment(next, reader);
+        self.shared.files.roll(index_file, next, reader);
         self.state.segment = next;
         self.state.file = file;
         self.state.len = len;

@@ -4,13 +4,14 @@
 //! rules, and `docs/decisions/` for why this design.
 
 mod catalog;
+mod files;
 pub mod format;
 pub mod index;
 mod journal;
 mod log_ids;
 mod recovery;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 use catalog::FileCatalog;
+use files::SegmentFiles;
 use index::{FrameCache, FrameRef, LogIndex, SealedRun};
 use journal::Command;
 use log_ids::LogIds;
@@ -71,10 +73,8 @@ pub struct Shared {
     #[cfg(test)]
     pause: Mutex<()>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
-    /// Open segment files for reading: one descriptor per segment, whatever the shard count.
-    segments: RwLock<BTreeMap<u64, Arc<File>>>,
-    /// Index files of sealed segments, for loading frame lists on demand.
-    indexes: RwLock<BTreeMap<u64, Arc<File>>>,
+    /// Segment files open for reading: the active one, and a bounded cache of sealed ones.
+    files: SegmentFiles,
     cache: Mutex<FrameCache>,
 }
 
@@ -82,11 +82,12 @@ pub struct Shared {
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     queue_bytes: usize,
+    open_sealed_files: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { queue_bytes: journal::QUEUE_BYTES }
+        Limits { queue_bytes: journal::QUEUE_BYTES, open_sealed_files: files::OPEN_SEALED_FILES }
     }
 }
 
@@ -100,10 +101,6 @@ enum Source {
 }
 
 impl Shared {
-    fn add_segment(&self, id: u64, file: File) {
-        self.segments.write().insert(id, Arc::new(file));
-    }
-
     fn log(&self, id: LogId) -> Result<Arc<RwLock<LogIndex>>> {
         self.logs.read().get(&id).cloned().ok_or(StoreError::NoSuchLog(id))
     }
@@ -151,8 +148,12 @@ impl DiskStore {
             #[cfg(test)]
             pause: Mutex::new(()),
             logs: RwLock::new(recovered.logs.into_iter().map(|(id, l)| (id, Arc::new(RwLock::new(l)))).collect()),
-            segments: RwLock::new(recovered.segments.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
-            indexes: RwLock::new(recovered.indexes.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
+            files: SegmentFiles::new(
+                journal_dir.clone(),
+                recovered.segments,
+                (recovered.writer.segment, recovered.writer.file.try_clone()?),
+                limits.open_sealed_files,
+            ),
             cache: Mutex::new(FrameCache::new(FRAME_CACHE_CAPACITY)),
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -210,14 +211,10 @@ impl DiskStore {
             let logs = self.shared.logs.read();
             logs.values().filter_map(|l| l.read().oldest_segment()).min()
         };
-        let newest = self.shared.segments.read().keys().next_back().copied();
-        let Some(newest) = newest else { return Ok(()) };
-        // The newest segment is the one being written; never delete it.
-        let limit = oldest_needed.unwrap_or(newest).min(newest);
-        let doomed: Vec<u64> = self.shared.segments.read().range(..limit).map(|(id, _)| *id).collect();
-        for id in doomed {
-            self.shared.segments.write().remove(&id);
-            self.shared.indexes.write().remove(&id);
+        // The active segment is never deleted (`sealed_before` stops below it).
+        let limit = oldest_needed.unwrap_or(u64::MAX);
+        for id in self.shared.files.sealed_before(limit) {
+            self.shared.files.forget(id);
             self.shared.cache.lock().forget_segment(id);
             for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
                 match std::fs::remove_file(&path) {
@@ -231,26 +228,29 @@ impl DiskStore {
         Ok(())
     }
 
-    /// A sealed run's frame list, from the cache or its index file.
-    fn run_frames(&self, log: LogId, run: &SealedRun) -> Result<Arc<Vec<FrameRef>>> {
+    /// A sealed run's frame list, from the cache or its index file; None if retention has
+    /// deleted the segment since the caller looked at the log's index.
+    fn run_frames(&self, log: LogId, run: &SealedRun) -> Result<Option<Arc<Vec<FrameRef>>>> {
         if let Some(frames) = self.shared.cache.lock().get(run.segment, log) {
-            return Ok(frames);
+            return Ok(Some(frames));
         }
-        let file = self.shared.indexes.read().get(&run.segment).cloned();
-        let file =
-            file.ok_or_else(|| StoreError::Corrupt(format!("the index of segment {} is missing", run.segment)))?;
+        let Some(file) = self.shared.files.index(run.segment)? else { return Ok(None) };
         let frames = Arc::new(index::read_run_frames(&file, run).map_err(|e| {
             tracing::error!(segment = run.segment, error = %e, "cannot read a segment index");
             StoreError::Corrupt(e)
         })?);
         self.shared.cache.lock().insert(run.segment, log, frames.clone());
-        Ok(frames)
+        Ok(Some(frames))
     }
 
-    /// Reads one frame; None if its segment has just been deleted by retention.
-    fn read_frame(&self, frame: &FrameRef) -> Result<Option<Bytes>> {
-        let file = self.shared.segments.read().get(&frame.segment).cloned();
-        let Some(file) = file else { return Ok(None) };
+    /// Reads one frame through `open`, the data file of the segment the previous frame was in
+    /// (frames of a read mostly share a segment, so the file is looked up once per segment);
+    /// None if its segment has just been deleted by retention.
+    fn read_frame(&self, frame: &FrameRef, open: &mut Option<(u64, Arc<File>)>) -> Result<Option<Bytes>> {
+        if open.as_ref().is_none_or(|(segment, _)| *segment != frame.segment) {
+            *open = self.shared.files.data(frame.segment)?.map(|file| (frame.segment, file));
+        }
+        let Some((_, file)) = open.as_ref() else { return Ok(None) };
         let mut buf = vec![0u8; frame.len as usize];
         file.read_exact_at(&mut buf, frame.offset)?;
         Ok(Some(Bytes::from(buf)))
@@ -260,12 +260,13 @@ impl DiskStore {
     fn read_into(
         &self,
         frame: &FrameRef,
+        open: &mut Option<(u64, Arc<File>)>,
         start: u64,
         batch: &mut ReadBatch,
         max_records: usize,
         budget: &mut usize,
     ) -> Result<bool> {
-        let Some(bytes) = self.read_frame(frame)? else {
+        let Some(bytes) = self.read_frame(frame, open)? else {
             // Retention removed it between the index lookup and now: nothing to serve.
             return Ok(true);
         };
@@ -373,13 +374,18 @@ impl Store for DiskStore {
         };
         let mut batch = ReadBatch { records: Vec::new(), next: start, tip };
         let mut budget = max_bytes;
+        let mut open = None;
         'sources: for source in sources {
             let frames = match source {
-                Source::Sealed(log, run) => self.run_frames(log, &run)?,
+                Source::Sealed(log, run) => match self.run_frames(log, &run)? {
+                    Some(frames) => frames,
+                    // Trimmed away since the index was looked at: nothing to serve.
+                    None => continue,
+                },
                 Source::Live(frames) => Arc::new(frames),
             };
             for f in frames.iter().filter(|f| f.end_position() > start) {
-                if !self.read_into(f, start, &mut batch, max_records, &mut budget)?
+                if !self.read_into(f, &mut open, start, &mut batch, max_records, &mut budget)?
                     || batch.records.len() >= max_records
                 {
                     break 'sources;
@@ -405,11 +411,14 @@ impl Store for DiskStore {
             (run, index.live.get(i).map(|f| f.first_position), index.trim, index.tip)
         };
         let position = match run {
-            Some(run) => {
-                let frames = self.run_frames(log, &run)?;
-                let i = frames.partition_point(|f| f.arrival_ms < at_ms);
-                frames.get(i).map_or(run.end_position, |f| f.first_position)
-            }
+            Some(run) => match self.run_frames(log, &run)? {
+                Some(frames) => {
+                    let i = frames.partition_point(|f| f.arrival_ms < at_ms);
+                    frames.get(i).map_or(run.end_position, |f| f.first_position)
+                }
+                // Trimmed away meanwhile: everything in the run is gone.
+                None => run.end_position,
+            },
             None => live_hit.unwrap_or(tip),
         };
         Ok(position.max(trim))

@@ -188,7 +188,7 @@ fn a_full_queue_makes_appenders_wait_instead_of_growing() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let limits = Limits { queue_bytes: BOUND };
+        let limits = Limits { queue_bytes: BOUND, ..Limits::default() };
         let store = Arc::new(DiskStore::open_with(dir.path(), DiskOptions::default(), limits).unwrap());
         let log = store.create_log().await.unwrap();
         let payload = "x".repeat(500);
@@ -231,5 +231,80 @@ fn a_full_queue_makes_appenders_wait_instead_of_growing() {
         // A command larger than the whole queue still gets in, alone.
         let huge = vec![rec(&"y".repeat(2 * BOUND))];
         assert_eq!(store.append(log, huge, 0).await.unwrap().first_position, APPENDS as u64);
+    });
+}
+
+/// Descriptors this process has open on files under `dir`, as `/proc/self/fd` names them
+/// (a deleted file's name ends in " (deleted)"). Other tests' files are elsewhere.
+fn descriptors_under(dir: &Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        // Descriptors closing while we look are fine to miss.
+        if let Ok(target) = std::fs::read_link(entry.path())
+            && target.starts_with(&dir)
+        {
+            names.push(target.to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+/// With many more sealed segments than the file cache holds, the descriptors the store keeps
+/// stay bounded (at start-up too), reads and seeks of old segments still work after their
+/// files were evicted, and retention's deletions leave no descriptor on a deleted file.
+#[test]
+fn open_files_stay_bounded_however_many_segments_are_kept() {
+    const CACHED: usize = 6;
+    // The cache, the active segment (writer and reader) and LOCK.
+    const MOST: usize = CACHED + 3;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { open_sealed_files: CACHED, ..Limits::default() };
+    let options = DiskOptions { durability: Durability::Relaxed(Duration::from_millis(50)), segment_bytes: 2048 };
+    let rt = runtime();
+    let (log, written) = rt.block_on(async {
+        let store = DiskStore::open_with(dir.path(), options.clone(), limits).unwrap();
+        let log = store.create_log().await.unwrap();
+        for t in 0..200u64 {
+            store.append(log, vec![rec(&format!("{t:04}-{}", "x".repeat(600)))], 1000 + t).await.unwrap();
+        }
+        let sealed = store.shared.files.on_disk().len() - 1;
+        assert!(sealed >= 5 * CACHED, "only {sealed} sealed segments");
+        let written = all(&store, log).await;
+        assert_eq!(written.len(), 200);
+        assert!(store.shared.files.open_sealed().len() <= CACHED);
+        let open = descriptors_under(dir.path());
+        assert!(open.len() <= MOST, "{} descriptors with {sealed} sealed segments: {open:?}", open.len());
+        store.close();
+        (log, written)
+    });
+    rt.block_on(async {
+        let store = DiskStore::open_with(dir.path(), options, limits).unwrap();
+        let open = descriptors_under(dir.path());
+        assert!(open.len() <= MOST, "after recovery: {open:?}");
+        // Old segments, read again and again in an order that keeps evicting.
+        for round in 0..3 {
+            for from in [0u64, 150, 10, 199, 60] {
+                let got = store.read(log, from, 3, usize::MAX).await.unwrap().records;
+                assert_eq!(
+                    &got[..],
+                    &written[from as usize..(from as usize + 3).min(200)],
+                    "round {round}, from {from}"
+                );
+            }
+            assert_eq!(store.seek_time(log, 1042).await.unwrap(), 42);
+        }
+        assert_eq!(all(&store, log).await, written);
+        assert!(store.shared.files.open_sealed().len() <= CACHED);
+        assert!(descriptors_under(dir.path()).len() <= MOST);
+
+        // Retention deletes most segments, including cached ones.
+        store.trim(log, 1190).await.unwrap();
+        let on_disk: std::collections::BTreeSet<u64> = store.shared.files.on_disk().into_iter().collect();
+        assert!(on_disk.len() < 30, "{} segments left", on_disk.len());
+        assert!(store.shared.files.open_sealed().iter().all(|(segment, _)| on_disk.contains(segment)));
+        let open = descriptors_under(dir.path());
+        assert!(open.iter().all(|name| !name.ends_with("(deleted)")), "descriptors on deleted files: {open:?}");
+        assert_eq!(all(&store, log).await, &written[190..]);
     });
 }
