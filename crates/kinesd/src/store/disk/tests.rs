@@ -119,17 +119,36 @@ fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
     })
 }
 
+/// Where each records frame of a segment ends, in order, read straight from its bytes.
+fn records_frame_ends(segment: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut at = format::SEGMENT_HEADER_LEN as usize;
+    while let Ok(header) = format::check_frame(&segment[at..]) {
+        at += header.total_len;
+        if header.kind == format::FrameKind::Records {
+            ends.push(at);
+        }
+    }
+    assert_eq!(at, segment.len(), "the segment is whole frames");
+    ends
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// A crash can leave any prefix of the last write on disk, and garbage after it.
+    /// A crash can leave any prefix of the last write on disk, and garbage after it: recovery
+    /// keeps exactly the frames that ended before the cut, and nothing of the torn one.
     #[test]
     fn a_torn_tail_is_cut_and_everything_before_it_kept(cut_from_end in 1usize..400, garbage in proptest::collection::vec(any::<u8>(), 0..64)) {
         let dir = tempfile::tempdir().unwrap();
         let (segment, records) = filled(dir.path(), 20);
-        let len = std::fs::metadata(&segment).unwrap().len() as usize;
-        let keep = len.saturating_sub(cut_from_end).max(format::SEGMENT_HEADER_LEN as usize);
         let mut bytes = std::fs::read(&segment).unwrap();
+        let ends = records_frame_ends(&bytes);
+        prop_assert_eq!(ends.len(), records.len(), "one frame per one-record append");
+        let keep = bytes.len().saturating_sub(cut_from_end).max(format::SEGMENT_HEADER_LEN as usize);
+        // Every frame that ended at or before the cut was whole on disk and must survive.
+        let whole = ends.iter().filter(|end| **end <= keep).count();
+        prop_assert!(whole < records.len(), "the cut always tears at least the last frame");
         bytes.truncate(keep);
         bytes.extend_from_slice(&garbage);
         std::fs::write(&segment, &bytes).unwrap();
@@ -141,8 +160,8 @@ proptest! {
             prop_assert_eq!(a.first_position, got.len() as u64);
             Ok(got)
         })?;
-        prop_assert!(recovered.len() <= records.len());
-        prop_assert_eq!(&recovered[..], &records[..recovered.len()]);
+        prop_assert_eq!(recovered.len(), whole, "kept {} of the {} whole frames", recovered.len(), whole);
+        prop_assert_eq!(&recovered[..], &records[..whole]);
     }
 }
 
