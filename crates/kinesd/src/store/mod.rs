@@ -1,16 +1,25 @@
 //! The store seam: everything kinesd keeps, behind one async trait.
 //!
 //! A store holds two things: the *catalog* (small metadata values, each replaced atomically by
-//! key — stream descriptions, the iterator secret) and *shard logs* (append-only sequences of
-//! records addressed by position). It knows nothing of Kinesis validation or wire formats; the
-//! engine serialises its own metadata into catalog values. Implementations: memory (here), and
-//! later a disk log and a JetStream cluster.
+//! key — stream descriptions, account settings, the iterator secret) and *shard logs*
+//! (append-only sequences of records addressed by position). It knows nothing of Kinesis
+//! validation or wire formats; the engine serialises its own metadata into catalog values.
+//! Implementations: `memory` (`--in-memory`, and the reference), `disk` (the default: a
+//! group-committed journal, see `docs/storage.md`); a JetStream cluster store is to come, and
+//! `conformance` is the test suite every one of them must pass.
 //!
 //! Invariants every implementation keeps:
 //! - positions in a log are assigned by the store, strictly increasing, starting at 0;
 //! - arrival times never decrease along a log (AT_TIMESTAMP seeks rely on it);
 //! - a reader never sees a position before every lower position is visible;
-//! - appends to different logs never wait on each other.
+//! - appends to different logs never wait on each other;
+//! - log ids are chosen by the store (`create_log`) and never handed out twice, not even after
+//!   the log was deleted and the store reopened;
+//! - catalog writes are compare-and-set against a [`Revision`]: of several writes expecting the
+//!   same state of a key, at most one succeeds, the others fail with `Conflict` having changed
+//!   nothing (see the catalog methods of [`Store`]);
+//! - a log's tip watch (`watch_tip`) moves only after an append is as durable as the store
+//!   promises and readable, and is closed when the log is deleted.
 
 #[cfg(test)]
 mod conformance;
@@ -126,8 +135,13 @@ pub trait Store: Send + Sync + 'static {
     /// durably, if the key is in the expected state; returns the value's new revision.
     async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision>;
     /// Removes one value atomically and durably, if it is at exactly revision `expect`
-    /// (absent counts as a conflict: someone else deleted it).
+    /// (absent counts as a conflict: someone else deleted it). Afterwards the key is absent:
+    /// `catalog_get` returns None, `catalog_load` leaves it out, and `Expect::Absent` creates
+    /// it again, at a revision it has never had.
     async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()>;
+
+    // Logs. Every method taking a `LogId` fails with `NoSuchLog` for a log that was never
+    // created or has been deleted, except `delete_log`.
 
     /// Every log the store holds (the engine deletes those its catalog no longer names, which
     /// a crash between the two updates can leave behind).
@@ -150,12 +164,16 @@ pub trait Store: Send + Sync + 'static {
     /// most `max_bytes` of data + partition keys — but always at least one record if any exists.
     async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch>;
 
+    /// Where the log's records are now: `trim..tip`.
     async fn extent(&self, log: LogId) -> Result<Extent>;
 
-    /// The first position whose arrival time is at or after `at_ms` (the tip if none).
+    /// The first position whose arrival time is at or after `at_ms` (the tip if none), never
+    /// before the trim horizon.
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64>;
 
-    /// Drops records that arrived before `before_ms`.
+    /// Drops records that arrived before `before_ms`; the trim horizon only moves forward and
+    /// never past the tip. A store need not remember trims across a reopen (the engine applies
+    /// retention again), but positions below the horizon are never reused.
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()>;
 
     /// A watch on the log's tip (the next position to be written), for waiting for records

@@ -1,9 +1,10 @@
 //! The journal: one append-only sequence of segment files shared by every log, written by a
 //! single thread that commits groups of appends with one write and one fdatasync.
 //!
-//! Group commit: while one group is being synced, new appends queue in the channel; the next
-//! round takes everything queued (up to a bound) and pays one sync for all of it, whatever the
-//! number of shards and writers. A caller is answered only after its group is synced (or, in
+//! Group commit: while one group is being synced, new appends queue in the channel (bounded
+//! in bytes, see `QUEUE_BYTES`); the next round takes everything queued (up to
+//! `MAX_GROUP_BYTES`) and pays one sync for all of it, whatever the number of shards and
+//! writers. A caller is answered only after its group is synced (or, in
 //! relaxed mode, written), and only then do readers see the records.
 
 use std::collections::HashMap;

@@ -1,7 +1,9 @@
 //! The durable store: a shared journal of segment files (group-committed by one writer
-//! thread), per-log frame indexes in memory, index files beside sealed segments, and a catalog
-//! of small atomically replaced files. See `docs/storage.md` for the format and the recovery
-//! rules, and `docs/decisions/` for why this design.
+//! thread fed by a queue bounded in bytes), per-log frame indexes in memory for the segment
+//! being written and index files beside sealed segments, a bounded cache of open sealed
+//! segment files, a catalog of small atomically replaced files with compare-and-set, and a
+//! durable mark that keeps log ids from ever being reused. See `docs/storage.md` for the
+//! format, the bounds and the recovery rules, and `docs/decisions/` for why this design.
 
 mod catalog;
 mod files;
