@@ -425,3 +425,61 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::catalog::StreamMode;
+    use crate::engine::lifecycle::NewStream;
+    use crate::store::memory::MemoryStore;
+
+    /// Changes stream `name` in the store behind the engine's back, as another node would.
+    async fn change_behind_its_back(store: &MemoryStore, name: &str, change: impl FnOnce(&mut Stream)) {
+        let key = format!("{STREAM_PREFIX}{name}");
+        let (value, revision) = store.catalog_get(&key).await.unwrap().unwrap();
+        let mut stream: Stream = serde_json::from_slice(&value).unwrap();
+        change(&mut stream);
+        let value = Bytes::from(serde_json::to_vec(&stream).unwrap());
+        store.catalog_put(&key, value, Expect::Revision(revision)).await.unwrap();
+    }
+
+    fn tag(k: &str, v: &str) -> (String, String) {
+        (k.to_owned(), v.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_catalog_conflict_fails_the_request_and_the_retry_starts_from_what_is_stored() {
+        let store = Arc::new(MemoryStore::new());
+        let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, ..EngineConfig::default() };
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        let new = NewStream {
+            name: "s".into(),
+            shard_count: Some(1),
+            mode: StreamMode::Provisioned,
+            tags: Vec::new(),
+            max_record_kib: None,
+            warm_throughput_mibps: None,
+        };
+        engine.create_stream(new).await.unwrap();
+        let gate = engine.stream("s").await.unwrap().gate.0.clone();
+
+        change_behind_its_back(&store, "s", |s| s.tags.push(tag("by", "other"))).await;
+        let refused = engine.add_tags("s", vec![tag("mine", "1")]).await;
+        assert!(matches!(refused, Err(KinesisError::InternalFailure(_))), "{refused:?}");
+        // The entry was reloaded: the retry lands on top of the other writer's change.
+        engine.add_tags("s", vec![tag("mine", "1")]).await.unwrap();
+        let stream = engine.stream("s").await.unwrap();
+        assert_eq!(stream.tags, [tag("by", "other"), tag("mine", "1")]);
+        assert!(Arc::ptr_eq(&stream.gate.0, &gate), "a reloaded snapshot of the same stream shares its write gate");
+        let (stored, _) = store.catalog_get("stream/s").await.unwrap().unwrap();
+        assert_eq!(serde_json::from_slice::<Stream>(&stored).unwrap().tags, stream.tags);
+
+        // Deletes are conditional too.
+        change_behind_its_back(&store, "s", |s| s.tags.clear()).await;
+        assert!(matches!(engine.delete_stream("s").await, Err(KinesisError::InternalFailure(_))));
+        assert!(engine.stream("s").await.unwrap().tags.is_empty(), "reloaded");
+        engine.delete_stream("s").await.unwrap();
+        assert!(store.catalog_get("stream/s").await.unwrap().is_none());
+        assert!(engine.stream("s").await.is_err());
+    }
+}
