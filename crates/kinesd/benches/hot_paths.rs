@@ -24,7 +24,7 @@ use kinesd::protocol::model::{GetRecordsOutput, PutRecordsInput, PutRecordsOutpu
 use kinesd::protocol::validate::{Path, Violations};
 use kinesd::protocol::{FromValue, Timestamp, json};
 use kinesd::store::memory::MemoryStore;
-use kinesd::store::{LogId, NewRecord, Store};
+use kinesd::store::{NewRecord, Store};
 
 /// The benchmark request of issue 5: 500 records of 100 bytes.
 const RECORDS: usize = 500;
@@ -168,8 +168,7 @@ fn encode(c: &mut Criterion) {
 fn store_append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
     let store = MemoryStore::new();
-    let log = LogId(1);
-    runtime.block_on(store.create_log(log)).expect("log created");
+    let log = runtime.block_on(store.create_log()).expect("log created");
     let batch: Vec<NewRecord> = (0..RECORDS)
         .map(|i| NewRecord {
             partition_key: Bytes::from(format!("customer-{i}")),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kinesd::store::disk::{DiskOptions, DiskStore, Durability};
 use kinesd::store::memory::MemoryStore;
-use kinesd::store::{LogId, NewRecord, Store};
+use kinesd::store::{NewRecord, Store};
 
 struct Args {
     record_size: usize,
@@ -80,15 +80,17 @@ async fn main() {
         Some(d) => d.clone(),
         None => Arc::new(MemoryStore::new()),
     };
-    for s in 0..a.shards {
-        store.create_log(LogId(s + 1)).await.unwrap();
+    let mut logs = Vec::new();
+    for _ in 0..a.shards {
+        logs.push(store.create_log().await.unwrap());
     }
+    let logs = Arc::new(logs);
     let payload = Bytes::from(vec![b'x'; a.record_size]);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let tasks: Vec<_> = (0..a.writers)
         .map(|w| {
-            let (store, stop, payload) = (store.clone(), stop.clone(), payload.clone());
+            let (store, stop, payload, logs) = (store.clone(), stop.clone(), payload.clone(), logs.clone());
             let (batch, shards) = (a.batch, a.shards);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -103,7 +105,7 @@ async fn main() {
                         })
                         .collect();
                     let t = Instant::now();
-                    store.append(LogId(i % shards + 1), batch, 0).await.unwrap();
+                    store.append(logs[(i % shards) as usize], batch, 0).await.unwrap();
                     latencies.push(t.elapsed().as_micros() as u64);
                     records += a.batch as u64;
                     i += 1;
@@ -153,10 +155,10 @@ async fn main() {
     let started = Instant::now();
     let mut read = 0usize;
     let mut bytes = 0usize;
-    for s in 0..a.shards {
+    for &log in logs.iter() {
         let mut from = 0;
         loop {
-            let batch = store.read(LogId(s + 1), from, 10_000, 10 << 20).await.unwrap();
+            let batch = store.read(log, from, 10_000, 10 << 20).await.unwrap();
             if batch.records.is_empty() {
                 break;
             }

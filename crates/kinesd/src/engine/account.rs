@@ -121,7 +121,7 @@ impl Engine {
         let now = now_ms();
         let next = self.account.lock().updated(enabled, now);
         let value = serde_json::to_vec(&next).map_err(KinesisError::internal_failure_because)?;
-        self.store.catalog_put(ACCOUNT_KEY, Bytes::from(value)).await?;
+        self.catalog_write(ACCOUNT_KEY, Bytes::from(value)).await?;
         let commitment = next.commitment(now);
         *self.account.lock() = next;
         Ok(commitment)

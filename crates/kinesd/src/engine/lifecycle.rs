@@ -70,8 +70,7 @@ impl Engine {
         let ranges = super::hash::creation_ranges(shard_count);
         let mut shards = Vec::with_capacity(ranges.len());
         for (i, range) in ranges.into_iter().enumerate() {
-            let log = self.allocate_log();
-            self.store.create_log(log).await?;
+            let log = self.allocate_log().await?;
             shards.push(Shard {
                 index: i as u32,
                 log,

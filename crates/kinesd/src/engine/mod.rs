@@ -29,7 +29,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::error::{KinesisError, Result};
-use crate::store::Store;
+use crate::store::{Expect, Revision, Store, StoreError};
 use catalog::{Stream, StreamStatus};
 use token::TokenSecret;
 
@@ -83,11 +83,13 @@ pub struct Engine {
     next_transition_ms: AtomicU64,
     /// Wakes the ticker when a transition is scheduled earlier than the one it sleeps for.
     rescheduled: Arc<tokio::sync::Notify>,
-    next_log_id: AtomicU64,
     iterator_nonce: std::sync::atomic::AtomicU32,
     account: parking_lot::Mutex<account::AccountSettings>,
     /// Closed shards whose records the retention task has already dropped entirely.
     fully_trimmed: parking_lot::Mutex<std::collections::HashSet<crate::store::LogId>>,
+    /// The revision of every catalog entry as this engine last loaded or wrote it: each write
+    /// expects it, so a write never silently replaces a change it has not seen.
+    revisions: parking_lot::Mutex<std::collections::HashMap<String, Revision>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -100,7 +102,9 @@ impl Engine {
         let mut secret = None;
         let mut account = account::AccountSettings::default();
         let mut streams = BTreeMap::new();
-        for (key, value) in store.catalog_load().await? {
+        let mut revisions = std::collections::HashMap::new();
+        for (key, value, revision) in store.catalog_load().await? {
+            revisions.insert(key.clone(), revision);
             if key == ACCOUNT_KEY {
                 account = serde_json::from_slice(&value)
                     .map_err(|e| KinesisError::internal_failure_because(format!("corrupt account settings: {e}")))?;
@@ -121,7 +125,9 @@ impl Engine {
             Some(s) => s,
             None => {
                 let s = TokenSecret::generate();
-                store.catalog_put(SECRET_KEY, Bytes::copy_from_slice(s.as_bytes())).await?;
+                let value = Bytes::copy_from_slice(s.as_bytes());
+                let revision = store.catalog_put(SECRET_KEY, value, Expect::Absent).await?;
+                revisions.insert(SECRET_KEY.to_owned(), revision);
                 s
             }
         };
@@ -133,15 +139,6 @@ impl Engine {
                 store.delete_log(log).await?;
             }
         }
-        // Log ids are never reused, even for logs deleted before a restart (their frames may
-        // still sit in old journal segments): start above every id seen and above the clock
-        // in microseconds, which moves faster than ids are ever allocated.
-        let next_log_id = streams
-            .values()
-            .flat_map(|s: &Arc<Stream>| s.shards.iter().map(|sh| sh.log.0 + 1))
-            .max()
-            .unwrap_or(1)
-            .max(now_ms().saturating_mul(1000));
         let engine = Arc::new(Engine {
             config,
             store,
@@ -150,10 +147,10 @@ impl Engine {
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
             rescheduled: Arc::new(tokio::sync::Notify::new()),
-            next_log_id: AtomicU64::new(next_log_id),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
             account: parking_lot::Mutex::new(account),
             fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
+            revisions: parking_lot::Mutex::new(revisions),
         });
         engine.advance().await?;
         Ok(engine)
@@ -190,7 +187,7 @@ impl Engine {
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
         let value = serde_json::to_vec(&stream).map_err(KinesisError::internal_failure_because)?;
-        self.store.catalog_put(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
+        self.catalog_write(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
         if stream.status_until_ms != 0
             && self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel) > stream.status_until_ms
         {
@@ -202,11 +199,98 @@ impl Engine {
     }
 
     async fn remove(&self, stream: &Stream) -> Result<()> {
-        self.store.catalog_delete(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
+        self.catalog_remove(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
         self.streams.write().remove(&stream.name);
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
             self.fully_trimmed.lock().remove(&shard.log);
+        }
+        Ok(())
+    }
+
+    /// Writes one catalog entry over the revision this engine last saw of it (or creates it if
+    /// it has seen none); call with `control` held.
+    async fn catalog_write(&self, key: &str, value: Bytes) -> Result<()> {
+        let expect = self.revisions.lock().get(key).map_or(Expect::Absent, |r| Expect::Revision(*r));
+        match self.store.catalog_put(key, value, expect).await {
+            Ok(revision) => {
+                self.revisions.lock().insert(key.to_owned(), revision);
+                Ok(())
+            }
+            Err(e) => Err(self.catalog_failed(key, e).await),
+        }
+    }
+
+    /// Deletes one catalog entry at the revision this engine last saw; call with `control` held.
+    async fn catalog_remove(&self, key: &str) -> Result<()> {
+        let Some(revision) = self.revisions.lock().get(key).copied() else {
+            // Never written or already gone: there is nothing of ours to delete.
+            return Ok(());
+        };
+        match self.store.catalog_delete(key, revision).await {
+            Ok(()) => {
+                self.revisions.lock().remove(key);
+                Ok(())
+            }
+            Err(e) => Err(self.catalog_failed(key, e).await),
+        }
+    }
+
+    /// The error a failed catalog write answers with. A conflict means the entry changed
+    /// behind this engine's back: with one node per store that is a bug, so it is logged as
+    /// one. The entry is reloaded either way, so that a retry of the request (the SDKs retry
+    /// InternalFailure) starts from what is really stored; that is also all a shared
+    /// (clustered) catalog needs to recover from losing a race.
+    async fn catalog_failed(&self, key: &str, e: StoreError) -> KinesisError {
+        if let StoreError::Conflict { expected, found, .. } = &e {
+            tracing::error!(
+                key,
+                ?expected,
+                ?found,
+                "catalog entry changed behind this node's back (a bug with a single-node store); reloading it"
+            );
+            if let Err(e) = self.reload_entry(key).await {
+                tracing::error!(key, error = %e, "could not reload the catalog entry");
+            }
+            return KinesisError::internal_failure();
+        }
+        e.into()
+    }
+
+    /// Replaces this engine's copy of one catalog entry (and its revision) with the stored one;
+    /// call with `control` held.
+    async fn reload_entry(&self, key: &str) -> Result<()> {
+        let stored = self.store.catalog_get(key).await?;
+        let corrupt =
+            |e: serde_json::Error| KinesisError::internal_failure_because(format!("corrupt catalog entry {key}: {e}"));
+        match &stored {
+            Some((_, revision)) => self.revisions.lock().insert(key.to_owned(), *revision),
+            None => self.revisions.lock().remove(key),
+        };
+        if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
+            match stored {
+                Some((value, _)) => {
+                    let mut stream: Stream = serde_json::from_slice(&value).map_err(corrupt)?;
+                    let mut streams = self.streams.write();
+                    // Snapshots of one incarnation share its write gate (see `WriteGate`).
+                    if let Some(old) = streams.get(name).filter(|old| old.created_ms == stream.created_ms) {
+                        stream.gate = old.gate.clone();
+                    }
+                    if stream.status_until_ms != 0 {
+                        self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
+                    }
+                    streams.insert(name.to_owned(), Arc::new(stream));
+                }
+                None => {
+                    self.streams.write().remove(name);
+                }
+            }
+        } else if key == ACCOUNT_KEY {
+            let settings = match stored {
+                Some((value, _)) => serde_json::from_slice(&value).map_err(corrupt)?,
+                None => account::AccountSettings::default(),
+            };
+            *self.account.lock() = settings;
         }
         Ok(())
     }
@@ -279,8 +363,10 @@ impl Engine {
         )
     }
 
-    fn allocate_log(&self) -> crate::store::LogId {
-        crate::store::LogId(self.next_log_id.fetch_add(1, Ordering::Relaxed))
+    /// A new, empty shard log. The store picks its id, one never used before (see
+    /// `Store::create_log`).
+    async fn allocate_log(&self) -> Result<crate::store::LogId> {
+        Ok(self.store.create_log().await?)
     }
 
     /// Applies every state transition whose time has come. Cheap when none is due.
@@ -356,7 +442,6 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use super::*;
@@ -373,6 +458,56 @@ mod tests {
             max_record_kib: None,
             warm_throughput_mibps: None,
         }
+    }
+
+    /// Changes stream `name` in the store behind the engine's back, as another node would.
+    async fn change_behind_its_back(store: &MemoryStore, name: &str, change: impl FnOnce(&mut Stream)) {
+        let key = format!("{STREAM_PREFIX}{name}");
+        let (value, revision) = store.catalog_get(&key).await.unwrap().unwrap();
+        let mut stream: Stream = serde_json::from_slice(&value).unwrap();
+        change(&mut stream);
+        let value = Bytes::from(serde_json::to_vec(&stream).unwrap());
+        store.catalog_put(&key, value, Expect::Revision(revision)).await.unwrap();
+    }
+
+    fn tag(k: &str, v: &str) -> (String, String) {
+        (k.to_owned(), v.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_catalog_conflict_fails_the_request_and_the_retry_starts_from_what_is_stored() {
+        let store = Arc::new(MemoryStore::new());
+        let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, ..EngineConfig::default() };
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        let new = NewStream {
+            name: "s".into(),
+            shard_count: Some(1),
+            mode: StreamMode::Provisioned,
+            tags: Vec::new(),
+            max_record_kib: None,
+            warm_throughput_mibps: None,
+        };
+        engine.create_stream(new).await.unwrap();
+        let gate = engine.stream("s").await.unwrap().gate.0.clone();
+
+        change_behind_its_back(&store, "s", |s| s.tags.push(tag("by", "other"))).await;
+        let refused = engine.add_tags("s", vec![tag("mine", "1")]).await;
+        assert!(matches!(refused, Err(KinesisError::InternalFailure(_))), "{refused:?}");
+        // The entry was reloaded: the retry lands on top of the other writer's change.
+        engine.add_tags("s", vec![tag("mine", "1")]).await.unwrap();
+        let stream = engine.stream("s").await.unwrap();
+        assert_eq!(stream.tags, [tag("by", "other"), tag("mine", "1")]);
+        assert!(Arc::ptr_eq(&stream.gate.0, &gate), "a reloaded snapshot of the same stream shares its write gate");
+        let (stored, _) = store.catalog_get("stream/s").await.unwrap().unwrap();
+        assert_eq!(serde_json::from_slice::<Stream>(&stored).unwrap().tags, stream.tags);
+
+        // Deletes are conditional too.
+        change_behind_its_back(&store, "s", |s| s.tags.clear()).await;
+        assert!(matches!(engine.delete_stream("s").await, Err(KinesisError::InternalFailure(_))));
+        assert!(engine.stream("s").await.unwrap().tags.is_empty(), "reloaded");
+        engine.delete_stream("s").await.unwrap();
+        assert!(store.catalog_get("stream/s").await.unwrap().is_none());
+        assert!(engine.stream("s").await.is_err());
     }
 
     /// The ticker applies a transition when it is due, with no request to trigger it: a deleted

@@ -163,8 +163,7 @@ pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Resu
         shard.closed = Some(ShardEnd { end_position: tip, closed_ms: now });
     }
     for new in plan.creates {
-        let log = engine.allocate_log();
-        engine.store.create_log(log).await?;
+        let log = engine.allocate_log().await?;
         next.shards.push(Shard {
             index: new.index,
             log,

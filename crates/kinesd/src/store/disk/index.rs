@@ -22,6 +22,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use tokio::sync::watch;
+
 use crate::store::LogId;
 
 pub const INDEX_MAGIC: &[u8; 8] = b"KNSDIDX1";
@@ -265,12 +267,37 @@ pub struct LogIndex {
     pub tip: u64,
     /// Records before this position are gone (retention).
     pub trim: u64,
+    /// Subscribers to the tip (see `Store::watch_tip`); created on the first subscription, so
+    /// that publishing a frame of an unwatched log sends nothing.
+    tip_watch: Option<watch::Sender<u64>>,
+    /// Set by `close` when the log is deleted, for readers still holding it.
+    deleted: bool,
 }
 
 impl LogIndex {
+    /// Publishes a committed frame to readers (and wakes the tip's subscribers, who take the
+    /// read lock after this write lock is released and so find the frame).
     pub fn push(&mut self, frame: FrameRef) {
         self.tip = frame.end_position();
         self.live.push(frame);
+        if let Some(watch) = &self.tip_watch {
+            watch.send_replace(self.tip);
+        }
+    }
+
+    /// A subscription to the tip; None once the log is deleted.
+    pub fn watch_tip(&mut self) -> Option<watch::Receiver<u64>> {
+        if self.deleted {
+            return None;
+        }
+        let tip = self.tip;
+        Some(self.tip_watch.get_or_insert_with(|| watch::channel(tip).0).subscribe())
+    }
+
+    /// Marks the log deleted; dropping the sender ends every subscriber's wait.
+    pub fn close(&mut self) {
+        self.deleted = true;
+        self.tip_watch = None;
     }
 
     /// Moves the live frames of `segment` into a sealed run.

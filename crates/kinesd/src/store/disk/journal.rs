@@ -1,9 +1,10 @@
 //! The journal: one append-only sequence of segment files shared by every log, written by a
 //! single thread that commits groups of appends with one write and one fdatasync.
 //!
-//! Group commit: while one group is being synced, new appends queue in the channel; the next
-//! round takes everything queued (up to a bound) and pays one sync for all of it, whatever the
-//! number of shards and writers. A caller is answered only after its group is synced (or, in
+//! Group commit: while one group is being synced, new appends queue in the channel (bounded
+//! in bytes, see `QUEUE_BYTES`); the next round takes everything queued (up to
+//! `MAX_GROUP_BYTES`) and pays one sync for all of it, whatever the number of shards and
+//! writers. A caller is answered only after its group is synced (or, in
 //! relaxed mode, written), and only then do readers see the records.
 
 use std::collections::HashMap;
@@ -25,7 +26,14 @@ use super::{Durability, Shared};
 use crate::store::{Appended, LogId, NewRecord, StoreError};
 
 /// A round takes at most this many bytes of queued appends.
-const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
+
+/// Memory that commands queued for the writer, or in the group it is committing, may hold at
+/// most (record bytes plus their bookkeeping; see `Command::queued_bytes`). Two full groups:
+/// while one is written and synced the next can fill up completely, so the writer never
+/// waits for input while callers have some; past that, callers wait for room (back-pressure)
+/// instead of the queue growing without end when appends arrive faster than the disk syncs.
+pub const QUEUE_BYTES: usize = 2 * MAX_GROUP_BYTES;
 
 pub enum Command {
     Append { log: LogId, records: Vec<NewRecord>, now_ms: u64, reply: oneshot::Sender<Result<Appended, StoreError>> },
@@ -34,11 +42,24 @@ pub enum Command {
 }
 
 impl Command {
+    /// Bytes it adds to a group's write.
     fn size(&self) -> usize {
         match self {
             Command::Append { records, .. } => records.iter().map(|r| r.data.len() + r.partition_key.len() + 7).sum(),
             _ => 64,
         }
+    }
+
+    /// What it counts against `QUEUE_BYTES`: the memory it holds while queued, clamped to the
+    /// bound so that even an oversized command can be admitted (alone).
+    pub fn queued_bytes(&self, bound: usize) -> u32 {
+        let held = match self {
+            Command::Append { records, .. } => {
+                records.iter().map(|r| r.data.len() + r.partition_key.len() + size_of::<NewRecord>()).sum()
+            }
+            _ => 0,
+        } + size_of::<Command>();
+        held.min(bound).min(u32::MAX as usize) as u32
     }
 }
 
@@ -62,6 +83,8 @@ pub struct WriterState {
 pub struct Writer {
     dir: PathBuf,
     shared: Arc<Shared>,
+    /// The queue's bound, to compute what each command gives back when it is done.
+    queue_bytes: usize,
     durability: Durability,
     segment_bytes: u64,
     state: WriterState,
@@ -83,11 +106,13 @@ impl Writer {
         shared: Arc<Shared>,
         durability: Durability,
         segment_bytes: u64,
+        queue_bytes: usize,
         state: WriterState,
     ) -> Writer {
         Writer {
             dir,
             shared,
+            queue_bytes,
             durability,
             segment_bytes,
             state,
@@ -99,6 +124,15 @@ impl Writer {
 
     /// Runs until every sender is gone, then syncs what is left.
     pub fn run(mut self, rx: Receiver<Command>) {
+        // However the writer ends (even by a panic), callers waiting for room in the queue
+        // must not wait for ever.
+        struct CloseQueue(Arc<Shared>);
+        impl Drop for CloseQueue {
+            fn drop(&mut self) {
+                self.0.queue.close();
+            }
+        }
+        let _close = CloseQueue(self.shared.clone());
         let mut group = Vec::new();
         loop {
             let first = match self.durability {
@@ -126,7 +160,13 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let queued: usize = group.iter().map(|c| c.queued_bytes(self.queue_bytes) as usize).sum();
+            // A test that holds `pause` keeps the writer here, with this group in hand.
+            #[cfg(test)]
+            drop(self.shared.pause.lock());
             self.commit(&mut group);
+            // The group is done and its memory freed: make room for the next commands.
+            self.shared.queue.add_permits(queued);
             if let Durability::Relaxed(interval) = self.durability {
                 self.sync_if_due(interval);
             }
@@ -239,7 +279,10 @@ impl Writer {
                 }
                 Command::Delete { log, reply } => {
                     if result.is_ok() {
-                        self.shared.logs.write().remove(&log);
+                        let removed = self.shared.logs.write().remove(&log);
+                        if let Some(index) = removed {
+                            index.write().close();
+                        }
                     }
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
                 }
@@ -319,8 +362,8 @@ impl Writer {
             }
         };
         self.state.frames_in_segment.clear();
-        self.shared.indexes.write().insert(index.segment, Arc::new(index_file));
-        // Readers now find these frames through the index file instead of memory.
+        // Readers now find these frames through the index file instead of memory (until the
+        // roll below, the sealed segment's data is still read through the active file).
         let logs = self.shared.logs.read();
         for (log, run) in &directory.runs {
             if let Some(l) = logs.get(log) {
@@ -328,7 +371,7 @@ impl Writer {
             }
         }
         drop(logs);
-        self.shared.add_segment(next, reader);
+        self.shared.files.roll(index_file, next, reader);
         self.state.segment = next;
         self.state.file = file;
         self.state.len = len;

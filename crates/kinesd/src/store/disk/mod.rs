@@ -1,15 +1,19 @@
 //! The durable store: a shared journal of segment files (group-committed by one writer
-//! thread), per-log frame indexes in memory, index files beside sealed segments, and a catalog
-//! of small atomically replaced files. See `docs/storage.md` for the format and the recovery
-//! rules, and `docs/decisions/` for why this design.
+//! thread fed by a queue bounded in bytes), per-log frame indexes in memory for the segment
+//! being written and index files beside sealed segments, a bounded cache of open sealed
+//! segment files, a catalog of small atomically replaced files with compare-and-set, and a
+//! durable mark that keeps log ids from ever being reused. See `docs/storage.md` for the
+//! format, the bounds and the recovery rules, and `docs/decisions/` for why this design.
 
 mod catalog;
+mod files;
 pub mod format;
 pub mod index;
 mod journal;
+mod log_ids;
 mod recovery;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -20,12 +24,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-use super::{Appended, Extent, LogId, NewRecord, ReadBatch, Result, Store, StoreError};
+use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 use catalog::FileCatalog;
+use files::SegmentFiles;
 use index::{FrameCache, FrameRef, LogIndex, SealedRun};
 use journal::Command;
+use log_ids::LogIds;
 
 /// When an append is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +67,30 @@ pub struct JournalStats {
 /// What readers share with the writer.
 pub struct Shared {
     pub stats: JournalStats,
+    /// Room in the writer's queue, in bytes (see `journal::QUEUE_BYTES`): a caller takes its
+    /// command's share before queueing it, and the writer gives it back once the command's
+    /// group is committed. Closed when the writer stops.
+    queue: tokio::sync::Semaphore,
+    /// Held by a test to stop the writer before its next commit.
+    #[cfg(test)]
+    pause: Mutex<()>,
     logs: RwLock<HashMap<LogId, Arc<RwLock<LogIndex>>>>,
-    /// Open segment files for reading: one descriptor per segment, whatever the shard count.
-    segments: RwLock<BTreeMap<u64, Arc<File>>>,
-    /// Index files of sealed segments, for loading frame lists on demand.
-    indexes: RwLock<BTreeMap<u64, Arc<File>>>,
+    /// Segment files open for reading: the active one, and a bounded cache of sealed ones.
+    files: SegmentFiles,
     cache: Mutex<FrameCache>,
+}
+
+/// Bounds of the store's memory and descriptors: `open` takes the defaults, tests shrink them.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    queue_bytes: usize,
+    open_sealed_files: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { queue_bytes: journal::QUEUE_BYTES, open_sealed_files: files::OPEN_SEALED_FILES }
+    }
 }
 
 /// Frame lists of sealed segments kept in memory at most (about 40 bytes each).
@@ -79,10 +103,6 @@ enum Source {
 }
 
 impl Shared {
-    fn add_segment(&self, id: u64, file: File) {
-        self.segments.write().insert(id, Arc::new(file));
-    }
-
     fn log(&self, id: LogId) -> Result<Arc<RwLock<LogIndex>>> {
         self.logs.read().get(&id).cloned().ok_or(StoreError::NoSuchLog(id))
     }
@@ -94,12 +114,18 @@ pub struct DiskStore {
     commands: Mutex<Option<Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     catalog: Arc<FileCatalog>,
+    log_ids: Arc<LogIds>,
+    queue_bytes: usize,
     /// Held for the store's life: one kinesd per data directory.
     _lock: File,
 }
 
 impl DiskStore {
     pub fn open(dir: &Path, options: DiskOptions) -> std::io::Result<DiskStore> {
+        DiskStore::open_with(dir, options, Limits::default())
+    }
+
+    fn open_with(dir: &Path, options: DiskOptions, limits: Limits) -> std::io::Result<DiskStore> {
         std::fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("LOCK"))?;
         if lock.try_lock().is_err() {
@@ -117,11 +143,19 @@ impl DiskStore {
             ms = started.elapsed().as_millis() as u64,
             "journal recovered"
         );
+        let log_ids = Arc::new(LogIds::open(dir, recovered.max_log_id)?);
         let shared = Arc::new(Shared {
             stats: JournalStats::default(),
+            queue: tokio::sync::Semaphore::new(limits.queue_bytes),
+            #[cfg(test)]
+            pause: Mutex::new(()),
             logs: RwLock::new(recovered.logs.into_iter().map(|(id, l)| (id, Arc::new(RwLock::new(l)))).collect()),
-            segments: RwLock::new(recovered.segments.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
-            indexes: RwLock::new(recovered.indexes.into_iter().map(|(id, f)| (id, Arc::new(f))).collect()),
+            files: SegmentFiles::new(
+                journal_dir.clone(),
+                recovered.segments,
+                (recovered.writer.segment, recovered.writer.file.try_clone()?),
+                limits.open_sealed_files,
+            ),
             cache: Mutex::new(FrameCache::new(FRAME_CACHE_CAPACITY)),
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -130,6 +164,7 @@ impl DiskStore {
             shared.clone(),
             options.durability,
             options.segment_bytes,
+            limits.queue_bytes,
             recovered.writer,
         );
         let handle = std::thread::Builder::new().name("kinesd-journal".into()).spawn(move || writer.run(rx))?;
@@ -139,17 +174,24 @@ impl DiskStore {
             commands: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             catalog,
+            log_ids,
+            queue_bytes: limits.queue_bytes,
             _lock: lock,
         })
     }
 
-    fn send(&self, cmd: Command) -> Result<()> {
+    /// Queues a command for the writer, waiting for room in the queue first (back-pressure).
+    async fn send(&self, cmd: Command) -> Result<()> {
+        let stopped = || StoreError::Io(std::io::Error::other("the journal writer has stopped"));
+        let room = self.shared.queue.acquire_many(cmd.queued_bytes(self.queue_bytes)).await.map_err(|_| stopped())?;
         match self.commands.lock().as_ref() {
-            Some(tx) => {
-                tx.send(cmd).map_err(|_| StoreError::Io(std::io::Error::other("the journal writer has stopped")))
-            }
-            None => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
+            Some(tx) => tx.send(cmd).map_err(|_| stopped())?,
+            None => return Err(StoreError::Io(std::io::Error::other("the store is closed"))),
         }
+        // Queued: the writer gives the room back when the command's group is committed. (Had
+        // the caller gone away before this point, dropping `room` would have given it back.)
+        room.forget();
+        Ok(())
     }
 
     pub fn stats(&self) -> &JournalStats {
@@ -171,14 +213,10 @@ impl DiskStore {
             let logs = self.shared.logs.read();
             logs.values().filter_map(|l| l.read().oldest_segment()).min()
         };
-        let newest = self.shared.segments.read().keys().next_back().copied();
-        let Some(newest) = newest else { return Ok(()) };
-        // The newest segment is the one being written; never delete it.
-        let limit = oldest_needed.unwrap_or(newest).min(newest);
-        let doomed: Vec<u64> = self.shared.segments.read().range(..limit).map(|(id, _)| *id).collect();
-        for id in doomed {
-            self.shared.segments.write().remove(&id);
-            self.shared.indexes.write().remove(&id);
+        // The active segment is never deleted (`sealed_before` stops below it).
+        let limit = oldest_needed.unwrap_or(u64::MAX);
+        for id in self.shared.files.sealed_before(limit) {
+            self.shared.files.forget(id);
             self.shared.cache.lock().forget_segment(id);
             for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
                 match std::fs::remove_file(&path) {
@@ -192,26 +230,29 @@ impl DiskStore {
         Ok(())
     }
 
-    /// A sealed run's frame list, from the cache or its index file.
-    fn run_frames(&self, log: LogId, run: &SealedRun) -> Result<Arc<Vec<FrameRef>>> {
+    /// A sealed run's frame list, from the cache or its index file; None if retention has
+    /// deleted the segment since the caller looked at the log's index.
+    fn run_frames(&self, log: LogId, run: &SealedRun) -> Result<Option<Arc<Vec<FrameRef>>>> {
         if let Some(frames) = self.shared.cache.lock().get(run.segment, log) {
-            return Ok(frames);
+            return Ok(Some(frames));
         }
-        let file = self.shared.indexes.read().get(&run.segment).cloned();
-        let file =
-            file.ok_or_else(|| StoreError::Corrupt(format!("the index of segment {} is missing", run.segment)))?;
+        let Some(file) = self.shared.files.index(run.segment)? else { return Ok(None) };
         let frames = Arc::new(index::read_run_frames(&file, run).map_err(|e| {
             tracing::error!(segment = run.segment, error = %e, "cannot read a segment index");
             StoreError::Corrupt(e)
         })?);
         self.shared.cache.lock().insert(run.segment, log, frames.clone());
-        Ok(frames)
+        Ok(Some(frames))
     }
 
-    /// Reads one frame; None if its segment has just been deleted by retention.
-    fn read_frame(&self, frame: &FrameRef) -> Result<Option<Bytes>> {
-        let file = self.shared.segments.read().get(&frame.segment).cloned();
-        let Some(file) = file else { return Ok(None) };
+    /// Reads one frame through `open`, the data file of the segment the previous frame was in
+    /// (frames of a read mostly share a segment, so the file is looked up once per segment);
+    /// None if its segment has just been deleted by retention.
+    fn read_frame(&self, frame: &FrameRef, open: &mut Option<(u64, Arc<File>)>) -> Result<Option<Bytes>> {
+        if open.as_ref().is_none_or(|(segment, _)| *segment != frame.segment) {
+            *open = self.shared.files.data(frame.segment)?.map(|file| (frame.segment, file));
+        }
+        let Some((_, file)) = open.as_ref() else { return Ok(None) };
         let mut buf = vec![0u8; frame.len as usize];
         file.read_exact_at(&mut buf, frame.offset)?;
         Ok(Some(Bytes::from(buf)))
@@ -221,12 +262,13 @@ impl DiskStore {
     fn read_into(
         &self,
         frame: &FrameRef,
+        open: &mut Option<(u64, Arc<File>)>,
         start: u64,
         batch: &mut ReadBatch,
         max_records: usize,
         budget: &mut usize,
     ) -> Result<bool> {
-        let Some(bytes) = self.read_frame(frame)? else {
+        let Some(bytes) = self.read_frame(frame, open)? else {
             // Retention removed it between the index lookup and now: nothing to serve.
             return Ok(true);
         };
@@ -248,50 +290,66 @@ async fn answer<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
     rx.await.unwrap_or_else(|_| Err(StoreError::Io(std::io::Error::other("the journal writer has stopped"))))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T> {
+/// Runs file-system work off the async workers.
+async fn blocking<T: Send + 'static, E: Into<StoreError> + Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
+) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(StoreError::from),
+        Ok(r) => r.map_err(Into::into),
         Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
     }
 }
 
 #[async_trait]
 impl Store for DiskStore {
-    async fn catalog_load(&self) -> Result<Vec<(String, Bytes)>> {
+    async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
         let catalog = self.catalog.clone();
         blocking(move || catalog.load()).await
     }
 
-    async fn catalog_put(&self, key: &str, value: Bytes) -> Result<()> {
+    async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>> {
         let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        blocking(move || catalog.put(&key, &value)).await
+        blocking(move || catalog.get(&key)).await
     }
 
-    async fn catalog_delete(&self, key: &str) -> Result<()> {
+    async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision> {
         let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        blocking(move || catalog.delete(&key)).await
+        blocking(move || catalog.put(&key, &value, expect)).await
+    }
+
+    async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        blocking(move || catalog.delete(&key, expect)).await
     }
 
     async fn logs(&self) -> Result<Vec<LogId>> {
         Ok(self.shared.logs.read().keys().copied().collect())
     }
 
-    async fn create_log(&self, log: LogId) -> Result<()> {
+    async fn create_log(&self) -> Result<LogId> {
+        let log = match self.log_ids.take_reserved() {
+            Some(log) => log,
+            None => {
+                let ids = self.log_ids.clone();
+                blocking(move || ids.allocate()).await?
+            }
+        };
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Create { log, reply })?;
-        answer(rx).await
+        self.send(Command::Create { log, reply }).await?;
+        answer(rx).await?;
+        Ok(log)
     }
 
     async fn delete_log(&self, log: LogId) -> Result<()> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Delete { log, reply })?;
+        self.send(Command::Delete { log, reply }).await?;
         answer(rx).await?;
         self.collect_segments()
     }
 
     async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Append { log, records, now_ms, reply })?;
+        self.send(Command::Append { log, records, now_ms, reply }).await?;
         answer(rx).await
     }
 
@@ -318,13 +376,18 @@ impl Store for DiskStore {
         };
         let mut batch = ReadBatch { records: Vec::new(), next: start, tip };
         let mut budget = max_bytes;
+        let mut open = None;
         'sources: for source in sources {
             let frames = match source {
-                Source::Sealed(log, run) => self.run_frames(log, &run)?,
+                Source::Sealed(log, run) => match self.run_frames(log, &run)? {
+                    Some(frames) => frames,
+                    // Trimmed away since the index was looked at: nothing to serve.
+                    None => continue,
+                },
                 Source::Live(frames) => Arc::new(frames),
             };
             for f in frames.iter().filter(|f| f.end_position() > start) {
-                if !self.read_into(f, start, &mut batch, max_records, &mut budget)?
+                if !self.read_into(f, &mut open, start, &mut batch, max_records, &mut budget)?
                     || batch.records.len() >= max_records
                 {
                     break 'sources;
@@ -350,11 +413,14 @@ impl Store for DiskStore {
             (run, index.live.get(i).map(|f| f.first_position), index.trim, index.tip)
         };
         let position = match run {
-            Some(run) => {
-                let frames = self.run_frames(log, &run)?;
-                let i = frames.partition_point(|f| f.arrival_ms < at_ms);
-                frames.get(i).map_or(run.end_position, |f| f.first_position)
-            }
+            Some(run) => match self.run_frames(log, &run)? {
+                Some(frames) => {
+                    let i = frames.partition_point(|f| f.arrival_ms < at_ms);
+                    frames.get(i).map_or(run.end_position, |f| f.first_position)
+                }
+                // Trimmed away meanwhile: everything in the run is gone.
+                None => run.end_position,
+            },
             None => live_hit.unwrap_or(tip),
         };
         Ok(position.max(trim))
@@ -373,6 +439,10 @@ impl Store for DiskStore {
             self.collect_segments()?;
         }
         Ok(())
+    }
+
+    fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
+        self.shared.log(log)?.write().watch_tip().ok_or(StoreError::NoSuchLog(log))
     }
 }
 

@@ -8,7 +8,7 @@
 //! kept, nothing after it in that segment is ever served, and the segment is sealed at that
 //! point.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -20,8 +20,10 @@ use crate::store::LogId;
 
 pub struct Recovered {
     pub logs: HashMap<LogId, LogIndex>,
-    pub segments: BTreeMap<u64, File>,
-    pub indexes: BTreeMap<u64, File>,
+    /// The highest log id any remaining segment mentions, deleted logs included.
+    pub max_log_id: Option<LogId>,
+    /// Every segment on disk, the one the writer continues in included.
+    pub segments: BTreeSet<u64>,
     pub writer: WriterState,
 }
 
@@ -52,42 +54,45 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     let ids = segment_ids(dir)?;
     let mut logs: HashMap<LogId, LogIndex> = HashMap::new();
     let mut tips: HashMap<LogId, LogTip> = HashMap::new();
-    let mut segments = BTreeMap::new();
-    let mut indexes = BTreeMap::new();
+    let mut segments = BTreeSet::new();
     let mut open_tail: Option<OpenTail> = None;
+    let mut max_log_id: Option<LogId> = None;
     for (i, &id) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
-        let path = journal::segment_path(dir, id);
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        segments.insert(id);
+        // A sealed segment is known from its index alone; neither file stays open (readers
+        // open them when they need them, see `files`).
         let sealed = File::open(journal::index_path(dir, id)).ok().and_then(|f| match index::read_directory(&f) {
-            Ok(d) if d.segment == id => Some((f, d)),
+            Ok(d) if d.segment == id => Some(d),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!(segment = id, error = %e, "index file unusable; scanning the segment");
                 None
             }
         });
-        let (index_file, directory) = match sealed {
-            Some(found) => found,
+        let directory = match sealed {
+            Some(directory) => directory,
             None => {
-                let scanned = scan(&file, id, is_last, &tips)?;
+                let file = OpenOptions::new().read(true).write(true).open(journal::segment_path(dir, id))?;
+                let (scanned, scanned_max) = scan(&file, id, is_last, &tips)?;
+                max_log_id = max_log_id.max(scanned_max);
                 if is_last {
                     // The live tail: keep writing into it.
                     for (log, frame) in &scanned.frames {
                         logs.entry(*log).or_default().push(*frame);
                     }
                     tips = scanned.logs.clone();
-                    open_tail = Some((id, file.try_clone()?, scanned.valid_len, scanned.frames));
-                    segments.insert(id, file);
+                    open_tail = Some((id, file, scanned.valid_len, scanned.frames));
                     continue;
                 }
                 let (bytes, directory) = scanned.encode();
-                (journal::write_index(dir, id, &bytes)?, directory)
+                journal::write_index(dir, id, &bytes)?;
+                directory
             }
         };
+        let mentioned = directory.logs.keys().chain(directory.runs.iter().map(|(log, _)| log)).max();
+        max_log_id = max_log_id.max(mentioned.copied());
         apply(&mut logs, &mut tips, &directory);
-        segments.insert(id, file);
-        indexes.insert(id, index_file);
     }
     // Frames of logs deleted later are dropped; live logs get their tips.
     logs.retain(|id, _| tips.contains_key(id));
@@ -110,11 +115,11 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
         None => {
             let next = ids.last().map_or(1, |id| id + 1);
             let (file, len) = journal::create_segment(dir, next, &tips)?;
-            segments.insert(next, file.try_clone()?);
+            segments.insert(next);
             WriterState { segment: next, file, len, tips, frames_in_segment: Vec::new() }
         }
     };
-    Ok(Recovered { logs, segments, indexes, writer })
+    Ok(Recovered { logs, max_log_id, segments, writer })
 }
 
 fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>, directory: &IndexDirectory) {
@@ -126,8 +131,14 @@ fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>,
 
 /// Reads a segment frame by frame; see the module comment for what a bad frame means.
 /// `tips` is the log table before this segment, used if the segment's own table is missing
-/// (a crash while the segment was being created).
-fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> std::io::Result<SegmentIndex> {
+/// (a crash while the segment was being created). Also returns the highest log id the valid
+/// frames mention, deleted logs included.
+fn scan(
+    file: &File,
+    id: u64,
+    is_last: bool,
+    tips: &HashMap<LogId, LogTip>,
+) -> std::io::Result<(SegmentIndex, Option<LogId>)> {
     let size = file.metadata()?.len();
     let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
     if size < format::SEGMENT_HEADER_LEN {
@@ -141,6 +152,7 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
     }
     let mut index =
         SegmentIndex { segment: id, valid_len: format::SEGMENT_HEADER_LEN, logs: tips.clone(), frames: Vec::new() };
+    let mut max_log_id = None;
     let mut at = format::SEGMENT_HEADER_LEN;
     let mut len_buf = [0u8; 4];
     let mut frame = Vec::new();
@@ -208,9 +220,13 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
                     &mut budget,
                 );
                 if let Some(table) = records.first().and_then(|r| journal::parse_log_table(&r.data)) {
+                    max_log_id = max_log_id.max(table.keys().max().copied());
                     index.logs = table;
                 }
             }
+        }
+        if header.kind != FrameKind::LogTable {
+            max_log_id = max_log_id.max(Some(header.log));
         }
         if header.kind == FrameKind::Records {
             let tip = index.logs.entry(header.log).or_default();
@@ -220,5 +236,5 @@ fn scan(file: &File, id: u64, is_last: bool, tips: &HashMap<LogId, LogTip>) -> s
         at += header.total_len as u64;
         index.valid_len = at;
     }
-    Ok(index)
+    Ok((index, max_log_id))
 }

@@ -41,14 +41,14 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
     let rt = runtime();
     rt.block_on(async {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
-        store.create_log(LogId(2)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
+        assert_eq!(store.create_log().await.unwrap(), LogId(2));
         for i in 0..200 {
             let log = LogId(1 + i % 2);
             let a = store.append(log, vec![rec(&format!("r{i}")), rec("x")], 1000 + i).await.unwrap();
             assert_eq!(a.first_position, (i / 2) * 2);
         }
-        store.catalog_put("stream/a", Bytes::from_static(b"{}")).await.unwrap();
+        store.catalog_put("stream/a", Bytes::from_static(b"{}"), Expect::Absent).await.unwrap();
         let before = all(&store, LogId(1)).await;
         store.close();
         drop(store);
@@ -60,27 +60,9 @@ fn appends_survive_a_restart_with_positions_and_arrivals() {
         let next = store.append(LogId(1), vec![rec("after")], 1).await.unwrap();
         assert_eq!(next.first_position, 200, "positions continue");
         assert!(next.arrival_ms >= 1198, "arrival times never go back, even across restarts");
-        assert_eq!(store.catalog_load().await.unwrap(), vec![("stream/a".to_owned(), Bytes::from_static(b"{}"))]);
-    });
-}
-
-#[test]
-fn reads_respect_limits_and_seek_by_time() {
-    let dir = tempfile::tempdir().unwrap();
-    runtime().block_on(async {
-        let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
-        for t in 0..50u64 {
-            store.append(LogId(1), vec![rec("aaaa"), rec("bbbb")], 100 + t * 10).await.unwrap();
-        }
-        let b = store.read(LogId(1), 3, 5, usize::MAX).await.unwrap();
-        assert_eq!(b.records.iter().map(|r| r.position).collect::<Vec<_>>(), [3, 4, 5, 6, 7]);
-        assert_eq!((b.next, b.tip), (8, 100));
-        let b = store.read(LogId(1), 0, 100, 13).await.unwrap();
-        assert_eq!(b.records.len(), 2, "6-byte records: two fit in 13 bytes");
-        assert_eq!(store.read(LogId(1), 0, 100, 1).await.unwrap().records.len(), 1, "at least one");
-        assert_eq!(store.seek_time(LogId(1), 155).await.unwrap(), 12);
-        assert_eq!(store.seek_time(LogId(1), 10_000).await.unwrap(), 100);
+        let catalog = store.catalog_load().await.unwrap();
+        assert_eq!(catalog.len(), 1);
+        assert_eq!((&catalog[0].0[..], &catalog[0].1[..]), ("stream/a", &b"{}"[..]));
     });
 }
 
@@ -89,8 +71,8 @@ fn trimming_drops_whole_segments_and_deleting_a_log_frees_space() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), small_segments()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
-        store.create_log(LogId(2)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
+        assert_eq!(store.create_log().await.unwrap(), LogId(2));
         for t in 0..100u64 {
             store.append(LogId(1), vec![rec(&"x".repeat(100))], t).await.unwrap();
         }
@@ -127,7 +109,7 @@ fn a_second_process_cannot_open_the_same_directory() {
 fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
     runtime().block_on(async {
         let store = DiskStore::open(dir, DiskOptions::default()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
         for i in 0..n {
             store.append(LogId(1), vec![rec(&format!("record-{i}"))], i).await.unwrap();
         }
@@ -137,17 +119,36 @@ fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
     })
 }
 
+/// Where each records frame of a segment ends, in order, read straight from its bytes.
+fn records_frame_ends(segment: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut at = format::SEGMENT_HEADER_LEN as usize;
+    while let Ok(header) = format::check_frame(&segment[at..]) {
+        at += header.total_len;
+        if header.kind == format::FrameKind::Records {
+            ends.push(at);
+        }
+    }
+    assert_eq!(at, segment.len(), "the segment is whole frames");
+    ends
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// A crash can leave any prefix of the last write on disk, and garbage after it.
+    /// A crash can leave any prefix of the last write on disk, and garbage after it: recovery
+    /// keeps exactly the frames that ended before the cut, and nothing of the torn one.
     #[test]
     fn a_torn_tail_is_cut_and_everything_before_it_kept(cut_from_end in 1usize..400, garbage in proptest::collection::vec(any::<u8>(), 0..64)) {
         let dir = tempfile::tempdir().unwrap();
         let (segment, records) = filled(dir.path(), 20);
-        let len = std::fs::metadata(&segment).unwrap().len() as usize;
-        let keep = len.saturating_sub(cut_from_end).max(format::SEGMENT_HEADER_LEN as usize);
         let mut bytes = std::fs::read(&segment).unwrap();
+        let ends = records_frame_ends(&bytes);
+        prop_assert_eq!(ends.len(), records.len(), "one frame per one-record append");
+        let keep = bytes.len().saturating_sub(cut_from_end).max(format::SEGMENT_HEADER_LEN as usize);
+        // Every frame that ended at or before the cut was whole on disk and must survive.
+        let whole = ends.iter().filter(|end| **end <= keep).count();
+        prop_assert!(whole < records.len(), "the cut always tears at least the last frame");
         bytes.truncate(keep);
         bytes.extend_from_slice(&garbage);
         std::fs::write(&segment, &bytes).unwrap();
@@ -159,8 +160,8 @@ proptest! {
             prop_assert_eq!(a.first_position, got.len() as u64);
             Ok(got)
         })?;
-        prop_assert!(recovered.len() <= records.len());
-        prop_assert_eq!(&recovered[..], &records[..recovered.len()]);
+        prop_assert_eq!(recovered.len(), whole, "kept {} of the {} whole frames", recovered.len(), whole);
+        prop_assert_eq!(&recovered[..], &records[..whole]);
     }
 }
 
@@ -185,12 +186,144 @@ fn relaxed_durability_still_reads_back_and_recovers() {
     let options = DiskOptions { durability: Durability::Relaxed(Duration::from_millis(5)), segment_bytes: 1 << 20 };
     runtime().block_on(async {
         let store = DiskStore::open(dir.path(), options.clone()).unwrap();
-        store.create_log(LogId(1)).await.unwrap();
+        assert_eq!(store.create_log().await.unwrap(), LogId(1));
         store.append(LogId(1), vec![rec("a"), rec("b")], 1).await.unwrap();
         assert_eq!(all(&store, LogId(1)).await.len(), 2);
         store.close();
         drop(store);
         let store = DiskStore::open(dir.path(), options).unwrap();
         assert_eq!(all(&store, LogId(1)).await.len(), 2);
+    });
+}
+
+/// Appends arriving faster than the writer commits wait for room in its queue: the queue holds
+/// at most its bound, nobody is refused, and everything goes through once the writer moves.
+#[test]
+// Holding the writer's pause across the test's awaits is the point.
+#[allow(clippy::await_holding_lock)]
+fn a_full_queue_makes_appenders_wait_instead_of_growing() {
+    const BOUND: usize = 8 * 1024;
+    const APPENDS: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let limits = Limits { queue_bytes: BOUND, ..Limits::default() };
+        let store = Arc::new(DiskStore::open_with(dir.path(), DiskOptions::default(), limits).unwrap());
+        let log = store.create_log().await.unwrap();
+        let payload = "x".repeat(500);
+        let (reply, _) = oneshot::channel();
+        let share =
+            Command::Append { log, records: vec![rec(&payload)], now_ms: 0, reply }.queued_bytes(BOUND) as usize;
+        assert!(APPENDS * share > 2 * BOUND, "the test must offer more than the queue holds");
+
+        let paused = store.shared.pause.lock();
+        let appends: Vec<_> = (0..APPENDS)
+            .map(|i| {
+                let (store, payload) = (store.clone(), payload.clone());
+                tokio::spawn(async move { store.append(log, vec![rec(&payload)], i as u64).await })
+            })
+            .collect();
+        // The queue fills up...
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while store.shared.queue.available_permits() >= share {
+            assert!(std::time::Instant::now() < deadline, "the queue never filled: it is not bounded");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // ...to its bound and no further: the other appenders are waiting, none failed.
+        let admitted = (BOUND - store.shared.queue.available_permits()) / share;
+        assert!(admitted > 0 && admitted < APPENDS, "{admitted} of {APPENDS} appends admitted");
+        assert!(appends.iter().all(|a| !a.is_finished()), "nothing completes while the writer is stopped");
+
+        drop(paused);
+        let mut positions = Vec::new();
+        for a in appends {
+            positions.push(a.await.unwrap().unwrap().first_position);
+        }
+        positions.sort_unstable();
+        assert_eq!(positions, (0..APPENDS as u64).collect::<Vec<_>>());
+        // All the room comes back once the groups are committed.
+        while store.shared.queue.available_permits() != BOUND {
+            assert!(std::time::Instant::now() < deadline, "room was not given back");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // A command larger than the whole queue still gets in, alone.
+        let huge = vec![rec(&"y".repeat(2 * BOUND))];
+        assert_eq!(store.append(log, huge, 0).await.unwrap().first_position, APPENDS as u64);
+    });
+}
+
+/// Descriptors this process has open on files under `dir`, as `/proc/self/fd` names them
+/// (a deleted file's name ends in " (deleted)"). Other tests' files are elsewhere.
+fn descriptors_under(dir: &Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        // Descriptors closing while we look are fine to miss.
+        if let Ok(target) = std::fs::read_link(entry.path())
+            && target.starts_with(&dir)
+        {
+            names.push(target.to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+/// With many more sealed segments than the file cache holds, the descriptors the store keeps
+/// stay bounded (at start-up too), reads and seeks of old segments still work after their
+/// files were evicted, and retention's deletions leave no descriptor on a deleted file.
+#[test]
+fn open_files_stay_bounded_however_many_segments_are_kept() {
+    const CACHED: usize = 6;
+    // The cache, the active segment (writer and reader) and LOCK.
+    const MOST: usize = CACHED + 3;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits { open_sealed_files: CACHED, ..Limits::default() };
+    let options = DiskOptions { durability: Durability::Relaxed(Duration::from_millis(50)), segment_bytes: 2048 };
+    let rt = runtime();
+    let (log, written) = rt.block_on(async {
+        let store = DiskStore::open_with(dir.path(), options.clone(), limits).unwrap();
+        let log = store.create_log().await.unwrap();
+        for t in 0..200u64 {
+            store.append(log, vec![rec(&format!("{t:04}-{}", "x".repeat(600)))], 1000 + t).await.unwrap();
+        }
+        let sealed = store.shared.files.on_disk().len() - 1;
+        assert!(sealed >= 5 * CACHED, "only {sealed} sealed segments");
+        let written = all(&store, log).await;
+        assert_eq!(written.len(), 200);
+        assert!(store.shared.files.open_sealed().len() <= CACHED);
+        let open = descriptors_under(dir.path());
+        assert!(open.len() <= MOST, "{} descriptors with {sealed} sealed segments: {open:?}", open.len());
+        store.close();
+        (log, written)
+    });
+    rt.block_on(async {
+        let store = DiskStore::open_with(dir.path(), options, limits).unwrap();
+        let open = descriptors_under(dir.path());
+        assert!(open.len() <= MOST, "after recovery: {open:?}");
+        // Old segments, read again and again in an order that keeps evicting.
+        for round in 0..3 {
+            for from in [0u64, 150, 10, 199, 60] {
+                let got = store.read(log, from, 3, usize::MAX).await.unwrap().records;
+                assert_eq!(
+                    &got[..],
+                    &written[from as usize..(from as usize + 3).min(200)],
+                    "round {round}, from {from}"
+                );
+            }
+            assert_eq!(store.seek_time(log, 1042).await.unwrap(), 42);
+        }
+        assert_eq!(all(&store, log).await, written);
+        assert!(store.shared.files.open_sealed().len() <= CACHED);
+        assert!(descriptors_under(dir.path()).len() <= MOST);
+
+        // Retention deletes most segments, including cached ones.
+        store.trim(log, 1190).await.unwrap();
+        let on_disk: std::collections::BTreeSet<u64> = store.shared.files.on_disk().into_iter().collect();
+        assert!(on_disk.len() < 30, "{} segments left", on_disk.len());
+        assert!(store.shared.files.open_sealed().iter().all(|(segment, _)| on_disk.contains(segment)));
+        let open = descriptors_under(dir.path());
+        assert!(open.iter().all(|name| !name.ends_with("(deleted)")), "descriptors on deleted files: {open:?}");
+        assert_eq!(all(&store, log).await, &written[190..]);
     });
 }
