@@ -8,7 +8,8 @@
 #                                                 and target/release/kinesd after it
 #   AB_ROUNDS=3 AB_DURATION=5 AB_FILL=2000000 AB_WORKLOADS="put-100 put-1k get"
 #
-# Prints, per workload, each round's records/s and the median of A and B with B's difference.
+# Prints, per workload, each round's records/s, the medians of A and B with B's difference, and
+# the median server CPU time per record (kinesd-bench --server-pid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=${1:?usage: scripts/bench-ab.sh BINARY_A BINARY_B}
@@ -65,16 +66,19 @@ done
 python3 - "$OUT" "$ROUNDS" $WORKLOADS <<'PY'
 import json, statistics, sys
 out, rounds, workloads = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-def rate(side, w, r):
+def run(side, w, r):
     doc = json.load(open(f"{out}/{side}-{w}-{r}.json"))
-    calls = [c for c in doc["calls"] if c["name"] in ("PutRecords", "GetRecords")]
-    return calls[0]["records_per_s"], sum(c["errors"] for c in doc["calls"])
-print(f"{'workload':<10} {'A records/s (rounds)':<40} {'B records/s (rounds)':<40} {'A median':>12} {'B median':>12} {'B vs A':>8}")
+    call = [c for c in doc["calls"] if c["name"] in ("PutRecords", "GetRecords")][0]
+    cpu = (doc.get("server") or {}).get("cpu_us_per_record")
+    return call["records_per_s"], cpu, sum(c["errors"] for c in doc["calls"])
+print(f"{'workload':<10} {'A records/s (rounds)':<52} {'B records/s (rounds)':<52} {'A median':>10} {'B median':>10} {'B vs A':>7} {'A CPU/rec':>10} {'B CPU/rec':>10}")
 for w in workloads:
-    a = [rate("A", w, r) for r in range(1, rounds + 1)]
-    b = [rate("B", w, r) for r in range(1, rounds + 1)]
-    errors = sum(e for _, e in a + b)
-    ma, mb = statistics.median(x for x, _ in a), statistics.median(x for x, _ in b)
-    fmt = lambda xs: ", ".join(f"{x:,.0f}" for x, _ in xs)
-    print(f"{w:<10} {fmt(a):<40} {fmt(b):<40} {ma:>12,.0f} {mb:>12,.0f} {100 * (mb - ma) / ma:>+7.1f}%" + (f"  ({errors} errors)" if errors else ""))
+    a = [run("A", w, r) for r in range(1, rounds + 1)]
+    b = [run("B", w, r) for r in range(1, rounds + 1)]
+    errors = sum(x[2] for x in a + b)
+    ma, mb = statistics.median(x[0] for x in a), statistics.median(x[0] for x in b)
+    cpu = lambda xs: (f"{statistics.median(x[1] for x in xs):.3f} µs" if all(x[1] is not None for x in xs) else "-")
+    fmt = lambda xs: ", ".join(f"{x[0] / 1000:,.0f}k" for x in xs)
+    print(f"{w:<10} {fmt(a):<52} {fmt(b):<52} {ma:>10,.0f} {mb:>10,.0f} {100 * (mb - ma) / ma:>+6.1f}% {cpu(a):>10} {cpu(b):>10}"
+          + (f"  ({errors} errors)" if errors else ""))
 PY
