@@ -31,15 +31,9 @@ stop() {
 }
 trap 'stop; rm -rf "$OUT"' EXIT
 
-args() {
-    local common="--request-timeout 15 --quiet --json"
-    case $1 in
-        put-100) echo "put --shards 4 --connections 8 --record-size 100 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
-        put-1k) echo "put --shards 4 --connections 8 --record-size 1024 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
-        get) echo "get --shards 4 --fill $FILL --fill-timeout $((DURATION * 4)) --fill-connections 8 --record-size 100 --readers 4 --limit 10000 --duration $DURATION $common" ;;
-        *) echo "unknown workload $1" >&2; exit 2 ;;
-    esac
-}
+MIXED_RATE=${AB_MIXED_RATE:-10000}
+# shellcheck source=bench-workloads.sh
+source scripts/bench-workloads.sh
 
 run() { # binary label workload round
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-ab-data.XXXXXX")
@@ -47,7 +41,7 @@ run() { # binary label workload round
     SERVER_PID=$!
     for _ in $(seq 300); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
     # shellcheck disable=SC2046
-    timeout $((DURATION * 10 + 120)) "$BENCH" $(args "$3") --endpoint "http://127.0.0.1:$PORT" \
+    timeout $((DURATION * 10 + 120)) "$BENCH" $(workload_args "$3") --quiet --json --endpoint "http://127.0.0.1:$PORT" \
         --server-pid "$SERVER_PID" > "$OUT/$2-$3-$4.json" 2> /dev/null
     stop
 }

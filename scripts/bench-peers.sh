@@ -182,17 +182,8 @@ trap stop_server EXIT
 
 # --- workloads --------------------------------------------------------------------------------
 
-# The kinesd-bench arguments of each workload. A call unanswered for 15 s counts as a
-# `timeout` error, so a server that stalls cannot hold a run.
-workload_args() {
-    local common="--request-timeout 15"
-    case $1 in
-        put-100) echo "put --shards 4 --connections 8 --record-size 100 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
-        put-1k) echo "put --shards 4 --connections 8 --record-size 1024 --records-per-request 500 --keys 1000 --warmup 2 --duration $DURATION $common" ;;
-        get) echo "get --shards 4 --fill $FILL --fill-timeout $DURATION --fill-connections 8 --record-size 100 --readers 4 --limit 10000 --duration $DURATION $common" ;;
-        mixed) echo "mixed --shards 4 --producers 4 --rate $MIXED_RATE --record-size 100 --records-per-request 500 --poll-ms 5 --warmup 2 --duration $DURATION $common" ;;
-    esac
-}
+# shellcheck source=bench-workloads.sh
+source "$root/scripts/bench-workloads.sh"
 
 # The null server answers PutRecords only: it is the ceiling row of the put workloads.
 targets_for() {
