@@ -23,6 +23,20 @@ pub struct NewStream {
     pub warm_throughput_mibps: Option<i32>,
 }
 
+impl NewStream {
+    /// A provisioned stream of `shards` shards with every setting at its default.
+    pub fn provisioned(name: &str, shards: u32) -> NewStream {
+        NewStream {
+            name: name.to_owned(),
+            shard_count: Some(shards),
+            mode: StreamMode::Provisioned,
+            tags: Vec::new(),
+            max_record_kib: None,
+            warm_throughput_mibps: None,
+        }
+    }
+}
+
 impl Engine {
     pub async fn create_stream(&self, req: NewStream) -> Result<()> {
         let _guard = self.control.lock().await;

@@ -445,20 +445,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::engine::catalog::StreamMode;
     use crate::engine::lifecycle::NewStream;
     use crate::store::memory::MemoryStore;
-
-    fn stream(name: &str) -> NewStream {
-        NewStream {
-            name: name.into(),
-            shard_count: Some(2),
-            mode: StreamMode::Provisioned,
-            tags: Vec::new(),
-            max_record_kib: None,
-            warm_throughput_mibps: None,
-        }
-    }
 
     /// Changes stream `name` in the store behind the engine's back, as another node would.
     async fn change_behind_its_back(store: &MemoryStore, name: &str, change: impl FnOnce(&mut Stream)) {
@@ -479,14 +467,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, ..EngineConfig::default() };
         let engine = Engine::open(config, store.clone()).await.unwrap();
-        let new = NewStream {
-            name: "s".into(),
-            shard_count: Some(1),
-            mode: StreamMode::Provisioned,
-            tags: Vec::new(),
-            max_record_kib: None,
-            warm_throughput_mibps: None,
-        };
+        let new = NewStream::provisioned("s", 1);
         engine.create_stream(new).await.unwrap();
         let gate = engine.stream("s").await.unwrap().gate.0.clone();
 
@@ -524,7 +505,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let engine = Engine::open(config, store.clone()).await.unwrap();
         let ticker = engine.spawn_ticker();
-        engine.create_stream(stream("s")).await.unwrap();
+        engine.create_stream(NewStream::provisioned("s", 2)).await.unwrap();
         assert_eq!(store.logs().await.unwrap().len(), 2);
         // Let the ticker go to sleep until the (hour-long) retention deadline.
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -259,7 +259,6 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::engine::EngineConfig;
-    use crate::engine::catalog::StreamMode;
     use crate::engine::lifecycle::NewStream;
     use crate::store::memory::MemoryStore;
 
@@ -270,14 +269,7 @@ mod tests {
     }
 
     async fn create(engine: &Engine, name: &str, shards: u32) {
-        let stream = NewStream {
-            name: name.into(),
-            shard_count: Some(shards),
-            mode: StreamMode::Provisioned,
-            tags: Vec::new(),
-            max_record_kib: None,
-            warm_throughput_mibps: None,
-        };
+        let stream = NewStream::provisioned(name, shards);
         engine.create_stream(stream).await.unwrap();
     }
 

@@ -45,7 +45,6 @@ mod tests {
 
     use bytes::Bytes;
 
-    use crate::engine::catalog::StreamMode;
     use crate::engine::lifecycle::NewStream;
     use crate::engine::records::PutEntry;
     use crate::engine::{Engine, EngineConfig, now_ms};
@@ -57,17 +56,7 @@ mod tests {
     async fn records_past_retention_are_dropped_and_expired_shards_remembered() {
         let config = EngineConfig { create_stream_ms: 0, update_stream_ms: 0, ..EngineConfig::default() };
         let engine = Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap();
-        engine
-            .create_stream(NewStream {
-                name: "s".into(),
-                shard_count: Some(1),
-                mode: StreamMode::Provisioned,
-                tags: Vec::new(),
-                max_record_kib: None,
-                warm_throughput_mibps: None,
-            })
-            .await
-            .unwrap();
+        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
         let entry = || PutEntry { partition_key: "pk".into(), data: Bytes::from_static(b"x"), explicit_hash_key: None };
         engine.put_records("s", vec![entry(), entry()]).await.unwrap();
         engine.split_shard("s", "0", "12345").await.unwrap();
