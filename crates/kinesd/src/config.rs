@@ -192,6 +192,7 @@ impl Config {
         crate::transport::TransportOptions {
             max_connections: self.max_connections as usize,
             max_http2_streams: self.max_http2_streams,
+            ..crate::transport::TransportOptions::default()
         }
     }
 

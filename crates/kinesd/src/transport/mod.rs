@@ -36,6 +36,13 @@ use crate::shutdown::Shutdown;
 /// to spare, and anything larger cannot be valid, so it is refused before it is read.
 pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
 
+/// Request-body bytes held by all requests at once: a request waits for its share (its
+/// Content-Length, or [`MAX_BODY_BYTES`] when it has none) before its body is read, and gives it
+/// back when it has been answered. Without it, 10,000 connections × 100 streams could each hold
+/// a 14.5 MiB body; with it, bodies in memory stay under 512 MiB (35 maximal PutRecords at once,
+/// far more than the largest batches the benchmarks send concurrently) whatever clients do.
+pub const BODY_BYTES_IN_FLIGHT: usize = 512 * 1024 * 1024;
+
 /// How long shutdown waits for in-flight requests (and streamed replies, which end on the
 /// shutdown signal) before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -48,11 +55,13 @@ pub struct TransportOptions {
     /// Concurrent HTTP/2 streams per connection. With [`MAX_BODY_BYTES`] per request this
     /// bounds what one connection can make the server buffer.
     pub max_http2_streams: u32,
+    /// See [`BODY_BYTES_IN_FLIGHT`]; at least [`MAX_BODY_BYTES`].
+    pub body_bytes_in_flight: usize,
 }
 
 impl Default for TransportOptions {
     fn default() -> Self {
-        TransportOptions { max_connections: 10_000, max_http2_streams: 100 }
+        TransportOptions { max_connections: 10_000, max_http2_streams: 100, body_bytes_in_flight: BODY_BYTES_IN_FLIGHT }
     }
 }
 
@@ -73,6 +82,7 @@ pub async fn serve<H: Handler>(
     builder.http1().keep_alive(true);
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let connections = AtomicU64::new(0);
+    let bodies = Arc::new(Semaphore::new(options.body_bytes_in_flight.clamp(MAX_BODY_BYTES, u32::MAX as usize)));
     loop {
         // A free slot first, then accept: connections beyond the limit wait in the backlog.
         let slot = tokio::select! {
@@ -96,9 +106,11 @@ pub async fn serve<H: Handler>(
         let _ = stream.set_nodelay(true);
         let peer = Peer { addr, connection: connections.fetch_add(1, Ordering::Relaxed) + 1 };
         let handler = handler.clone();
+        let bodies = bodies.clone();
         let service = service_fn(move |req| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handle(&*handler, peer, req).await) }
+            let bodies = bodies.clone();
+            async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
@@ -127,7 +139,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// One HTTP request: the HTTP-only answers (CORS preflight, non-POST), then the body read
 /// within [`MAX_BODY_BYTES`], then everything else by the handler.
-async fn handle<H: Handler>(handler: &H, peer: Peer, req: Request<Incoming>) -> Response<HttpBody> {
+async fn handle<H: Handler>(handler: &H, bodies: &Semaphore, peer: Peer, req: Request<Incoming>) -> Response<HttpBody> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS {
         return cors_preflight(&parts.headers);
@@ -137,7 +149,12 @@ async fn handle<H: Handler>(handler: &H, peer: Peer, req: Request<Incoming>) -> 
         return respond(envelope::access_denied(), cors);
     }
     let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    let body = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    let too_large = declared.is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    // The body's share of the server-wide budget, held until the request is answered.
+    let share = if too_large { 0 } else { declared.map_or(MAX_BODY_BYTES, |n| n as usize) };
+    // (The semaphore is never closed, so the acquisition cannot fail.)
+    let _share = bodies.acquire_many(share as u32).await.ok();
+    let body = if too_large {
         Err(BodyError::TooLarge(MAX_BODY_BYTES))
     } else {
         match Limited::new(body, MAX_BODY_BYTES).collect().await {

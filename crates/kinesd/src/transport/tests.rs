@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 
@@ -220,4 +220,44 @@ async fn shutdown_stops_accepting() {
     trigger.trigger();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed after shutdown");
+}
+
+#[tokio::test]
+async fn request_bodies_wait_for_their_share_of_the_in_flight_budget() {
+    let handler = Arc::new(Scripted::default());
+    // The smallest budget allowed: one maximal body.
+    let options = TransportOptions { body_bytes_in_flight: 0, ..TransportOptions::default() };
+    let (addr, _t) = start(handler.clone(), options).await;
+    let big = || {
+        Request::post("/")
+            .header("host", "localhost")
+            .header("x-amz-target", "hold")
+            .body(Full::new(Bytes::from(vec![b'x'; 10 * 1024 * 1024])))
+            .unwrap()
+    };
+    let connect = || async {
+        let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+        let (send, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io).await.unwrap();
+        tokio::spawn(async move { drop(conn.await) });
+        send
+    };
+    let (mut first, mut second) = (connect().await, connect().await);
+    let held = tokio::spawn(async move { first.send_request(big()).await.unwrap().status() });
+    let deadline = Instant::now() + LIMIT;
+    while handler.held.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the first request never reached the handler");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let waiting = tokio::spawn(async move { second.send_request(big()).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handler.most_held.load(Ordering::SeqCst), 1, "two 10 MiB bodies were held within a 14.5 MiB budget");
+    assert!(!waiting.is_finished());
+    while !(held.is_finished() && waiting.is_finished()) {
+        assert!(Instant::now() < deadline, "the requests were not answered once released");
+        handler.release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(held.await.unwrap(), 200);
+    assert_eq!(waiting.await.unwrap(), 200);
+    assert_eq!(handler.most_held.load(Ordering::SeqCst), 1);
 }
