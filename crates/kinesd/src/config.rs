@@ -106,6 +106,14 @@ pub struct Config {
     #[arg(long, default_value_t = 100)]
     pub max_http2_streams: u32,
 
+    /// Seconds a client connection may stay idle (no request in flight) before it is closed.
+    ///
+    /// Idle or abandoned connections would otherwise hold their --max-connections slot forever;
+    /// SDKs reopen a closed pooled connection by themselves. 60 s, like the usual idle timeout of
+    /// AWS's load balancers.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout_seconds: u64,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
@@ -169,6 +177,9 @@ impl Config {
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
         }
+        if self.idle_timeout_seconds == 0 {
+            return Err("--idle-timeout-seconds must be at least 1".into());
+        }
         if self.max_http2_streams == 0 {
             return Err("--max-http2-streams must be at least 1".into());
         }
@@ -192,6 +203,7 @@ impl Config {
         crate::transport::TransportOptions {
             max_connections: self.max_connections as usize,
             max_http2_streams: self.max_http2_streams,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
             ..crate::transport::TransportOptions::default()
         }
     }

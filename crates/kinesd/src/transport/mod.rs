@@ -6,27 +6,23 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Frame;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::protocol::envelope;
-use crate::protocol::reply::{FrameStream, ReplyBody};
+use crate::protocol::reply::ReplyBody;
 use crate::protocol::wire::{BodyError, Handler, Peer, WireRequest, WireResponse};
 use crate::shutdown::Shutdown;
 
@@ -43,6 +39,12 @@ pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
 /// far more than the largest batches the benchmarks send concurrently) whatever clients do.
 pub const BODY_BYTES_IN_FLIGHT: usize = 512 * 1024 * 1024;
 
+/// How long an HTTP/1.1 client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 pings on a connection silent this long; one unanswered for `HTTP2_PING_TIMEOUT` ends it.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long shutdown waits for in-flight requests (and streamed replies, which end on the
 /// shutdown signal) before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -57,11 +59,19 @@ pub struct TransportOptions {
     pub max_http2_streams: u32,
     /// See [`BODY_BYTES_IN_FLIGHT`]; at least [`MAX_BODY_BYTES`].
     pub body_bytes_in_flight: usize,
+    /// A connection with no request in flight for this long is closed, so that idle or
+    /// abandoned connections do not hold connection slots forever.
+    pub idle_timeout: Duration,
 }
 
 impl Default for TransportOptions {
     fn default() -> Self {
-        TransportOptions { max_connections: 10_000, max_http2_streams: 100, body_bytes_in_flight: BODY_BYTES_IN_FLIGHT }
+        TransportOptions {
+            max_connections: 10_000,
+            max_http2_streams: 100,
+            body_bytes_in_flight: BODY_BYTES_IN_FLIGHT,
+            idle_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -72,15 +82,23 @@ pub async fn serve<H: Handler>(
     options: TransportOptions,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Flow-control windows: 1 MiB per stream lets one PutRecords of typical size arrive without
+    // waiting for a WINDOW_UPDATE; 4 MiB per connection lets a few run side by side. Larger
+    // windows would only let a client push more unrequested bytes into memory.
+    // Keep-alive pings find dead HTTP/2 peers; the header timeout ends HTTP/1.1 requests whose
+    // headers never complete.
     builder
         .http2()
+        .timer(TokioTimer::new())
         .max_concurrent_streams(options.max_http2_streams)
         .initial_stream_window_size(1 << 20)
-        .initial_connection_window_size(4 << 20);
-    builder.http1().keep_alive(true);
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        .initial_connection_window_size(4 << 20)
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
     let connections = AtomicU64::new(0);
     let bodies = Arc::new(Semaphore::new(options.body_bytes_in_flight.clamp(MAX_BODY_BYTES, u32::MAX as usize)));
     loop {
@@ -105,26 +123,47 @@ pub async fn serve<H: Handler>(
         };
         let _ = stream.set_nodelay(true);
         let peer = Peer { addr, connection: connections.fetch_add(1, Ordering::Relaxed) + 1 };
-        let handler = handler.clone();
-        let bodies = bodies.clone();
+        let activity = Activity::new();
+        let (handler, bodies, requests) = (handler.clone(), bodies.clone(), activity.clone());
         let service = service_fn(move |req| {
-            let handler = handler.clone();
-            let bodies = bodies.clone();
-            async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await) }
+            let (handler, bodies, busy) = (handler.clone(), bodies.clone(), requests.busy());
+            async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await.map(|b| b.held_by(busy))) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
+        let (idle_timeout, mut shutdown) = (options.idle_timeout, shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                // Re-read after every wake-up: requests may have come and gone meanwhile.
+                let idle_at = activity.idle_deadline(idle_timeout);
+                tokio::select! {
+                    ended = conn.as_mut() => {
+                        if let Err(e) = ended {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = shutdown.wait(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = connection::sleep_until(idle_at), if !closing => {
+                        if activity.idle_deadline(idle_timeout).is_some_and(|at| at <= tokio::time::Instant::now()) {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                }
             }
             drop(slot);
         });
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("shutdown: gave up waiting for connections"),
+    // Every connection gives its slot back when it has finished.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+        tracing::warn!("shutdown: gave up waiting for connections");
     }
     Ok(())
 }
@@ -139,7 +178,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// One HTTP request: the HTTP-only answers (CORS preflight, non-POST), then the body read
 /// within [`MAX_BODY_BYTES`], then everything else by the handler.
-async fn handle<H: Handler>(handler: &H, bodies: &Semaphore, peer: Peer, req: Request<Incoming>) -> Response<HttpBody> {
+async fn handle<H: Handler>(
+    handler: &H,
+    bodies: &Arc<Semaphore>,
+    peer: Peer,
+    req: Request<Incoming>,
+) -> Response<HttpBody> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS {
         return cors_preflight(&parts.headers);
@@ -149,19 +193,11 @@ async fn handle<H: Handler>(handler: &H, bodies: &Semaphore, peer: Peer, req: Re
         return respond(envelope::access_denied(), cors);
     }
     let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    let too_large = declared.is_some_and(|n| n > MAX_BODY_BYTES as u64);
-    // The body's share of the server-wide budget, held until the request is answered.
-    let share = if too_large { 0 } else { declared.map_or(MAX_BODY_BYTES, |n| n as usize) };
-    // (The semaphore is never closed, so the acquisition cannot fail.)
-    let _share = bodies.acquire_many(share as u32).await.ok();
-    let body = if too_large {
-        Err(BodyError::TooLarge(MAX_BODY_BYTES))
+    // The share of the body budget is held (in `_share`) until the request has been answered.
+    let (body, _share) = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        (Err(BodyError::TooLarge(MAX_BODY_BYTES)), None)
     } else {
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge(MAX_BODY_BYTES)),
-            Err(e) => Err(BodyError::Unreadable(e.to_string())),
-        }
+        body::read(body, declared, MAX_BODY_BYTES, bodies).await
     };
     let request = WireRequest {
         content_type: header(&parts.headers, "content-type"),
@@ -175,47 +211,11 @@ async fn handle<H: Handler>(handler: &H, bodies: &Semaphore, peer: Peer, req: Re
     respond(handler.handle(request).await, cors)
 }
 
-/// A response body: one buffer (sent with its Content-Length) or a stream of frames (chunked
-/// on HTTP/1.1, DATA frames on HTTP/2) that ends when its producer does or the client goes.
-pub enum HttpBody {
-    Full(Option<Bytes>),
-    Frames(FrameStream),
-}
-
-impl http_body::Body for HttpBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            HttpBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            HttpBody::Frames(frames) => frames.poll_frame(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, HttpBody::Full(None))
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        match self {
-            HttpBody::Full(bytes) => http_body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            HttpBody::Frames(_) => http_body::SizeHint::default(),
-        }
-    }
-}
-
-impl HttpBody {
-    fn bytes(b: Bytes) -> HttpBody {
-        if b.is_empty() { HttpBody::Full(None) } else { HttpBody::Full(Some(b)) }
-    }
-}
-
 fn respond(wire: WireResponse, cors: bool) -> Response<HttpBody> {
     let body = match wire.body {
-        ReplyBody::Empty => HttpBody::Full(None),
+        ReplyBody::Empty => HttpBody::empty(),
         ReplyBody::Encoded(bytes) => HttpBody::bytes(Bytes::from(bytes)),
-        ReplyBody::Stream(frames) => HttpBody::Frames(frames),
+        ReplyBody::Stream(frames) => HttpBody::frames(frames),
     };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -259,7 +259,7 @@ const EXPOSED_HEADERS: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-i
 
 /// Browser SDKs send a CORS preflight before each call.
 fn cors_preflight(req: &HeaderMap) -> Response<HttpBody> {
-    let mut r = Response::new(HttpBody::Full(None));
+    let mut r = Response::new(HttpBody::empty());
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert("access-control-max-age", HeaderValue::from_static("172800"));
@@ -275,5 +275,10 @@ fn cors_preflight(req: &HeaderMap) -> Response<HttpBody> {
     r
 }
 
+mod body;
+mod connection;
 #[cfg(test)]
 mod tests;
+
+pub use body::{BODY_READ_TIMEOUT, HttpBody};
+use connection::Activity;

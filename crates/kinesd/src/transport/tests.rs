@@ -261,3 +261,80 @@ async fn request_bodies_wait_for_their_share_of_the_in_flight_budget() {
     assert_eq!(waiting.await.unwrap(), 200);
     assert_eq!(handler.most_held.load(Ordering::SeqCst), 1);
 }
+
+/// Opens a TCP connection that says nothing.
+async fn silent(addr: SocketAddr) -> TcpStream {
+    TcpStream::connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_give_their_slot_back() {
+    let options = TransportOptions {
+        max_connections: 1,
+        idle_timeout: Duration::from_millis(200),
+        ..TransportOptions::default()
+    };
+    let (addr, _t) = start(Arc::default(), options).await;
+    // A connection that never sends a byte holds the only slot, until it has been idle too long.
+    let quiet = silent(addr).await;
+    let (mut send, conn) = http1(addr).await;
+    let started = Instant::now();
+    let status = tokio::time::timeout(LIMIT, send.send_request(post("a"))).await.expect("served once the slot freed");
+    assert_eq!(status.unwrap().status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(150), "served before the silent connection timed out");
+    drop(quiet);
+    // The served connection is closed in turn once it has been idle.
+    tokio::time::timeout(LIMIT, conn).await.expect("the idle connection was closed").unwrap();
+}
+
+#[tokio::test]
+async fn a_streamed_reply_keeps_its_connection_open_past_the_idle_timeout() {
+    let handler = Arc::new(Scripted::default());
+    let (tx, mut stopped) = mpsc::unbounded_channel();
+    *handler.stopped.lock() = Some(tx);
+    let options = TransportOptions { idle_timeout: Duration::from_millis(100), ..TransportOptions::default() };
+    let (addr, _t) = start(handler, options).await;
+    let (mut send, _conn) = http1(addr).await;
+    let mut body = send.send_request(post("forever")).await.unwrap().into_body();
+    let until = Instant::now() + Duration::from_millis(600);
+    let mut frames = 0;
+    while Instant::now() < until {
+        let frame = tokio::time::timeout(LIMIT, body.frame()).await.unwrap();
+        assert!(frame.is_some_and(|f| f.is_ok()), "the stream ended while its response was being sent");
+        frames += 1;
+    }
+    assert!(frames > 10);
+    assert!(stopped.try_recv().is_err(), "the producer stopped while the client was reading");
+}
+
+#[tokio::test]
+async fn a_stalled_upload_holds_only_what_it_sent() {
+    let handler = Arc::new(Scripted::default());
+    let options = TransportOptions { body_bytes_in_flight: 0, ..TransportOptions::default() };
+    let (addr, _t) = start(handler, options).await;
+    // Forty clients announce nearly the maximal body, send one byte and stall: declared sizes
+    // alone would exhaust the budget 40 times over.
+    let mut stalled = Vec::new();
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        use tokio::io::AsyncWriteExt;
+        s.write_all(b"POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: a\r\ncontent-length: 15000000\r\n\r\nx")
+            .await
+            .unwrap();
+        stalled.push(s);
+    }
+    let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io).await.unwrap();
+    tokio::spawn(async move { drop(conn.await) });
+    let request = Request::post("/")
+        .header("host", "localhost")
+        .header("x-amz-target", "a")
+        .body(Full::new(Bytes::from(vec![b'x'; 1024 * 1024])))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), send.send_request(request))
+        .await
+        .expect("a normal request is served while uploads stall")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(stalled);
+}
