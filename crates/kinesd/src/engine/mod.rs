@@ -52,7 +52,9 @@ pub struct EngineConfig {
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
     pub iterator_ttl_ms: u64,
-    /// How often the retention task drops expired records.
+    /// The least time between two retention passes: expired records are dropped at most this
+    /// long after they expire, and a stream written continuously (whose oldest record expires
+    /// every moment) costs one pass per interval, not one per record.
     pub retention_interval_ms: u64,
 }
 
@@ -81,7 +83,10 @@ pub struct Engine {
     control: tokio::sync::Mutex<()>,
     /// The earliest `status_until_ms` of any stream in transition (u64::MAX when none).
     next_transition_ms: AtomicU64,
-    /// Wakes the ticker when a transition is scheduled earlier than the one it sleeps for.
+    /// When the next record or closed shard expires (see `trim_expired`); 0 until the first pass.
+    retention_due_ms: AtomicU64,
+    /// Wakes the ticker when a transition or a retention pass is scheduled earlier than the
+    /// deadline it sleeps for.
     rescheduled: Arc<tokio::sync::Notify>,
     iterator_nonce: std::sync::atomic::AtomicU32,
     account: parking_lot::Mutex<account::AccountSettings>,
@@ -146,6 +151,7 @@ impl Engine {
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
+            retention_due_ms: AtomicU64::new(0),
             rescheduled: Arc::new(tokio::sync::Notify::new()),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
             account: parking_lot::Mutex::new(account),
@@ -188,10 +194,8 @@ impl Engine {
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
         let value = serde_json::to_vec(&stream).map_err(KinesisError::internal_failure_because)?;
         self.catalog_write(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
-        if stream.status_until_ms != 0
-            && self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel) > stream.status_until_ms
-        {
-            self.rescheduled.notify_one();
+        if stream.status_until_ms != 0 {
+            self.schedule_transition(stream.status_until_ms);
         }
         let stream = Arc::new(stream);
         self.streams.write().insert(stream.name.clone(), stream.clone());
@@ -277,7 +281,7 @@ impl Engine {
                         stream.gate = old.gate.clone();
                     }
                     if stream.status_until_ms != 0 {
-                        self.next_transition_ms.fetch_min(stream.status_until_ms, Ordering::AcqRel);
+                        self.schedule_transition(stream.status_until_ms);
                     }
                     streams.insert(name.to_owned(), Arc::new(stream));
                 }
@@ -369,6 +373,20 @@ impl Engine {
         Ok(self.store.create_log().await?)
     }
 
+    /// Makes sure the ticker applies a transition at `at_ms`, waking it if it sleeps longer.
+    fn schedule_transition(&self, at_ms: u64) {
+        if self.next_transition_ms.fetch_min(at_ms, Ordering::AcqRel) > at_ms {
+            self.rescheduled.notify_one();
+        }
+    }
+
+    /// Makes sure the ticker runs a retention pass at `at_ms`, waking it if it sleeps longer.
+    fn schedule_retention(&self, at_ms: u64) {
+        if self.retention_due_ms.fetch_min(at_ms, Ordering::AcqRel) > at_ms {
+            self.rescheduled.notify_one();
+        }
+    }
+
     /// Applies every state transition whose time has come. Cheap when none is due.
     pub async fn advance(&self) -> Result<()> {
         let now = now_ms();
@@ -403,14 +421,13 @@ impl Engine {
     }
 
     /// Runs state transitions in the background the moment they are due (so that deleted
-    /// streams free their space promptly even when no request comes), and drops records past
-    /// their stream's retention period every `retention_interval_ms`. Sleeps until the earlier
-    /// of the two deadlines; a newly scheduled transition that is earlier wakes it at once.
+    /// streams free their space promptly even when no request comes), and retention passes when
+    /// records expire (see `trim_expired`), at most one per `retention_interval_ms`. Sleeps until
+    /// the earlier of the two deadlines; a deadline that moves earlier wakes it at once.
     pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         let rescheduled = self.rescheduled.clone();
         tokio::spawn(async move {
-            let mut next_trim_ms = 0;
             loop {
                 let Some(engine) = weak.upgrade() else { return };
                 let now = now_ms();
@@ -421,13 +438,23 @@ impl Engine {
                     // Not at once: a failing store would otherwise be retried in a busy loop.
                     engine.next_transition_ms.fetch_max(now + RETRY_MS, Ordering::AcqRel);
                 }
-                if now >= next_trim_ms {
-                    next_trim_ms = now + engine.config.retention_interval_ms.max(1);
-                    if let Err(e) = engine.trim_expired(now).await {
-                        tracing::warn!(error = %e, "retention trim failed; will retry");
-                    }
+                if now >= engine.retention_due_ms.load(Ordering::Acquire) {
+                    // Claimed for this pass; a decrease while it runs lowers it again.
+                    engine.retention_due_ms.store(u64::MAX, Ordering::Release);
+                    let earliest = now + engine.config.retention_interval_ms.max(1);
+                    let due = match engine.trim_expired(now).await {
+                        Ok(next) => next.max(earliest),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "retention trim failed; will retry");
+                            earliest
+                        }
+                    };
+                    engine.retention_due_ms.fetch_min(due, Ordering::AcqRel);
                 }
-                let deadline = engine.next_transition_ms.load(Ordering::Acquire).min(next_trim_ms);
+                let deadline = engine
+                    .next_transition_ms
+                    .load(Ordering::Acquire)
+                    .min(engine.retention_due_ms.load(Ordering::Acquire));
                 // Holding no strong reference while asleep lets the engine be dropped.
                 drop(engine);
                 let sleep = std::time::Duration::from_millis(deadline.saturating_sub(now_ms()));

@@ -1,5 +1,6 @@
 //! Retention: records older than their stream's retention period are dropped by the store's
-//! `trim`, on a timer (see `Engine::spawn_ticker`) and at once when a period is decreased.
+//! `trim` when they expire (see `Engine::spawn_ticker`, which sleeps until the deadline a pass
+//! returns) and at once when a period is decreased.
 //!
 //! Listing hides closed shards whose records have all expired (see `Stream::is_expired`); the
 //! task remembers which of those it has emptied, so a stream's long tail of old closed shards
@@ -7,20 +8,33 @@
 
 use super::Engine;
 use super::catalog::Stream;
+use super::settings::MIN_RETENTION_HOURS;
 use crate::error::Result;
+use crate::store::StoreError;
+
+const HOUR_MS: u64 = 3_600_000;
 
 impl Engine {
-    /// Drops the records of every stream that arrived before its trim horizon at `now_ms`.
-    pub async fn trim_expired(&self, now_ms: u64) -> Result<()> {
+    /// Drops the records of every stream that arrived before its trim horizon at `now_ms`, and
+    /// returns when the next record or closed shard will expire: the oldest retained record's
+    /// arrival (or a closed shard's close) plus its stream's retention period — no later than
+    /// `now_ms` + the shortest retention any stream can have, since a record written after this
+    /// pass cannot expire before that.
+    pub async fn trim_expired(&self, now_ms: u64) -> Result<u64> {
         let streams: Vec<_> = self.streams.read().values().cloned().collect();
+        let mut next = now_ms + u64::from(MIN_RETENTION_HOURS) * HOUR_MS;
         for stream in streams {
-            self.trim_stream(&stream, now_ms).await?;
+            next = next.min(self.trim_stream(&stream, now_ms).await?);
         }
-        Ok(())
+        Ok(next)
     }
 
-    pub(super) async fn trim_stream(&self, stream: &Stream, now_ms: u64) -> Result<()> {
+    /// Trims one stream at `now_ms`; returns when its next record or closed shard expires
+    /// (`u64::MAX` if nothing it holds ever will).
+    pub(super) async fn trim_stream(&self, stream: &Stream, now_ms: u64) -> Result<u64> {
         let horizon = stream.trim_horizon_ms(now_ms);
+        let retention = stream.retention_ms();
+        let mut next = u64::MAX;
         for shard in &stream.shards {
             if self.fully_trimmed.lock().contains(&shard.log) {
                 continue;
@@ -28,14 +42,29 @@ impl Engine {
             match self.store.trim(shard.log, horizon).await {
                 Ok(()) => {}
                 // The stream was deleted while this pass ran.
-                Err(crate::store::StoreError::NoSuchLog(_)) => continue,
+                Err(StoreError::NoSuchLog(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
             if stream.is_expired(shard, now_ms) {
                 self.fully_trimmed.lock().insert(shard.log);
+                continue;
+            }
+            // A closed shard expires (leaves listings) one retention period after it closed.
+            if let Some(end) = shard.closed {
+                next = next.min(end.closed_ms + retention + 1);
+            }
+            // The oldest record left expires one retention period after it arrived.
+            match self.store.read(shard.log, 0, 1, 1).await {
+                Ok(batch) => {
+                    if let Some(oldest) = batch.records.first() {
+                        next = next.min(oldest.arrival_ms + retention + 1);
+                    }
+                }
+                Err(StoreError::NoSuchLog(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(next)
     }
 }
 
@@ -67,13 +96,19 @@ mod tests {
         assert_eq!((extent.trim, extent.tip), (0, 2));
 
         // Within the retention period nothing goes.
-        engine.trim_expired(now_ms() + HOUR_MS).await.unwrap();
+        let next = engine.trim_expired(now_ms() + HOUR_MS).await.unwrap();
+        // The next deadline is when the oldest record (written a moment ago) turns a day old.
+        let written = engine.store().read(parent.log, 0, 1, 1).await.unwrap().records[0].arrival_ms;
+        assert_eq!(next, written + 24 * HOUR_MS + 1);
         assert_eq!(engine.store().extent(parent.log).await.unwrap().trim, 0);
         assert!(!stream.is_expired(&parent, now_ms() + HOUR_MS));
 
         // A day and a bit later everything has expired and the closed parent is EXPIRED.
         let later = now_ms() + 25 * HOUR_MS;
-        engine.trim_expired(later).await.unwrap();
+        let next = engine.trim_expired(later).await.unwrap();
+        // Nothing is left to expire: the next deadline is a day after the pass, when a record
+        // written now could first expire.
+        assert_eq!(next, later + 24 * HOUR_MS);
         assert_eq!(engine.store().extent(parent.log).await.unwrap().trim, 2);
         assert!(stream.is_expired(&parent, later));
         assert!(engine.fully_trimmed.lock().contains(&parent.log));

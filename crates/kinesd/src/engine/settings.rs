@@ -80,8 +80,9 @@ impl Engine {
             .await?;
         if change == RetentionChange::Decrease {
             // Records older than the new period become inaccessible now, not at the next pass
-            // of the retention task.
-            self.trim_stream(&stream, now_ms()).await?;
+            // of the retention task; the next pass comes when the new period says.
+            let next = self.trim_stream(&stream, now_ms()).await?;
+            self.schedule_retention(next);
         }
         Ok(())
     }
