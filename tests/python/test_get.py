@@ -310,10 +310,12 @@ def test_iterator_of_deleted_stream(kinesis):
 def test_iterator_of_recreated_stream_does_not_read_new_incarnation(kinesis):
     """An iterator reads only the stream incarnation it was issued for. A LATEST iterator taken
     after 3 records sits at position 3; if it were honoured on a same-named successor holding 5
-    records it would return the 4th and 5th and silently skip the first three. AWS answered
-    InternalFailure (500) for an old incarnation's iterator once the name existed again
-    (kinesalite test/getRecords.js, commit 7d62e92, 2018, run against production), and
-    ResourceNotFoundException for a shard the new incarnation lacks (same test, asserted)."""
+    records it would return the 4th and 5th and silently skip the first three. The only AWS
+    evidence is a note, not an assertion: kinesalite's author, running its suite against
+    production in 2018 (test/getRecords.js, commit 7d62e92), commented the old-incarnation call
+    out with "This now causes an InternalFailure on production"; no response body is recorded.
+    kinesd follows that note. ResourceNotFoundException for a shard the new incarnation lacks is
+    asserted by the same test against AWS."""
     name = unique_name("reinc")
     kinesis.create_stream(StreamName=name, ShardCount=2)
     wait_for_status(kinesis, name, "ACTIVE")

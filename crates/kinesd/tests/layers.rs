@@ -4,18 +4,23 @@
 
 use std::path::{Path, PathBuf};
 
-/// (layer directory, modules it must never refer to)
+/// (layer directory or file, modules it must never refer to)
 const RULES: &[(&str, &[&str])] = &[
-    ("protocol", &["api", "engine", "transport", "store", "auth"]),
-    ("engine", &["protocol", "api", "transport", "auth"]),
-    ("store", &["engine", "api", "protocol", "transport", "auth"]),
-    ("auth", &["api", "engine", "transport", "store"]),
-    ("api", &["transport"]),
-    // Shared by every layer, so it may name only the store (whose errors it turns into AWS's).
-    ("error", &["api", "engine", "protocol", "transport", "auth"]),
+    ("protocol", &["api", "engine", "transport", "store", "auth", "config"]),
+    ("engine", &["protocol", "api", "transport", "auth", "config"]),
+    ("store", &["engine", "api", "protocol", "transport", "auth", "config"]),
+    ("auth", &["api", "engine", "transport", "store", "config"]),
+    ("api", &["transport", "config"]),
+    // Shared by every layer, so they name none of them.
+    ("error", &["api", "engine", "protocol", "transport", "auth", "store", "config"]),
+    ("shutdown.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    if dir.is_file() {
+        out.push(dir.to_owned());
+        return;
+    }
     for entry in std::fs::read_dir(dir).expect("layer directory exists") {
         let path = entry.expect("readable directory").path();
         if path.is_dir() {
@@ -26,13 +31,29 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every way a file can name another module of the crate: `crate::x`, `kinesd::x`, and
-/// `super::…::x` climbing out of the layer.
+/// Whether the code (comments aside) names the crate's module `module`: as a path segment right
+/// after `crate::`, `kinesd::` or `super::super::` (climbing out of a layer), or inside a braced
+/// list after them (`use crate::{api::Context, …}`).
 fn names(text: &str, module: &str) -> bool {
-    let needles = [format!("crate::{module}"), format!("kinesd::{module}"), format!("super::super::{module}")];
-    text.lines()
-        .map(|l| l.split("//").next().unwrap_or_default())
-        .any(|code| needles.iter().any(|n| code.contains(n.as_str())))
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for root in ["crate::", "kinesd::", "super::super::"] {
+        for (at, _) in code.match_indices(root) {
+            let rest = &code[at + root.len()..];
+            // The first segment, or every first segment of a braced list.
+            let heads: Vec<&str> = match rest.strip_prefix('{') {
+                Some(list) => {
+                    let list = &list[..list.find('}').unwrap_or(list.len())];
+                    list.split(',').map(str::trim).collect()
+                }
+                None => vec![rest],
+            };
+            if heads.iter().any(|h| h.split(|c| !is_ident(c)).next() == Some(module)) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[test]
@@ -62,6 +83,11 @@ fn no_layer_refers_to_a_layer_above_it() {
 fn the_check_sees_a_violation() {
     assert!(names("use crate::api::Context;", "api"));
     assert!(names("    let x = crate::engine::now_ms();", "engine"));
+    assert!(names("use crate::{error::Result, api::Context};", "api"));
+    assert!(names("use crate::{\n    api,\n    error::Result,\n};", "api"));
+    assert!(names("use super::super::store::LogId;", "store"));
+    assert!(names("use kinesd::transport;", "transport"));
     assert!(!names("// crate::api is mentioned in a comment only", "api"));
-    assert!(!names("use crate::apiary;", "transport"));
+    assert!(!names("use crate::apiary;", "api"));
+    assert!(!names("use crate::error::api_error;", "api"));
 }

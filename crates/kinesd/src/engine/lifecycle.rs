@@ -2,6 +2,7 @@
 //! the end of UPDATING. Phases end at a stored deadline, so a restart finishes them.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
 use super::{Engine, now_ms};
@@ -82,6 +83,10 @@ impl Engine {
         }
 
         let ranges = super::hash::creation_ranges(shard_count);
+        // The creation time is the stream's incarnation, which iterators and page tokens carry:
+        // a stream deleted and created again within one millisecond must still get a new one.
+        let created = now.max(self.last_created_ms.load(Ordering::Acquire) + 1);
+        self.last_created_ms.store(created, Ordering::Release);
         let mut shards = Vec::with_capacity(ranges.len());
         for (i, range) in ranges.into_iter().enumerate() {
             let log = self.allocate_log().await?;
@@ -91,14 +96,14 @@ impl Engine {
                 range,
                 parent: None,
                 adjacent_parent: None,
-                created_ms: now,
+                created_ms: created,
                 closed: None,
             });
         }
         let (status, until) = phase(StreamStatus::Creating, now, self.config.create_stream_ms);
         self.save(Stream {
             name: req.name,
-            created_ms: now,
+            created_ms: created,
             status,
             status_until_ms: until,
             mode: req.mode,

@@ -83,6 +83,9 @@ pub struct Engine {
     control: tokio::sync::Mutex<()>,
     /// The earliest `status_until_ms` of any stream in transition (u64::MAX when none).
     next_transition_ms: AtomicU64,
+    /// The latest creation time (incarnation) given to a stream; `create_stream` holds the
+    /// control lock, so a plain load and store suffice.
+    last_created_ms: AtomicU64,
     /// When the next record or closed shard expires (see `trim_expired`); 0 until the first pass.
     retention_due_ms: AtomicU64,
     /// Wakes the ticker when a transition or a retention pass is scheduled earlier than the
@@ -95,6 +98,15 @@ pub struct Engine {
     /// The revision of every catalog entry as this engine last loaded or wrote it: each write
     /// expects it, so a write never silently replaces a change it has not seen.
     revisions: parking_lot::Mutex<std::collections::HashMap<String, Revision>>,
+}
+
+/// A store failure reaches the client as AWS's InternalFailure; what went wrong is logged here,
+/// where the engine turns store results into AWS's answers.
+impl From<crate::store::StoreError> for KinesisError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        KinesisError::internal_failure()
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -144,6 +156,7 @@ impl Engine {
                 store.delete_log(log).await?;
             }
         }
+        let last_created_ms = streams.values().map(|s: &Arc<Stream>| s.created_ms).max().unwrap_or(0);
         let engine = Arc::new(Engine {
             config,
             store,
@@ -151,6 +164,7 @@ impl Engine {
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
+            last_created_ms: AtomicU64::new(last_created_ms),
             retention_due_ms: AtomicU64::new(0),
             rescheduled: Arc::new(tokio::sync::Notify::new()),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),

@@ -285,10 +285,22 @@ mod tests {
 
     /// Deletes `name` and creates it again with `shards` shards, a new incarnation.
     async fn recreate(engine: &Engine, name: &str, shards: u32) {
+        // At once, within the same millisecond as often as not: incarnations must differ anyway.
         engine.delete_stream(name).await.unwrap();
-        // Incarnations are told apart by their creation millisecond.
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         create(engine, name, shards).await;
+    }
+
+    #[tokio::test]
+    async fn every_incarnation_of_a_name_is_new_even_within_one_millisecond() {
+        let engine = engine().await;
+        create(&engine, "s", 1).await;
+        let mut last = engine.stream("s").await.unwrap().created_ms;
+        for _ in 0..50 {
+            recreate(&engine, "s", 1).await;
+            let created = engine.stream("s").await.unwrap().created_ms;
+            assert!(created > last, "incarnation {created} after {last}");
+            last = created;
+        }
     }
 
     #[tokio::test]

@@ -115,13 +115,6 @@ impl KinesisError {
     }
 }
 
-impl From<crate::store::StoreError> for KinesisError {
-    fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        KinesisError::internal_failure()
-    }
-}
-
 /// The message of an InternalFailure, also a failed PutRecords entry's ErrorMessage.
 pub const INTERNAL_FAILURE_MESSAGE: &str = "Internal service failure.";
 

@@ -12,7 +12,10 @@
 //! - positions in a log are assigned by the store, strictly increasing, starting at 0;
 //! - arrival times never decrease along a log (AT_TIMESTAMP seeks rely on it);
 //! - a reader never sees a position before every lower position is visible;
-//! - appends to different logs never wait on each other;
+//! - appends to different logs are independent: no lock of one log is held while another is
+//!   appended to, and a stalled reader or subscriber of one log holds up no other (a store may
+//!   still share its write path among logs — the disk store's one journal queue and one sync
+//!   per group — so one log's heavy writer can slow the others, but never block them);
 //! - log ids are chosen by the store (`create_log`) and never handed out twice, not even after
 //!   the log was deleted and the store reopened;
 //! - catalog writes are compare-and-set against a [`Revision`]: of several writes expecting the
