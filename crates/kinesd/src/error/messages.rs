@@ -546,6 +546,13 @@ impl KinesisError {
         KinesisError::Serialization(String::new())
     }
 
+    /// A CBOR body that is not well-formed CBOR (truncated, reserved encodings, a stray break,
+    /// a map key that is not a text string, invalid UTF-8, too deep, trailing bytes); `detail`
+    /// says which and where. The text is kinesd's own; no AWS source records AWS's.
+    pub fn cbor_malformed(detail: String) -> Self {
+        KinesisError::Serialization(format!("Malformed CBOR request body: {detail}"))
+    }
+
     /// A body that decodes to something other than a structure. The text is kinesd's own; no
     /// AWS source records it.
     pub fn body_not_a_structure() -> Self {
@@ -728,6 +735,11 @@ mod tests {
             ),
             (KinesisError::unknown_operation(), "UnknownOperationException", ""),
             (KinesisError::body_undecodable(), "SerializationException", ""),
+            (
+                KinesisError::cbor_malformed("truncated".into()),
+                "SerializationException",
+                "Malformed CBOR request body: truncated",
+            ),
         ];
         for (error, type_name, message) in cases {
             assert_eq!(error.type_name(), type_name, "{error:?}");

@@ -3,6 +3,7 @@
 //! [`Encoder`](super::Encoder) calls of the typed shapes, so a second codec (CBOR) is one more
 //! variant here and one more encoder beside `json.rs`, and nothing above this layer changes.
 
+use super::cbor::CborEncoder;
 use super::encode::Encode;
 use super::json::JsonEncoder;
 
@@ -11,12 +12,15 @@ use super::json::JsonEncoder;
 pub enum Codec {
     /// `application/x-amz-json-1.1`, what every SDK but the Java ones speaks by default.
     Json,
+    /// `application/x-amz-cbor-1.1`, the Java SDKs' default (see `cbor.rs`).
+    Cbor,
 }
 
 impl Codec {
     pub fn content_type(self) -> &'static str {
         match self {
             Codec::Json => "application/x-amz-json-1.1",
+            Codec::Cbor => "application/x-amz-cbor-1.1",
         }
     }
 
@@ -25,6 +29,11 @@ impl Codec {
         match self {
             Codec::Json => {
                 let mut e = JsonEncoder::with_capacity(size_hint);
+                value.encode(&mut e);
+                e.finish()
+            }
+            Codec::Cbor => {
+                let mut e = CborEncoder::with_capacity(size_hint);
                 value.encode(&mut e);
                 e.finish()
             }

@@ -126,12 +126,36 @@ pub fn decode_base64(s: &str) -> std::result::Result<Bytes, SerializationError> 
     Err(fail("Invalid last non-pad Base64 character dectected".to_owned()))
 }
 
+thread_local! {
+    /// Whether an untagged number for a timestamp means milliseconds (CBOR) rather than
+    /// seconds (JSON). The typed conversion is synchronous and per request, so a flag scoped to
+    /// it by [`numbers_as_millis`] is exact without threading the codec through every shape.
+    static NUMBERS_AS_MILLIS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a typed conversion in which untagged timestamp numbers are milliseconds, as the AWS
+/// Java SDKs read and write them in CBOR (payload timestamps `UNIX_TIMESTAMP_MILLIS`;
+/// docs/aws-behaviour.md §4.4).
+pub fn numbers_as_millis<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            NUMBERS_AS_MILLIS.with(|m| m.set(self.0));
+        }
+    }
+    let _reset = Reset(NUMBERS_AS_MILLIS.with(|m| m.replace(true)));
+    f()
+}
+
 impl FromValue for Timestamp {
     fn from_value(v: Value) -> Result<Self> {
+        let scale = if NUMBERS_AS_MILLIS.with(std::cell::Cell::get) { 1 } else { 1000 };
         match v {
             Value::Null => Ok(None),
-            // JSON carries seconds (boto3 sends integers, other SDKs fractions).
-            Value::Int(secs) => Ok(Some(Timestamp { millis: secs.saturating_mul(1000) })),
+            // JSON carries seconds (boto3 sends integers, other SDKs fractions); untagged CBOR
+            // numbers are milliseconds (see `numbers_as_millis`).
+            Value::Int(n) => Ok(Some(Timestamp { millis: n.saturating_mul(scale) })),
+            Value::Float(n) if scale == 1 => Ok(Some(Timestamp { millis: n.trunc() as i64 })),
             Value::Float(secs) => Ok(Some(Timestamp { millis: (secs * 1000.0).round() as i64 })),
             Value::Timestamp(millis) => Ok(Some(Timestamp { millis })),
             Value::String(_) => err("class java.lang.String can not be converted to milliseconds since epoch"),
@@ -228,6 +252,15 @@ mod tests {
         assert_eq!(Timestamp::from_value(Value::Int(1_700_000_000)).unwrap().unwrap().millis, 1_700_000_000_000);
         assert_eq!(Timestamp::from_value(Value::Float(1_700_000_000.123)).unwrap().unwrap().millis, 1_700_000_000_123);
         assert_eq!(Timestamp::from_value(Value::Timestamp(5)).unwrap().unwrap().millis, 5);
+    }
+
+    #[test]
+    fn untagged_cbor_timestamps_are_milliseconds_only_inside_the_scope() {
+        let ms = |v| Timestamp::from_value(v).unwrap().unwrap().millis;
+        assert_eq!(numbers_as_millis(|| ms(Value::Int(1_700_000_000_123))), 1_700_000_000_123);
+        assert_eq!(numbers_as_millis(|| ms(Value::Float(1_700_000_000_123.9))), 1_700_000_000_123);
+        assert_eq!(numbers_as_millis(|| ms(Value::Timestamp(7))), 7);
+        assert_eq!(ms(Value::Int(2)), 2000, "the scope ends with the conversion");
     }
 
     #[test]

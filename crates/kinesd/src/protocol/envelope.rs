@@ -3,6 +3,7 @@
 //! look on the wire. [`open`] takes a request as far as the protocol can (envelope, operation,
 //! body); `api::handle` holds the whole order, with the credentials and validation after it.
 
+use super::cbor::CborEncoder;
 use super::codec::Codec;
 use super::encode::Encoder;
 use super::json::JsonEncoder;
@@ -45,6 +46,7 @@ impl ContentKind {
     pub fn codec(self) -> Option<Codec> {
         match self {
             ContentKind::AmzJson => Some(Codec::Json),
+            ContentKind::Cbor => Some(Codec::Cbor),
             _ => None,
         }
     }
@@ -95,55 +97,28 @@ pub fn error_members(error: &KinesisError) -> ErrorMembers<'_> {
     ErrorMembers { type_name: error.type_name(), message }
 }
 
-pub const CBOR_CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
-
 /// The error body in the request's codec; with no codec (no or an unknown Content-Type) a CBOR
 /// map, as AWS answers the Java SDKs' default protocol.
 pub fn error_body(codec: Option<Codec>, error: &KinesisError) -> Vec<u8> {
-    let members = error_members(error);
     match codec {
-        Some(Codec::Json) => {
-            let mut e = JsonEncoder::with_capacity(128);
-            e.begin_struct();
-            e.field("__type");
-            e.string(members.type_name);
-            if let Some((name, message)) = members.message {
-                e.field(name);
-                e.string(message);
-            }
-            e.end_struct();
-            e.finish()
-        }
-        None => {
-            // AWS writes indefinite-length maps.
-            let mut out = vec![0xbf];
-            cbor_text(&mut out, "__type");
-            cbor_text(&mut out, members.type_name);
-            if let Some((name, message)) = members.message {
-                cbor_text(&mut out, name);
-                cbor_text(&mut out, message);
-            }
-            out.push(0xff);
-            out
-        }
+        Some(Codec::Json) => write_error(JsonEncoder::with_capacity(128), error).finish(),
+        Some(Codec::Cbor) | None => write_error(CborEncoder::with_capacity(128), error).finish(),
     }
 }
 
-fn cbor_text(out: &mut Vec<u8>, s: &str) {
-    let len = s.len();
-    match len {
-        0..=23 => out.push(0x60 | len as u8),
-        24..=0xff => out.extend_from_slice(&[0x78, len as u8]),
-        0x100..=0xffff => {
-            out.push(0x79);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0x7a);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
+/// One error document: `__type`, then the message when there is one. CBOR structures are
+/// indefinite-length maps, as AWS writes them (aws-behaviour.md §1).
+fn write_error<E: Encoder>(mut e: E, error: &KinesisError) -> E {
+    let members = error_members(error);
+    e.begin_struct();
+    e.field("__type");
+    e.string(members.type_name);
+    if let Some((name, message)) = members.message {
+        e.field(name);
+        e.string(message);
     }
-    out.extend_from_slice(s.as_bytes());
+    e.end_struct();
+    e
 }
 
 /// An error as a response: AWS's status, `x-amzn-ErrorType` and body.
@@ -153,7 +128,7 @@ pub fn error_response(codec: Option<Codec>, error: &KinesisError) -> WireRespons
     }
     WireResponse {
         status: error.status(),
-        content_type: Some(codec.map_or(CBOR_CONTENT_TYPE, Codec::content_type)),
+        content_type: Some(codec.unwrap_or(Codec::Cbor).content_type()),
         error_type: Some(error.type_name()),
         body: ReplyBody::Encoded(error_body(codec, error)),
     }
@@ -246,6 +221,8 @@ mod tests {
         assert_eq!(ContentKind::of(Some("text/plain")), ContentKind::Other);
         assert_eq!(ContentKind::of(None), ContentKind::Other);
         assert_eq!(ContentKind::LegacyJson.codec(), None);
+        assert_eq!(ContentKind::of(Some("Application/X-Amz-Cbor-1.1; q=1")).codec(), Some(Codec::Cbor));
+        assert_eq!(ContentKind::Other.codec(), None);
     }
 
     #[test]
@@ -285,6 +262,10 @@ mod tests {
         let with_message =
             error_body(None, &KinesisError::MissingAuthenticationToken("Missing Authentication Token".into()));
         assert!(with_message.windows(8).any(|w| w == b"\x67message"));
+        // A CBOR request's errors are the same document.
+        assert_eq!(error_body(Some(Codec::Cbor), &KinesisError::UnknownOperation(String::new())), want);
+        let response = error_response(None, &KinesisError::UnknownOperation(String::new()));
+        assert_eq!(response.content_type, Some("application/x-amz-cbor-1.1"));
     }
 
     #[test]

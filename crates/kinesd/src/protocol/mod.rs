@@ -1,5 +1,4 @@
-//! The protocol layer owns the wire: which codec a request speaks (awsJson 1.1 now, CBOR
-//! next), which operation it names, its body decoded into the typed shapes generated from the
+//! The protocol layer owns the wire: which codec a request speaks (awsJson 1.1 or CBOR), which operation it names, its body decoded into the typed shapes generated from the
 //! service model (`model.rs`), validated against the model's constraints, and responses and
 //! errors encoded back. It knows nothing of storage, streams or HTTP: the transport hands it a
 //! [`wire::WireRequest`] and gets a [`wire::WireResponse`] back; the api layer calls
@@ -8,6 +7,7 @@
 //! Adding a codec: a variant of [`codec::Codec`], its decoder in [`request::parse`], its
 //! encoder beside `json.rs`, and its error body in [`envelope::error_body`].
 
+pub mod cbor;
 pub mod codec;
 pub mod decode;
 pub mod encode;

@@ -3,6 +3,8 @@
 //! SerializationException even without a valid signature), [`input`] after (type mismatches,
 //! then the model's constraints, as a ValidationException listing every violation).
 
+use bytes::Bytes;
+
 use super::codec::Codec;
 use super::model::{self, Operation};
 use super::validate::{Path, Violations};
@@ -24,13 +26,15 @@ pub trait Request: FromValue + Default {
 /// typed input (see `fast.rs`).
 pub enum Parsed {
     Generic(Value),
+    /// A CBOR body: untagged timestamp numbers in it are milliseconds.
+    Cbor(Value),
     PutRecords(Box<model::PutRecordsInput>),
     /// Already taken by [`input`].
     Taken,
 }
 
 /// Decodes a request body. Malformed bodies are SerializationExceptions, as AWS answers.
-pub fn parse(codec: Codec, op: Operation, body: &[u8]) -> Result<Parsed> {
+pub fn parse(codec: Codec, op: Operation, body: &Bytes) -> Result<Parsed> {
     match codec {
         Codec::Json => {
             if op == Operation::PutRecords
@@ -44,6 +48,17 @@ pub fn parse(codec: Codec, op: Operation, body: &[u8]) -> Result<Parsed> {
             }
             Ok(Parsed::Generic(value))
         }
+        Codec::Cbor => {
+            // An empty body is no document at all, which AWS answers like undecodable JSON.
+            if body.is_empty() {
+                return Err(KinesisError::body_undecodable());
+            }
+            let value = super::cbor::parse(body).map_err(|e| KinesisError::cbor_malformed(e.0))?;
+            if !matches!(value, Value::Map(_)) {
+                return Err(KinesisError::body_not_a_structure());
+            }
+            Ok(Parsed::Cbor(value))
+        }
     }
 }
 
@@ -53,11 +68,12 @@ pub fn input<T: Request>(mut parsed: Parsed) -> Result<T> {
     if let Some(fast) = T::take_fast(&mut parsed) {
         return checked(fast);
     }
-    let value = match parsed {
-        Parsed::Generic(v) => v,
-        Parsed::PutRecords(_) | Parsed::Taken => Value::Map(Vec::new()),
+    let converted = match parsed {
+        Parsed::Generic(v) => T::from_value(v),
+        Parsed::Cbor(v) => super::decode::numbers_as_millis(|| T::from_value(v)),
+        Parsed::PutRecords(_) | Parsed::Taken => T::from_value(Value::Map(Vec::new())),
     };
-    let input = T::from_value(value).map_err(|e| KinesisError::member_type_mismatch(e.0))?.unwrap_or_default();
+    let input = converted.map_err(|e| KinesisError::member_type_mismatch(e.0))?.unwrap_or_default();
     checked(input)
 }
 
@@ -250,6 +266,73 @@ mod tests {
                  Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"
             )
         );
+    }
+
+    /// Encodes a JSON document as CBOR the way the Java SDKs would (indefinite maps).
+    fn cbor(body: &str) -> Bytes {
+        fn write(e: &mut crate::protocol::cbor::CborEncoder, v: &serde_json::Value) {
+            use crate::protocol::Encoder;
+            match v {
+                serde_json::Value::Null => e.null(),
+                serde_json::Value::Bool(b) => e.bool(*b),
+                serde_json::Value::Number(n) => e.int(n.as_i64().unwrap()),
+                serde_json::Value::String(s) => e.string(s),
+                serde_json::Value::Array(items) => {
+                    e.begin_list(items.len());
+                    items.iter().for_each(|i| write(e, i));
+                    e.end_list();
+                }
+                serde_json::Value::Object(members) => {
+                    e.begin_struct();
+                    for (k, v) in members {
+                        e.field(k);
+                        write(e, v);
+                    }
+                    e.end_struct();
+                }
+            }
+        }
+        let mut e = crate::protocol::cbor::CborEncoder::with_capacity(64);
+        write(&mut e, &serde_json::from_str(body).unwrap());
+        Bytes::from(e.finish())
+    }
+
+    #[test]
+    fn cbor_requests_validate_and_fail_like_json() {
+        for body in [
+            r#"{"StreamName":"","PartitionKey":"","Data":"","ExplicitHashKey":"","SequenceNumberForOrdering":""}"#,
+            r#"{"StreamName":"s","Limit":"5"}"#,
+        ] {
+            let from_json = input::<model::PutRecordInput>(Parsed::Generic(json(body))).map(|_| ());
+            let from_cbor =
+                input::<model::PutRecordInput>(parse(Codec::Cbor, Operation::PutRecord, &cbor(body)).unwrap())
+                    .map(|_| ());
+            assert_eq!(format!("{from_json:?}"), format!("{from_cbor:?}"));
+        }
+        let not_a_map = parse(Codec::Cbor, Operation::ListStreams, &Bytes::from_static(&[0x01])).err();
+        assert_eq!(not_a_map, Some(KinesisError::body_not_a_structure()));
+        let empty = parse(Codec::Cbor, Operation::ListStreams, &Bytes::new()).err();
+        assert_eq!(empty, Some(KinesisError::body_undecodable()));
+        match parse(Codec::Cbor, Operation::ListStreams, &Bytes::from_static(&[0xbf, 0x01])) {
+            Err(KinesisError::Serialization(m)) => assert!(m.starts_with("Malformed CBOR request body: "), "{m}"),
+            _ => panic!("malformed CBOR must be a SerializationException"),
+        }
+    }
+
+    #[test]
+    fn untagged_cbor_timestamps_are_milliseconds() {
+        let body =
+            cbor(r#"{"StreamName":"s","ShardId":"0","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1700000000123}"#);
+        let parsed = parse(Codec::Cbor, Operation::GetShardIterator, &body).unwrap();
+        let typed = input::<model::GetShardIteratorInput>(parsed).unwrap();
+        assert_eq!(typed.timestamp.map(|t| t.millis), Some(1_700_000_000_123));
+        // Tagged (c1 + integer ms) means the same.
+        let mut tagged = body.to_vec();
+        let at = tagged.windows(9).position(|w| w == b"Timestamp").unwrap() + 9;
+        tagged.insert(at, 0xc1);
+        let parsed = parse(Codec::Cbor, Operation::GetShardIterator, &Bytes::from(tagged)).unwrap();
+        let typed = input::<model::GetShardIteratorInput>(parsed).unwrap();
+        assert_eq!(typed.timestamp.map(|t| t.millis), Some(1_700_000_000_123));
     }
 
     #[test]

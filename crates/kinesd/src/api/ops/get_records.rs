@@ -154,7 +154,9 @@ mod tests {
                 child_shards: Vec::new(),
             };
             let reply = RecordsReply { page, child_shards };
-            assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
+            for codec in [Codec::Json, Codec::Cbor] {
+                assert_eq!(codec.encode(&reply, 64), codec.encode(&model, 64), "{codec:?}");
+            }
         }
     }
 }

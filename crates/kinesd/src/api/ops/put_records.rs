@@ -152,9 +152,13 @@ mod tests {
             encryption_type: Some("KMS".into()),
         };
         let reply = PutRecordsReply { failed: 1, outcomes: outcomes(), encryption_type: Some("KMS".into()) };
-        assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&model, 64));
+        for codec in [Codec::Json, Codec::Cbor] {
+            assert_eq!(codec.encode(&reply, 64), codec.encode(&model, 64), "{codec:?}");
+        }
         let unencrypted = PutRecordsOutput { encryption_type: None, ..model };
         let reply = PutRecordsReply { failed: 1, outcomes: outcomes(), encryption_type: None };
-        assert_eq!(Codec::Json.encode(&reply, 64), Codec::Json.encode(&unencrypted, 64));
+        for codec in [Codec::Json, Codec::Cbor] {
+            assert_eq!(codec.encode(&reply, 64), codec.encode(&unencrypted, 64), "{codec:?}");
+        }
     }
 }
