@@ -20,7 +20,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use kinesd::engine::hash::HashKey;
 use kinesd::engine::sequence::SequenceNumber;
 use kinesd::protocol::Codec;
+use kinesd::protocol::cbor::CborEncoder;
+use kinesd::protocol::model::Operation;
 use kinesd::protocol::model::{GetRecordsOutput, PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry, Record};
+use kinesd::protocol::request;
 use kinesd::protocol::validate::{Path, Violations};
 use kinesd::protocol::{FromValue, Timestamp, json};
 use kinesd::store::memory::MemoryStore;
@@ -41,6 +44,28 @@ fn put_records_body() -> Vec<u8> {
         .map(|i| format!(r#"{{"Data":"{}","PartitionKey":"customer-{i}"}}"#, b64.encode(record_data(i))))
         .collect();
     format!(r#"{{"StreamName":"orders","Records":[{}]}}"#, records.join(",")).into_bytes()
+}
+
+/// The same request in CBOR, as the Java SDKs' Jackson generator writes it.
+fn put_records_cbor_body() -> Bytes {
+    use kinesd::protocol::Encoder;
+    let mut e = CborEncoder::with_capacity(RECORDS * (RECORD_SIZE + 40));
+    e.begin_struct();
+    e.field("StreamName");
+    e.string("orders");
+    e.field("Records");
+    e.begin_list(RECORDS);
+    for i in 0..RECORDS {
+        e.begin_struct();
+        e.field("Data");
+        e.blob(&record_data(i));
+        e.field("PartitionKey");
+        e.string(&format!("customer-{i}"));
+        e.end_struct();
+    }
+    e.end_list();
+    e.end_struct();
+    Bytes::from(e.finish())
 }
 
 fn sequence_number(position: u64) -> SequenceNumber {
@@ -73,6 +98,20 @@ fn decode(c: &mut Criterion) {
             input
         })
     });
+    // The server's whole decode step (`request::parse` + `request::input`) for the same request
+    // in JSON (fast path) and in CBOR as the Java SDKs write it (indefinite maps, byte strings);
+    // docs/decisions/0004-cbor.md compares the two.
+    let cbor_body = put_records_cbor_body();
+    let json_bytes = Bytes::from(body.clone());
+    for (name, codec, bytes) in [("request_json", Codec::Json, &json_bytes), ("request_cbor", Codec::Cbor, &cbor_body)]
+    {
+        group.bench_function(format!("put_records_500x100B/{name}"), |b| {
+            b.iter(|| {
+                let parsed = request::parse(codec, Operation::PutRecords, black_box(bytes)).expect("well-formed");
+                request::input::<PutRecordsInput>(parsed).expect("valid")
+            })
+        });
+    }
     group.bench_function("put_records_500x100B/json_parse", |b| {
         b.iter(|| json::parse(black_box(&body)).expect("valid JSON"))
     });

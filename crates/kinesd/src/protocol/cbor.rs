@@ -12,6 +12,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::encode::Encoder;
+use super::model::{PutRecordsInput, PutRecordsRequestEntry};
 use super::value::Value;
 
 /// How deep arrays, maps and tags may nest. The deepest Kinesis request shape nests 4 levels
@@ -255,6 +256,144 @@ impl Decoder<'_> {
         }
         let arg = self.arg(initial & 0x1f)?;
         self.text(arg)
+    }
+}
+
+/// The hottest request, PutRecords, straight from the body into its typed input: no `Value`
+/// tree, keys compared in place, every record's `Data` a slice of the body. Like the JSON fast
+/// path (`fast.rs`) it takes only the usual shape — anything else (a type mismatch, a null
+/// element, a duplicate member, malformed CBOR) returns None and the generic path decides,
+/// with AWS's exact error, so fidelity never depends on this function.
+pub fn put_records(body: &Bytes) -> Option<PutRecordsInput> {
+    let mut d = Decoder { body, pos: 0 };
+    let mut input = PutRecordsInput::default();
+    let mut seen = [false; 4];
+    d.members(|d, key| match key {
+        "Records" => once(&mut seen[0], &mut input.records, d.records()?),
+        "StreamName" => once(&mut seen[1], &mut input.stream_name, d.opt_text()?),
+        "StreamARN" => once(&mut seen[2], &mut input.stream_arn, d.opt_text()?),
+        "StreamId" => once(&mut seen[3], &mut input.stream_id, d.opt_text()?),
+        _ => d.skip(),
+    })?;
+    (d.pos == body.len()).then_some(input)
+}
+
+/// Sets a member once; a repeated one sends the request to the generic path.
+fn once<T>(seen: &mut bool, slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+    if std::mem::replace(seen, true) {
+        return None;
+    }
+    *slot = value;
+    Some(())
+}
+
+impl<'b> Decoder<'b> {
+    /// A map's members, definite or indefinite, each key a definite text string.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'b str) -> Option<()>) -> Option<()> {
+        let initial = self.byte().ok()?;
+        if initial >> 5 != 5 {
+            return None;
+        }
+        match self.arg(initial & 0x1f).ok()? {
+            Arg::Value(n) => {
+                for _ in 0..n {
+                    let key = self.plain_key()?;
+                    member(self, key)?;
+                }
+            }
+            Arg::Indefinite => {
+                while !self.at_break().ok()? {
+                    let key = self.plain_key()?;
+                    member(self, key)?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn plain_key(&mut self) -> Option<&'b str> {
+        let body: &'b Bytes = self.body;
+        let initial = self.byte().ok()?;
+        if initial >> 5 != 3 {
+            return None;
+        }
+        let Arg::Value(n) = self.arg(initial & 0x1f).ok()? else { return None };
+        std::str::from_utf8(&body[self.take(n).ok()?]).ok()
+    }
+
+    fn is_null(&mut self) -> bool {
+        let null = self.body.get(self.pos) == Some(&0xf6);
+        self.pos += usize::from(null);
+        null
+    }
+
+    /// `Some(None)` for null, `Some(Some(..))` for a definite text string, None otherwise.
+    fn opt_text(&mut self) -> Option<Option<String>> {
+        if self.is_null() {
+            return Some(None);
+        }
+        let initial = self.byte().ok()?;
+        if initial >> 5 != 3 {
+            return None;
+        }
+        let Arg::Value(n) = self.arg(initial & 0x1f).ok()? else { return None };
+        let range = self.take(n).ok()?;
+        std::str::from_utf8(&self.body[range]).ok().map(|s| Some(s.to_owned()))
+    }
+
+    fn opt_blob(&mut self) -> Option<Option<Bytes>> {
+        if self.is_null() {
+            return Some(None);
+        }
+        let initial = self.byte().ok()?;
+        if initial >> 5 != 2 {
+            return None;
+        }
+        let Arg::Value(n) = self.arg(initial & 0x1f).ok()? else { return None };
+        Some(Some(self.body.slice(self.take(n).ok()?)))
+    }
+
+    fn records(&mut self) -> Option<Option<Vec<PutRecordsRequestEntry>>> {
+        if self.is_null() {
+            return Some(None);
+        }
+        let initial = self.byte().ok()?;
+        if initial >> 5 != 4 {
+            return None;
+        }
+        let mut records = Vec::new();
+        match self.arg(initial & 0x1f).ok()? {
+            Arg::Value(n) => {
+                // Every record takes at least one byte: never reserve beyond the body.
+                records.reserve(n.min(self.remaining() as u64) as usize);
+                for _ in 0..n {
+                    records.push(self.record()?);
+                }
+            }
+            Arg::Indefinite => {
+                while !self.at_break().ok()? {
+                    records.push(self.record()?);
+                }
+            }
+        }
+        Some(Some(records))
+    }
+
+    fn record(&mut self) -> Option<PutRecordsRequestEntry> {
+        let mut entry = PutRecordsRequestEntry::default();
+        let mut seen = [false; 3];
+        self.members(|d, key| match key {
+            "Data" => once(&mut seen[0], &mut entry.data, d.opt_blob()?),
+            "PartitionKey" => once(&mut seen[1], &mut entry.partition_key, d.opt_text()?),
+            "ExplicitHashKey" => once(&mut seen[2], &mut entry.explicit_hash_key, d.opt_text()?),
+            _ => d.skip(),
+        })?;
+        Some(entry)
+    }
+
+    /// An unknown member's value, decoded and dropped (bounded like any item).
+    fn skip(&mut self) -> Option<()> {
+        self.item(1).ok().map(drop)
     }
 }
 

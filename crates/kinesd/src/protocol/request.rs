@@ -22,8 +22,8 @@ pub trait Request: FromValue + Default {
     }
 }
 
-/// A request body, decoded: usually the generic tree; PutRecords in JSON straight into its
-/// typed input (see `fast.rs`).
+/// A request body, decoded: usually the generic tree; PutRecords straight into its typed
+/// input (see `fast.rs` and `cbor::put_records`).
 pub enum Parsed {
     Generic(Value),
     /// A CBOR body: untagged timestamp numbers in it are milliseconds.
@@ -52,6 +52,11 @@ pub fn parse(codec: Codec, op: Operation, body: &Bytes) -> Result<Parsed> {
             // An empty body is no document at all, which AWS answers like undecodable JSON.
             if body.is_empty() {
                 return Err(KinesisError::body_undecodable());
+            }
+            if op == Operation::PutRecords
+                && let Some(input) = super::cbor::put_records(body)
+            {
+                return Ok(Parsed::PutRecords(Box::new(input)));
             }
             let value = super::cbor::parse(body).map_err(|e| KinesisError::cbor_malformed(e.0))?;
             if !matches!(value, Value::Map(_)) {

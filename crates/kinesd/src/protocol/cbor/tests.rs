@@ -242,3 +242,48 @@ proptest! {
         prop_assert_eq!(decode(&e.finish()), Ok(v));
     }
 }
+
+fn put_records_generic(body: &Bytes) -> crate::protocol::model::PutRecordsInput {
+    use crate::protocol::FromValue;
+    crate::protocol::model::PutRecordsInput::from_value(parse(body).unwrap()).unwrap().unwrap()
+}
+
+#[test]
+fn the_put_records_fast_path_agrees_with_the_generic_path() {
+    let bodies: &[&[u8]] = &[
+        // {"StreamName":"s","Records":[{"Data":h'0001',"PartitionKey":"a"},{..,"ExplicitHashKey":"7"}]}
+        b"\xbf\x6aStreamName\x61s\x67Records\x9f\xbf\x64Data\x42\x00\x01\x6cPartitionKey\x61a\xff\
+          \xa3\x64Data\x40\x6cPartitionKey\x61b\x6fExplicitHashKey\x617\xff\xff",
+        // Definite forms, an unknown member with nested content, a null member.
+        b"\xa3\x69StreamARN\x61x\x67Records\x81\xa2\x64Data\x41\x09\x65Extra\xa1\x61y\x82\x01\xf6\x68StreamId\xf6",
+        b"\xa1\x6aStreamName\xf6",
+        b"\xa0",
+    ];
+    for body in bodies {
+        let body = Bytes::copy_from_slice(body);
+        assert_eq!(put_records(&body), Some(put_records_generic(&body)), "{body:02x?}");
+    }
+    // Data is a slice of the body.
+    let body = Bytes::copy_from_slice(bodies[0]);
+    let input = put_records(&body).unwrap();
+    let data = input.records.unwrap()[0].data.clone().unwrap();
+    assert!(body.as_ptr_range().contains(&data.as_ptr()));
+}
+
+#[test]
+fn anything_unusual_leaves_put_records_to_the_generic_path() {
+    let bodies: &[&[u8]] = &[
+        b"\xa1\x67Records\x81\xf6",                         // a null record
+        b"\xa1\x67Records\x81\xa1\x64Data\x64aGk=",         // base64 text for Data
+        b"\xa1\x67Records\x81\xa1\x64Data\x5f\x41\x01\xff", // an indefinite byte string
+        b"\xa2\x6aStreamName\x61a\x6aStreamName\x61b",      // a duplicate member
+        b"\xa1\x67Records\x61x",                            // a wrong type
+        b"\xa1\x6aStreamName\x61a\x00",                     // trailing bytes
+        b"\xa1\x6aStreamName",                              // truncated
+        b"\xa1\x01\x02",                                    // a key that is not text
+        b"\x80",                                            // not a map
+    ];
+    for body in bodies {
+        assert_eq!(put_records(&Bytes::copy_from_slice(body)), None, "{body:02x?}");
+    }
+}
