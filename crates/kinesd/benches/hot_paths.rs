@@ -112,6 +112,14 @@ fn decode(c: &mut Criterion) {
             })
         });
     }
+    // A crate's CBOR decoder as a yardstick: ciborium into its own tree, before any typed
+    // conversion, against kinesd's generic decoder into `Value`.
+    group.bench_function("put_records_500x100B/cbor_tree_ciborium", |b| {
+        b.iter(|| ciborium::from_reader::<ciborium::Value, _>(black_box(&cbor_body[..])).expect("valid CBOR"))
+    });
+    group.bench_function("put_records_500x100B/cbor_tree_kinesd", |b| {
+        b.iter(|| kinesd::protocol::cbor::parse(black_box(&cbor_body)).expect("valid CBOR"))
+    });
     group.bench_function("put_records_500x100B/json_parse", |b| {
         b.iter(|| json::parse(black_box(&body)).expect("valid JSON"))
     });

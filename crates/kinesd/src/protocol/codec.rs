@@ -1,7 +1,7 @@
 //! The wire encodings of request and response bodies. Each variant decodes a request body into
 //! a [`Value`](super::Value) (see `request.rs`) and writes responses through the
-//! [`Encoder`](super::Encoder) calls of the typed shapes, so a second codec (CBOR) is one more
-//! variant here and one more encoder beside `json.rs`, and nothing above this layer changes.
+//! [`Encoder`](super::Encoder) calls of the typed shapes: awsJson 1.1 (`json.rs`) and CBOR
+//! (`cbor.rs`) are variants here, and nothing above this layer knows which one a request used.
 
 use super::cbor::CborEncoder;
 use super::encode::Encode;

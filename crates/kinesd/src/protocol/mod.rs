@@ -1,6 +1,7 @@
-//! The protocol layer owns the wire: which codec a request speaks (awsJson 1.1 or CBOR), which operation it names, its body decoded into the typed shapes generated from the
-//! service model (`model.rs`), validated against the model's constraints, and responses and
-//! errors encoded back. It knows nothing of storage, streams or HTTP: the transport hands it a
+//! The protocol layer owns the wire: which codec a request speaks (awsJson 1.1 in `json.rs` or
+//! CBOR in `cbor.rs`), which operation it names, its body decoded into the typed shapes
+//! generated from the service model (`model.rs`), validated against the model's constraints,
+//! and responses and errors encoded back. It knows nothing of storage, streams or HTTP: the transport hands it a
 //! [`wire::WireRequest`] and gets a [`wire::WireResponse`] back; the api layer calls
 //! [`envelope::open`] and [`request::input`] and returns a [`reply::Reply`].
 //!

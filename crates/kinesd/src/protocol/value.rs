@@ -16,7 +16,8 @@ pub enum Value {
     String(String),
     /// Raw bytes (CBOR byte strings). JSON blobs arrive as base64 `String`s.
     Blob(Bytes),
-    /// Milliseconds since the epoch (CBOR tag 1). JSON timestamps arrive as numbers of seconds.
+    /// Milliseconds since the epoch (CBOR tag 1). JSON timestamps arrive as numbers of seconds;
+    /// untagged CBOR numbers are milliseconds (see `decode::numbers_as_millis`).
     Timestamp(i64),
     List(Vec<Value>),
     /// Members in wire order; later duplicates win when converted.
