@@ -350,3 +350,185 @@ mod tests {
         }
     }
 }
+
+/// JSON and CBOR forms of one random request must decode to the same typed input or the same
+/// error: blobs are base64 text in JSON and byte strings in CBOR, timestamps seconds in JSON and
+/// tag 1 + milliseconds in CBOR, everything else the same item in both.
+#[cfg(test)]
+mod json_cbor_equivalence {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::Encoder;
+    use crate::protocol::cbor::CborEncoder;
+    use crate::protocol::json::JsonEncoder;
+
+    #[derive(Debug, Clone)]
+    enum Doc {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Text(String),
+        /// Only under `Data`, where both codecs mean a blob.
+        Blob(Vec<u8>),
+        /// Only under `Timestamp`: whole seconds.
+        Seconds(i64),
+        List(Vec<Doc>),
+        Map(Vec<(String, Doc)>),
+    }
+
+    fn write<E: Encoder>(e: &mut E, d: &Doc, json: bool) {
+        match d {
+            Doc::Null => e.null(),
+            Doc::Bool(b) => e.bool(*b),
+            Doc::Int(i) => e.int(*i),
+            Doc::Text(s) => e.string(s),
+            Doc::Blob(b) if json => {
+                use base64::Engine as _;
+                e.string(&base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Doc::Blob(b) => e.blob(b),
+            Doc::Seconds(s) if json => e.int(*s),
+            Doc::Seconds(s) => e.timestamp(s * 1000),
+            Doc::List(items) => {
+                e.begin_list(items.len());
+                items.iter().for_each(|i| write(e, i, json));
+                e.end_list();
+            }
+            Doc::Map(members) => {
+                e.begin_struct();
+                for (k, v) in members {
+                    e.field(k);
+                    write(e, v, json);
+                }
+                e.end_struct();
+            }
+        }
+    }
+
+    fn leaf() -> impl Strategy<Value = Doc> {
+        prop_oneof![
+            Just(Doc::Null),
+            any::<bool>().prop_map(Doc::Bool),
+            (-3i64..3_000).prop_map(Doc::Int),
+            prop::sample::select(vec![
+                "",
+                "s",
+                "0",
+                "shardId-000000000000",
+                "AT_TIMESTAMP",
+                "TRIM_HORIZON",
+                "k",
+                "x y"
+            ])
+            .prop_map(|s| Doc::Text(s.to_owned())),
+        ]
+    }
+
+    fn member(name: &'static str) -> BoxedStrategy<(String, Doc)> {
+        let value = match name {
+            "Data" => prop_oneof![
+                3 => prop::collection::vec(any::<u8>(), 0..20).prop_map(Doc::Blob),
+                1 => leaf(),
+            ]
+            .boxed(),
+            // An untagged number is seconds in JSON and milliseconds in CBOR by design
+            // (`decode::numbers_as_millis`), so only tagged timestamps and non-numbers here.
+            "Timestamp" => prop_oneof![
+                3 => (0i64..2_000_000_000).prop_map(Doc::Seconds),
+                1 => leaf().prop_filter("untagged numbers differ by design", |d| !matches!(d, Doc::Int(_))),
+            ]
+            .boxed(),
+            "Records" => prop_oneof![
+                4 => prop::collection::vec(record(), 0..4).prop_map(Doc::List),
+                1 => leaf(),
+                1 => prop::collection::vec(leaf(), 0..3).prop_map(Doc::List),
+            ]
+            .boxed(),
+            _ => prop_oneof![4 => leaf(), 1 => prop::collection::vec(leaf(), 0..2).prop_map(Doc::List)].boxed(),
+        };
+        value.prop_map(move |v| (name.to_owned(), v)).boxed()
+    }
+
+    /// Valid members first, so that most requests get past validation and the typed inputs
+    /// themselves are compared; then random members, which may repeat or spoil them.
+    fn with_base(base: Vec<(&'static str, Doc)>, names: Vec<&'static str>) -> impl Strategy<Value = Doc> {
+        let base: Vec<(String, Doc)> = base.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        prop::collection::vec(prop::sample::select(names).prop_flat_map(member), 0..3).prop_map(move |extra| {
+            let mut members = base.clone();
+            members.extend(extra);
+            Doc::Map(members)
+        })
+    }
+
+    fn record() -> impl Strategy<Value = Doc> {
+        (prop::collection::vec(any::<u8>(), 0..20), "[a-z]{1,3}").prop_flat_map(|(data, key)| {
+            with_base(
+                vec![("PartitionKey", Doc::Text(key)), ("Data", Doc::Blob(data))],
+                vec!["Data", "PartitionKey", "ExplicitHashKey", "Other"],
+            )
+        })
+    }
+
+    fn request(base: Vec<(&'static str, Doc)>, names: Vec<&'static str>) -> impl Strategy<Value = Doc> {
+        with_base(base, names)
+    }
+
+    fn text(s: &str) -> Doc {
+        Doc::Text(s.to_owned())
+    }
+
+    fn both<T: Request + std::fmt::Debug + PartialEq>(op: Operation, d: &Doc) -> (Result<T>, Result<T>) {
+        let mut j = JsonEncoder::with_capacity(64);
+        write(&mut j, d, true);
+        let mut c = CborEncoder::with_capacity(64);
+        write(&mut c, d, false);
+        let json = parse(Codec::Json, op, &Bytes::from(j.finish())).and_then(input::<T>);
+        let cbor = parse(Codec::Cbor, op, &Bytes::from(c.finish())).and_then(input::<T>);
+        (json, cbor)
+    }
+
+    proptest! {
+        #[test]
+        fn put_records(d in prop::collection::vec(record(), 1..5).prop_flat_map(|records| request(
+            vec![("StreamName", text("s")), ("Records", Doc::List(records))],
+            vec!["StreamName", "StreamARN", "Records"],
+        ))) {
+            let (json, cbor) = both::<model::PutRecordsInput>(Operation::PutRecords, &d);
+            prop_assert_eq!(json, cbor);
+        }
+
+        #[test]
+        fn put_record(d in request(
+            vec![("StreamName", text("s")), ("PartitionKey", text("k")), ("Data", Doc::Blob(vec![0, 1, 255]))],
+            vec!["StreamName", "Data", "PartitionKey", "ExplicitHashKey", "SequenceNumberForOrdering"],
+        )) {
+            let (json, cbor) = both::<model::PutRecordInput>(Operation::PutRecord, &d);
+            prop_assert_eq!(json, cbor);
+        }
+
+        #[test]
+        fn get_shard_iterator(d in (0i64..2_000_000_000).prop_flat_map(|secs| request(
+            vec![
+                ("StreamName", text("s")),
+                ("ShardId", text("shardId-000000000000")),
+                ("ShardIteratorType", text("AT_TIMESTAMP")),
+                ("Timestamp", Doc::Seconds(secs)),
+            ],
+            vec!["StreamName", "ShardId", "ShardIteratorType", "Timestamp", "StartingSequenceNumber"],
+        ))) {
+            let (json, cbor) = both::<model::GetShardIteratorInput>(Operation::GetShardIterator, &d);
+            prop_assert_eq!(json, cbor);
+        }
+
+        #[test]
+        fn list_shards(d in request(
+            vec![("StreamName", text("s"))],
+            vec!["StreamName", "MaxResults", "NextToken", "ExclusiveStartShardId"],
+        )) {
+            let (json, cbor) = both::<model::ListShardsInput>(Operation::ListShards, &d);
+            prop_assert_eq!(json, cbor);
+        }
+    }
+}
