@@ -120,6 +120,9 @@ pub struct PutArgs {
     /// Records per second over all connections (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+    /// The encoding of the PutRecords requests (stream set-up is JSON either way).
+    #[arg(long, value_enum, default_value_t = crate::client::Protocol::Json)]
+    pub protocol: crate::client::Protocol,
 }
 
 #[derive(Args, Clone)]

@@ -17,6 +17,25 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
+const CONTENT_TYPE_CBOR: &str = "application/x-amz-cbor-1.1";
+
+/// The wire encoding of the hot-path requests (PutRecords); set-up calls are always JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// awsJson 1.1, what every SDK but the Java ones sends.
+    Json,
+    /// CBOR (`application/x-amz-cbor-1.1`), the Java SDKs' default.
+    Cbor,
+}
+
+impl Protocol {
+    fn content_type(self) -> &'static str {
+        match self {
+            Protocol::Json => CONTENT_TYPE_JSON,
+            Protocol::Cbor => CONTENT_TYPE_CBOR,
+        }
+    }
+}
 const AMZ_DATE: &str = "20250101T000000Z";
 const SIGV4: &str = "AWS4-HMAC-SHA256 \
     Credential=AKIAIOSFODNN7EXAMPLE/20250101/us-east-1/kinesis/aws4_request, \
@@ -125,12 +144,18 @@ impl Reply {
 /// One keep-alive connection. Reconnects by itself after a transport error.
 pub struct Connection {
     endpoint: Endpoint,
+    protocol: Protocol,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
     pub fn new(endpoint: &Endpoint) -> Connection {
-        Connection { endpoint: endpoint.clone(), sender: None }
+        Connection::speaking(endpoint, Protocol::Json)
+    }
+
+    /// A connection whose bodies are in `protocol` (the caller builds them so).
+    pub fn speaking(endpoint: &Endpoint, protocol: Protocol) -> Connection {
+        Connection { endpoint: endpoint.clone(), protocol, sender: None }
     }
 
     async fn connect(&mut self) -> Result<(), String> {
@@ -161,7 +186,7 @@ impl Connection {
         }
         let request = Request::post("/")
             .header(HOST, self.endpoint.host.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON))
+            .header(CONTENT_TYPE, HeaderValue::from_static(self.protocol.content_type()))
             .header("x-amz-target", HeaderValue::from_static(op.target()))
             .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
             .header(AUTHORIZATION, HeaderValue::from_static(SIGV4))

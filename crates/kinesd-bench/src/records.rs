@@ -17,6 +17,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::client::Protocol;
+
 /// Distinct prebuilt bodies at most; partition keys beyond `MAX_BODIES × records per
 /// request` are not reached.
 const MAX_BODIES: usize = 64;
@@ -44,10 +46,20 @@ struct Template {
 pub struct PutBodies {
     templates: Vec<Template>,
     pub shape: Shape,
+    pub protocol: Protocol,
 }
 
 impl PutBodies {
     pub fn new(stream: &str, shape: Shape) -> PutBodies {
+        PutBodies::in_protocol(stream, shape, Protocol::Json)
+    }
+
+    /// The bodies in `protocol`. CBOR bodies are written as the Java SDKs' Jackson generator
+    /// writes them: indefinite-length maps and arrays, `Data` as a byte string.
+    pub fn in_protocol(stream: &str, shape: Shape, protocol: Protocol) -> PutBodies {
+        if protocol == Protocol::Cbor {
+            return PutBodies::cbor(stream, shape);
+        }
         let rpr = shape.records_per_request.max(1);
         let keys = shape.keys.max(1);
         let count = keys.div_ceil(rpr).clamp(1, MAX_BODIES);
@@ -76,7 +88,55 @@ impl PutBodies {
                 Template { body: Bytes::from(body), data_offsets }
             })
             .collect();
-        PutBodies { templates, shape }
+        PutBodies { templates, shape, protocol }
+    }
+
+    fn cbor(stream: &str, shape: Shape) -> PutBodies {
+        let rpr = shape.records_per_request.max(1);
+        let keys = shape.keys.max(1);
+        let count = keys.div_ceil(rpr).clamp(1, MAX_BODIES);
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut data = vec![0u8; shape.record_size];
+        let templates = (0..count)
+            .map(|b| {
+                let mut body = Vec::with_capacity(64 + rpr * (shape.record_size + 48));
+                let mut data_offsets = Vec::with_capacity(rpr);
+                body.push(0xbf);
+                cbor_head(&mut body, 3, "StreamName".len());
+                body.extend_from_slice(b"StreamName");
+                cbor_head(&mut body, 3, stream.len());
+                body.extend_from_slice(stream.as_bytes());
+                cbor_head(&mut body, 3, "Records".len());
+                body.extend_from_slice(b"Records");
+                body.push(0x9f);
+                for r in 0..rpr {
+                    rng.fill(&mut data);
+                    body.push(0xbf);
+                    cbor_head(&mut body, 3, 4);
+                    body.extend_from_slice(b"Data");
+                    cbor_head(&mut body, 2, data.len());
+                    data_offsets.push(body.len());
+                    body.extend_from_slice(&data);
+                    let key = format!("pk-{}", (b * rpr + r) % keys);
+                    cbor_head(&mut body, 3, "PartitionKey".len());
+                    body.extend_from_slice(b"PartitionKey");
+                    cbor_head(&mut body, 3, key.len());
+                    body.extend_from_slice(key.as_bytes());
+                    body.push(0xff);
+                }
+                body.extend_from_slice(&[0xff, 0xff]);
+                Template { body: Bytes::from(body), data_offsets }
+            })
+            .collect();
+        PutBodies { templates, shape, protocol: Protocol::Cbor }
+    }
+
+    /// `FailedRecordCount` of a PutRecords answer in this run's protocol.
+    pub fn failed_record_count(&self, body: &[u8]) -> u64 {
+        match self.protocol {
+            Protocol::Json => failed_record_count(body),
+            Protocol::Cbor => failed_record_count_cbor(body),
+        }
     }
 
     /// The `i`th body (cycling), as built.
@@ -91,6 +151,13 @@ impl PutBodies {
         let mut body = template.body.to_vec();
         let mut prefix = [0u8; STAMP_BYTES];
         prefix[..8].copy_from_slice(&micros.to_le_bytes());
+        if self.protocol == Protocol::Cbor {
+            // CBOR data is raw: the stamp is the record's first bytes themselves.
+            for &at in &template.data_offsets {
+                body[at..at + STAMP_BYTES].copy_from_slice(&prefix);
+            }
+            return Bytes::from(body);
+        }
         let mut chars = [0u8; STAMP_CHARS];
         STANDARD.encode_slice(prefix, &mut chars).expect("9 bytes are 12 base64 characters");
         for &at in &template.data_offsets {
@@ -125,6 +192,43 @@ pub fn failed_record_count(body: &[u8]) -> u64 {
         .skip_while(|b| b.is_ascii_whitespace() || **b == b':')
         .take_while(|b| b.is_ascii_digit())
         .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
+/// `FailedRecordCount` of a CBOR PutRecords answer: the key as a text string, then an
+/// unsigned integer in any width. Absent counts as 0.
+pub fn failed_record_count_cbor(body: &[u8]) -> u64 {
+    const KEY: &[u8] = b"\x71FailedRecordCount";
+    let Some(at) = memchr::memmem::find(body, KEY) else {
+        return 0;
+    };
+    let rest = &body[at + KEY.len()..];
+    let Some(&initial) = rest.first() else { return 0 };
+    let width = match initial {
+        0x00..=0x17 => return u64::from(initial),
+        0x18 => 1,
+        0x19 => 2,
+        0x1a => 4,
+        0x1b => 8,
+        _ => return 0,
+    };
+    rest.get(1..1 + width).map_or(0, |b| b.iter().fold(0u64, |n, &d| (n << 8) | u64::from(d)))
+}
+
+/// An initial byte and its argument, shortest form.
+fn cbor_head(out: &mut Vec<u8>, major: u8, n: usize) {
+    let m = major << 5;
+    match n {
+        0..=23 => out.push(m | n as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, n as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 26);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
 }
 
 /// A GetRecords answer when only the number of records matters.
@@ -191,6 +295,26 @@ mod tests {
         for r in v["Records"].as_array().unwrap() {
             assert_eq!(stamp_of(r["Data"].as_str().unwrap()), Some(1_234_567_890_123));
         }
+    }
+
+    #[test]
+    fn cbor_bodies_carry_raw_data_and_stamps() {
+        let bodies =
+            PutBodies::in_protocol("s", Shape { record_size: 16, records_per_request: 3, keys: 3 }, Protocol::Cbor);
+        let body = bodies.stamped(0, 1_234_567_890_123);
+        assert_eq!(&body[..2], b"\xbf\x6a");
+        let at = bodies.templates[0].data_offsets[1];
+        assert_eq!(body[at - 1], 0x50, "a 16-byte byte string");
+        assert_eq!(u64::from_le_bytes(body[at..at + 8].try_into().unwrap()), 1_234_567_890_123);
+        assert!(memchr::memmem::find(&body, b"\x6cPartitionKey\x64pk-1").is_some());
+        assert_eq!(body[body.len() - 2..], [0xff, 0xff]);
+    }
+
+    #[test]
+    fn failed_record_count_is_read_from_cbor() {
+        assert_eq!(failed_record_count_cbor(b"\xbf\x71FailedRecordCount\x05\xff"), 5);
+        assert_eq!(failed_record_count_cbor(b"\xbf\x71FailedRecordCount\x19\x01\xf4\xff"), 500);
+        assert_eq!(failed_record_count_cbor(b"\xbf\xff"), 0);
     }
 
     #[test]

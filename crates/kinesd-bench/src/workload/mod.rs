@@ -52,7 +52,7 @@ pub async fn produce_all(plan: Arc<ProducerPlan>, connections: usize) -> Tally {
 
 /// One connection's PutRecords loop.
 async fn produce(plan: Arc<ProducerPlan>, index: usize) -> Tally {
-    let mut conn = Connection::new(&plan.endpoint);
+    let mut conn = Connection::speaking(&plan.endpoint, plan.bodies.protocol);
     let mut tally = Tally::default();
     let per_request = plan.bodies.shape.records_per_request as u64;
     let record_size = plan.bodies.shape.record_size as u64;
@@ -82,7 +82,7 @@ async fn produce(plan: Arc<ProducerPlan>, index: usize) -> Tally {
         let measured = started >= plan.measure_from;
         match conn.call(Op::PutRecords, body).await {
             Ok(reply) if reply.ok() => {
-                let failed = crate::records::failed_record_count(&reply.body).min(per_request);
+                let failed = plan.bodies.failed_record_count(&reply.body).min(per_request);
                 let stored = per_request - failed;
                 Live::add(&plan.live.put_records, stored);
                 if measured {

@@ -28,7 +28,7 @@ pub async fn run(args: PutArgs) -> Result<Report, String> {
     let measure_from = started + Duration::from_secs_f64(warmup);
     let plan = Arc::new(ProducerPlan {
         endpoint,
-        bodies: PutBodies::new(&stream, shape),
+        bodies: PutBodies::in_protocol(&stream, shape, args.protocol),
         stamped: false,
         measure_from,
         deadline: measure_from + Duration::from_secs_f64(args.duration.max(0.0)),
@@ -58,6 +58,7 @@ pub async fn run(args: PutArgs) -> Result<Report, String> {
             "records_per_request": shape.records_per_request,
             "keys": shape.keys,
             "connections": args.connections,
+            "protocol": format!("{:?}", args.protocol).to_lowercase(),
             "duration_s": args.duration,
             "count": args.count,
             "warmup_s": warmup,
