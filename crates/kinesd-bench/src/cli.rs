@@ -149,6 +149,9 @@ pub struct GetArgs {
     /// Seconds the read may take at most.
     #[arg(long, short = 'd', default_value_t = 60.0)]
     pub duration: f64,
+    /// The encoding of the PutRecords (fill) and GetRecords requests; set-up calls are JSON.
+    #[arg(long, value_enum, default_value_t = crate::client::Protocol::Json)]
+    pub protocol: crate::client::Protocol,
 }
 
 #[derive(Args, Clone)]

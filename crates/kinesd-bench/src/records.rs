@@ -238,8 +238,68 @@ pub struct CountedPage {
     pub records: Vec<IgnoredAny>,
     #[serde(rename = "NextShardIterator")]
     pub next_iterator: Option<String>,
-    #[serde(rename = "MillisBehindLatest")]
+    #[serde(rename = "MillisBehindLatest", default, deserialize_with = "any_number")]
     pub millis_behind: Option<f64>,
+}
+
+/// A number of any kind as f64: CBOR readers, unlike JSON's, do not turn integers into floats.
+fn any_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number or null")
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+impl CountedPage {
+    /// Reads a GetRecords answer in either protocol (Jackson-style CBOR tags are skipped).
+    pub fn parse(body: &[u8], protocol: Protocol) -> Result<CountedPage, String> {
+        match protocol {
+            Protocol::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
+            Protocol::Cbor => ciborium::from_reader(body).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A GetRecords request for `iterator`, in `protocol`.
+pub fn get_records_body(iterator: &str, limit: u32, protocol: Protocol) -> Bytes {
+    match protocol {
+        Protocol::Json => Bytes::from(format!(
+            "{{\"ShardIterator\":{},\"Limit\":{limit}}}",
+            serde_json::to_string(iterator).expect("strings serialise"),
+        )),
+        Protocol::Cbor => {
+            let mut body = Vec::with_capacity(iterator.len() + 32);
+            body.push(0xbf);
+            cbor_head(&mut body, 3, "ShardIterator".len());
+            body.extend_from_slice(b"ShardIterator");
+            cbor_head(&mut body, 3, iterator.len());
+            body.extend_from_slice(iterator.as_bytes());
+            cbor_head(&mut body, 3, "Limit".len());
+            body.extend_from_slice(b"Limit");
+            cbor_head(&mut body, 0, limit as usize);
+            body.push(0xff);
+            Bytes::from(body)
+        }
+    }
 }
 
 /// A GetRecords answer with each record's data, for reading send timestamps.
@@ -308,6 +368,25 @@ mod tests {
         assert_eq!(u64::from_le_bytes(body[at..at + 8].try_into().unwrap()), 1_234_567_890_123);
         assert!(memchr::memmem::find(&body, b"\x6cPartitionKey\x64pk-1").is_some());
         assert_eq!(body[body.len() - 2..], [0xff, 0xff]);
+    }
+
+    #[test]
+    fn cbor_pages_are_counted_with_their_tags() {
+        // {"Records":[{"Data":h'01',"ApproximateArrivalTimestamp":1(1700000000123)}],
+        //  "NextShardIterator":"it","MillisBehindLatest":0}
+        let mut body = b"\xbf\x67Records\x81\xbf\x64Data\x41\x01\x78\x1bApproximateArrivalTimestamp\xc1\x1b".to_vec();
+        body.extend_from_slice(&1_700_000_000_123u64.to_be_bytes());
+        body.extend_from_slice(b"\xff\x71NextShardIterator\x62it\x72MillisBehindLatest\x00\xff");
+        let page = CountedPage::parse(&body, Protocol::Cbor).unwrap();
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(page.next_iterator.as_deref(), Some("it"));
+        assert_eq!(page.millis_behind, Some(0.0));
+        let json = CountedPage::parse(br#"{"Records":[{}],"NextShardIterator":null}"#, Protocol::Json).unwrap();
+        assert_eq!((json.records.len(), json.next_iterator, json.millis_behind), (1, None, None));
+        let json = CountedPage::parse(br#"{"Records":[],"MillisBehindLatest":2.5}"#, Protocol::Json).unwrap();
+        assert_eq!(json.millis_behind, Some(2.5));
+        let request = get_records_body("it", 10_000, Protocol::Cbor);
+        assert_eq!(&request[..], b"\xbf\x6dShardIterator\x62it\x65Limit\x19\x27\x10\xff");
     }
 
     #[test]

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde_json::json;
 
 use super::{ProducerPlan, produce_all, seconds_between};
 use crate::cli::GetArgs;
+use crate::client::Protocol;
 use crate::client::{Connection, Endpoint, Op, failure_kind};
 use crate::control::{ensure_stream, trim_horizon_iterator};
 use crate::probe::Probe;
 use crate::progress::Ticker;
-use crate::records::{CountedPage, PutBodies};
+use crate::records::{CountedPage, PutBodies, get_records_body};
 use crate::report::{CallReport, Report};
 use crate::stats::{Live, Tally};
 
@@ -35,7 +35,7 @@ pub async fn run(args: GetArgs) -> Result<Report, String> {
     let fill_started = Instant::now();
     let plan = Arc::new(ProducerPlan {
         endpoint: endpoint.clone(),
-        bodies: PutBodies::new(&stream, shape),
+        bodies: PutBodies::in_protocol(&stream, shape, args.protocol),
         stamped: false,
         measure_from: fill_started,
         deadline: fill_started + Duration::from_secs_f64(args.fill_timeout.max(0.0)),
@@ -60,6 +60,7 @@ pub async fn run(args: GetArgs) -> Result<Report, String> {
             let mine: Vec<String> = shards.iter().skip(r).step_by(readers).cloned().collect();
             let reader = Reader {
                 endpoint: endpoint.clone(),
+                protocol: args.protocol,
                 stream: stream.clone(),
                 limit: args.limit,
                 record_size: shape.record_size as u64,
@@ -104,6 +105,7 @@ pub async fn run(args: GetArgs) -> Result<Report, String> {
             "fill_connections": args.fill_connections,
             "readers": readers,
             "limit": args.limit,
+            "protocol": format!("{:?}", args.protocol).to_lowercase(),
             "duration_s": args.duration,
         }),
         summary: format!(
@@ -122,6 +124,7 @@ pub async fn run(args: GetArgs) -> Result<Report, String> {
 /// One reader: its shards one after another, each from TRIM_HORIZON to its end.
 struct Reader {
     endpoint: Endpoint,
+    protocol: Protocol,
     stream: String,
     limit: u32,
     record_size: u64,
@@ -131,19 +134,17 @@ struct Reader {
 
 impl Reader {
     async fn read(self, shards: Vec<String>) -> Result<Tally, String> {
-        let mut conn = Connection::new(&self.endpoint);
+        // Set-up calls (GetShardIterator) in JSON; the measured GetRecords in the run's protocol.
+        let mut setup = Connection::new(&self.endpoint);
+        let mut conn = Connection::speaking(&self.endpoint, self.protocol);
         let mut tally = Tally::default();
         for shard in shards {
-            let mut iterator = trim_horizon_iterator(&mut conn, &self.stream, &shard).await?;
+            let mut iterator = trim_horizon_iterator(&mut setup, &self.stream, &shard).await?;
             let mut empty_pages = 0;
             while Instant::now() < self.deadline {
-                let body = format!(
-                    "{{\"ShardIterator\":{},\"Limit\":{}}}",
-                    serde_json::to_string(&iterator).expect("strings serialise"),
-                    self.limit
-                );
+                let body = get_records_body(&iterator, self.limit, self.protocol);
                 let started = Instant::now();
-                let reply = match conn.call(Op::GetRecords, Bytes::from(body)).await {
+                let reply = match conn.call(Op::GetRecords, body).await {
                     Ok(reply) => reply,
                     Err(e) => {
                         tally.error(failure_kind(&e), 1);
@@ -165,7 +166,7 @@ impl Reader {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                let page: CountedPage = serde_json::from_slice(&reply.body)
+                let page = CountedPage::parse(&reply.body, self.protocol)
                     .map_err(|e| format!("GetRecords on {shard}: unparsable answer: {e}"))?;
                 let n = page.records.len() as u64;
                 tally.records += n;
