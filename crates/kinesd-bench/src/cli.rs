@@ -178,6 +178,9 @@ pub struct MixedArgs {
     /// Seconds of load before measuring starts.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
+    /// The encoding of the PutRecords and GetRecords requests; set-up calls are JSON.
+    #[arg(long, value_enum, default_value_t = crate::client::Protocol::Json)]
+    pub protocol: crate::client::Protocol,
 }
 
 #[derive(Args, Clone)]

@@ -50,10 +50,6 @@ pub struct PutBodies {
 }
 
 impl PutBodies {
-    pub fn new(stream: &str, shape: Shape) -> PutBodies {
-        PutBodies::in_protocol(stream, shape, Protocol::Json)
-    }
-
     /// The bodies in `protocol`. CBOR bodies are written as the Java SDKs' Jackson generator
     /// writes them: indefinite-length maps and arrays, `Data` as a byte string.
     pub fn in_protocol(stream: &str, shape: Shape, protocol: Protocol) -> PutBodies {
@@ -410,6 +406,85 @@ fn cbor_page(body: &[u8]) -> Option<CountedPage> {
     Some(page)
 }
 
+/// Each record's send stamp (None for a record without one) and the next iterator of a
+/// GetRecords answer, in either protocol.
+pub fn stamped_page(body: &[u8], protocol: Protocol) -> Result<(Vec<Option<u64>>, Option<String>), String> {
+    match protocol {
+        Protocol::Json => {
+            let page: StampedPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            Ok((page.records.iter().map(|r| stamp_of(&r.data)).collect(), page.next_iterator))
+        }
+        Protocol::Cbor => cbor_stamped_page(body).ok_or_else(|| "malformed CBOR GetRecords answer".to_owned()),
+    }
+}
+
+/// Walks a map's members (definite or indefinite), handing each key to `member`.
+fn cbor_members<'a>(w: &mut Walker<'a>, mut member: impl FnMut(&mut Walker<'a>, &'a str) -> Option<()>) -> Option<()> {
+    let count = match w.head()? {
+        (5, n) => n,
+        _ => return None,
+    };
+    let mut seen = 0u64;
+    loop {
+        match count {
+            Some(n) if seen == n => return Some(()),
+            None if w.at_break() => return Some(()),
+            _ => {}
+        }
+        seen += 1;
+        let key = w.text()?;
+        member(w, key)?;
+    }
+}
+
+fn cbor_stamped_page(body: &[u8]) -> Option<(Vec<Option<u64>>, Option<String>)> {
+    let mut w = Walker { body, pos: 0 };
+    let mut stamps = Vec::new();
+    let mut next = None;
+    cbor_members(&mut w, |w, key| match key {
+        "Records" => {
+            let count = match w.head()? {
+                (4, n) => n,
+                _ => return None,
+            };
+            let mut seen = 0u64;
+            loop {
+                match count {
+                    Some(n) if seen == n => return Some(()),
+                    None if w.at_break() => return Some(()),
+                    _ => {}
+                }
+                seen += 1;
+                let mut stamp = None;
+                cbor_members(w, |w, key| match key {
+                    "Data" => match w.head()? {
+                        (2, Some(n)) => {
+                            let end = w.pos.checked_add(usize::try_from(n).ok()?)?;
+                            let data = w.body.get(w.pos..end)?;
+                            w.pos = end;
+                            stamp = data.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+                            Some(())
+                        }
+                        _ => None,
+                    },
+                    _ => w.skip(2),
+                })?;
+                stamps.push(stamp);
+            }
+        }
+        "NextShardIterator" if w.body.get(w.pos) == Some(&0xf6) => {
+            w.pos += 1;
+            Some(())
+        }
+        "NextShardIterator" => {
+            next = Some(w.text()?.to_owned());
+            Some(())
+        }
+        _ => w.skip(1),
+    })?;
+    Some((stamps, next))
+}
+
 /// A GetRecords request for `iterator`, in `protocol`.
 pub fn get_records_body(iterator: &str, limit: u32, protocol: Protocol) -> Bytes {
     match protocol {
@@ -468,7 +543,8 @@ mod tests {
 
     #[test]
     fn bodies_are_valid_put_records_requests() {
-        let bodies = PutBodies::new("s", Shape { record_size: 100, records_per_request: 5, keys: 12 });
+        let bodies =
+            PutBodies::in_protocol("s", Shape { record_size: 100, records_per_request: 5, keys: 12 }, Protocol::Json);
         let v: serde_json::Value = serde_json::from_slice(&bodies.plain(1)).unwrap();
         let records = v["Records"].as_array().unwrap();
         assert_eq!(records.len(), 5);
@@ -480,7 +556,8 @@ mod tests {
 
     #[test]
     fn stamps_round_trip_through_base64() {
-        let bodies = PutBodies::new("s", Shape { record_size: 16, records_per_request: 3, keys: 3 });
+        let bodies =
+            PutBodies::in_protocol("s", Shape { record_size: 16, records_per_request: 3, keys: 3 }, Protocol::Json);
         let body = bodies.stamped(0, 1_234_567_890_123);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         for r in v["Records"].as_array().unwrap() {
@@ -518,6 +595,19 @@ mod tests {
         assert_eq!(json.millis_behind, Some(2.5));
         let request = get_records_body("it", 10_000, Protocol::Cbor);
         assert_eq!(&request[..], b"\xbf\x6dShardIterator\x62it\x65Limit\x19\x27\x10\xff");
+    }
+
+    #[test]
+    fn stamps_are_read_from_cbor_pages() {
+        let mut body = b"\xbf\x67Records\x82\xbf\x64Data\x49".to_vec();
+        body.extend_from_slice(&1_234_567u64.to_le_bytes());
+        body.push(0);
+        body.extend_from_slice(b"\x78\x1bApproximateArrivalTimestamp\xc1\x1b");
+        body.extend_from_slice(&1_700_000_000_123u64.to_be_bytes());
+        body.extend_from_slice(b"\xff\xa1\x64Data\x41\x01\x71NextShardIterator\x62it\xff");
+        let (stamps, next) = stamped_page(&body, Protocol::Cbor).unwrap();
+        assert_eq!(stamps, vec![Some(1_234_567), None]);
+        assert_eq!(next.as_deref(), Some("it"));
     }
 
     #[test]

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde_json::json;
 
 use super::{ProducerPlan, produce_all, seconds_between};
 use crate::cli::{MixedArgs, pace};
+use crate::client::Protocol;
 use crate::client::{Connection, Op, failure_kind};
 use crate::control::{ensure_stream, trim_horizon_iterator};
 use crate::probe::{CpuWindow, Probe};
 use crate::progress::Ticker;
-use crate::records::{PutBodies, STAMP_BYTES, StampedPage, now_micros, stamp_of};
+use crate::records::{PutBodies, STAMP_BYTES, get_records_body, now_micros, stamped_page};
 use crate::report::{CallReport, Report};
 use crate::stats::{Latency, Live, Tally};
 
@@ -40,12 +40,13 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
     let producers_done = Arc::new(AtomicBool::new(false));
     let mut positioned = Vec::new();
     for c in 0..consumers {
-        let mut conn = Connection::new(&endpoint);
+        // Iterators are set-up calls, in JSON; the measured GetRecords are in the run's protocol.
+        let mut setup = Connection::new(&endpoint);
         let mut iterators = Vec::new();
         for shard in shards.iter().skip(c).step_by(consumers) {
-            iterators.push(trim_horizon_iterator(&mut conn, &stream, shard).await?);
+            iterators.push(trim_horizon_iterator(&mut setup, &stream, shard).await?);
         }
-        positioned.push((conn, iterators));
+        positioned.push((Connection::speaking(&endpoint, args.protocol), iterators));
     }
 
     let started = Instant::now();
@@ -58,6 +59,7 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
         .map(|(conn, iterators)| {
             let consumer = Consumer {
                 conn,
+                protocol: args.protocol,
                 iterators,
                 record_size: shape.record_size as u64,
                 measure_from,
@@ -73,7 +75,7 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
 
     let plan = Arc::new(ProducerPlan {
         endpoint,
-        bodies: PutBodies::new(&stream, shape),
+        bodies: PutBodies::in_protocol(&stream, shape, args.protocol),
         stamped: true,
         measure_from,
         deadline,
@@ -119,6 +121,7 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
             "records_per_request": shape.records_per_request,
             "keys": shape.keys,
             "producers": args.producers,
+            "protocol": format!("{:?}", args.protocol).to_lowercase(),
             "consumers": consumers,
             "rate": args.rate,
             "poll_ms": args.poll_ms,
@@ -149,6 +152,7 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
 /// One tailing consumer: round-robin over its shards' iterators.
 struct Consumer {
     conn: Connection,
+    protocol: Protocol,
     iterators: Vec<String>,
     record_size: u64,
     measure_from: Instant,
@@ -171,13 +175,10 @@ impl Consumer {
             let mut found = 0;
             let mut i = 0;
             while i < self.iterators.len() {
-                let body = format!(
-                    "{{\"ShardIterator\":{},\"Limit\":{GET_LIMIT}}}",
-                    serde_json::to_string(&self.iterators[i]).expect("strings serialise")
-                );
+                let body = get_records_body(&self.iterators[i], GET_LIMIT, self.protocol);
                 let started = Instant::now();
                 let measured = started >= self.measure_from;
-                let reply = match self.conn.call(Op::GetRecords, Bytes::from(body)).await {
+                let reply = match self.conn.call(Op::GetRecords, body).await {
                     Ok(reply) => reply,
                     Err(e) => {
                         tally.error(failure_kind(&e), 1);
@@ -204,14 +205,14 @@ impl Consumer {
                     i += 1;
                     continue;
                 }
-                let page: StampedPage =
-                    serde_json::from_slice(&reply.body).map_err(|e| format!("GetRecords: unparsable answer: {e}"))?;
-                let n = page.records.len() as u64;
+                let (stamps, next_iterator) = stamped_page(&reply.body, self.protocol)
+                    .map_err(|e| format!("GetRecords: unparsable answer: {e}"))?;
+                let n = stamps.len() as u64;
                 found += n;
                 Live::add(&self.live.get_records, n);
-                for record in &page.records {
+                for stamp in stamps {
                     // Only records sent inside the window count, like the producers' tally.
-                    if let Some(sent) = stamp_of(&record.data)
+                    if let Some(sent) = stamp
                         && sent >= self.measure_from_micros
                     {
                         e2e.record_micros(received.saturating_sub(sent));
@@ -219,7 +220,7 @@ impl Consumer {
                         tally.bytes += self.record_size;
                     }
                 }
-                match page.next_iterator {
+                match next_iterator {
                     Some(next) => {
                         self.iterators[i] = next;
                         i += 1;
