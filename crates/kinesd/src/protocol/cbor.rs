@@ -273,7 +273,8 @@ pub fn put_records(body: &Bytes) -> Option<PutRecordsInput> {
         "StreamName" => once(&mut seen[1], &mut input.stream_name, d.opt_text()?),
         "StreamARN" => once(&mut seen[2], &mut input.stream_arn, d.opt_text()?),
         "StreamId" => once(&mut seen[3], &mut input.stream_id, d.opt_text()?),
-        _ => d.skip(),
+        // A member of the top-level map sits at depth 1, as in `Decoder::item`.
+        _ => d.skip(1),
     })?;
     (d.pos == body.len()).then_some(input)
 }
@@ -386,14 +387,16 @@ impl<'b> Decoder<'b> {
             "Data" => once(&mut seen[0], &mut entry.data, d.opt_blob()?),
             "PartitionKey" => once(&mut seen[1], &mut entry.partition_key, d.opt_text()?),
             "ExplicitHashKey" => once(&mut seen[2], &mut entry.explicit_hash_key, d.opt_text()?),
-            _ => d.skip(),
+            // Top map, Records, record: a record's member sits at depth 3.
+            _ => d.skip(3),
         })?;
         Some(entry)
     }
 
-    /// An unknown member's value, decoded and dropped (bounded like any item).
-    fn skip(&mut self) -> Option<()> {
-        self.item(1).ok().map(drop)
+    /// An unknown member's value at `depth`, decoded and dropped: bounded exactly as the
+    /// generic decoder bounds it, so both paths refuse the same bodies.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        self.item(depth).ok().map(drop)
     }
 }
 

@@ -271,6 +271,30 @@ fn the_put_records_fast_path_agrees_with_the_generic_path() {
 }
 
 #[test]
+fn both_paths_bound_nesting_alike() {
+    // An unknown member of a record nested to the bound exactly, then one level more.
+    let body = |extra: usize| {
+        let mut b = b"\xa1\x67Records\x81\xa1\x65Extra".to_vec();
+        b.extend(std::iter::repeat_n(0x81, MAX_DEPTH - 3 + extra));
+        b.push(0x00);
+        Bytes::from(b)
+    };
+    assert!(parse(&body(0)).is_ok());
+    assert!(put_records(&body(0)).is_some());
+    assert!(parse(&body(1)).is_err());
+    assert_eq!(put_records(&body(1)), None);
+    // At the top level too.
+    let top = |extra: usize| {
+        let mut b = b"\xa1\x65Extra".to_vec();
+        b.extend(std::iter::repeat_n(0x81, MAX_DEPTH - 1 + extra));
+        b.push(0x00);
+        Bytes::from(b)
+    };
+    assert!(parse(&top(0)).is_ok() && put_records(&top(0)).is_some());
+    assert!(parse(&top(1)).is_err() && put_records(&top(1)).is_none());
+}
+
+#[test]
 fn anything_unusual_leaves_put_records_to_the_generic_path() {
     let bodies: &[&[u8]] = &[
         b"\xa1\x67Records\x81\xf6",                         // a null record
