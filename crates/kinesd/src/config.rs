@@ -114,6 +114,24 @@ pub struct Config {
     #[arg(long, default_value_t = 60)]
     pub idle_timeout_seconds: u64,
 
+    /// Port of a TLS listener beside the plain one (HTTP/1.1 and HTTP/2 through ALPN); none unless
+    /// given, 0 picks a free one (printed on stdout like the plain address).
+    #[arg(long)]
+    pub tls_port: Option<u16>,
+
+    /// PEM certificate chain for the TLS listener (with --tls-key); without both, kinesd
+    /// generates a self-signed certificate for localhost, 127.0.0.1 and ::1.
+    ///
+    /// The generated certificate and key are kept in `<data-dir>/tls/` and reused on later starts;
+    /// with --in-memory the key stays in memory and only the certificate is written (to a fresh
+    /// temporary directory) so clients can trust it. kinesd logs the certificate's path.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); both or neither.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
@@ -183,6 +201,9 @@ impl Config {
         if self.max_http2_streams == 0 {
             return Err("--max-http2-streams must be at least 1".into());
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("--tls-cert and --tls-key go together: give both or neither".into());
+        }
         Ok(())
     }
 
@@ -206,6 +227,22 @@ impl Config {
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
             ..crate::transport::TransportOptions::default()
         }
+    }
+
+    /// Where the TLS listener's certificate comes from, if there is a TLS listener.
+    pub fn tls(&self) -> Option<crate::transport::tls::CertSource> {
+        use crate::transport::tls::CertSource;
+        self.tls_port?;
+        Some(match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => CertSource::Files { cert: cert.clone(), key: key.clone() },
+            _ if self.in_memory => {
+                // A directory of this process's own, so two in-memory servers never share or
+                // overwrite each other's certificate.
+                let dir = std::env::temp_dir().join(format!("kinesd-tls-{}", std::process::id()));
+                CertSource::Ephemeral { cert: dir.join("cert.pem") }
+            }
+            _ => CertSource::Generated { dir: self.data_dir.join("tls") },
+        })
     }
 
     pub fn engine(&self) -> EngineConfig {
@@ -364,6 +401,24 @@ mod tests {
             let e = load_with_file(&format!("{} = 0", &flag[2..]), &[]).unwrap_err();
             assert!(e.contains(flag), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let c = Config::load_from(["kinesd"]).unwrap();
+        assert!(c.tls().is_none(), "no TLS listener unless --tls-port is given");
+        for flags in [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]] {
+            let e = Config::load_from(["kinesd", "--tls-port", "0", flags[0], flags[1]]).unwrap_err();
+            assert!(e.contains("--tls-cert and --tls-key go together"), "{e}");
+        }
+        let c = Config::load_from(["kinesd", "--tls-port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert!(matches!(c.tls(), Some(crate::transport::tls::CertSource::Files { .. })));
+        let c = Config::load_from(["kinesd", "--tls-port", "0", "--data-dir", "/d"]).unwrap();
+        assert!(
+            matches!(c.tls(), Some(crate::transport::tls::CertSource::Generated { dir }) if dir == Path::new("/d/tls"))
+        );
+        let c = Config::load_from(["kinesd", "--tls-port", "0", "--in-memory"]).unwrap();
+        assert!(matches!(c.tls(), Some(crate::transport::tls::CertSource::Ephemeral { .. })));
     }
 
     #[test]

@@ -63,9 +63,41 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // TLS set-up before anything is printed: a bad certificate or key stops the start, and
+    // clients waiting for the listening lines never see an address that will not work.
+    let tls = match config.tls() {
+        None => None,
+        Some(source) => {
+            let tls = tokio::task::spawn_blocking(move || kinesd::transport::tls::Tls::load(&source))
+                .await
+                .map_err(|e| e.to_string())??;
+            let port = config.tls_port.unwrap_or(0);
+            let tls_listener = kinesd::transport::bind(SocketAddr::new(ip, port))
+                .await
+                .map_err(|e| format!("cannot listen on {}:{port}: {e}", config.host))?;
+            Some((tls, tls_listener))
+        }
+    };
+    let mut listeners = vec![kinesd::transport::Listener::Plain(listener)];
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "kinesd listening on http://{addr}");
+        if let Some((tls, tls_listener)) = tls {
+            let tls_addr = tls_listener.local_addr().map_err(|e| e.to_string())?;
+            let cert = tls.cert_path.display();
+            let _ = writeln!(out, "kinesd listening on https://{tls_addr}");
+            // Machine-readable, for harnesses that must trust the certificate they did not make.
+            let _ = writeln!(out, "kinesd tls certificate {cert}");
+            if tls.self_signed {
+                tracing::info!(
+                    %tls_addr, certificate = %cert,
+                    "TLS with a self-signed certificate; trust it with AWS_CA_BUNDLE={cert} or `aws --ca-bundle {cert}`"
+                );
+            } else {
+                tracing::info!(%tls_addr, certificate = %cert, "TLS");
+            }
+            listeners.push(kinesd::transport::Listener::Tls(tls_listener, tls.acceptor));
+        }
         let _ = out.flush();
     }
     tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
@@ -76,7 +108,7 @@ async fn run(config: Config) -> Result<(), String> {
     });
     let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()));
     let options = config.transport();
-    kinesd::transport::serve(listener, api, options, shutdown).await.map_err(|e| e.to_string())?;
+    kinesd::transport::serve_all(listeners, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
     tracing::info!("stopped");
     Ok(())

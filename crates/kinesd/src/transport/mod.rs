@@ -1,5 +1,6 @@
-//! The transport moves bytes and HTTP, nothing else: one TCP listener that speaks HTTP/1.1
-//! and HTTP/2 with prior knowledge (h2c) — the JavaScript SDK v3 and the Java SDK v2 async
+//! The transport moves bytes and HTTP, nothing else: a TCP listener that speaks HTTP/1.1
+//! and HTTP/2 with prior knowledge (h2c), and optionally a TLS listener that speaks both through
+//! ALPN (`h2`, `http/1.1`), served by the same code with the same limits — the JavaScript SDK v3 and the Java SDK v2 async
 //! client use HTTP/2 for every call — with bounded connections, streams and request bodies,
 //! request ids on every response, streamed reply bodies, and graceful shutdown. What a request
 //! means is the [`Handler`]'s business (the api layer in the server).
@@ -75,12 +76,44 @@ impl Default for TransportOptions {
     }
 }
 
-/// Serves until `shutdown` begins, then lets in-flight requests finish (bounded).
+/// A listening socket and what its connections speak.
+pub enum Listener {
+    /// HTTP/1.1 and prior-knowledge HTTP/2 (h2c).
+    Plain(TcpListener),
+    /// TLS first, then HTTP/1.1 or HTTP/2 as ALPN agreed.
+    Tls(TcpListener, tokio_rustls::TlsAcceptor),
+}
+
+/// What every connection of every listener shares: one HTTP builder, one handler, one
+/// connection limit and one request-body budget. The limits are per server, not per listener,
+/// so a TLS listener beside the plain one does not double what clients may hold open.
+struct Shared<H> {
+    builder: auto::Builder<TokioExecutor>,
+    handler: Arc<H>,
+    bodies: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+    connections: AtomicU64,
+    idle_timeout: Duration,
+}
+
+/// Serves one plain listener until `shutdown` begins, then lets in-flight requests finish
+/// (bounded).
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     options: TransportOptions,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    serve_all(vec![Listener::Plain(listener)], handler, options, shutdown).await
+}
+
+/// Serves every listener with the same code path and limits until `shutdown` begins, then lets
+/// in-flight requests finish (bounded).
+pub async fn serve_all<H: Handler>(
+    listeners: Vec<Listener>,
+    handler: Arc<H>,
+    options: TransportOptions,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Flow-control windows: 1 MiB per stream lets one PutRecords of typical size arrive without
@@ -98,13 +131,35 @@ pub async fn serve<H: Handler>(
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
     let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
-    let slots = Arc::new(Semaphore::new(max_connections));
-    let connections = AtomicU64::new(0);
-    let bodies = Arc::new(Semaphore::new(options.body_bytes_in_flight.clamp(MAX_BODY_BYTES, u32::MAX as usize)));
+    let shared = Arc::new(Shared {
+        builder,
+        handler,
+        bodies: Arc::new(Semaphore::new(options.body_bytes_in_flight.clamp(MAX_BODY_BYTES, u32::MAX as usize))),
+        slots: Arc::new(Semaphore::new(max_connections)),
+        connections: AtomicU64::new(0),
+        idle_timeout: options.idle_timeout,
+    });
+    let loops = listeners.into_iter().map(|listener| accept_loop(shared.clone(), listener, shutdown.clone()));
+    futures_util::future::join_all(loops).await;
+    // Every connection gives its slot back when it has finished.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, shared.slots.acquire_many(all)).await.is_err() {
+        tracing::warn!("shutdown: gave up waiting for connections");
+    }
+    Ok(())
+}
+
+/// Accepts on one listener until shutdown. The TLS handshake happens in the connection's task,
+/// never here, so a slow or silent TLS client cannot hold up other clients' accepts.
+async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Listener, mut shutdown: Shutdown) {
+    let (listener, tls) = match listener {
+        Listener::Plain(l) => (l, None),
+        Listener::Tls(l, acceptor) => (l, Some(acceptor)),
+    };
     loop {
         // A free slot first, then accept: connections beyond the limit wait in the backlog.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
+            slot = shared.slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
             },
@@ -122,50 +177,67 @@ pub async fn serve<H: Handler>(
             () = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let peer = Peer { addr, connection: connections.fetch_add(1, Ordering::Relaxed) + 1 };
-        let activity = Activity::new();
-        let (handler, bodies, requests) = (handler.clone(), bodies.clone(), activity.clone());
-        let service = service_fn(move |req| {
-            let (handler, bodies, busy) = (handler.clone(), bodies.clone(), requests.busy());
-            async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await.map(|b| b.held_by(busy))) }
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let (idle_timeout, mut shutdown) = (options.idle_timeout, shutdown.clone());
+        let peer = Peer { addr, connection: shared.connections.fetch_add(1, Ordering::Relaxed) + 1 };
+        let (shared, tls, mut shutdown) = (shared.clone(), tls.clone(), shutdown.clone());
         tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            let mut closing = false;
-            loop {
-                // Re-read after every wake-up: requests may have come and gone meanwhile.
-                let idle_at = activity.idle_deadline(idle_timeout);
-                tokio::select! {
-                    ended = conn.as_mut() => {
-                        if let Err(e) = ended {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    () = shutdown.wait(), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    () = connection::sleep_until(idle_at), if !closing => {
-                        if activity.idle_deadline(idle_timeout).is_some_and(|at| at <= tokio::time::Instant::now()) {
-                            conn.as_mut().graceful_shutdown();
-                            closing = true;
-                        }
+            match tls {
+                None => run_connection(&shared, TokioIo::new(stream), peer, shutdown).await,
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(tls::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => done,
+                        () = shutdown.wait() => return drop(slot),
+                    };
+                    match handshake {
+                        Ok(Ok(stream)) => run_connection(&shared, TokioIo::new(stream), peer, shutdown).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %addr, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                     }
                 }
             }
             drop(slot);
         });
     }
-    drop(listener);
-    // Every connection gives its slot back when it has finished.
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
-        tracing::warn!("shutdown: gave up waiting for connections");
+}
+
+/// Serves one connection, whatever carries it, until it ends, shutdown closes it or it has been
+/// idle for the idle timeout.
+async fn run_connection<H, I>(shared: &Shared<H>, io: I, peer: Peer, mut shutdown: Shutdown)
+where
+    H: Handler,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let activity = Activity::new();
+    let (handler, bodies, requests) = (shared.handler.clone(), shared.bodies.clone(), activity.clone());
+    let service = service_fn(move |req| {
+        let (handler, bodies, busy) = (handler.clone(), bodies.clone(), requests.busy());
+        async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await.map(|b| b.held_by(busy))) }
+    });
+    let conn = shared.builder.serve_connection(io, service);
+    let idle_timeout = shared.idle_timeout;
+    let mut conn = std::pin::pin!(conn);
+    let mut closing = false;
+    loop {
+        // Re-read after every wake-up: requests may have come and gone meanwhile.
+        let idle_at = activity.idle_deadline(idle_timeout);
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            () = shutdown.wait(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = connection::sleep_until(idle_at), if !closing => {
+                if activity.idle_deadline(idle_timeout).is_some_and(|at| at <= tokio::time::Instant::now()) {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
     }
-    Ok(())
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -279,6 +351,7 @@ mod body;
 mod connection;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use body::{BODY_READ_TIMEOUT, HttpBody};
 use connection::Activity;
