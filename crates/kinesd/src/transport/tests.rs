@@ -339,3 +339,105 @@ async fn a_stalled_upload_holds_only_what_it_sent() {
     assert_eq!(response.status(), 200);
     drop(stalled);
 }
+
+// ------------------------------------------------------------------------------------------ TLS
+
+/// A plain and a TLS listener served together, the TLS one with a freshly generated
+/// certificate; returns both addresses and the certificate file a client must trust.
+async fn start_tls(
+    handler: Arc<Scripted>,
+    options: TransportOptions,
+) -> (SocketAddr, SocketAddr, std::path::PathBuf, tempfile::TempDir, Trigger) {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = tls::Tls::load(&tls::CertSource::Generated { dir: dir.path().to_path_buf() }).unwrap();
+    let plain = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let secure = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (plain_addr, tls_addr) = (plain.local_addr().unwrap(), secure.local_addr().unwrap());
+    let (trigger, signal) = shutdown::channel();
+    let listeners = vec![Listener::Plain(plain), Listener::Tls(secure, tls.acceptor)];
+    tokio::spawn(serve_all(listeners, handler, options, signal));
+    (plain_addr, tls_addr, tls.cert_path, dir, trigger)
+}
+
+/// A TLS client offering `alpn`, trusting only the certificate in `trusted` (or nothing).
+async fn tls_connect(
+    addr: SocketAddr,
+    trusted: Option<&std::path::Path>,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(path) = trusted {
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(path).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await
+}
+
+#[tokio::test]
+async fn tls_serves_http1_when_alpn_says_http1() {
+    let (_, addr, cert, _dir, _t) = start_tls(Arc::default(), TransportOptions::default()).await;
+    let tls = tls_connect(addr, Some(&cert), &[b"http/1.1"]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(async move { drop(conn.await) });
+    let response = send.send_request(post("stream")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_11);
+    assert!(response.headers().contains_key("x-amzn-requestid"));
+    assert_streamed(collect_frames(response.into_body()).await);
+}
+
+#[tokio::test]
+async fn tls_serves_http2_when_alpn_says_h2() {
+    let (_, addr, cert, _dir, _t) = start_tls(Arc::default(), TransportOptions::default()).await;
+    // A client offering both gets h2: the server prefers it.
+    let tls = tls_connect(addr, Some(&cert), &[b"h2", b"http/1.1"]).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(async move { drop(conn.await) });
+    let response = send.send_request(post("stream")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_streamed(collect_frames(response.into_body()).await);
+}
+
+#[tokio::test]
+async fn a_client_not_trusting_the_certificate_fails_the_handshake() {
+    let (_, addr, _cert, _dir, _t) = start_tls(Arc::default(), TransportOptions::default()).await;
+    let err = tls_connect(addr, None, &[b"h2"]).await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer") || err.to_string().contains("certificate"), "{err}");
+}
+
+#[tokio::test]
+async fn plain_and_tls_connections_share_one_connection_limit() {
+    let options = TransportOptions { max_connections: 1, ..TransportOptions::default() };
+    let (plain, addr, cert, _dir, _t) = start_tls(Arc::default(), options).await;
+    let (mut first, first_conn) = http1(plain).await;
+    assert_eq!(first.send_request(post("a")).await.unwrap().status(), 200);
+    let waiting = tokio::spawn(async move {
+        let tls = tls_connect(addr, Some(&cert), &[b"http/1.1"]).await.unwrap();
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(async move { drop(conn.await) });
+        send.send_request(post("b")).await.unwrap().status()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a TLS connection was served beyond the shared limit of one");
+    drop(first);
+    first_conn.abort();
+    let status = tokio::time::timeout(LIMIT, waiting).await.expect("served once the slot freed").unwrap();
+    assert_eq!(status, 200);
+}

@@ -143,3 +143,81 @@ pub fn acceptor_from_pem(cert_pem: &[u8], key_pem: &[u8], cert: &Path, key: &Pat
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path, cert: &[u8], key: &[u8]) -> CertSource {
+        let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        CertSource::Files { cert: c, key: k }
+    }
+
+    fn error(source: &CertSource) -> String {
+        match Tls::load(source) {
+            Ok(_) => panic!("{source:?} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn the_generated_certificate_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = CertSource::Generated { dir: dir.path().join("tls") };
+        let first = Tls::load(&source).unwrap();
+        assert!(first.self_signed);
+        let cert = std::fs::read(&first.cert_path).unwrap();
+        let key = std::fs::read(dir.path().join("tls/key.pem")).unwrap();
+        let again = Tls::load(&source).unwrap();
+        assert_eq!(again.cert_path, first.cert_path);
+        assert_eq!(std::fs::read(&again.cert_path).unwrap(), cert, "the certificate was regenerated");
+        assert_eq!(std::fs::read(dir.path().join("tls/key.pem")).unwrap(), key, "the key was regenerated");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("tls/key.pem")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the key is readable by others");
+        }
+        // A lone certificate (an interrupted first start) is replaced by a fresh pair.
+        std::fs::remove_file(dir.path().join("tls/key.pem")).unwrap();
+        let third = Tls::load(&source).unwrap();
+        assert_ne!(std::fs::read(&third.cert_path).unwrap(), cert);
+    }
+
+    #[test]
+    fn given_files_are_used_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = generate().unwrap();
+        let (other_cert, _) = generate().unwrap();
+        let ok = Tls::load(&files(dir.path(), cert.as_bytes(), key.as_bytes())).unwrap();
+        assert!(!ok.self_signed);
+
+        let missing = CertSource::Files { cert: dir.path().join("nope.pem"), key: dir.path().join("k.pem") };
+        let e = error(&missing);
+        assert!(e.contains("cannot read --tls-cert") && e.contains("nope.pem"), "{e}");
+
+        let e = error(&files(dir.path(), b"not a certificate", key.as_bytes()));
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let e = error(&files(dir.path(), cert.as_bytes(), b"not a key"));
+        assert!(e.contains("is not a PEM private key file"), "{e}");
+        // Certificate and key swapped: neither file holds what its flag promises.
+        let e = error(&files(dir.path(), key.as_bytes(), cert.as_bytes()));
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+
+        let e = error(&files(dir.path(), other_cert.as_bytes(), key.as_bytes()));
+        assert!(e.contains("does not match the certificate"), "{e}");
+    }
+
+    #[test]
+    fn an_ephemeral_certificate_keeps_its_key_off_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("eph/cert.pem");
+        let tls = Tls::load(&CertSource::Ephemeral { cert: cert.clone() }).unwrap();
+        assert_eq!(tls.cert_path, cert);
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path().join("eph")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("cert.pem")]);
+    }
+}
