@@ -2,6 +2,8 @@
 
 The server contract (see the issue): `kinesd --host 127.0.0.1 --port 0 --in-memory ...` prints
 `kinesd listening on http://127.0.0.1:<port>` as its first stdout line, then serves until SIGTERM.
+With `--tls-port 0` two more lines follow: `kinesd listening on https://127.0.0.1:<port>` and
+`kinesd tls certificate <path>` (the PEM file a client must trust).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"^kinesd listening on (http://127\.0\.0\.1:(\d+))$")
+TLS_LISTEN_RE = re.compile(r"^kinesd listening on (https://127\.0\.0\.1:(\d+))$")
+TLS_CERT_RE = re.compile(r"^kinesd tls certificate (.+)$")
 
 MAX_HASH = 2**128 - 1
 ACCESS_KEY = "test"
@@ -57,6 +61,9 @@ class KinesdServer:
         iterator_ttl_seconds: int | None = None,
         account_id: str | None = None,
         region: str | None = None,
+        tls: bool = False,
+        extra_args: list[str] | None = None,
+        data_dir: str | None = None,
     ):
         self.account_id = account_id or "000000000000"
         self.region = region or "us-east-1"
@@ -64,7 +71,7 @@ class KinesdServer:
             str(kinesd_binary()),
             "--host", "127.0.0.1",
             "--port", "0",
-            "--in-memory",
+            *(["--data-dir", data_dir] if data_dir else ["--in-memory"]),
             "--create-stream-ms", str(create_ms),
             "--delete-stream-ms", str(delete_ms),
             "--update-stream-ms", str(update_ms),
@@ -75,6 +82,9 @@ class KinesdServer:
             args += ["--account-id", account_id]
         if region is not None:
             args += ["--region", region]
+        if tls:
+            args += ["--tls-port", "0"]
+        args += extra_args or []
         self.args = args
         self.log = tempfile.NamedTemporaryFile(
             prefix="kinesd-", suffix=".log", delete=False, mode="w+b"
@@ -105,6 +115,23 @@ class KinesdServer:
             raise RuntimeError(f"unexpected first stdout line {first!r}: {self.stderr_tail()}")
         self.endpoint = m.group(1)
         self.port = int(m.group(2))
+        self.tls_endpoint: str | None = None
+        self.tls_port: int | None = None
+        self.tls_cert: str | None = None
+        if tls:
+            self.tls_endpoint, self.tls_port = self._expect(lines, TLS_LISTEN_RE)
+            self.tls_cert = self._expect(lines, TLS_CERT_RE)[0]
+
+    def _expect(self, lines: queue.Queue, pattern: re.Pattern) -> tuple:
+        try:
+            line = lines.get(timeout=20)
+        except queue.Empty:
+            line = None
+        m = pattern.match(line) if line is not None else None
+        if not m:
+            self.stop()
+            raise RuntimeError(f"expected {pattern.pattern}, got {line!r}: {self.stderr_tail()}")
+        return (m.group(1), int(m.group(2))) if pattern.groups == 2 else (m.group(1),)
 
     def stderr_tail(self, n: int = 4000) -> str:
         try:
@@ -116,10 +143,17 @@ class KinesdServer:
     def arn(self, name: str) -> str:
         return f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{name}"
 
-    def client(self, *, validate: bool = True, region: str | None = None):
+    def client(self, *, validate: bool = True, region: str | None = None, tls: bool = False,
+               verify=None):
+        """A boto3 client of the plain endpoint, or with `tls` of the TLS one, trusting `verify`
+        (a CA bundle path, or False) — by default the server's own certificate."""
+        extra = {}
+        if tls:
+            extra["verify"] = self.tls_cert if verify is None else verify
         return boto3.client(
             "kinesis",
-            endpoint_url=self.endpoint,
+            endpoint_url=self.tls_endpoint if tls else self.endpoint,
+            **extra,
             region_name=region or self.region,
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,

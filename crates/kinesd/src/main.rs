@@ -65,7 +65,13 @@ async fn run(config: Config) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // TLS set-up before anything is printed: a bad certificate or key stops the start, and
     // clients waiting for the listening lines never see an address that will not work.
-    let tls = match config.tls() {
+    let source = config.tls();
+    // An in-memory server's certificate lives only as long as the server does.
+    let ephemeral = match &source {
+        Some(kinesd::transport::tls::CertSource::Ephemeral { cert }) => cert.parent().map(|p| p.to_path_buf()),
+        _ => None,
+    };
+    let tls = match source {
         None => None,
         Some(source) => {
             let tls = tokio::task::spawn_blocking(move || kinesd::transport::tls::Tls::load(&source))
@@ -110,6 +116,9 @@ async fn run(config: Config) -> Result<(), String> {
     let options = config.transport();
     kinesd::transport::serve_all(listeners, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
+    if let Some(dir) = ephemeral {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     tracing::info!("stopped");
     Ok(())
 }
