@@ -53,6 +53,7 @@ export async function startServer({
   iteratorTtlSeconds,
   accountId = "123456789012",
   region = "eu-west-1",
+  tls = false,
 } = {}) {
   const args = [
     "--host", "127.0.0.1", "--port", "0", "--in-memory",
@@ -63,32 +64,53 @@ export async function startServer({
     "--region", region,
   ];
   if (iteratorTtlSeconds !== undefined) args.push("--iterator-ttl-seconds", String(iteratorTtlSeconds));
+  // With a TLS listener, kinesd prints two more lines: its https address and the certificate.
+  if (tls) args.push("--tls-port", "0");
   const proc = spawn(kinesdBinary(), args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   proc.stderr.on("data", (d) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const rl = readline.createInterface({ input: proc.stdout });
-  const first = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kinesd printed nothing in 20 s: ${stderr}`)), 20000);
-    rl.once("line", (line) => {
-      clearTimeout(timer);
-      resolve(line);
+  // Lines arrive into a queue that `nextLine` reads; later lines keep draining stdout.
+  const lines = [];
+  const waiters = [];
+  rl.on("line", (line) => (waiters.length ? waiters.shift()(line) : lines.push(line)));
+  const nextLine = () =>
+    new Promise((resolve, reject) => {
+      if (lines.length) return resolve(lines.shift());
+      const timer = setTimeout(() => reject(new Error(`kinesd printed nothing in 20 s: ${stderr}`)), 20000);
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`kinesd exited (${code}) before listening: ${stderr}`));
+      });
+      waiters.push((line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
     });
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`kinesd exited (${code}) before listening: ${stderr}`));
-    });
-  });
-  rl.on("line", () => {}); // keep draining stdout
+  const first = await nextLine();
   const m = /^kinesd listening on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(first);
   if (!m) {
     proc.kill("SIGTERM");
     throw new Error(`unexpected first line ${JSON.stringify(first)}: ${stderr}`);
   }
+  let tlsEndpoint;
+  let tlsCert;
+  if (tls) {
+    const https = /^kinesd listening on (https:\/\/127\.0\.0\.1:\d+)$/.exec(await nextLine());
+    const cert = /^kinesd tls certificate (.+)$/.exec(await nextLine());
+    if (!https || !cert) {
+      proc.kill("SIGTERM");
+      throw new Error(`no TLS address or certificate printed: ${stderr}`);
+    }
+    [tlsEndpoint, tlsCert] = [https[1], cert[1]];
+  }
   const server = {
     endpoint: m[1],
     port: Number(m[2]),
+    tlsEndpoint,
+    tlsCert,
     accountId,
     region,
     proc,
