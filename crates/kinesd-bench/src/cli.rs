@@ -35,9 +35,13 @@ pub enum Command {
 /// Where to send load and how to report it.
 #[derive(Args, Clone)]
 pub struct TargetArgs {
-    /// The endpoint, http://host:port.
+    /// The endpoint, http://host:port or https://host:port.
     #[arg(long, default_value = "http://127.0.0.1:4567")]
     pub endpoint: String,
+    /// PEM certificates to trust for an https:// endpoint (e.g. kinesd's generated
+    /// `<data-dir>/tls/cert.pem`); required with https://.
+    #[arg(long)]
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// Stream to use; created if missing (default: a new `kinesd-bench-<workload>-<ms>`).
     #[arg(long)]
     pub stream: Option<String>,
@@ -64,7 +68,7 @@ pub struct TargetArgs {
 impl TargetArgs {
     pub async fn endpoint(&self) -> Result<crate::client::Endpoint, String> {
         let timeout = std::time::Duration::from_secs_f64(self.request_timeout.max(0.001));
-        crate::client::Endpoint::resolve(&self.endpoint, timeout).await
+        crate::client::Endpoint::resolve(&self.endpoint, timeout, self.ca_bundle.as_deref()).await
     }
 
     pub fn stream_name(&self, workload: &str) -> String {

@@ -7,6 +7,7 @@
 //! (HTTP/1.1 without pipelining, as SDKs do); N connections give N requests in flight.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,30 +73,44 @@ impl Op {
     }
 }
 
-/// Where requests go: a resolved address and the `Host` header that names it.
-#[derive(Debug, Clone)]
+/// Where requests go: a resolved address, the `Host` header that names it and, for https://,
+/// the TLS client set-up.
+#[derive(Clone)]
 pub struct Endpoint {
     addr: SocketAddr,
     host: HeaderValue,
+    tls: Option<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>)>,
     /// A call that has not been answered by then fails (and its connection is dropped), so a
     /// server that stops answering cannot hold a run past its deadline.
     timeout: Duration,
 }
 
 impl Endpoint {
-    /// Accepts `http://host:port` (a trailing `/` is fine); HTTPS is not supported.
-    pub async fn resolve(url: &str, timeout: Duration) -> Result<Endpoint, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("endpoint {url:?}: only http:// endpoints are supported"))?;
+    /// Accepts `http://host:port` or `https://host:port` (a trailing `/` is fine); https needs
+    /// `ca_bundle`, the PEM certificates to trust.
+    pub async fn resolve(url: &str, timeout: Duration, ca_bundle: Option<&Path>) -> Result<Endpoint, String> {
+        let (rest, secure) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (rest, false),
+            (_, Some(rest)) => (rest, true),
+            _ => return Err(format!("endpoint {url:?}: expected http:// or https://")),
+        };
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') {
-            return Err(format!("endpoint {url:?}: expected http://host:port"));
+            return Err(format!("endpoint {url:?}: expected http(s)://host:port"));
         }
         let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
             authority.to_owned()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{}", if secure { 443 } else { 80 })
+        };
+        let tls = if secure {
+            let bundle = ca_bundle.ok_or_else(|| format!("endpoint {url:?}: https needs --ca-bundle"))?;
+            let host = with_port.rsplit_once(':').map_or(with_port.as_str(), |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let name = rustls_pki_types::ServerName::try_from(host).map_err(|e| format!("endpoint {url:?}: {e}"))?;
+            Some((tls_connector(bundle)?, name))
+        } else {
+            None
         };
         let addr = tokio::net::lookup_host(&with_port)
             .await
@@ -103,8 +118,31 @@ impl Endpoint {
             .next()
             .ok_or_else(|| format!("endpoint {url:?}: no address"))?;
         let host = HeaderValue::from_str(authority).map_err(|e| format!("endpoint {url:?}: {e}"))?;
-        Ok(Endpoint { addr, host, timeout })
+        Ok(Endpoint { addr, host, tls, timeout })
     }
+}
+
+/// A TLS client trusting only the certificates in `bundle`, offering HTTP/1.1 (the bench's only
+/// protocol) through ALPN.
+fn tls_connector(bundle: &Path) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(bundle)
+        .map_err(|e| format!("--ca-bundle {}: {e}", bundle.display()))?
+    {
+        let cert = cert.map_err(|e| format!("--ca-bundle {}: {e}", bundle.display()))?;
+        roots.add(cert).map_err(|e| format!("--ca-bundle {}: {e}", bundle.display()))?;
+    }
+    // ring, like the server: rustls marks it deprecated only for lacking post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
 }
 
 /// What came back: the status, AWS's error type when the call failed, and the body.
@@ -141,6 +179,19 @@ impl Reply {
     }
 }
 
+/// HTTP/1.1 over any byte stream (TCP, or TLS over TCP).
+async fn handshake<S>(stream: S) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 /// One keep-alive connection. Reconnects by itself after a transport error.
 pub struct Connection {
     endpoint: Endpoint,
@@ -164,11 +215,16 @@ impl Connection {
             .map_err(|_| format!("connect {}: timed out", self.endpoint.addr))?
             .map_err(|e| format!("connect {}: {e}", self.endpoint.addr))?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let sender = match &self.endpoint.tls {
+            None => handshake(stream).await?,
+            Some((connector, name)) => {
+                let stream = tokio::time::timeout(self.endpoint.timeout, connector.connect(name.clone(), stream))
+                    .await
+                    .map_err(|_| format!("TLS handshake with {}: timed out", self.endpoint.addr))?
+                    .map_err(|e| format!("TLS handshake with {}: {e}", self.endpoint.addr))?;
+                handshake(stream).await?
+            }
+        };
         self.sender = Some(sender);
         Ok(())
     }
