@@ -441,3 +441,18 @@ async fn plain_and_tls_connections_share_one_connection_limit() {
     let status = tokio::time::timeout(LIMIT, waiting).await.expect("served once the slot freed").unwrap();
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_silent_tls_client_does_not_hold_up_other_handshakes() {
+    let (_, addr, cert, _dir, _t) = start_tls(Arc::default(), TransportOptions::default()).await;
+    // Connected but never sends a ClientHello: its handshake waits in its own task.
+    let _silent = silent(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let tls = tokio::time::timeout(Duration::from_secs(2), tls_connect(addr, Some(&cert), &[b"h2"]))
+        .await
+        .expect("a handshake waited behind a silent client")
+        .unwrap();
+    assert!(started.elapsed() < tls::TLS_HANDSHAKE_TIMEOUT);
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+}
