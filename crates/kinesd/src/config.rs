@@ -204,6 +204,10 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("--tls-cert and --tls-key go together: give both or neither".into());
         }
+        if self.tls_cert.is_some() && self.tls_port.is_none() {
+            // Otherwise the files would be silently ignored and the operator left wondering.
+            return Err("--tls-cert and --tls-key need --tls-port (the TLS listener they are for)".into());
+        }
         Ok(())
     }
 
@@ -411,6 +415,8 @@ mod tests {
             let e = Config::load_from(["kinesd", "--tls-port", "0", flags[0], flags[1]]).unwrap_err();
             assert!(e.contains("--tls-cert and --tls-key go together"), "{e}");
         }
+        let e = Config::load_from(["kinesd", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap_err();
+        assert!(e.contains("need --tls-port"), "{e}");
         let c = Config::load_from(["kinesd", "--tls-port", "0", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
         assert!(matches!(c.tls(), Some(crate::transport::tls::CertSource::Files { .. })));
         let c = Config::load_from(["kinesd", "--tls-port", "0", "--data-dir", "/d"]).unwrap();
