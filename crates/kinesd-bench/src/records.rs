@@ -197,17 +197,10 @@ pub fn failed_record_count_cbor(body: &[u8]) -> u64 {
     let Some(at) = memchr::memmem::find(body, KEY) else {
         return 0;
     };
-    let rest = &body[at + KEY.len()..];
-    let Some(&initial) = rest.first() else { return 0 };
-    let width = match initial {
-        0x00..=0x17 => return u64::from(initial),
-        0x18 => 1,
-        0x19 => 2,
-        0x1a => 4,
-        0x1b => 8,
-        _ => return 0,
-    };
-    rest.get(1..1 + width).map_or(0, |b| b.iter().fold(0u64, |n, &d| (n << 8) | u64::from(d)))
+    match (Walker { body: &body[at + KEY.len()..], pos: 0 }).head() {
+        Some((0, Some(n))) => n,
+        _ => 0,
+    }
 }
 
 /// An initial byte and its argument, shortest form.
@@ -349,23 +342,50 @@ impl<'a> Walker<'a> {
         (self.pos <= self.body.len()).then_some(())
     }
 
+    /// Calls `each` once per item of the next array (`major` 4) or map (`major` 5: `each`
+    /// reads the key and its value), definite or indefinite.
+    fn items(&mut self, major: u8, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        let count = match self.head()? {
+            (m, n) if m == major => n,
+            _ => return None,
+        };
+        let mut seen = 0u64;
+        loop {
+            match count {
+                Some(n) if seen == n => return Some(()),
+                None if self.at_break() => return Some(()),
+                _ => {}
+            }
+            seen += 1;
+            each(self)?;
+        }
+    }
+
+    /// Walks a map's members, handing each key to `member`.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.items(5, |w| {
+            let key = w.text()?;
+            member(w, key)
+        })
+    }
+
     /// Counts the items of an array, skipping each.
     fn count(&mut self) -> Option<usize> {
-        match self.head()? {
-            (4, Some(n)) => {
-                (0..n).try_for_each(|_| self.skip(1))?;
-                usize::try_from(n).ok()
-            }
-            (4, None) => {
-                let mut n = 0;
-                while !self.at_break() {
-                    self.skip(1)?;
-                    n += 1;
-                }
-                Some(n)
-            }
-            _ => None,
+        let mut n = 0;
+        self.items(4, |w| {
+            n += 1;
+            w.skip(1)
+        })?;
+        Some(n)
+    }
+
+    /// A text string, or None for null.
+    fn text_or_null(&mut self) -> Option<Option<&'a str>> {
+        if self.body.get(self.pos) == Some(&0xf6) {
+            self.pos += 1;
+            return Some(None);
         }
+        self.text().map(Some)
     }
 
     fn number(&mut self) -> Option<Option<f64>> {
@@ -383,26 +403,15 @@ impl<'a> Walker<'a> {
 fn cbor_page(body: &[u8]) -> Option<CountedPage> {
     let mut w = Walker { body, pos: 0 };
     let mut page = CountedPage { records: Vec::new(), next_iterator: None, millis_behind: None };
-    let members = match w.head()? {
-        (5, n) => n,
-        _ => return None,
-    };
-    let mut seen = 0u64;
-    loop {
-        match members {
-            Some(n) if seen == n => break,
-            None if w.at_break() => break,
-            _ => {}
-        }
-        seen += 1;
-        match w.text()? {
+    w.members(|w, key| {
+        match key {
             "Records" => page.records = std::iter::repeat_with(|| IgnoredAny).take(w.count()?).collect(),
-            "NextShardIterator" if w.body.get(w.pos) == Some(&0xf6) => w.pos += 1,
-            "NextShardIterator" => page.next_iterator = Some(w.text()?.to_owned()),
+            "NextShardIterator" => page.next_iterator = w.text_or_null()?.map(str::to_owned),
             "MillisBehindLatest" => page.millis_behind = w.number()?,
             _ => w.skip(1)?,
         }
-    }
+        Some(())
+    })?;
     Some(page)
 }
 
@@ -418,66 +427,31 @@ pub fn stamped_page(body: &[u8], protocol: Protocol) -> Result<(Vec<Option<u64>>
     }
 }
 
-/// Walks a map's members (definite or indefinite), handing each key to `member`.
-fn cbor_members<'a>(w: &mut Walker<'a>, mut member: impl FnMut(&mut Walker<'a>, &'a str) -> Option<()>) -> Option<()> {
-    let count = match w.head()? {
-        (5, n) => n,
-        _ => return None,
-    };
-    let mut seen = 0u64;
-    loop {
-        match count {
-            Some(n) if seen == n => return Some(()),
-            None if w.at_break() => return Some(()),
-            _ => {}
-        }
-        seen += 1;
-        let key = w.text()?;
-        member(w, key)?;
-    }
-}
-
 fn cbor_stamped_page(body: &[u8]) -> Option<(Vec<Option<u64>>, Option<String>)> {
     let mut w = Walker { body, pos: 0 };
     let mut stamps = Vec::new();
     let mut next = None;
-    cbor_members(&mut w, |w, key| match key {
-        "Records" => {
-            let count = match w.head()? {
-                (4, n) => n,
-                _ => return None,
-            };
-            let mut seen = 0u64;
-            loop {
-                match count {
-                    Some(n) if seen == n => return Some(()),
-                    None if w.at_break() => return Some(()),
-                    _ => {}
-                }
-                seen += 1;
-                let mut stamp = None;
-                cbor_members(w, |w, key| match key {
-                    "Data" => match w.head()? {
-                        (2, Some(n)) => {
-                            let end = w.pos.checked_add(usize::try_from(n).ok()?)?;
-                            let data = w.body.get(w.pos..end)?;
-                            w.pos = end;
-                            stamp = data.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-                            Some(())
-                        }
-                        _ => None,
-                    },
-                    _ => w.skip(2),
-                })?;
-                stamps.push(stamp);
-            }
-        }
-        "NextShardIterator" if w.body.get(w.pos) == Some(&0xf6) => {
-            w.pos += 1;
+    w.members(|w, key| match key {
+        "Records" => w.items(4, |w| {
+            let mut stamp = None;
+            w.members(|w, key| match key {
+                "Data" => match w.head()? {
+                    (2, Some(n)) => {
+                        let end = w.pos.checked_add(usize::try_from(n).ok()?)?;
+                        let data = w.body.get(w.pos..end)?;
+                        w.pos = end;
+                        stamp = data.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+                        Some(())
+                    }
+                    _ => None,
+                },
+                _ => w.skip(2),
+            })?;
+            stamps.push(stamp);
             Some(())
-        }
+        }),
         "NextShardIterator" => {
-            next = Some(w.text()?.to_owned());
+            next = w.text_or_null()?.map(str::to_owned);
             Some(())
         }
         _ => w.skip(1),
