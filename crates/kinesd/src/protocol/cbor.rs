@@ -328,30 +328,30 @@ impl<'b> Decoder<'b> {
         null
     }
 
-    /// `Some(None)` for null, `Some(Some(..))` for a definite text string, None otherwise.
-    fn opt_text(&mut self) -> Option<Option<String>> {
+    /// `Some(None)` for null, `Some(Some(range))` for the content of a definite string of
+    /// major type `major`, None otherwise.
+    fn opt_definite(&mut self, major: u8) -> Option<Option<std::ops::Range<usize>>> {
         if self.is_null() {
             return Some(None);
         }
         let initial = self.byte().ok()?;
-        if initial >> 5 != 3 {
+        if initial >> 5 != major {
             return None;
         }
         let Arg::Value(n) = self.arg(initial & 0x1f).ok()? else { return None };
-        let range = self.take(n).ok()?;
-        std::str::from_utf8(&self.body[range]).ok().map(|s| Some(s.to_owned()))
+        self.take(n).ok().map(Some)
+    }
+
+    /// `Some(None)` for null, `Some(Some(..))` for a definite text string, None otherwise.
+    fn opt_text(&mut self) -> Option<Option<String>> {
+        match self.opt_definite(3)? {
+            None => Some(None),
+            Some(range) => std::str::from_utf8(&self.body[range]).ok().map(|s| Some(s.to_owned())),
+        }
     }
 
     fn opt_blob(&mut self) -> Option<Option<Bytes>> {
-        if self.is_null() {
-            return Some(None);
-        }
-        let initial = self.byte().ok()?;
-        if initial >> 5 != 2 {
-            return None;
-        }
-        let Arg::Value(n) = self.arg(initial & 0x1f).ok()? else { return None };
-        Some(Some(self.body.slice(self.take(n).ok()?)))
+        Some(self.opt_definite(2)?.map(|range| self.body.slice(range)))
     }
 
     fn records(&mut self) -> Option<Option<Vec<PutRecordsRequestEntry>>> {
