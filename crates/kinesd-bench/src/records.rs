@@ -53,78 +53,31 @@ impl PutBodies {
     /// The bodies in `protocol`. CBOR bodies are written as the Java SDKs' Jackson generator
     /// writes them: indefinite-length maps and arrays, `Data` as a byte string.
     pub fn in_protocol(stream: &str, shape: Shape, protocol: Protocol) -> PutBodies {
-        if protocol == Protocol::Cbor {
-            return PutBodies::cbor(stream, shape);
-        }
         let rpr = shape.records_per_request.max(1);
         let keys = shape.keys.max(1);
         let count = keys.div_ceil(rpr).clamp(1, MAX_BODIES);
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut data = vec![0u8; shape.record_size];
+        // Base64 makes JSON's data 4/3 as long; both add about 48 bytes of members per record.
+        let data_len = match protocol {
+            Protocol::Json => shape.record_size * 4 / 3,
+            Protocol::Cbor => shape.record_size,
+        };
         let templates = (0..count)
             .map(|b| {
-                let mut body = Vec::with_capacity(64 + rpr * (shape.record_size * 4 / 3 + 48));
+                let mut body = Vec::with_capacity(64 + rpr * (data_len + 48));
                 let mut data_offsets = Vec::with_capacity(rpr);
-                body.extend_from_slice(b"{\"StreamName\":");
-                body.extend_from_slice(serde_json::to_string(stream).unwrap().as_bytes());
-                body.extend_from_slice(b",\"Records\":[");
+                begin_request(&mut body, stream, protocol);
                 for r in 0..rpr {
-                    if r > 0 {
-                        body.push(b',');
-                    }
                     rng.fill(&mut data);
-                    body.extend_from_slice(b"{\"Data\":\"");
-                    data_offsets.push(body.len());
-                    body.extend_from_slice(STANDARD.encode(&data).as_bytes());
-                    body.extend_from_slice(b"\",\"PartitionKey\":\"pk-");
-                    body.extend_from_slice(((b * rpr + r) % keys).to_string().as_bytes());
-                    body.extend_from_slice(b"\"}");
+                    let key = format!("pk-{}", (b * rpr + r) % keys);
+                    data_offsets.push(write_record(&mut body, r, &data, &key, protocol));
                 }
-                body.extend_from_slice(b"]}");
+                end_request(&mut body, protocol);
                 Template { body: Bytes::from(body), data_offsets }
             })
             .collect();
         PutBodies { templates, shape, protocol }
-    }
-
-    fn cbor(stream: &str, shape: Shape) -> PutBodies {
-        let rpr = shape.records_per_request.max(1);
-        let keys = shape.keys.max(1);
-        let count = keys.div_ceil(rpr).clamp(1, MAX_BODIES);
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        let mut data = vec![0u8; shape.record_size];
-        let templates = (0..count)
-            .map(|b| {
-                let mut body = Vec::with_capacity(64 + rpr * (shape.record_size + 48));
-                let mut data_offsets = Vec::with_capacity(rpr);
-                body.push(0xbf);
-                cbor_head(&mut body, 3, "StreamName".len());
-                body.extend_from_slice(b"StreamName");
-                cbor_head(&mut body, 3, stream.len());
-                body.extend_from_slice(stream.as_bytes());
-                cbor_head(&mut body, 3, "Records".len());
-                body.extend_from_slice(b"Records");
-                body.push(0x9f);
-                for r in 0..rpr {
-                    rng.fill(&mut data);
-                    body.push(0xbf);
-                    cbor_head(&mut body, 3, 4);
-                    body.extend_from_slice(b"Data");
-                    cbor_head(&mut body, 2, data.len());
-                    data_offsets.push(body.len());
-                    body.extend_from_slice(&data);
-                    let key = format!("pk-{}", (b * rpr + r) % keys);
-                    cbor_head(&mut body, 3, "PartitionKey".len());
-                    body.extend_from_slice(b"PartitionKey");
-                    cbor_head(&mut body, 3, key.len());
-                    body.extend_from_slice(key.as_bytes());
-                    body.push(0xff);
-                }
-                body.extend_from_slice(&[0xff, 0xff]);
-                Template { body: Bytes::from(body), data_offsets }
-            })
-            .collect();
-        PutBodies { templates, shape, protocol: Protocol::Cbor }
     }
 
     /// `FailedRecordCount` of a PutRecords answer in this run's protocol.
@@ -201,6 +154,68 @@ pub fn failed_record_count_cbor(body: &[u8]) -> u64 {
         Some((0, Some(n))) => n,
         _ => 0,
     }
+}
+
+/// The members before the records: `StreamName`, and `Records` opened.
+fn begin_request(body: &mut Vec<u8>, stream: &str, protocol: Protocol) {
+    match protocol {
+        Protocol::Json => {
+            body.extend_from_slice(b"{\"StreamName\":");
+            body.extend_from_slice(serde_json::to_string(stream).expect("strings serialise").as_bytes());
+            body.extend_from_slice(b",\"Records\":[");
+        }
+        Protocol::Cbor => {
+            body.push(0xbf);
+            cbor_text(body, "StreamName");
+            cbor_text(body, stream);
+            cbor_text(body, "Records");
+            body.push(0x9f);
+        }
+    }
+}
+
+/// Record `index` of the request; returns where its data starts in `body` (base64 text in
+/// JSON, the byte string's content in CBOR), so a stamp can be written over it later.
+fn write_record(body: &mut Vec<u8>, index: usize, data: &[u8], key: &str, protocol: Protocol) -> usize {
+    match protocol {
+        Protocol::Json => {
+            if index > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"{\"Data\":\"");
+            let at = body.len();
+            body.extend_from_slice(STANDARD.encode(data).as_bytes());
+            body.extend_from_slice(b"\",\"PartitionKey\":\"");
+            body.extend_from_slice(key.as_bytes());
+            body.extend_from_slice(b"\"}");
+            at
+        }
+        Protocol::Cbor => {
+            body.push(0xbf);
+            cbor_text(body, "Data");
+            cbor_head(body, 2, data.len());
+            let at = body.len();
+            body.extend_from_slice(data);
+            cbor_text(body, "PartitionKey");
+            cbor_text(body, key);
+            body.push(0xff);
+            at
+        }
+    }
+}
+
+/// Closes `Records` and the request.
+fn end_request(body: &mut Vec<u8>, protocol: Protocol) {
+    body.extend_from_slice(match protocol {
+        Protocol::Json => b"]}",
+        Protocol::Cbor => &[0xff, 0xff],
+    });
+}
+
+/// A CBOR text string.
+fn cbor_text(out: &mut Vec<u8>, s: &str) {
+    cbor_head(out, 3, s.len());
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// An initial byte and its argument, shortest form.
@@ -469,12 +484,9 @@ pub fn get_records_body(iterator: &str, limit: u32, protocol: Protocol) -> Bytes
         Protocol::Cbor => {
             let mut body = Vec::with_capacity(iterator.len() + 32);
             body.push(0xbf);
-            cbor_head(&mut body, 3, "ShardIterator".len());
-            body.extend_from_slice(b"ShardIterator");
-            cbor_head(&mut body, 3, iterator.len());
-            body.extend_from_slice(iterator.as_bytes());
-            cbor_head(&mut body, 3, "Limit".len());
-            body.extend_from_slice(b"Limit");
+            cbor_text(&mut body, "ShardIterator");
+            cbor_text(&mut body, iterator);
+            cbor_text(&mut body, "Limit");
             cbor_head(&mut body, 0, limit as usize);
             body.push(0xff);
             Bytes::from(body)
