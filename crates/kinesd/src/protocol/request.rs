@@ -15,10 +15,10 @@ use crate::error::{KinesisError, Result};
 pub trait Request: FromValue + Default {
     fn check(&self, v: &mut Violations);
 
-    /// The typed input, when the codec's fast path already produced it.
-    fn take_fast(parsed: &mut Parsed) -> Option<Self> {
-        let _ = parsed;
-        None
+    /// The typed input, when the codec's fast path already produced it; otherwise the body
+    /// back, for the generic conversion.
+    fn take_fast(parsed: Parsed) -> std::result::Result<Self, Parsed> {
+        Err(parsed)
     }
 }
 
@@ -29,8 +29,6 @@ pub enum Parsed {
     /// A CBOR body: untagged timestamp numbers in it are milliseconds.
     Cbor(Value),
     PutRecords(Box<model::PutRecordsInput>),
-    /// Already taken by [`input`].
-    Taken,
 }
 
 /// Decodes a request body. Malformed bodies are SerializationExceptions, as AWS answers.
@@ -69,14 +67,16 @@ pub fn parse(codec: Codec, op: Operation, body: &Bytes) -> Result<Parsed> {
 
 /// The typed input of a parsed body: type mismatches are SerializationExceptions, constraint
 /// violations one ValidationException in AWS's order.
-pub fn input<T: Request>(mut parsed: Parsed) -> Result<T> {
-    if let Some(fast) = T::take_fast(&mut parsed) {
-        return checked(fast);
-    }
+pub fn input<T: Request>(parsed: Parsed) -> Result<T> {
+    let parsed = match T::take_fast(parsed) {
+        Ok(fast) => return checked(fast),
+        Err(parsed) => parsed,
+    };
     let converted = match parsed {
         Parsed::Generic(v) => T::from_value(v),
         Parsed::Cbor(v) => super::decode::numbers_as_millis(|| T::from_value(v)),
-        Parsed::PutRecords(_) | Parsed::Taken => T::from_value(Value::Map(Vec::new())),
+        // Only PutRecords' fast path makes this variant, and it takes it above.
+        Parsed::PutRecords(_) => T::from_value(Value::Map(Vec::new())),
     };
     let input = converted.map_err(|e| KinesisError::member_type_mismatch(e.0))?.unwrap_or_default();
     checked(input)
@@ -147,13 +147,10 @@ impl Request for model::PutRecordsInput {
         self.validate(Path::Root, v)
     }
 
-    fn take_fast(parsed: &mut Parsed) -> Option<Self> {
-        match std::mem::replace(parsed, Parsed::Taken) {
-            Parsed::PutRecords(input) => Some(*input),
-            other => {
-                *parsed = other;
-                None
-            }
+    fn take_fast(parsed: Parsed) -> std::result::Result<Self, Parsed> {
+        match parsed {
+            Parsed::PutRecords(input) => Ok(*input),
+            other => Err(other),
         }
     }
 }
