@@ -14,10 +14,9 @@
 //!   [`SequenceNumber`]). In version 2 a first position digit above 7 makes the number
 //!   invalid, and a first shard-index digit above 7 makes the index negative (two's
 //!   complement), so that AWS's message names `shardId--02147483648`. Version 3 decodes, but
-//!   PutRecord answers it with InternalFailure; callers decide.
-//! - A version 0 creation time of 16025175000 s or later, any other version, and any other
-//!   value are invalid. (Version 2 numbers with all-`f` creation times are accepted by
-//!   PutRecord.)
+//!   no operation accepts it (kinesd never issues one); callers decide the error.
+//! - A creation time of 16025175000 s or later (year 2477) in version 0 or 2, any other
+//!   version, and any other value are invalid — so the all-`f` version 2 number is.
 //!
 //! Digit positions count hex digits of the value written without leading zeros, as AWS (and
 //! kinesalite) slice them.
@@ -85,7 +84,11 @@ impl Claim {
         // 47 hex digits, the first a 2.
         debug_assert_eq!(hex.len(), 47);
         let arrival = digits(29, 38)?;
-        match digits(46, 47)? {
+        let version = digits(46, 47)?;
+        if version == 2 && created >= MAX_CREATED_SECS {
+            return Err(InvalidSequenceNumber);
+        }
+        match version {
             v @ (1 | 3) => Ok(Claim {
                 text: text.to_owned(),
                 version: if v == 1 { Version::V1 } else { Version::V3 },
@@ -188,9 +191,11 @@ mod tests {
         // A shard index whose first digit is above 7 is negative.
         let c = Claim::decode(&from_hex("20000000000000000000000000000000000000800000002")).unwrap();
         assert_eq!(c.shown_shard_id(), "shardId--02147483648");
-        // All f within the limits, even the creation time.
-        let c = Claim::decode(&from_hex("2ffffffffff7fffffffffffffff000000000007fffffff2")).unwrap();
-        assert_eq!((c.shard_index, c.shard_created_secs), (i64::from(i32::MAX), (1 << 36) - 1));
+        // All f within the other limits: the creation time is past AWS's limit.
+        assert!(Claim::decode(&from_hex("2ffffffffff7fffffffffffffff000000000007fffffff2")).is_err());
+        // The last creation second before the limit still decodes.
+        let c = Claim::decode(&from_hex("23bb2cc3d7f7fffffffffffffff000000000007fffffff2")).unwrap();
+        assert_eq!((c.shard_index, c.shard_created_secs), (i64::from(i32::MAX), 16_025_174_999));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub enum ContentKind {
     /// `application/x-amz-cbor-1.1`: the Java SDKs' binary protocol.
     Cbor,
     /// `application/json`: accepted, but answered by AWS's legacy Coral envelope and never
-    /// dispatched (see [`legacy_json_body`]).
+    /// dispatched (see [`legacy_json_answer`]).
     LegacyJson,
     /// No Content-Type, or another one.
     Other,
@@ -61,17 +61,17 @@ pub fn target_has_operation(target: Option<&str>) -> bool {
     !service.is_empty() && !operation.is_empty()
 }
 
-/// AWS's answer to an `application/json` request with a body: HTTP 200 and the legacy Coral
-/// envelope, a SerializationException when the body is not a JSON object or array and an
-/// UnknownOperationException otherwise (kinesalite's AWS-validated connection tests).
-pub fn legacy_json_body(body: &[u8]) -> &'static str {
+/// AWS's answer to an `application/json` request with a body: the legacy Coral envelope with
+/// no message member, 404 UnknownOperationException when the body is a JSON object or array
+/// and 400 SerializationException otherwise. This is what kinesalite's connection tests at
+/// their last commit assert, recorded against production Kinesis; an older capture of a 200
+/// with `"message":null` is superseded by them (docs/aws-behaviour.md §3).
+pub fn legacy_json_answer(body: &[u8]) -> (u16, &'static str) {
     match super::json::parse(body) {
         Ok(Value::Map(_) | Value::List(_)) => {
-            r#"{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException","message":null},"Version":"1.0"}"#
+            (404, r#"{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}"#)
         }
-        _ => {
-            r#"{"Output":{"__type":"com.amazon.coral.service#SerializationException","Message":null},"Version":"1.0"}"#
-        }
+        _ => (400, r#"{"Output":{"__type":"com.amazon.coral.service#SerializationException"},"Version":"1.0"}"#),
     }
 }
 
@@ -179,7 +179,8 @@ pub fn open(request: WireRequest<'_>) -> Opened {
             }
             ContentKind::Other => return Opened::Answered(access_denied()),
             ContentKind::LegacyJson => {
-                return Opened::Answered(WireResponse::fixed(200, Some("application/json"), legacy_json_body(body)));
+                let (status, answer) = legacy_json_answer(body);
+                return Opened::Answered(WireResponse::fixed(status, Some("application/json"), answer));
             }
             ContentKind::AmzJson | ContentKind::Cbor => {}
         }
@@ -236,10 +237,16 @@ mod tests {
 
     #[test]
     fn legacy_json_gets_the_coral_envelope() {
-        assert!(legacy_json_body(b"{}").contains("UnknownOperationException"));
-        assert!(legacy_json_body(b"[]").contains("UnknownOperationException"));
-        assert!(legacy_json_body(b"hello").contains("SerializationException"));
-        assert!(legacy_json_body(b"3").contains("SerializationException"));
+        for body in [&b"{}"[..], b"[]", br#"{"StreamName":"a"}"#] {
+            let (status, answer) = legacy_json_answer(body);
+            assert_eq!(status, 404);
+            assert!(answer.contains("UnknownOperationException") && !answer.contains("essage"), "{answer}");
+        }
+        for body in [&b"hello"[..], b"3", b"null"] {
+            let (status, answer) = legacy_json_answer(body);
+            assert_eq!(status, 400);
+            assert!(answer.contains("SerializationException") && !answer.contains("essage"), "{answer}");
+        }
     }
 
     #[test]

@@ -15,14 +15,14 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
     let partition_key = input.partition_key.unwrap_or_default();
     let data = input.data.unwrap_or_default();
     let explicit = explicit_hash_key(input.explicit_hash_key.as_deref())?;
-    // AWS only checks that the number decodes and does not arrive from the future; records of a
-    // shard get increasing sequence numbers anyway, which is the ordering it promises.
+    // AWS only checks that the number decodes in a layout it issues and does not arrive from the
+    // future; records of a shard get increasing sequence numbers anyway, which is the ordering
+    // it promises. A version 3 number decodes but is not one AWS (or kinesd) issues.
     if let Some(s) = input.sequence_number_for_ordering.as_deref() {
         match Claim::decode(s) {
-            Ok(c) if c.version == Version::V3 => {
-                return Err(KinesisError::internal_failure());
-            }
-            Ok(c) if c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
+            Ok(c)
+                if c.version != Version::V3
+                    && c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
             _ => {
                 return Err(KinesisError::ordering_sequence_number_invalid(s, &name, &engine.config.account_id));
             }
