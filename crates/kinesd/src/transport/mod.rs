@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rand::RngCore;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::protocol::envelope;
@@ -63,6 +63,9 @@ pub struct TransportOptions {
     /// A connection with no request in flight for this long is closed, so that idle or
     /// abandoned connections do not hold connection slots forever.
     pub idle_timeout: Duration,
+    /// A TLS client that has not finished its handshake this long after connecting is dropped
+    /// and gives its connection slot back.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for TransportOptions {
@@ -72,6 +75,7 @@ impl Default for TransportOptions {
             max_http2_streams: 100,
             body_bytes_in_flight: BODY_BYTES_IN_FLIGHT,
             idle_timeout: Duration::from_secs(60),
+            tls_handshake_timeout: tls::TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -94,6 +98,7 @@ struct Shared<H> {
     slots: Arc<Semaphore>,
     connections: AtomicU64,
     idle_timeout: Duration,
+    tls_handshake_timeout: Duration,
 }
 
 /// Serves one plain listener until `shutdown` begins, then lets in-flight requests finish
@@ -138,9 +143,9 @@ pub async fn serve_all<H: Handler>(
         slots: Arc::new(Semaphore::new(max_connections)),
         connections: AtomicU64::new(0),
         idle_timeout: options.idle_timeout,
+        tls_handshake_timeout: options.tls_handshake_timeout,
     });
-    let loops = listeners.into_iter().map(|listener| accept_loop(shared.clone(), listener, shutdown.clone()));
-    futures_util::future::join_all(loops).await;
+    accept_loop(shared.clone(), listeners, shutdown).await;
     // Every connection gives its slot back when it has finished.
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, shared.slots.acquire_many(all)).await.is_err() {
@@ -149,13 +154,19 @@ pub async fn serve_all<H: Handler>(
     Ok(())
 }
 
-/// Accepts on one listener until shutdown. The TLS handshake happens in the connection's task,
-/// never here, so a slow or silent TLS client cannot hold up other clients' accepts.
-async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Listener, mut shutdown: Shutdown) {
-    let (listener, tls) = match listener {
-        Listener::Plain(l) => (l, None),
-        Listener::Tls(l, acceptor) => (l, Some(acceptor)),
-    };
+/// Accepts on every listener until shutdown. One loop serves them all so that the connection
+/// limit is exact: a slot is taken before accepting, and a loop per listener would each hold
+/// one while waiting. The TLS handshake happens in the connection's task, never here, so a
+/// slow or silent TLS client cannot hold up other clients' accepts.
+async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listeners: Vec<Listener>, mut shutdown: Shutdown) {
+    let listeners: Vec<(TcpListener, Option<tokio_rustls::TlsAcceptor>)> = listeners
+        .into_iter()
+        .map(|listener| match listener {
+            Listener::Plain(l) => (l, None),
+            Listener::Tls(l, acceptor) => (l, Some(acceptor)),
+        })
+        .collect();
+    let mut turn = 0usize;
     loop {
         // A free slot first, then accept: connections beyond the limit wait in the backlog.
         let slot = tokio::select! {
@@ -165,9 +176,11 @@ async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Listener, mut
             },
             () = shutdown.wait() => break,
         };
-        let (stream, addr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
+        // The listener polled first takes turns, so a busy one cannot starve the other.
+        turn = turn.wrapping_add(1);
+        let ((stream, addr), tls) = tokio::select! {
+            (accepted, tls) = accept_any(&listeners, turn) => match accepted {
+                Ok(conn) => (conn, tls),
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -178,13 +191,13 @@ async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Listener, mut
         };
         let _ = stream.set_nodelay(true);
         let peer = Peer { addr, connection: shared.connections.fetch_add(1, Ordering::Relaxed) + 1 };
-        let (shared, tls, mut shutdown) = (shared.clone(), tls.clone(), shutdown.clone());
+        let (shared, mut shutdown) = (shared.clone(), shutdown.clone());
         tokio::spawn(async move {
             match tls {
                 None => run_connection(&shared, TokioIo::new(stream), peer, shutdown).await,
                 Some(acceptor) => {
                     let handshake = tokio::select! {
-                        done = tokio::time::timeout(tls::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => done,
+                        done = tokio::time::timeout(shared.tls_handshake_timeout, acceptor.accept(stream)) => done,
                         () = shutdown.wait() => return drop(slot),
                     };
                     match handshake {
@@ -197,6 +210,24 @@ async fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Listener, mut
             drop(slot);
         });
     }
+}
+
+/// The next connection on any of `listeners`, with the TLS acceptor of the listener it came
+/// from; listener `first % len` is polled first.
+async fn accept_any(
+    listeners: &[(TcpListener, Option<tokio_rustls::TlsAcceptor>)],
+    first: usize,
+) -> (std::io::Result<(TcpStream, SocketAddr)>, Option<tokio_rustls::TlsAcceptor>) {
+    std::future::poll_fn(|cx| {
+        for i in 0..listeners.len() {
+            let (listener, tls) = &listeners[(first + i) % listeners.len()];
+            if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
+                return std::task::Poll::Ready((accepted, tls.clone()));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Serves one connection, whatever carries it, until it ends, shutdown closes it or it has been

@@ -456,3 +456,27 @@ async fn a_silent_tls_client_does_not_hold_up_other_handshakes() {
     assert!(started.elapsed() < tls::TLS_HANDSHAKE_TIMEOUT);
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
 }
+
+#[tokio::test]
+async fn a_tls_client_that_never_finishes_its_handshake_is_dropped_and_frees_its_slot() {
+    let options = TransportOptions {
+        max_connections: 1,
+        tls_handshake_timeout: Duration::from_millis(300),
+        ..TransportOptions::default()
+    };
+    let (_, addr, cert, _dir, _t) = start_tls(Arc::default(), options).await;
+    // Holds the only connection slot without ever sending a ClientHello.
+    let mut silent = silent(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let tls = tokio::time::timeout(LIMIT, tls_connect(addr, Some(&cert), &[b"h2"]))
+        .await
+        .expect("served once the silent client timed out")
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200), "served before the silent client's handshake timed out");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // The server closed the silent connection: reading it ends instead of waiting.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(LIMIT, tokio::io::AsyncReadExt::read(&mut silent, &mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the silent connection is still open: {read:?}");
+}

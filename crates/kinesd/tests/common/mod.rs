@@ -26,6 +26,8 @@ use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::{Record, Shard, ShardIteratorType, StreamDescriptionSummary, StreamStatus};
 use md5::{Digest, Md5};
 
+pub mod h2;
+
 pub const ACCOUNT: &str = "000000000000";
 pub const REGION: &str = "us-east-1";
 /// 2^128 - 1 as a decimal string.
@@ -48,6 +50,8 @@ pub struct ServerOpts {
     pub data_dir: Option<std::path::PathBuf>,
     /// More command-line arguments.
     pub extra_args: Vec<String>,
+    /// Also open the TLS listener (`--tls-port 0`, generated certificate).
+    pub tls: bool,
 }
 
 impl Default for ServerOpts {
@@ -59,6 +63,7 @@ impl Default for ServerOpts {
             iterator_ttl_seconds: None,
             data_dir: None,
             extra_args: Vec::new(),
+            tls: false,
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct Server {
     child: Child,
     pub endpoint: String,
     pub port: u16,
+    /// `https://127.0.0.1:<port>` and the certificate to trust, when started with `tls`.
+    pub tls: Option<(String, std::path::PathBuf)>,
     stderr: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -87,6 +94,9 @@ impl Server {
             .args(["--delete-stream-ms", &opts.delete_stream_ms.to_string()])
             .args(["--update-stream-ms", &opts.update_stream_ms.to_string()]);
         cmd.args(&opts.extra_args);
+        if opts.tls {
+            cmd.args(["--tls-port", "0"]);
+        }
         if let Some(ttl) = opts.iterator_ttl_seconds {
             cmd.args(["--iterator-ttl-seconds", &ttl.to_string()]);
         }
@@ -114,20 +124,26 @@ impl Server {
             });
         }
 
-        // First stdout line announces the port; keep draining stdout afterwards.
-        let (tx, rx) = mpsc::channel::<String>();
+        // The first stdout lines announce the port (and the TLS port and certificate, in that
+        // order); keep draining stdout afterwards.
+        let announced = if opts.tls { 3 } else { 1 };
+        let (tx, rx) = mpsc::channel::<Vec<String>>();
         {
             let out = child.stdout.take().unwrap();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(out);
-                let mut first = String::new();
-                let _ = reader.read_line(&mut first);
-                let _ = tx.send(first);
+                let mut lines = Vec::new();
+                for _ in 0..announced {
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    lines.push(line.trim_end().to_owned());
+                }
+                let _ = tx.send(lines);
                 let mut sink = Vec::new();
                 let _ = reader.read_to_end(&mut sink);
             });
         }
-        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+        let lines = match rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
@@ -135,7 +151,7 @@ impl Server {
                 panic!("kinesd did not print its listening line within {STARTUP_TIMEOUT:?}");
             }
         };
-        let line = line.trim_end();
+        let line = lines[0].as_str();
         let prefix = "kinesd listening on http://127.0.0.1:";
         let port: u16 = match line.strip_prefix(prefix).and_then(|p| p.parse().ok()) {
             Some(p) => p,
@@ -150,7 +166,12 @@ impl Server {
             }
         };
         assert_ne!(port, 0, "server reported port 0");
-        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, stderr: stderr_buf }
+        let tls = opts.tls.then(|| {
+            let endpoint = lines[1].strip_prefix("kinesd listening on ").expect("the TLS listening line");
+            let cert = lines[2].strip_prefix("kinesd tls certificate ").expect("the certificate line");
+            (endpoint.to_owned(), std::path::PathBuf::from(cert))
+        });
+        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, tls, stderr: stderr_buf }
     }
 
     pub fn client(&self) -> Client {
@@ -180,7 +201,11 @@ impl Drop for Server {
 /// SDK client against `endpoint`: static credentials, us-east-1, plain-HTTP hyper client,
 /// retries disabled, bounded timeouts.
 pub fn client_for(endpoint: &str) -> Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
+    client_with(endpoint, aws_smithy_http_client::Builder::new().build_http())
+}
+
+/// SDK client against `endpoint` over the given HTTP client, otherwise as [`client_for`].
+pub fn client_with(endpoint: &str, http: aws_smithy_runtime_api::client::http::SharedHttpClient) -> Client {
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))

@@ -11,6 +11,7 @@ mod concurrency;
 mod data;
 mod errors;
 mod harness;
+mod http2;
 mod kcl;
 mod lifecycle;
 mod reshard;
