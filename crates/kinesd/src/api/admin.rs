@@ -62,3 +62,37 @@ pub fn handle(faults: &Faults, request: AdminRequest<'_>) -> Option<WireResponse
         _ => json_response(405, json!({ "message": "GET, PUT or DELETE" })),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(method: &'a str, body: &'a Result<bytes::Bytes, BodyError>, ip: &str) -> AdminRequest<'a> {
+        let addr = std::net::SocketAddr::new(ip.parse().unwrap(), 40000);
+        AdminRequest { method, path: FAULTS_PATH, body, peer: Peer { addr, connection: 1 } }
+    }
+
+    #[test]
+    fn only_loopback_clients_may_change_the_rules() {
+        let faults = Faults::new(Some(1));
+        let body = Ok(bytes::Bytes::from_static(br#"{"fault":[{"error":"InternalFailure"}]}"#));
+        for ip in ["10.1.2.3", "192.168.0.7", "2001:db8::1"] {
+            let refused = handle(&faults, request("PUT", &body, ip)).unwrap();
+            assert_eq!(refused.status, 403, "{ip}");
+        }
+        assert!(faults.is_empty(), "nothing changed");
+        for ip in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(handle(&faults, request("PUT", &body, ip)).unwrap().status, 200, "{ip}");
+        }
+        assert!(!faults.is_empty());
+    }
+
+    #[test]
+    fn other_paths_are_not_admin_routes() {
+        let faults = Faults::new(None);
+        let body = Ok(bytes::Bytes::new());
+        let mut other = request("GET", &body, "127.0.0.1");
+        other.path = "/_kinesd/other";
+        assert!(handle(&faults, other).is_none());
+    }
+}
