@@ -438,6 +438,8 @@ impl Limits {
         self.shards.write().retain(|(created, _), _| *created != stream_created_ms);
         self.on_demand.write().remove(&stream_created_ms);
         self.control.lock().retain(|(_, _, stream), _| stream.as_deref() != Some(name));
+        let consumer_prefix = format!(":stream/{name}/consumer/");
+        self.consumers.lock().retain(|(arn, _), _| !arn.contains(&consumer_prefix));
     }
 }
 
