@@ -1,7 +1,8 @@
 //! Fault injection (`--faults FILE`, the admin endpoint `/_kinesd/faults`): rules that match
-//! operations, stream names (a glob) and optionally shards, each with one effect — an AWS
+//! operations, stream names (a glob) and optionally shards, each with an effect — an AWS
 //! error for the whole call with a probability, a per-record failure in PutRecords (the
-//! record is not written, as with AWS), or added latency. Random choices come from one
+//! record is not written, as with AWS), or added latency (a rule may also add latency before
+//! its error). Random choices come from one
 //! generator seeded by `--fault-seed`, so a run is repeatable for the same sequence of calls.
 //!
 //! The rules are read far more often than they change: a read lock of a shared list, nothing
@@ -124,10 +125,10 @@ fn can_return(operation: &str, error: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operations: Option<Vec<String>>,
-    /// A glob: `*` any run of characters, `?` any one.
+    pub operations: Option<OneOrMany>,
+    /// A glob (`*` any run of characters, `?` any one), or a list of globs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub streams: Option<String>,
+    pub streams: Option<OneOrMany>,
     /// Shard ids (`shardId-000000000001`) or indexes (`1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<ShardSpec>>,
@@ -139,6 +140,23 @@ pub struct RuleSpec {
     pub record_probability: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<LatencySpec>,
+}
+
+/// A name or a list of names, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn list(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,30 +192,22 @@ impl RuleSet {
 }
 
 #[derive(Debug, Clone)]
-enum Effect {
+enum Failure {
     /// The whole call fails with `error`.
-    Error {
-        error: String,
-        probability: f64,
-    },
+    Call { error: String, probability: f64 },
     /// Each PutRecords record fails with this probability and is not written.
-    Records {
-        fault: RecordFault,
-        probability: f64,
-    },
-    Latency {
-        min_ms: u64,
-        max_ms: u64,
-    },
+    Records { fault: RecordFault, probability: f64 },
 }
 
-/// A checked rule.
+/// A checked rule: a latency, a failure, or both (the latency first).
 #[derive(Debug, Clone)]
 struct Rule {
     operations: Option<Vec<&'static str>>,
-    streams: Option<String>,
+    streams: Option<Vec<String>>,
     shards: Option<Vec<u32>>,
-    effect: Effect,
+    /// `(low, high, probability)` in milliseconds.
+    latency: Option<(u64, u64, f64)>,
+    failure: Option<Failure>,
 }
 
 impl Rule {
@@ -206,9 +216,9 @@ impl Rule {
         let operations = match &spec.operations {
             None => None,
             Some(names) => {
-                let mut ops = Vec::with_capacity(names.len());
-                for name in names {
-                    match Operation::from_name(name) {
+                let mut ops = Vec::new();
+                for name in names.list() {
+                    match Operation::from_name(&name) {
                         Some(op) => ops.push(op.name()),
                         None => return bad(format!("unknown operation {name:?}")),
                     }
@@ -237,29 +247,38 @@ impl Rule {
                 return bad(format!("probability {p} is not between 0 and 1"));
             }
         }
-        let effect = match (&spec.error, spec.latency_ms) {
-            (Some(_), Some(_)) => return bad("one effect per rule: `error` or `latency_ms`, not both".into()),
-            (None, None) => return bad("no effect: give `error` or `latency_ms`".into()),
-            (None, Some(latency)) => {
-                if spec.probability.is_some() || spec.record_probability.is_some() {
-                    return bad("`latency_ms` applies to every matching call; it takes no probability".into());
-                }
-                let (min_ms, max_ms) = match latency {
+        if spec.error.is_none() && spec.latency_ms.is_none() {
+            return bad("no effect: give `error` or `latency_ms`".into());
+        }
+        let latency = match spec.latency_ms {
+            None => None,
+            Some(latency) => {
+                let (low, high) = match latency {
                     LatencySpec::Fixed(ms) => (ms, ms),
                     LatencySpec::Range([a, b]) => (a, b),
                 };
-                if min_ms > max_ms || max_ms > MAX_LATENCY_MS {
+                if low > high || high > MAX_LATENCY_MS {
                     return bad(format!(
                         "latency_ms must be a number or [low, high] with low <= high <= {MAX_LATENCY_MS}"
                     ));
                 }
-                Effect::Latency { min_ms, max_ms }
+                // With an error, the probability is the error's; the latency always applies.
+                let probability = if spec.error.is_some() { 1.0 } else { spec.probability.unwrap_or(1.0) };
+                Some((low, high, probability))
             }
-            (Some(error), None) => {
+        };
+        let failure = match &spec.error {
+            None => {
+                if spec.record_probability.is_some() {
+                    return bad("`record_probability` needs an `error`".into());
+                }
+                None
+            }
+            Some(error) => {
                 if KinesisError::injected(error, None, None, "000000000000").is_none() {
                     return bad(format!("{error:?} is not an error type of the Kinesis API"));
                 }
-                match (spec.probability, spec.record_probability) {
+                Some(match (spec.probability, spec.record_probability) {
                     (Some(_), Some(_)) => {
                         return bad("`probability` (whole call) or `record_probability` (PutRecords), not both".into());
                     }
@@ -277,41 +296,45 @@ impl Rule {
                                 ));
                             }
                         };
-                        Effect::Records { fault, probability }
+                        Failure::Records { fault, probability }
                     }
                     (probability, None) => {
                         if let Some(op) = operations.iter().flatten().find(|op| !can_return(op, error)) {
                             return bad(format!("{op} cannot return {error}"));
                         }
-                        Effect::Error { error: error.clone(), probability: probability.unwrap_or(1.0) }
+                        Failure::Call { error: error.clone(), probability: probability.unwrap_or(1.0) }
                     }
-                }
+                })
             }
         };
-        Ok(Rule { operations, streams: spec.streams.clone(), shards, effect })
+        Ok(Rule { operations, streams: spec.streams.as_ref().map(OneOrMany::list), shards, latency, failure })
     }
 
     /// Whether the rule applies to a call; a rule without operations applies to those that
-    /// can return its error (PutRecords alone for per-record failures).
-    fn matches(&self, operation: &str, stream: Option<&str>, shard: Option<u32>) -> bool {
-        let operation_ok = match (&self.operations, &self.effect) {
+    /// can return its error (PutRecords alone for per-record failures), or to all for latency.
+    fn matches(&self, operation: &str, stream: Option<&str>) -> bool {
+        let operation_ok = match (&self.operations, &self.failure) {
             (Some(ops), _) => ops.contains(&operation),
-            (None, Effect::Records { .. }) => operation == "PutRecords",
-            (None, Effect::Error { error, .. }) => can_return(operation, error),
-            (None, Effect::Latency { .. }) => true,
+            (None, Some(Failure::Records { .. })) => operation == "PutRecords",
+            (None, Some(Failure::Call { error, .. })) => can_return(operation, error),
+            (None, None) => true,
         };
         let stream_ok = match (&self.streams, stream) {
             (None, _) => true,
-            (Some(glob), Some(stream)) => glob_matches(glob, stream),
+            (Some(globs), Some(stream)) => globs.iter().any(|g| glob_matches(g, stream)),
             (Some(_), None) => false,
         };
-        // Per-record rules match shards record by record, not here.
-        let shard_ok = match (&self.shards, shard, &self.effect) {
-            (None, _, _) | (Some(_), _, Effect::Records { .. }) => true,
-            (Some(shards), Some(shard), _) => shards.contains(&shard),
-            (Some(_), None, _) => false,
-        };
-        operation_ok && stream_ok && shard_ok
+        operation_ok && stream_ok
+    }
+
+    /// Whether the rule names no shards or names `shard`; a call whose shard is unknown matches
+    /// only rules that name none.
+    fn matches_shard(&self, shard: Option<u32>) -> bool {
+        match (&self.shards, shard) {
+            (None, _) => true,
+            (Some(shards), Some(shard)) => shards.contains(&shard),
+            (Some(_), None) => false,
+        }
     }
 }
 
@@ -397,18 +420,25 @@ impl Faults {
     pub fn on_call(&self, operation: &str, stream: Option<&str>, shard: Option<u32>) -> CallFaults {
         let rules = self.specs.read().clone();
         let mut out = CallFaults::default();
-        for rule in rules.1.iter().filter(|r| r.matches(operation, stream, shard)) {
-            match &rule.effect {
-                Effect::Latency { min_ms, max_ms } => {
-                    let ms = if min_ms == max_ms { *min_ms } else { self.rng.lock().random_range(*min_ms..=*max_ms) };
-                    out.latency = Some(out.latency.unwrap_or_default() + Duration::from_millis(ms));
-                }
-                Effect::Error { error, probability } => {
-                    if out.error.is_none() && self.draw(*probability) {
-                        out.error = Some(error.clone());
-                    }
-                }
-                Effect::Records { .. } => {}
+        for rule in rules.1.iter().filter(|r| r.matches(operation, stream)) {
+            // Per-record rules match shards record by record, in `RecordFaults::decide`.
+            if matches!(rule.failure, Some(Failure::Records { .. })) {
+                continue;
+            }
+            if !rule.matches_shard(shard) {
+                continue;
+            }
+            if let Some((low, high, probability)) = rule.latency
+                && self.draw(probability)
+            {
+                let ms = if low == high { low } else { self.rng.lock().random_range(low..=high) };
+                out.latency = Some(out.latency.unwrap_or_default() + Duration::from_millis(ms));
+            }
+            if let Some(Failure::Call { error, probability }) = &rule.failure
+                && out.error.is_none()
+                && self.draw(*probability)
+            {
+                out.error = Some(error.clone());
             }
         }
         out
@@ -421,7 +451,7 @@ impl Faults {
         let any = rules
             .1
             .iter()
-            .any(|r| matches!(r.effect, Effect::Records { .. }) && r.matches("PutRecords", Some(stream), None));
+            .any(|r| matches!(r.failure, Some(Failure::Records { .. })) && r.matches("PutRecords", Some(stream)));
         any.then(|| RecordFaults { faults: self, rules, stream: stream.to_owned() })
     }
 }
@@ -438,14 +468,11 @@ impl RecordFaults<'_> {
     /// succeeds.
     pub fn decide(&self, shard: u32) -> Option<RecordFault> {
         for rule in self.rules.1.iter() {
-            let Effect::Records { fault, probability } = rule.effect else { continue };
-            if !rule.matches("PutRecords", Some(&self.stream), Some(shard)) {
-                continue;
-            }
-            if rule.shards.as_ref().is_some_and(|s| !s.contains(&shard)) {
-                continue;
-            }
-            if self.faults.draw(probability) {
+            let Some(Failure::Records { fault, probability }) = rule.failure else { continue };
+            if rule.matches("PutRecords", Some(&self.stream))
+                && rule.matches_shard(Some(shard))
+                && self.faults.draw(probability)
+            {
                 return Some(fault);
             }
         }

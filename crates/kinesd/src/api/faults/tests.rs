@@ -73,6 +73,29 @@ fn a_rule_without_operations_applies_where_its_error_can_be_returned() {
 }
 
 #[test]
+fn lenient_shapes_one_name_or_many_and_latency_with_an_error() {
+    let faults = rules(
+        r#"
+        [[fault]]
+        operations = "ListStreams"
+        latency_ms = 5
+        error = "ServiceUnavailable"
+        probability = 1.0
+        [[fault]]
+        streams = ["a-*", "b-*"]
+        latency_ms = 7
+        "#,
+    )
+    .unwrap();
+    let call = faults.on_call("ListStreams", None, None);
+    assert_eq!((call.latency, call.error.as_deref()), (Some(Duration::from_millis(5)), Some("ServiceUnavailable")));
+    assert_eq!(faults.on_call("GetRecords", Some("b-1"), None).latency, Some(Duration::from_millis(7)));
+    assert_eq!(faults.on_call("GetRecords", Some("c-1"), None).latency, None);
+    let text = serde_json::to_string(&faults.rules()).unwrap();
+    assert!(text.contains(r#""operations":"ListStreams""#) && text.contains(r#""streams":["a-*","b-*"]"#), "{text}");
+}
+
+#[test]
 fn seeded_draws_repeat() {
     let draws = || {
         let faults = rules("[[fault]]\nerror = \"InternalFailure\"\nrecord_probability = 0.3\n").unwrap();
@@ -95,7 +118,7 @@ fn bad_rules_are_refused_with_a_reason_and_leave_the_rules_in_force() {
         ("[[fault]]\nerror = \"LimitExceededException\"\nrecord_probability = 0.5", "not LimitExceeded"),
         ("[[fault]]\nerror = \"InternalFailure\"\nprobability = 1.5", "between 0 and 1"),
         ("[[fault]]\nlatency_ms = [500, 100]", "low <= high"),
-        ("[[fault]]\nlatency_ms = 10\nerror = \"InternalFailure\"", "one effect"),
+        ("[[fault]]\nlatency_ms = 10\nrecord_probability = 0.5", "needs an `error`"),
         ("[[fault]]\nstreams = \"x\"", "no effect"),
         ("[[fault]]\nbogus = 1", "unknown field"),
     ] {
