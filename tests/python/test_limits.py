@@ -191,3 +191,59 @@ def test_without_the_flag_nothing_is_limited(kinesis):
         assert resp["FailedRecordCount"] == 0
     for _ in range(12):
         kinesis.list_streams()
+
+
+@pytest.fixture(scope="module")
+def aws_rates():
+    """--enforce-limits with AWS's own rates."""
+    srv = KinesdServer(account_id=ACCOUNT, extra_args=["--enforce-limits"])
+    yield srv
+    srv.stop()
+
+
+def test_aws_rates_3000_records_in_a_second_then_recovery(aws_rates):
+    c = aws_rates.client()
+    name = create_active(c)
+    start = time.monotonic()
+    results = [c.put_records(StreamName=name, Records=records(500))["Records"] for _ in range(6)]
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0, elapsed
+    ok = sum("SequenceNumber" in r for batch in results for r in batch)
+    # 1,000 records of burst plus what refilled while the calls ran (at 1,000 a second).
+    assert 1000 <= ok <= 1000 + 1000 * elapsed + 1, (ok, elapsed)
+    failed = [r for batch in results for r in batch if "ErrorCode" in r]
+    assert failed and all(r["ErrorMessage"] == rate_message(name) for r in failed)
+    time.sleep(1.05)
+    assert c.put_records(StreamName=name, Records=records(500))["FailedRecordCount"] == 0
+
+
+def test_aws_rates_4_mib_into_a_1_mib_shard(aws_rates):
+    c = aws_rates.client()
+    name = create_active(c)
+    big = [{"Data": b"x" * (512 * 1024 - 1), "PartitionKey": "k", "ExplicitHashKey": "0"} for _ in range(8)]
+    resp = c.put_records(StreamName=name, Records=big)
+    assert ["ErrorCode" in r for r in resp["Records"]] == [False, False] + [True] * 6
+
+
+def test_aws_rates_a_dozen_getrecords_and_forty_liststreams_in_a_second(aws_rates):
+    c = aws_rates.client()
+    name = create_active(c)
+    it = c.get_shard_iterator(StreamName=name, ShardId=shard_id(0), ShardIteratorType="LATEST")["ShardIterator"]
+    outcomes = []
+    for _ in range(12):
+        try:
+            c.get_records(ShardIterator=it)
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append(error_of(e)[1])
+    assert outcomes[:5] == ["ok"] * 5
+    assert outcomes.count("ProvisionedThroughputExceededException") >= 6
+    listed = []
+    for _ in range(40):
+        try:
+            c.list_streams()
+            listed.append("ok")
+        except ClientError as e:
+            listed.append(error_of(e)[1])
+    assert listed[:5] == ["ok"] * 5
+    assert listed.count("LimitExceededException") >= 30

@@ -87,3 +87,19 @@ fn bad_files_are_refused() {
     }
     assert_eq!(LimitsConfig::from_toml("").unwrap(), LimitsConfig::default());
 }
+
+#[test]
+fn the_fan_out_seam_admits_one_subscribe_a_second_and_paces_delivery() {
+    let limits = Limits::new(LimitsConfig::default());
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1";
+    let now = limits.now();
+    assert!(limits.consumer_shard(arn, 0, |c| c.admit_subscribe(now)));
+    assert!(!limits.consumer_shard(arn, 0, |c| c.admit_subscribe(now)));
+    assert!(limits.consumer_shard(arn, 1, |c| c.admit_subscribe(now)), "per shard");
+    // 2 MiB of credit: a 1 MiB event goes at once, 3 MiB more wait about a second.
+    assert_eq!(limits.consumer_shard(arn, 0, |c| c.deliver(1 << 20, now)), 0);
+    let wait = limits.consumer_shard(arn, 0, |c| c.deliver(3 << 20, now));
+    assert!((900_000_000..1_100_000_000).contains(&wait), "{wait}");
+    limits.forget_stream(1, "s");
+    assert!(limits.consumer_shard(arn, 0, |c| c.admit_subscribe(now)), "forgotten with its stream");
+}
