@@ -154,17 +154,23 @@ def test_get_shard_iterator_is_throttled_per_shard(client):
     get(0)  # a third of a second refills one call
 
 
+def outcomes(call, n: int) -> list:
+    """Calls `call` n times: "ok", or (status, code, message) of each error."""
+    out = []
+    for _ in range(n):
+        try:
+            call()
+            out.append("ok")
+        except ClientError as e:
+            out.append(error_of(e))
+    return out
+
+
 def test_control_plane_calls_are_throttled_per_account(client):
     name = create_active(client)
-    outcomes = []
-    for _ in range(6):
-        try:
-            client.list_streams()
-            outcomes.append("ok")
-        except ClientError as e:
-            outcomes.append(error_of(e))
-    assert outcomes[:3] == ["ok"] * 3
-    assert outcomes[3:] == [(400, "LimitExceededException", f"Rate exceeded for account {ACCOUNT}.")] * 3
+    listed = outcomes(client.list_streams, 6)
+    assert listed[:3] == ["ok"] * 3
+    assert listed[3:] == [(400, "LimitExceededException", f"Rate exceeded for account {ACCOUNT}.")] * 3
     client.describe_stream(StreamName=name)
     client.describe_stream(StreamName=name)
     with pytest.raises(ClientError) as e:
@@ -229,21 +235,9 @@ def test_aws_rates_a_dozen_getrecords_and_forty_liststreams_in_a_second(aws_rate
     c = aws_rates.client()
     name = create_active(c)
     it = c.get_shard_iterator(StreamName=name, ShardId=shard_id(0), ShardIteratorType="LATEST")["ShardIterator"]
-    outcomes = []
-    for _ in range(12):
-        try:
-            c.get_records(ShardIterator=it)
-            outcomes.append("ok")
-        except ClientError as e:
-            outcomes.append(error_of(e)[1])
-    assert outcomes[:5] == ["ok"] * 5
-    assert outcomes.count("ProvisionedThroughputExceededException") >= 6
-    listed = []
-    for _ in range(40):
-        try:
-            c.list_streams()
-            listed.append("ok")
-        except ClientError as e:
-            listed.append(error_of(e)[1])
+    read = [o if o == "ok" else o[1] for o in outcomes(lambda: c.get_records(ShardIterator=it), 12)]
+    assert read[:5] == ["ok"] * 5
+    assert read.count("ProvisionedThroughputExceededException") >= 6
+    listed = [o if o == "ok" else o[1] for o in outcomes(c.list_streams, 40)]
     assert listed[:5] == ["ok"] * 5
     assert listed.count("LimitExceededException") >= 30

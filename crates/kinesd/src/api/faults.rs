@@ -29,9 +29,19 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 /// Common errors any AWS operation may answer, besides those its model lists.
 const COMMON_ERRORS: &[&str] = &["InternalFailure", "ServiceUnavailable", "ThrottlingException"];
 
+/// The KMS errors of the operations that read or write encrypted records.
+const KMS_ERRORS: &[&str] = &[
+    "KMSDisabledException",
+    "KMSInvalidStateException",
+    "KMSAccessDeniedException",
+    "KMSNotFoundException",
+    "KMSOptInRequired",
+    "KMSThrottlingException",
+];
+
 /// The errors each operation can return, from the service model (botocore's kinesis
-/// service-2.json, `errors` of each operation).
-fn modeled_errors(operation: &str) -> &'static [&'static str] {
+/// service-2.json, `errors` of each operation), and whether the KMS errors are among them.
+fn modeled_errors(operation: &str) -> (&'static [&'static str], bool) {
     const RNF: &str = "ResourceNotFoundException";
     const RIU: &str = "ResourceInUseException";
     const IA: &str = "InvalidArgumentException";
@@ -56,68 +66,32 @@ fn modeled_errors(operation: &str) -> &'static [&'static str] {
         | "StopStreamEncryption"
         | "SubscribeToShard"
         | "TagResource"
-        | "UntagResource" => &[RNF, RIU, IA, LE, AD],
-        "CreateStream" => &[RIU, LE, IA, VE],
-        "DeregisterStreamConsumer" | "DescribeStreamConsumer" => &[LE, RNF, IA],
-        "DescribeAccountSettings" | "DescribeLimits" => &[LE],
-        "DescribeStream" | "DescribeStreamSummary" | "ListTagsForStream" => &[RNF, LE, IA, AD],
-        "GetRecords" => &[
-            RNF,
-            IA,
-            PTE,
-            "ExpiredIteratorException",
-            "KMSDisabledException",
-            "KMSInvalidStateException",
-            "KMSAccessDeniedException",
-            "KMSNotFoundException",
-            "KMSOptInRequired",
-            "KMSThrottlingException",
-            AD,
-            IFE,
-        ],
-        "GetShardIterator" => &[RNF, IA, PTE, AD, IFE],
-        "ListShards" => &[RNF, IA, LE, ENT, RIU, AD],
-        "ListStreamConsumers" => &[RNF, IA, LE, ENT, RIU],
-        "ListStreams" => &[LE, ENT, IA],
+        | "UntagResource" => (&[RNF, RIU, IA, LE, AD], false),
+        "CreateStream" => (&[RIU, LE, IA, VE], false),
+        "DeregisterStreamConsumer" | "DescribeStreamConsumer" => (&[LE, RNF, IA], false),
+        "DescribeAccountSettings" | "DescribeLimits" => (&[LE], false),
+        "DescribeStream" | "DescribeStreamSummary" | "ListTagsForStream" => (&[RNF, LE, IA, AD], false),
+        "GetRecords" => (&[RNF, IA, PTE, "ExpiredIteratorException", AD, IFE], true),
+        "GetShardIterator" => (&[RNF, IA, PTE, AD, IFE], false),
+        "ListShards" => (&[RNF, IA, LE, ENT, RIU, AD], false),
+        "ListStreamConsumers" => (&[RNF, IA, LE, ENT, RIU], false),
+        "ListStreams" => (&[LE, ENT, IA], false),
         "MergeShards" | "SplitShard" | "UpdateMaxRecordSize" | "UpdateShardCount" | "UpdateStreamWarmThroughput" => {
-            &[RNF, RIU, IA, LE, VE, AD]
+            (&[RNF, RIU, IA, LE, VE, AD], false)
         }
-        "PutRecord" | "PutRecords" => &[
-            RNF,
-            IA,
-            PTE,
-            "KMSDisabledException",
-            "KMSInvalidStateException",
-            "KMSAccessDeniedException",
-            "KMSNotFoundException",
-            "KMSOptInRequired",
-            "KMSThrottlingException",
-            AD,
-            IFE,
-        ],
-        "RegisterStreamConsumer" => &[IA, LE, RIU, RNF],
-        "StartStreamEncryption" => &[
-            IA,
-            LE,
-            RIU,
-            RNF,
-            "KMSDisabledException",
-            "KMSInvalidStateException",
-            "KMSAccessDeniedException",
-            "KMSNotFoundException",
-            "KMSOptInRequired",
-            "KMSThrottlingException",
-            AD,
-        ],
-        "UpdateAccountSettings" => &[IA, VE, LE],
-        "UpdateStreamMode" => &[IA, LE, RIU, RNF, VE],
-        _ => &[],
+        "PutRecord" | "PutRecords" => (&[RNF, IA, PTE, AD, IFE], true),
+        "RegisterStreamConsumer" => (&[IA, LE, RIU, RNF], false),
+        "StartStreamEncryption" => (&[IA, LE, RIU, RNF, AD], true),
+        "UpdateAccountSettings" => (&[IA, VE, LE], false),
+        "UpdateStreamMode" => (&[IA, LE, RIU, RNF, VE], false),
+        _ => (&[], false),
     }
 }
 
 /// Whether `operation` can answer `error`.
 fn can_return(operation: &str, error: &str) -> bool {
-    COMMON_ERRORS.contains(&error) || modeled_errors(operation).contains(&error)
+    let (modeled, kms) = modeled_errors(operation);
+    COMMON_ERRORS.contains(&error) || modeled.contains(&error) || (kms && KMS_ERRORS.contains(&error))
 }
 
 /// A rule as written in the file or sent to the admin endpoint.

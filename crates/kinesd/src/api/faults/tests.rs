@@ -136,3 +136,27 @@ fn rules_read_back_as_json_of_the_same_shape() {
     let set = RuleSet::from_json(text.as_bytes()).unwrap();
     assert_eq!(serde_json::to_string(&set).unwrap(), text);
 }
+
+/// The table of errors per operation is the service model's, operation by operation.
+#[test]
+fn each_operations_errors_are_the_models() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/kinesis-2013-12-02.json");
+    let model: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let operations = model["operations"].as_object().unwrap();
+    assert!(operations.len() > 30);
+    for (name, op) in operations {
+        let mut modeled: Vec<&str> =
+            op["errors"].as_array().unwrap().iter().map(|e| e["shape"].as_str().unwrap()).collect();
+        let (listed, kms) = modeled_errors(name);
+        let mut ours: Vec<&str> = listed.to_vec();
+        if kms {
+            ours.extend_from_slice(KMS_ERRORS);
+        }
+        modeled.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(ours, modeled, "{name}");
+        for error in modeled {
+            assert!(KinesisError::injected(error, None, None, "000000000000").is_some(), "{error} can be injected");
+        }
+    }
+}
