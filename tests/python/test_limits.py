@@ -34,6 +34,9 @@ read-calls-per-second = 2
 read-bytes-per-second = 100000
 get-shard-iterator-per-second = 3
 
+[on-demand]
+write-records-per-second = 30
+
 [control]
 ListStreams = 3
 DescribeStream = 2
@@ -121,6 +124,18 @@ def test_boto3_retries_converge_under_the_write_limit(limited, client):
     # 45 records at 20 a second after a burst of 20: a little over one second, never ten.
     assert 0.9 < elapsed < 10, elapsed
     assert [r["Data"] for r in read_all(client, name, shard_id(0))] == [f"{i}".encode() for i in range(45)]
+
+
+def test_on_demand_streams_share_one_capacity_that_grows_with_the_busiest_second(client):
+    name = create_active(client, shards=None, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    spread = lambda n: [{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(n)]  # noqa: E731
+    assert client.put_records(StreamName=name, Records=spread(40))["FailedRecordCount"] == 10
+    time.sleep(1.05)
+    client.put_records(StreamName=name, Records=spread(1))  # ends the measured second: 30 records
+    time.sleep(1.05)
+    # Capacity is now twice the busiest second: 60 records a second.
+    failed = client.put_records(StreamName=name, Records=spread(80))["FailedRecordCount"]
+    assert 19 <= failed <= 20, failed
 
 
 def test_getrecords_is_throttled_past_its_call_rate_and_recovers_after_a_second(client):
