@@ -132,6 +132,28 @@ pub struct Config {
     #[arg(long)]
     pub tls_key: Option<PathBuf>,
 
+    /// Apply AWS's quotas with AWS's errors: per-shard write and read rates, GetShardIterator
+    /// and control-plane call rates, on-demand write capacity.
+    ///
+    /// Off by default so that local tests run at full speed; docs/testing-failure-paths.md
+    /// shows how to use it.
+    #[arg(long, default_value_t = false)]
+    pub enforce_limits: bool,
+
+    /// TOML file overriding any of the rates --enforce-limits applies (e.g. `[shard]
+    /// write-records-per-second = 10`).
+    #[arg(long)]
+    pub limits: Option<PathBuf>,
+
+    /// TOML file of fault rules (`[[fault]]` tables: operations, streams, shards, and an
+    /// error, a per-record failure or latency); also read and replaced at /_kinesd/faults.
+    #[arg(long)]
+    pub faults: Option<PathBuf>,
+
+    /// Seed of the random choices fault rules make, so that a run repeats them.
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
@@ -208,7 +230,34 @@ impl Config {
             // Otherwise the files would be silently ignored and the operator left wondering.
             return Err("--tls-cert and --tls-key need --tls-port (the TLS listener they are for)".into());
         }
+        if self.limits.is_some() && !self.enforce_limits {
+            return Err("--limits needs --enforce-limits (the limits it overrides are off otherwise)".into());
+        }
         Ok(())
+    }
+
+    /// The rates to enforce: AWS's, with the --limits file's overrides; `None` when limits are
+    /// off.
+    pub fn limits_config(&self) -> Result<Option<crate::engine::limits::LimitsConfig>, String> {
+        use crate::engine::limits::LimitsConfig;
+        if !self.enforce_limits {
+            return Ok(None);
+        }
+        let Some(path) = &self.limits else { return Ok(Some(LimitsConfig::default())) };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        LimitsConfig::from_toml(&text).map(Some).map_err(|e| format!("invalid {}: {e}", path.display()))
+    }
+
+    /// The fault rules of --faults (none without it), drawing from --fault-seed.
+    pub fn faults(&self) -> Result<crate::api::faults::Faults, String> {
+        use crate::api::faults::{Faults, RuleSet};
+        let faults = Faults::new(self.fault_seed);
+        if let Some(path) = &self.faults {
+            let invalid = |e: String| format!("invalid {}: {e}", path.display());
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            faults.replace(RuleSet::from_toml(&text).map_err(invalid)?).map_err(invalid)?;
+        }
+        Ok(faults)
     }
 
     pub fn disk(&self) -> crate::store::disk::DiskOptions {

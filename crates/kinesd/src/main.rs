@@ -56,7 +56,9 @@ async fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot open the data directory {}: {e}", config.data_dir.display()))?;
         Arc::new(disk)
     };
-    let engine = Engine::open(config.engine(), store).await.map_err(|e| e.to_string())?;
+    let engine_config = kinesd::engine::EngineConfig { limits: config.limits_config()?, ..config.engine() };
+    let faults = Arc::new(config.faults()?);
+    let engine = Engine::open(engine_config, store).await.map_err(|e| e.to_string())?;
     let ticker = engine.spawn_ticker();
     let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
     let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
@@ -112,7 +114,7 @@ async fn run(config: Config) -> Result<(), String> {
         shutdown_signal().await;
         trigger.trigger();
     });
-    let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()));
+    let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()).with_faults(faults));
     let options = config.transport();
     kinesd::transport::serve_all(listeners, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();

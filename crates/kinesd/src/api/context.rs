@@ -15,4 +15,6 @@ pub struct Context {
     pub codec: Codec,
     pub peer: Peer,
     pub shutdown: Shutdown,
+    /// Fault rules in force (per-record failures are decided by the operation).
+    pub faults: Arc<super::faults::Faults>,
 }

@@ -3,11 +3,14 @@
 //! order of checks — written down once, there — so an operation never sees the wire format,
 //! the credentials or HTTP.
 
+pub mod admin;
 pub mod common;
 pub mod context;
+pub mod faults;
 pub mod ops;
 pub mod page;
 pub mod records;
+pub mod target;
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use crate::error::{KinesisError, Result};
 use crate::protocol::envelope::{self, Opened};
 use crate::protocol::model::Operation;
 use crate::protocol::request::{Parsed, input};
-use crate::protocol::wire::{Handler, WireRequest, WireResponse};
+use crate::protocol::wire::{AdminRequest, Handler, WireRequest, WireResponse};
 use crate::protocol::{Reply, ReplyBody};
 use crate::shutdown::Shutdown;
 pub use context::Context;
@@ -26,11 +29,17 @@ pub use context::Context;
 pub struct Api {
     engine: Arc<Engine>,
     shutdown: Shutdown,
+    faults: Arc<faults::Faults>,
 }
 
 impl Api {
     pub fn new(engine: Arc<Engine>, shutdown: Shutdown) -> Api {
-        Api { engine, shutdown }
+        Api { engine, shutdown, faults: Arc::new(faults::Faults::new(None)) }
+    }
+
+    /// The same API with these fault rules (`--faults`, the admin endpoint).
+    pub fn with_faults(self, faults: Arc<faults::Faults>) -> Api {
+        Api { faults, ..self }
     }
 
     /// One request, start to finish, in the order AWS checks things:
@@ -39,7 +48,9 @@ impl Api {
     /// 3. the codec and the body (a malformed body is a SerializationException);
     /// 4. the credentials (a bad signature is reported only for a well-formed request);
     /// 5. the input's types and the model's constraints (ValidationException);
-    /// 6. the operation itself.
+    /// 6. the operation itself — preceded, when fault rules or control-plane limits are in
+    ///    force, by the latency and whole-call error a fault rule asks for, then the
+    ///    account's call rate (LimitExceededException).
     pub async fn handle(&self, request: WireRequest<'_>) -> WireResponse {
         let (authorization, has_date, query, peer) =
             (request.authorization, request.has_date, request.query, request.peer);
@@ -52,7 +63,17 @@ impl Api {
             Ok(caller) => caller,
             Err(error) => return envelope::error_response(Some(codec), &error),
         };
-        let context = Context { engine: self.engine.clone(), caller, codec, peer, shutdown: self.shutdown.clone() };
+        if let Err(error) = self.before_operation(operation, &parsed, &caller.account_id).await {
+            return envelope::error_response(Some(codec), &error);
+        }
+        let context = Context {
+            engine: self.engine.clone(),
+            caller,
+            codec,
+            peer,
+            shutdown: self.shutdown.clone(),
+            faults: self.faults.clone(),
+        };
         match dispatch(&context, operation, parsed).await {
             Ok(body) => envelope::success_response(codec, body),
             Err(error) => envelope::error_response(Some(codec), &error),
@@ -60,9 +81,51 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Fault rules' latency and whole-call errors, then control-plane rates. Reads the
+    /// request's stream and shard only when one of them is in force.
+    async fn before_operation(&self, operation: Operation, parsed: &Parsed, account: &str) -> Result<()> {
+        let limits = self.engine.limits.as_ref().filter(|l| l.has_call_rate(operation.name()));
+        let faulty = !self.faults.is_empty();
+        if limits.is_none() && !faulty {
+            return Ok(());
+        }
+        let target = target::of(&self.engine, operation, parsed);
+        if faulty {
+            let call = self.faults.on_call(operation.name(), target.stream.as_deref(), target.shard);
+            if let Some(latency) = call.latency {
+                let mut shutdown = self.shutdown.clone();
+                tokio::select! {
+                    () = tokio::time::sleep(latency) => {}
+                    () = shutdown.wait() => {}
+                }
+            }
+            if let Some(error) = call.error {
+                let shard = target.shard.map(crate::engine::catalog::shard_id);
+                let account = &self.engine.config.account_id;
+                let error = KinesisError::injected(&error, target.stream.as_deref(), shard.as_deref(), account);
+                return Err(error.unwrap_or_else(KinesisError::internal_failure));
+            }
+        }
+        if let Some(limits) = limits
+            && !limits.admit_call(account, operation.name(), target.stream.as_deref())
+        {
+            return Err(match &target.stream {
+                Some(stream) => KinesisError::stream_rate_exceeded(stream, account),
+                None => KinesisError::account_rate_exceeded(account),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Handler for Api {
     fn handle(&self, request: WireRequest<'_>) -> impl Future<Output = WireResponse> + Send {
         Api::handle(self, request)
+    }
+
+    fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
+        std::future::ready(admin::handle(&self.faults, request))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod claim;
 pub mod hash;
 pub mod lifecycle;
+pub mod limits;
 pub mod plan;
 pub mod records;
 pub mod reshard;
@@ -56,6 +57,8 @@ pub struct EngineConfig {
     /// long after they expire, and a stream written continuously (whose oldest record expires
     /// every moment) costs one pass per interval, not one per record.
     pub retention_interval_ms: u64,
+    /// AWS's quotas, enforced when set (`--enforce-limits`).
+    pub limits: Option<limits::LimitsConfig>,
 }
 
 impl Default for EngineConfig {
@@ -70,12 +73,15 @@ impl Default for EngineConfig {
             on_demand_stream_limit: 50,
             iterator_ttl_ms: 300_000,
             retention_interval_ms: 5_000,
+            limits: None,
         }
     }
 }
 
 pub struct Engine {
     pub config: EngineConfig,
+    /// AWS's quotas, when they are enforced.
+    pub limits: Option<limits::Limits>,
     store: Arc<dyn Store>,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     secret: TokenSecret,
@@ -158,6 +164,7 @@ impl Engine {
         }
         let last_created_ms = streams.values().map(|s: &Arc<Stream>| s.created_ms).max().unwrap_or(0);
         let engine = Arc::new(Engine {
+            limits: config.limits.clone().map(limits::Limits::new),
             config,
             store,
             streams: RwLock::new(streams),
@@ -219,6 +226,9 @@ impl Engine {
     async fn remove(&self, stream: &Stream) -> Result<()> {
         self.catalog_remove(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
         self.streams.write().remove(&stream.name);
+        if let Some(limits) = &self.limits {
+            limits.forget_stream(stream.created_ms, &stream.name);
+        }
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
             self.fully_trimmed.lock().remove(&shard.log);

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::catalog::{Shard, Stream, StreamStatus};
+use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
 use super::claim::{Claim, Version};
 use super::hash::{HashKey, HashKeyRange};
+use super::limits::WriteScope;
 use super::sequence::SequenceNumber;
 use super::token::ShardIteratorToken;
 use super::{Engine, now_ms};
@@ -23,6 +24,15 @@ pub struct PutEntry {
     pub partition_key: String,
     pub data: Bytes,
     pub explicit_hash_key: Option<HashKey>,
+}
+
+/// Why a record is refused before it is written, as PutRecords reports it per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFault {
+    /// InternalFailure, "Internal service failure."
+    Internal,
+    /// ProvisionedThroughputExceededException, "Rate exceeded for shard ...".
+    Throttled,
 }
 
 /// Where one record of a PutRecords landed, or why it did not.
@@ -66,6 +76,19 @@ impl Engine {
     /// Appends records, each to the open shard its hash key routes to. Records bound for one
     /// shard keep their request order; different shards are appended concurrently.
     pub async fn put_records(&self, name: &str, entries: Vec<PutEntry>) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
+        self.put_records_with(name, entries, &|_| None).await
+    }
+
+    /// [`Engine::put_records`], where `fault` may refuse a record bound for a shard (by index)
+    /// before it is written, and, when limits are enforced, the records over their shard's (or
+    /// on-demand stream's) write capacity fail with ProvisionedThroughputExceededException. A
+    /// refused record is never written.
+    pub async fn put_records_with(
+        &self,
+        name: &str,
+        entries: Vec<PutEntry>,
+        fault: &(dyn Fn(u32) -> Option<RecordFault> + Sync),
+    ) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
         let snapshot = self.data_stream(name).await?;
         // Route and append under the stream's shared write gate, re-reading the stream once it
         // is held: a reshard that closed shards meanwhile has published its result by then.
@@ -79,6 +102,7 @@ impl Engine {
             .cloned()
             .ok_or_else(|| self.not_found(name))?;
         let flags = if stream.encryption_key.is_some() { FLAG_ENCRYPTED } else { 0 };
+        let mut outcomes: Vec<Option<PutOutcome>> = (0..entries.len()).map(|_| None).collect();
         // (shard position in stream.shards, request indexes, records)
         let mut batches: Vec<(usize, Vec<usize>, Vec<NewRecord>)> = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
@@ -86,6 +110,10 @@ impl Engine {
             let Some(slot) = stream.route_slot(key.0) else {
                 return Err(KinesisError::internal_failure_because("no open shard covers the hash key"));
             };
+            if let Some(f) = fault(stream.shards[slot].index) {
+                outcomes[i] = Some(self.refused(&stream, &stream.shards[slot], f));
+                continue;
+            }
             let record = NewRecord { partition_key: Bytes::from(entry.partition_key), data: entry.data, flags };
             match batches.iter_mut().find(|b| b.0 == slot) {
                 Some(b) => {
@@ -95,13 +123,41 @@ impl Engine {
                 None => batches.push((slot, vec![i], vec![record])),
             }
         }
-        let total: usize = batches.iter().map(|b| b.1.len()).sum();
+        if let Some(limits) = &self.limits {
+            for (slot, indexes, records) in &mut batches {
+                let shard = &stream.shards[*slot];
+                let scope = match stream.mode {
+                    StreamMode::OnDemand => WriteScope::OnDemand { stream_created_ms: stream.created_ms },
+                    StreamMode::Provisioned => {
+                        WriteScope::Shard { stream_created_ms: stream.created_ms, shard_index: shard.index }
+                    }
+                };
+                let mut verdicts = Vec::with_capacity(records.len());
+                let sizes = records.iter().map(|r| r.data.len() + r.partition_key.len());
+                limits.admit_writes(scope, sizes, |ok| verdicts.push(ok));
+                if verdicts.iter().all(|&ok| ok) {
+                    continue;
+                }
+                let mut verdict = verdicts.iter();
+                let mut kept = Vec::with_capacity(indexes.len());
+                for &i in indexes.iter() {
+                    if *verdict.next().unwrap_or(&false) {
+                        kept.push(i);
+                    } else {
+                        outcomes[i] = Some(self.refused(&stream, shard, RecordFault::Throttled));
+                    }
+                }
+                let mut verdict = verdicts.iter();
+                records.retain(|_| *verdict.next().unwrap_or(&false));
+                *indexes = kept;
+            }
+            batches.retain(|b| !b.1.is_empty());
+        }
         let now = now_ms();
         let appends = batches.into_iter().map(|(slot, indexes, records)| {
             let shard = &stream.shards[slot];
             async move { (shard, indexes, self.store.append(shard.log, records, now).await) }
         });
-        let mut outcomes: Vec<Option<PutOutcome>> = (0..total).map(|_| None).collect();
         for (shard, indexes, result) in futures_util::future::join_all(appends).await {
             match result {
                 Ok(appended) => {
@@ -130,6 +186,21 @@ impl Engine {
         Ok((stream, outcomes))
     }
 
+    /// The outcome of a record refused before it was written.
+    fn refused(&self, stream: &Stream, shard: &Shard, fault: RecordFault) -> PutOutcome {
+        match fault {
+            RecordFault::Internal => {
+                PutOutcome::Failed { code: "InternalFailure", message: INTERNAL_FAILURE_MESSAGE.into() }
+            }
+            RecordFault::Throttled => PutOutcome::Failed {
+                code: "ProvisionedThroughputExceededException",
+                message: KinesisError::shard_rate_exceeded(&shard.id(), &stream.name, &self.config.account_id)
+                    .message()
+                    .to_owned(),
+            },
+        }
+    }
+
     fn shard_not_found(&self, stream: &str, shard: &str) -> KinesisError {
         KinesisError::shard_does_not_exist(shard, stream, &self.config.account_id)
     }
@@ -147,6 +218,11 @@ impl Engine {
         let Some(shard) = stream.shard(index) else {
             return Err(self.shard_not_found(name, &super::catalog::shard_id(index)));
         };
+        if let Some(limits) = &self.limits
+            && !limits.admit_iterator(stream.created_ms, shard.index)
+        {
+            return Err(KinesisError::shard_rate_exceeded(&shard.id(), name, account));
+        }
         // AWS's checks on a client's sequence number, in its order (see `claim`).
         let check = |claim: &Claim| -> Result<SequenceNumber> {
             if claim.shard_index != i64::from(shard.index) {
@@ -187,6 +263,11 @@ impl Engine {
         .encode(&self.secret)
     }
 
+    /// The stream name and shard index a shard iterator reads, if it is one of this server's.
+    pub fn iterator_target(&self, iterator: &str) -> Option<(String, u32)> {
+        ShardIteratorToken::decode(iterator, &self.secret).ok().map(|t| (t.stream_name, t.shard_index))
+    }
+
     /// Reads from where `iterator` points. `named_stream` is `(name, StreamARN as sent)` when the
     /// request has a StreamARN: an iterator is read only together with the stream it came from.
     pub async fn get_records(
@@ -225,6 +306,11 @@ impl Engine {
             // successor has no shards for data-plane calls yet.
             _ => return Err(gone()),
         };
+        if let Some(limits) = &self.limits
+            && !limits.admit_read(stream.created_ms, shard.index)
+        {
+            return Err(KinesisError::shard_read_rate_exceeded(&self.config.account_id, &stream.name, &shard.id()));
+        }
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
         let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
         let batch = if limit == 0 {
@@ -232,6 +318,10 @@ impl Engine {
         } else {
             self.store.read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES).await?
         };
+        if let Some(limits) = &self.limits {
+            let bytes = batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+            limits.charge_read(stream.created_ms, shard.index, bytes);
+        }
         let millis_behind_latest = match batch.records.last() {
             Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
             _ => 0,

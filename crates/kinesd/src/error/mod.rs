@@ -48,6 +48,10 @@ pub enum KinesisError {
     NotImplemented(String),
     #[error("{0}")]
     InternalFailure(String),
+    /// An error type kinesd never produces itself (the KMS errors, ServiceUnavailable, ...),
+    /// sent only when a fault rule asks for it (`--faults`).
+    #[error("{message}")]
+    Injected { type_name: &'static str, status: u16, message: String },
 }
 
 impl KinesisError {
@@ -73,6 +77,7 @@ impl KinesisError {
             KmsNotFound(_) => "KMSNotFoundException",
             NotImplemented(_) => "NotImplementedException",
             InternalFailure(_) => "InternalFailure",
+            Injected { type_name, .. } => type_name,
         }
     }
 
@@ -81,6 +86,7 @@ impl KinesisError {
             KinesisError::InternalFailure(_) => 500,
             KinesisError::RequestEntityTooLarge(_) => 413,
             KinesisError::NotImplemented(_) => 501,
+            KinesisError::Injected { status, .. } => *status,
             _ => 400,
         }
     }
@@ -106,6 +112,7 @@ impl KinesisError {
             | KmsNotFound(m)
             | NotImplemented(m)
             | InternalFailure(m) => m,
+            Injected { message, .. } => message,
         }
     }
 

@@ -58,8 +58,28 @@ impl WireResponse {
     }
 }
 
+/// Where kinesd's own HTTP routes live (fault rules today); any other path is a Kinesis
+/// request, whatever it is (AWS ignores the path).
+pub const ADMIN_PREFIX: &str = "/_kinesd/";
+
+/// A request to one of kinesd's own routes under [`ADMIN_PREFIX`], not a Kinesis operation.
+#[derive(Debug)]
+pub struct AdminRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: &'a Result<Bytes, BodyError>,
+    pub peer: Peer,
+}
+
 /// Whatever answers requests: the api layer in the server, a scripted handler in the
 /// transport's own tests.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: WireRequest<'_>) -> impl Future<Output = WireResponse> + Send;
+
+    /// Answers a request to one of kinesd's own routes, or `None` when the path is not one
+    /// (the request is then handled as a Kinesis request).
+    fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
+        let _ = request;
+        async { None }
+    }
 }

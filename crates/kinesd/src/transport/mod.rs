@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 use crate::protocol::envelope;
 use crate::protocol::reply::ReplyBody;
-use crate::protocol::wire::{BodyError, Handler, Peer, WireRequest, WireResponse};
+use crate::protocol::wire::{ADMIN_PREFIX, AdminRequest, BodyError, Handler, Peer, WireRequest, WireResponse};
 use crate::shutdown::Shutdown;
 
 /// Largest request body. AWS caps a PutRecords at 10 MiB of data and partition keys; in JSON
@@ -280,7 +280,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// One HTTP request: the HTTP-only answers (CORS preflight, non-POST), then the body read
-/// within [`MAX_BODY_BYTES`], then everything else by the handler.
+/// within [`MAX_BODY_BYTES`], then kinesd's own routes (under [`ADMIN_PREFIX`], any method)
+/// and everything else by the handler.
 async fn handle<H: Handler>(
     handler: &H,
     bodies: &Arc<Semaphore>,
@@ -292,7 +293,8 @@ async fn handle<H: Handler>(
         return cors_preflight(&parts.headers);
     }
     let cors = parts.headers.contains_key("origin");
-    if parts.method != Method::POST {
+    let admin = parts.uri.path().starts_with(ADMIN_PREFIX);
+    if parts.method != Method::POST && !admin {
         return respond(envelope::access_denied(), cors);
     }
     let declared = header(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
@@ -302,6 +304,15 @@ async fn handle<H: Handler>(
     } else {
         body::read(body, declared, MAX_BODY_BYTES, bodies).await
     };
+    if admin {
+        let request = AdminRequest { method: parts.method.as_str(), path: parts.uri.path(), body: &body, peer };
+        if let Some(response) = handler.admin(request).await {
+            return respond(response, cors);
+        }
+        if parts.method != Method::POST {
+            return respond(envelope::access_denied(), cors);
+        }
+    }
     let request = WireRequest {
         content_type: header(&parts.headers, "content-type"),
         target: header(&parts.headers, "x-amz-target"),

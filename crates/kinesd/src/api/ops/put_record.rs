@@ -41,7 +41,7 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
             sequence_number: sequence_number.to_string(),
             encryption_type: written_encryption_type(&stream),
         }),
-        Some(PutOutcome::Failed { message, .. }) => Err(KinesisError::internal_failure_because(message)),
+        Some(PutOutcome::Failed { code, message }) => Err(KinesisError::put_record_failed(code, message)),
         None => Err(KinesisError::internal_failure()),
     }
 }

@@ -1,6 +1,8 @@
 //! PutRecords: up to 500 records and 10 MiB; results in request order, with per-record
 //! failures counted in FailedRecordCount (0 on full success, as AWS answers).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::api::Context;
 use crate::api::common::{stream_name, written_encryption_type};
 use crate::api::records::{explicit_hash_key, max_record_bytes};
@@ -47,10 +49,21 @@ pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsR
         let explicit = explicit_hash_key(r.explicit_hash_key.as_deref())?;
         entries.push(PutEntry { partition_key, data, explicit_hash_key: explicit });
     }
-    let (stream, outcomes) = engine.put_records(&name, entries).await?;
+    // Per-record fault rules (`--faults`): a record drawn to fail is not written.
+    let record_faults = ctx.faults.records(&name);
+    let injected = AtomicUsize::new(0);
+    let fault = |shard: u32| {
+        let fault = record_faults.as_ref()?.decide(shard);
+        injected.fetch_add(usize::from(fault.is_some()), Ordering::Relaxed);
+        fault
+    };
+    let (stream, outcomes) = engine.put_records_with(&name, entries, &fault).await?;
     // When storage refuses every record (a full disk, an I/O error) the request fails as a
-    // whole, as AWS fails requests on an internal error; partial failures stay per record.
-    if outcomes.iter().all(|o| matches!(o, PutOutcome::Failed { code: "InternalFailure", .. })) {
+    // whole, as AWS fails requests on an internal error; partial failures stay per record, and
+    // so do failures a fault rule asked for.
+    if injected.load(Ordering::Relaxed) == 0
+        && outcomes.iter().all(|o| matches!(o, PutOutcome::Failed { code: "InternalFailure", .. }))
+    {
         return Err(KinesisError::internal_failure());
     }
     let failed = outcomes.iter().filter(|o| matches!(o, PutOutcome::Failed { .. })).count() as i64;
