@@ -277,6 +277,10 @@ async fn handle<H: Handler>(
         authorization: header(&parts.headers, "authorization"),
         has_date: parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date"),
         query: parts.uri.query(),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        host: header(&parts.headers, "host").or_else(|| parts.uri.authority().map(|a| a.as_str())),
+        headers: &parts.headers,
         body,
         peer,
     };
