@@ -59,10 +59,11 @@ pub fn write_request(
 }
 
 /// Every value of the header, trimmed, inner runs of spaces folded to one, joined by commas.
-/// `host` falls back to the request's authority (HTTP/2 carries it as `:authority`).
+/// `host` falls back to the request's authority; `:authority` is that authority (the JavaScript
+/// SDK signs the HTTP/2 pseudo-header instead of `host`).
 fn write_header_value(out: &mut impl Sink, request: &SignedRequest<'_>, name: &str) {
     let mut values = request.headers.get_all(name).iter().map(|v| v.as_bytes()).peekable();
-    if values.peek().is_none() && name == "host" {
+    if (values.peek().is_none() && name == "host") || name == ":authority" {
         write_folded(out, request.host.unwrap_or_default().as_bytes());
         return;
     }

@@ -60,7 +60,8 @@ pub fn verify(request: &SignedRequest<'_>, credentials: &CredentialSet, region: 
             return Err(KinesisError::presigned_request_expired(&parts.date, now, expires));
         }
     }
-    if !parts.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host")) {
+    // Over HTTP/2 the JavaScript SDK signs `:authority` in place of `host`, and AWS accepts it.
+    if !parts.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host") || h == ":authority") {
         return Err(KinesisError::host_not_signed());
     }
     if parts.algorithm != ALGORITHM {

@@ -180,12 +180,18 @@ impl Drop for Server {
 /// SDK client against `endpoint`: static credentials, us-east-1, plain-HTTP hyper client,
 /// retries disabled, bounded timeouts.
 pub fn client_for(endpoint: &str) -> Client {
+    let credentials = Credentials::new("AKIDKINESDTEST", "kinesd-test-secret", None, None, "kinesd-tests");
+    client_signing_as(endpoint, REGION, credentials)
+}
+
+/// Like [`client_for`], signing with `credentials` for `region`.
+pub fn client_signing_as(endpoint: &str, region: &str, credentials: Credentials) -> Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDKINESDTEST", "kinesd-test-secret", None, None, "kinesd-tests"))
+        .credentials_provider(credentials)
         .http_client(http)
         .retry_config(RetryConfig::disabled())
         .timeout_config(

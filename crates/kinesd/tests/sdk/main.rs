@@ -14,3 +14,4 @@ mod harness;
 mod kcl;
 mod lifecycle;
 mod reshard;
+mod sigv4;
