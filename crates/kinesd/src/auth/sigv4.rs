@@ -1,5 +1,5 @@
 //! SigV4 verification against configured credentials, in the order AWS's Coral services check
-//! (aws-behaviour.md §1.2): the date's format, the clock skew, `host` among the signed headers,
+//! (aws-behaviour.md §19): the date's format, the clock skew, `host` among the signed headers,
 //! the algorithm, the credential's five parts, its scope (region, service, terminator, date),
 //! the access key, the signature, and last the session token. The signature is recomputed from
 //! the request as received — method, path, query, the signed headers and the SHA-256 of the body

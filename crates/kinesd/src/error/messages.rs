@@ -632,7 +632,7 @@ impl KinesisError {
 }
 
 /// Signatures: verification against configured credentials (`--credentials`), in the order AWS
-/// checks (aws-behaviour.md §1.2). AWS's Coral services share these texts.
+/// checks (aws-behaviour.md §19). AWS's Coral services share these texts.
 impl KinesisError {
     /// An `X-Amz-Date` (or `Date`) that is not `YYYYMMDDTHHMMSSZ`.
     pub fn signature_date_malformed(date: &str) -> Self {

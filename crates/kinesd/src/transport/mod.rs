@@ -40,8 +40,9 @@ pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
 /// far more than the largest batches the benchmarks send concurrently) whatever clients do.
 pub const BODY_BYTES_IN_FLIGHT: usize = 512 * 1024 * 1024;
 
-/// How long an HTTP/1.1 client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an HTTP/1.1 client may take to send a request's headers, however it trickles them
+/// (the default of [`TransportOptions::header_read_timeout`]).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 pings on a connection silent this long; one unanswered for `HTTP2_PING_TIMEOUT` ends it.
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -63,6 +64,12 @@ pub struct TransportOptions {
     /// A connection with no request in flight for this long is closed, so that idle or
     /// abandoned connections do not hold connection slots forever.
     pub idle_timeout: Duration,
+    /// See [`HEADER_READ_TIMEOUT`]: the connection is closed when a request's headers have not
+    /// all arrived by then.
+    pub header_read_timeout: Duration,
+    /// See [`BODY_READ_TIMEOUT`]: a body not whole by then is answered as unreadable and its
+    /// share of the budget given back.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for TransportOptions {
@@ -72,6 +79,8 @@ impl Default for TransportOptions {
             max_http2_streams: 100,
             body_bytes_in_flight: BODY_BYTES_IN_FLIGHT,
             idle_timeout: Duration::from_secs(60),
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         }
     }
 }
@@ -94,6 +103,7 @@ struct Shared<H> {
     slots: Arc<Semaphore>,
     connections: AtomicU64,
     idle_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Serves one plain listener until `shutdown` begins, then lets in-flight requests finish
@@ -129,7 +139,7 @@ pub async fn serve_all<H: Handler>(
         .initial_connection_window_size(4 << 20)
         .keep_alive_interval(HTTP2_PING_INTERVAL)
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
     let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         builder,
@@ -138,6 +148,7 @@ pub async fn serve_all<H: Handler>(
         slots: Arc::new(Semaphore::new(max_connections)),
         connections: AtomicU64::new(0),
         idle_timeout: options.idle_timeout,
+        body_read_timeout: options.body_read_timeout,
     });
     let loops = listeners.into_iter().map(|listener| accept_loop(shared.clone(), listener, shutdown.clone()));
     futures_util::future::join_all(loops).await;
@@ -208,9 +219,13 @@ where
 {
     let activity = Activity::new();
     let (handler, bodies, requests) = (shared.handler.clone(), shared.bodies.clone(), activity.clone());
+    let body_timeout = shared.body_read_timeout;
     let service = service_fn(move |req| {
         let (handler, bodies, busy) = (handler.clone(), bodies.clone(), requests.busy());
-        async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await.map(|b| b.held_by(busy))) }
+        async move {
+            let response = handle(&*handler, &bodies, body_timeout, peer, req).await;
+            Ok::<_, Infallible>(response.map(|b| b.held_by(busy)))
+        }
     });
     let conn = shared.builder.serve_connection(io, service);
     let idle_timeout = shared.idle_timeout;
@@ -253,6 +268,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn handle<H: Handler>(
     handler: &H,
     bodies: &Arc<Semaphore>,
+    body_timeout: Duration,
     peer: Peer,
     req: Request<Incoming>,
 ) -> Response<HttpBody> {
@@ -269,7 +285,7 @@ async fn handle<H: Handler>(
     let (body, _share) = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         (Err(BodyError::TooLarge(MAX_BODY_BYTES)), None)
     } else {
-        body::read(body, declared, MAX_BODY_BYTES, bodies).await
+        body::read(body, declared, MAX_BODY_BYTES, bodies, body_timeout).await
     };
     let request = WireRequest {
         content_type: header(&parts.headers, "content-type"),
