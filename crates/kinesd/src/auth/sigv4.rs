@@ -532,4 +532,67 @@ session_token = "the-token"
         let other_path = SignedRequest { path: "/x", ..request };
         assert_eq!(verify(&other_path, &set, "us-east-1", NOW).unwrap_err().type_name(), "InvalidSignatureException");
     }
+
+    /// Whatever a client puts in the parts a signature is read from, verification answers an
+    /// AWS error (or, by chance, a caller) and never panics. The strings mix the characters the
+    /// parsers split on with arbitrary text.
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn piece() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    Just("/".to_owned()),
+                    Just("%".to_owned()),
+                    Just("%2F".to_owned()),
+                    Just("=".to_owned()),
+                    Just("&".to_owned()),
+                    Just(",".to_owned()),
+                    Just(" ".to_owned()),
+                    Just(";".to_owned()),
+                    Just("aws4_request".to_owned()),
+                    Just("AKIDA".to_owned()),
+                    Just("20261206T071500Z".to_owned()),
+                    Just("X-Amz-Algorithm=AWS4-HMAC-SHA256".to_owned()),
+                    "[ -~]{0,8}",
+                    "\\PC{0,4}",
+                ],
+                0..12,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn verification_never_panics(
+                authorization in piece(), date in piece(), query in piece(), path in piece(), token in piece(),
+                body in prop::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let set = CredentialSet::parse(FILE).unwrap();
+                let mut map = HeaderMap::new();
+                let mut add = |name: &'static str, value: &str| {
+                    if let Ok(v) = value.parse() {
+                        map.insert(name, v);
+                    }
+                };
+                add("authorization", &format!("AWS4-HMAC-SHA256 {authorization}"));
+                add("x-amz-date", &date);
+                add("x-amz-security-token", &token);
+                add("host", "127.0.0.1:4567");
+                for with_header in [true, false] {
+                    let mut map = map.clone();
+                    if !with_header {
+                        map.remove("authorization");
+                    }
+                    let request = SignedRequest {
+                        method: "POST", path: &path, query: Some(&query), host: None, headers: &map, body: &body,
+                    };
+                    let _ = verify(&request, &set, "us-east-1", NOW);
+                    let any = crate::auth::Authenticator::AnySignature { account_id: "000000000000".into() };
+                    let _ = any.authenticate(&request, NOW);
+                }
+            }
+        }
+    }
 }
