@@ -400,6 +400,19 @@ def test_a_bad_file_stops_the_start_naming_file_and_entry(tmp_path, text, why):
     assert done.stdout == "", "nothing listened"
 
 
+def test_a_credentials_file_others_may_read_is_warned_about(tmp_path):
+    path = tmp_path / "credentials.toml"
+    path.write_text(CREDENTIALS)
+    for mode, warned in ((0o644, True), (0o600, False)):
+        path.chmod(mode)
+        srv = KinesdServer(region=REGION, extra_args=["--credentials", str(path)])
+        try:
+            client(srv).list_streams()
+            assert ("other users may read it" in srv.stderr_tail(20000)) == warned, srv.stderr_tail()
+        finally:
+            srv.stop()
+
+
 def test_the_credentials_file_comes_from_the_environment(tmp_path, creds_file):
     env = dict(os.environ, KINESD_CREDENTIALS=str(creds_file))
     proc = subprocess.Popen([str(kinesd_binary()), "--host", "127.0.0.1", "--port", "0", "--in-memory",

@@ -61,6 +61,16 @@ async fn run(config: Config) -> Result<(), String> {
         None => None,
         Some(path) => Some(Arc::new(kinesd::auth::Keyring::load(path)?)),
     };
+    #[cfg(unix)]
+    if let Some(path) = &config.credentials {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(
+                file = %path.display(),
+                "the credentials file holds secrets and other users may read it; chmod 600 it"
+            );
+        }
+    }
     let engine = Engine::open(config.engine(), store).await.map_err(|e| e.to_string())?;
     let ticker = engine.spawn_ticker();
     let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
