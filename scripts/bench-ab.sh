@@ -7,6 +7,7 @@
 #   scripts/bench-ab.sh BINARY_A BINARY_B        e.g. a build of main saved before a change,
 #                                                 and target/release/kinesd after it
 #   AB_ROUNDS=3 AB_DURATION=5 AB_FILL=2000000 AB_WORKLOADS="put-100 put-1k get"
+#   AB_BENCH_ARGS="--access-key K --secret-key S"   more kinesd-bench arguments for every run
 #
 # Prints, per workload, each round's records/s, the medians of A and B with B's difference, and
 # the median server CPU time per record (kinesd-bench --server-pid).
@@ -41,7 +42,7 @@ run() { # binary label workload round
     SERVER_PID=$!
     for _ in $(seq 300); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
     # shellcheck disable=SC2046
-    timeout $((DURATION * 10 + 120)) "$BENCH" $(workload_args "$3") --quiet --json --endpoint "http://127.0.0.1:$PORT" \
+    timeout $((DURATION * 10 + 120)) "$BENCH" $(workload_args "$3") ${AB_BENCH_ARGS:-} --quiet --json --endpoint "http://127.0.0.1:$PORT" \
         --server-pid "$SERVER_PID" > "$OUT/$2-$3-$4.json" 2> /dev/null
     stop
 }

@@ -17,8 +17,11 @@ use kinesd::engine::token::{PageToken, ShardIteratorToken, TokenSecret};
 use kinesd::protocol::model::PutRecordsInput;
 use kinesd::protocol::{FromValue, Value, cbor, decode, fast, json};
 
+/// A target's check of one input.
+pub type Check = fn(&[u8]);
+
 /// Every target by name, for the replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("json_put_records", json_put_records),
     ("cbor_put_records", cbor_put_records),
     ("cbor_value", cbor_value),

@@ -63,12 +63,28 @@ pub struct TargetArgs {
     /// Seconds a call may take before it counts as a `timeout` error.
     #[arg(long, default_value_t = 30.0)]
     pub request_timeout: f64,
+    /// Sign every request with this access key (SigV4, with --secret-key), for servers that
+    /// verify signatures (kinesd --credentials); without it a fixed, unverifiable header is sent.
+    #[arg(long, requires = "secret_key")]
+    pub access_key: Option<String>,
+    /// The secret of --access-key.
+    #[arg(long, requires = "access_key")]
+    pub secret_key: Option<String>,
+    /// Region of the signatures' credential scope (the server's --region).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
 }
 
 impl TargetArgs {
     pub async fn endpoint(&self) -> Result<crate::client::Endpoint, String> {
         let timeout = std::time::Duration::from_secs_f64(self.request_timeout.max(0.001));
-        crate::client::Endpoint::resolve(&self.endpoint, timeout, self.ca_bundle.as_deref()).await
+        let endpoint = crate::client::Endpoint::resolve(&self.endpoint, timeout, self.ca_bundle.as_deref()).await?;
+        Ok(match (&self.access_key, &self.secret_key) {
+            (Some(key), Some(secret)) => {
+                endpoint.signing_with(crate::signer::Signer::new(key.clone(), secret.clone(), self.region.clone()))
+            }
+            _ => endpoint,
+        })
     }
 
     pub fn stream_name(&self, workload: &str) -> String {

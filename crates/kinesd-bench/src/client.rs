@@ -2,8 +2,9 @@
 //!
 //! No SDK sits in the hot path: a request is a prebuilt body plus a handful of static headers,
 //! so the load generator spends its CPU on the wire and not on signing or serialising. The
-//! `Authorization` header is a fixed, well-formed SigV4 header: kinesd and the emulators check
-//! its shape, none verifies the signature. A connection carries one request at a time
+//! `Authorization` header is a fixed, well-formed SigV4 header (kinesd without `--credentials`
+//! and the emulators check its shape only), or with `--access-key`/`--secret-key` a real
+//! signature of each request (`signer.rs`) for servers that verify. A connection carries one request at a time
 //! (HTTP/1.1 without pipelining, as SDKs do); N connections give N requests in flight.
 
 use std::net::SocketAddr;
@@ -83,6 +84,8 @@ pub struct Endpoint {
     /// A call that has not been answered by then fails (and its connection is dropped), so a
     /// server that stops answering cannot hold a run past its deadline.
     timeout: Duration,
+    /// Signs each request for real; without it the fixed, unverifiable header is sent.
+    signer: Option<std::sync::Arc<crate::signer::Signer>>,
 }
 
 impl Endpoint {
@@ -118,7 +121,13 @@ impl Endpoint {
             .next()
             .ok_or_else(|| format!("endpoint {url:?}: no address"))?;
         let host = HeaderValue::from_str(authority).map_err(|e| format!("endpoint {url:?}: {e}"))?;
-        Ok(Endpoint { addr, host, tls, timeout })
+        Ok(Endpoint { addr, host, tls, timeout, signer: None })
+    }
+
+    /// Requests to this endpoint are signed by `signer`.
+    pub fn signing_with(mut self, signer: crate::signer::Signer) -> Endpoint {
+        self.signer = Some(std::sync::Arc::new(signer));
+        self
     }
 }
 
@@ -240,12 +249,21 @@ impl Connection {
             self.sender = None;
             return Err("connection closed".into());
         }
+        let (date, authorization) = match &self.endpoint.signer {
+            None => (HeaderValue::from_static(AMZ_DATE), HeaderValue::from_static(SIGV4)),
+            Some(signer) => {
+                let host = self.endpoint.host.to_str().unwrap_or_default();
+                let signed = signer.sign(host, self.protocol.content_type(), op.target(), &body);
+                let value = |s: String| HeaderValue::from_str(&s).map_err(|e| e.to_string());
+                (value(signed.amz_date)?, value(signed.authorization)?)
+            }
+        };
         let request = Request::post("/")
             .header(HOST, self.endpoint.host.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static(self.protocol.content_type()))
             .header("x-amz-target", HeaderValue::from_static(op.target()))
-            .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
-            .header(AUTHORIZATION, HeaderValue::from_static(SIGV4))
+            .header("x-amz-date", date)
+            .header(AUTHORIZATION, authorization)
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
         let exchange = async {

@@ -14,6 +14,7 @@ mod probe;
 mod progress;
 mod records;
 mod report;
+mod signer;
 mod stats;
 mod workload;
 

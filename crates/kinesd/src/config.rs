@@ -153,6 +153,15 @@ pub struct Config {
     /// Seed of the random choices fault rules make, so that a run repeats them.
     #[arg(long)]
     pub fault_seed: Option<u64>,
+    /// TOML file of `[[credential]]` entries (access_key_id, secret_access_key, account_id;
+    /// optionally session_token, user, policy): every request must then carry a valid SigV4
+    /// signature by one of them.
+    ///
+    /// Without it, any well-formed signature is accepted and every caller acts in --account-id.
+    /// SIGHUP reloads the file; a file that does not load keeps the credentials already loaded.
+    /// See docs/security.md.
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
 
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
@@ -474,6 +483,15 @@ mod tests {
         );
         let c = Config::load_from(["kinesd", "--tls-port", "0", "--in-memory"]).unwrap();
         assert!(matches!(c.tls(), Some(crate::transport::tls::CertSource::Ephemeral { .. })));
+    }
+
+    #[test]
+    fn credentials_come_from_the_flag_the_environment_or_the_file() {
+        assert!(Config::load_from(["kinesd"]).unwrap().credentials.is_none());
+        let c = Config::load_from(["kinesd", "--credentials", "/etc/kinesd/keys.toml"]).unwrap();
+        assert_eq!(c.credentials.as_deref(), Some(Path::new("/etc/kinesd/keys.toml")));
+        let c = load_with_file("credentials = \"keys.toml\"\n", &[]).unwrap();
+        assert_eq!(c.credentials.as_deref(), Some(Path::new("keys.toml")));
     }
 
     #[test]

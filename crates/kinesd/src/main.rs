@@ -56,6 +56,21 @@ async fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot open the data directory {}: {e}", config.data_dir.display()))?;
         Arc::new(disk)
     };
+    // Credentials before anything else is opened for clients: a bad file stops the start.
+    let keyring = match &config.credentials {
+        None => None,
+        Some(path) => Some(Arc::new(kinesd::auth::Keyring::load(path)?)),
+    };
+    #[cfg(unix)]
+    if let Some(path) = &config.credentials {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(
+                file = %path.display(),
+                "the credentials file holds secrets and other users may read it; chmod 600 it"
+            );
+        }
+    }
     let engine_config = kinesd::engine::EngineConfig { limits: config.limits_config()?, ..config.engine() };
     let faults = Arc::new(config.faults()?);
     let engine = Engine::open(engine_config, store).await.map_err(|e| e.to_string())?;
@@ -109,12 +124,30 @@ async fn run(config: Config) -> Result<(), String> {
         let _ = out.flush();
     }
     tracing::info!(%addr, region = %config.region, account = %config.account_id, "serving");
+    match &keyring {
+        Some(keyring) => tracing::info!(
+            file = %keyring.path().display(), credentials = keyring.current().len(),
+            "SigV4 signatures verified against the credentials file (SIGHUP reloads it)"
+        ),
+        None if !ip.is_loopback() => tracing::warn!(
+            %addr,
+            "no --credentials: any well-formed signature is accepted, so anyone who can reach this \
+             address can read, write and delete every stream; give --credentials (and --tls-port) \
+             before exposing kinesd on a network (docs/security.md)"
+        ),
+        None => {}
+    }
     let (trigger, shutdown) = kinesd::shutdown::channel();
     tokio::spawn(async move {
         shutdown_signal().await;
         trigger.trigger();
     });
-    let api = Arc::new(kinesd::api::Api::new(engine, shutdown.clone()).with_faults(faults));
+    let mut api = kinesd::api::Api::new(engine, shutdown.clone()).with_faults(faults);
+    if let Some(keyring) = keyring {
+        spawn_reloader(keyring.clone());
+        api = api.with_authenticator(kinesd::auth::Authenticator::Verifying { keyring, region: config.region.clone() });
+    }
+    let api = Arc::new(api);
     let options = config.transport();
     kinesd::transport::serve_all(listeners, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
@@ -123,6 +156,28 @@ async fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the credentials file on each SIGHUP; a file that does not load leaves the loaded
+/// credentials in place.
+fn spawn_reloader(keyring: Arc<kinesd::auth::Keyring>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the credentials file will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let reloading = keyring.clone();
+            match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                Ok(Ok(n)) => tracing::info!(file = %keyring.path().display(), credentials = n, "credentials reloaded"),
+                Ok(Err(why)) => tracing::warn!("credentials not reloaded, the loaded ones stay in use: {why}"),
+                Err(e) => tracing::warn!(error = %e, "credentials reload failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = keyring;
 }
 
 async fn shutdown_signal() {

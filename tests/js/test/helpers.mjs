@@ -130,12 +130,12 @@ export async function startServer({
   return server;
 }
 
-export function makeClient(server) {
+export function makeClient(server, { credentials = { accessKeyId: "test", secretAccessKey: "test" }, region } = {}) {
   // No requestHandler override: the SDK's default (NodeHttp2Handler) is what we test.
   return new KinesisClient({
     endpoint: server.endpoint,
-    region: server.region,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    region: region ?? server.region,
+    credentials,
     maxAttempts: 1,
   });
 }

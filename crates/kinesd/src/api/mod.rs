@@ -30,16 +30,26 @@ pub struct Api {
     engine: Arc<Engine>,
     shutdown: Shutdown,
     faults: Arc<faults::Faults>,
+    auth: auth::Authenticator,
 }
 
 impl Api {
+    /// An api that accepts any well-formed signature, every caller acting in the configured
+    /// account (see [`Api::with_authenticator`] for verified signatures).
     pub fn new(engine: Arc<Engine>, shutdown: Shutdown) -> Api {
-        Api { engine, shutdown, faults: Arc::new(faults::Faults::new(None)) }
+        let auth = auth::Authenticator::AnySignature { account_id: engine.config.account_id.clone() };
+        Api { engine, shutdown, faults: Arc::new(faults::Faults::new(None)), auth }
     }
 
     /// The same API with these fault rules (`--faults`, the admin endpoint).
     pub fn with_faults(self, faults: Arc<faults::Faults>) -> Api {
         Api { faults, ..self }
+    }
+
+    /// The same API verifying signatures with `auth` (`--credentials`).
+    pub fn with_authenticator(mut self, auth: auth::Authenticator) -> Api {
+        self.auth = auth;
+        self
     }
 
     /// One request, start to finish, in the order AWS checks things:
@@ -52,14 +62,20 @@ impl Api {
     ///    force, by the latency and whole-call error a fault rule asks for, then the
     ///    account's call rate (LimitExceededException).
     pub async fn handle(&self, request: WireRequest<'_>) -> WireResponse {
-        let (authorization, has_date, query, peer) =
-            (request.authorization, request.has_date, request.query, request.peer);
+        let (method, path, query, host, headers, peer) =
+            (request.method, request.path, request.query, request.host, request.headers, request.peer);
+        // The body is parsed before the credentials are checked (AWS's order), and a signature
+        // covers the body as sent: keep a handle on it (a reference count, not a copy).
+        let body = if self.auth.needs_body() { request.body.as_ref().ok().cloned() } else { None };
         let (operation, codec, parsed) = match envelope::open(request) {
             Opened::Answered(response) => return response,
             Opened::Failed(codec, error) => return envelope::error_response(codec, &error),
             Opened::Decoded { operation, codec, parsed } => (operation, codec, parsed),
         };
-        let caller = match auth::authenticate(authorization, has_date, query, &self.engine.config.account_id) {
+        let signed =
+            auth::SignedRequest { method, path, query, host, headers, body: body.as_deref().unwrap_or_default() };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let caller = match self.auth.authenticate(&signed, now) {
             Ok(caller) => caller,
             Err(error) => return envelope::error_response(Some(codec), &error),
         };

@@ -1,32 +1,98 @@
-//! Authentication: who is calling. For now the `Authorization` header (or the presigned query
-//! string) must be well-formed SigV4, as AWS checks before it verifies anything; signature
-//! verification and per-credential accounts come in a later issue, and land in [`authenticate`]
-//! without any other layer changing. The caller's region is read from the credential scope.
+//! Authentication: who is calling. Every request's SigV4 credentials must first be well-formed
+//! (the Authorization header or the presigned query string), as AWS checks before it verifies
+//! anything. Then, with credentials configured (`--credentials`), the signature is verified
+//! against them ([`sigv4`]) and the caller's account is its credential's; without, any
+//! well-formed signature is accepted and every caller acts in the configured account.
+//!
+//! Authorization — what a verified caller may do — is not decided here: the [`Caller`] carries
+//! its credential's user and identity policy ([`Principal`]) for the policy evaluation of
+//! issue 13 to use.
+
+pub mod canonical;
+pub mod credentials;
+pub mod sigv4;
+
+use std::sync::Arc;
 
 use crate::error::{KinesisError, Result};
+pub use credentials::{Credential, CredentialSet, IdentityPolicy, Keyring};
 
 /// The verified identity of a request, carried to every operation in its context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub access_key_id: String,
-    /// The account whose streams the request acts on: today always the configured account.
+    /// The account whose resources the request acts on: the credential's account, or the
+    /// configured account when no credentials are configured.
     pub account_id: String,
     /// The region of the credential scope (`AKID/date/<region>/kinesis/aws4_request`).
     pub region: String,
+    /// The configured credential's identity, when the signature was verified against one.
+    pub principal: Option<Principal>,
 }
 
-/// What a well-formed SigV4 credential names.
+/// What a configured credential says about who holds it, for authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
+pub struct Principal {
+    /// The IAM user name of the credential, if the file gives one.
+    pub user: Option<String>,
+    /// The credential's identity policy, if the file gives one; not evaluated yet.
+    pub policy: Option<Arc<IdentityPolicy>>,
+}
+
+/// What a SigV4 signature covers, as the request arrived: nothing the transport changed.
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    /// The path as sent, still percent-encoded.
+    pub path: &'a str,
+    /// The raw query string, if any.
+    pub query: Option<&'a str>,
+    /// The `Host` header or, on HTTP/2, the `:authority`.
+    pub host: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl SignedRequest<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// How requests are authenticated: chosen at start, fixed for the server's life (the
+/// credentials themselves may be reloaded).
+pub enum Authenticator {
+    /// No credentials configured: any well-formed signature; every caller in this account.
+    AnySignature { account_id: String },
+    /// Signatures verified against the keyring's credentials, for the server's region.
+    Verifying { keyring: Arc<Keyring>, region: String },
+}
+
+impl Authenticator {
+    /// Whether [`Authenticator::authenticate`] reads the body (it then has to be kept).
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Authenticator::Verifying { .. })
+    }
+
+    /// The request's caller, or AWS's answer to its credentials. `now` is seconds since the
+    /// epoch, for the clock-skew check.
+    pub fn authenticate(&self, request: &SignedRequest<'_>, now: i64) -> Result<Caller> {
+        let has_date = request.headers.contains_key("x-amz-date") || request.headers.contains_key("date");
+        let Claimed { access_key_id, region } =
+            check_request(request.header("authorization"), has_date, request.query)?;
+        match self {
+            Authenticator::AnySignature { account_id } => {
+                Ok(Caller { access_key_id, account_id: account_id.clone(), region, principal: None })
+            }
+            Authenticator::Verifying { keyring, region } => sigv4::verify(request, &keyring.current(), region, now),
+        }
+    }
+}
+
+/// What a well-formed SigV4 credential claims, before anything is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
     pub access_key_id: String,
     pub region: String,
-}
-
-/// The request's SigV4 credentials, as far as they are checked today, as a [`Caller`] of
-/// `account_id`.
-pub fn authenticate(header: Option<&str>, has_date: bool, query: Option<&str>, account_id: &str) -> Result<Caller> {
-    let Credential { access_key_id, region } = check_request(header, has_date, query)?;
-    Ok(Caller { access_key_id, account_id: account_id.to_owned(), region })
 }
 
 /// Query-string (presigned) parameters, in the order AWS reports missing ones.
@@ -36,7 +102,7 @@ const QUERY_PARAMS: [&str; 5] =
 /// Checks the shape of the request's SigV4 credentials, in the header or the query string.
 /// `has_date` tells whether the request has an `X-Amz-Date` or `Date` header; `query` is the
 /// raw query string, if any.
-pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) -> Result<Credential> {
+pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) -> Result<Claimed> {
     let query_params: Vec<(&str, &str)> = query
         .unwrap_or_default()
         .split('&')
@@ -53,7 +119,7 @@ pub fn check_request(header: Option<&str>, has_date: bool, query: Option<&str>) 
     check_authorization(header, has_date)
 }
 
-fn check_query(params: &[(&str, &str)]) -> Result<Credential> {
+fn check_query(params: &[(&str, &str)]) -> Result<Claimed> {
     let value = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| !v.is_empty());
     let missing: Vec<&str> = QUERY_PARAMS.iter().copied().filter(|name| value(name).is_none()).collect();
     if !missing.is_empty() {
@@ -65,7 +131,7 @@ fn check_query(params: &[(&str, &str)]) -> Result<Credential> {
 
 /// Checks the SigV4 `Authorization` header's shape, as AWS does before verifying anything:
 /// the Credential, Signature and SignedHeaders parameters and a date header must be present.
-pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Credential> {
+pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Claimed> {
     let Some(header) = header else {
         return Err(KinesisError::missing_authentication_token());
     };
@@ -97,11 +163,11 @@ pub fn check_authorization(header: Option<&str>, has_date: bool) -> Result<Crede
 }
 
 /// `AKID/20261122/us-east-1/kinesis/aws4_request`; parts that are missing stay empty.
-fn caller_from_credential(credential: &str) -> Credential {
+fn caller_from_credential(credential: &str) -> Claimed {
     let mut scope = credential.split('/');
     let access_key_id = scope.next().unwrap_or_default().to_owned();
     let region = scope.nth(1).unwrap_or_default().to_owned();
-    Credential { access_key_id, region }
+    Claimed { access_key_id, region }
 }
 
 #[cfg(test)]
@@ -113,17 +179,7 @@ mod tests {
     #[test]
     fn well_formed_headers_yield_the_scope_region() {
         let caller = check_authorization(Some(GOOD), true).unwrap();
-        assert_eq!(caller, Credential { access_key_id: "AKID".into(), region: "us-west-2".into() });
-    }
-
-    #[test]
-    fn the_caller_carries_the_account_and_the_scope_region() {
-        let caller = authenticate(Some(GOOD), true, None, "123456789012").unwrap();
-        assert_eq!(
-            caller,
-            Caller { access_key_id: "AKID".into(), account_id: "123456789012".into(), region: "us-west-2".into() }
-        );
-        assert!(authenticate(None, true, None, "123456789012").is_err());
+        assert_eq!(caller, Claimed { access_key_id: "AKID".into(), region: "us-west-2".into() });
     }
 
     #[test]

@@ -20,6 +20,14 @@ pub fn java_date(ms: u64) -> String {
     )
 }
 
+/// Renders seconds since the epoch as SigV4's ISO-8601 basic format, `20261206T071500Z`, the
+/// way AWS prints instants in its signature messages.
+pub fn amz_date(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -37,6 +45,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amz_dates_are_iso_8601_basic() {
+        assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_700_000_000), "20231114T221320Z");
+        assert_eq!(amz_date(951_782_400 + 86_399), "20000229T235959Z");
+    }
 
     #[test]
     fn java_dates_match_java_formatting() {

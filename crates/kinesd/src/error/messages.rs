@@ -725,6 +725,109 @@ impl KinesisError {
     }
 }
 
+/// Signatures: verification against configured credentials (`--credentials`), in the order AWS
+/// checks (aws-behaviour.md §20). AWS's Coral services share these texts.
+impl KinesisError {
+    /// An `X-Amz-Date` (or `Date`) that is not `YYYYMMDDTHHMMSSZ`.
+    pub fn signature_date_malformed(date: &str) -> Self {
+        KinesisError::IncompleteSignature(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        ))
+    }
+
+    /// A request dated more than `skew_min` minutes before `now` (seconds since the epoch).
+    pub fn signature_expired(date: &str, now: i64, skew_min: i64) -> Self {
+        KinesisError::InvalidSignature(format!(
+            "Signature expired: {date} is now earlier than {} ({} - {skew_min} min.)",
+            super::amz_date(now - skew_min * 60),
+            super::amz_date(now)
+        ))
+    }
+
+    /// A request dated more than `skew_min` minutes after `now` (seconds since the epoch).
+    pub fn signature_not_yet_current(date: &str, now: i64, skew_min: i64) -> Self {
+        KinesisError::InvalidSignature(format!(
+            "Signature not yet current: {date} is still later than {} ({} + {skew_min} min.)",
+            super::amz_date(now + skew_min * 60),
+            super::amz_date(now)
+        ))
+    }
+
+    /// A presigned request used after its `X-Amz-Expires` seconds. The text is kinesd's own,
+    /// shaped like AWS's skew message (no AWS answer for Kinesis is on record).
+    pub fn presigned_request_expired(date: &str, now: i64, expires: i64) -> Self {
+        KinesisError::InvalidSignature(format!(
+            "Signature expired: {date} is now earlier than {} ({} - {expires} sec.)",
+            super::amz_date(now - expires),
+            super::amz_date(now)
+        ))
+    }
+
+    /// `SignedHeaders` without `host`.
+    pub fn host_not_signed() -> Self {
+        KinesisError::InvalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned())
+    }
+
+    /// An algorithm other than `AWS4-HMAC-SHA256`. AWS's text ends with a space.
+    pub fn signature_algorithm_unsupported(algorithm: &str) -> Self {
+        KinesisError::IncompleteSignature(format!(
+            "Unsupported AWS 'algorithm': '{algorithm}' (only AWS4-HMAC-SHA256 for now). "
+        ))
+    }
+
+    /// A Credential that is not `keyid/date/region/service/aws4_request`.
+    pub fn credential_malformed(credential: &str) -> Self {
+        KinesisError::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
+        ))
+    }
+
+    /// A credential scope that names another region, service or terminator, or a date other
+    /// than the request's: one sentence per wrong part, in this order, each of the first three
+    /// followed by a space as AWS sends them. `date` is `(scope date, request date)`.
+    pub fn credential_scope_wrong(
+        region: Option<&str>,
+        service: Option<&str>,
+        terminator: Option<&str>,
+        date: Option<(&str, &str)>,
+    ) -> Self {
+        let mut message = String::new();
+        if let Some(region) = region {
+            message.push_str(&format!("Credential should be scoped to a valid region, not '{region}'. "));
+        }
+        if let Some(service) = service {
+            message.push_str(&format!("Credential should be scoped to correct service: '{service}'. "));
+        }
+        if let Some(terminator) = terminator {
+            message.push_str(&format!(
+                "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'. "
+            ));
+        }
+        if let Some((scope, request)) = date {
+            let day = request.get(..8).unwrap_or(request);
+            message.push_str(&format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope}' != '{day}', from '{request}'."
+            ));
+        }
+        KinesisError::InvalidSignature(message)
+    }
+
+    /// An access key id no configured credential has, or a session token that is not the
+    /// credential's.
+    pub fn security_token_invalid() -> Self {
+        KinesisError::UnrecognizedClient("The security token included in the request is invalid.".to_owned())
+    }
+
+    /// A signature that is not the one the credential's secret gives.
+    pub fn signature_mismatch() -> Self {
+        KinesisError::InvalidSignature(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret \
+             Access Key and signing method. Consult the service documentation for details."
+                .to_owned(),
+        )
+    }
+}
+
 /// Internal failures: AWS sends them bare (aws-behaviour.md §0.1), so their text is only logged.
 impl KinesisError {
     /// AWS's InternalFailure, for failures with nothing more to say (PutRecord with a version-3

@@ -8,6 +8,8 @@
 mod java_date;
 mod messages;
 
+pub use java_date::amz_date;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KinesisError {
     #[error("{0}")]
@@ -38,6 +40,9 @@ pub enum KinesisError {
     IncompleteSignature(String),
     #[error("{0}")]
     InvalidSignature(String),
+    /// An access key id or session token that no configured credential has.
+    #[error("{0}")]
+    UnrecognizedClient(String),
     #[error("{0}")]
     RequestEntityTooLarge(String),
     /// The KMS key a StartStreamEncryption names does not exist.
@@ -73,6 +78,7 @@ impl KinesisError {
             MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             IncompleteSignature(_) => "IncompleteSignatureException",
             InvalidSignature(_) => "InvalidSignatureException",
+            UnrecognizedClient(_) => "UnrecognizedClientException",
             RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             KmsNotFound(_) => "KMSNotFoundException",
             NotImplemented(_) => "NotImplementedException",
@@ -108,6 +114,7 @@ impl KinesisError {
             | MissingAuthenticationToken(m)
             | IncompleteSignature(m)
             | InvalidSignature(m)
+            | UnrecognizedClient(m)
             | RequestEntityTooLarge(m)
             | KmsNotFound(m)
             | NotImplemented(m)

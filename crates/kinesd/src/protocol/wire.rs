@@ -37,6 +37,12 @@ pub struct WireRequest<'a> {
     pub has_date: bool,
     /// The raw query string, which may carry presigned SigV4 parameters.
     pub query: Option<&'a str>,
+    /// What else a SigV4 signature covers: the method, the path as sent, the `Host` (or HTTP/2
+    /// `:authority`) and every header. Read only by the auth layer, which verifies signatures.
+    pub method: &'a str,
+    pub path: &'a str,
+    pub host: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
     pub body: Result<Bytes, BodyError>,
     pub peer: Peer,
 }

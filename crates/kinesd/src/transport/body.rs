@@ -22,7 +22,7 @@ use super::connection::Busy;
 use crate::protocol::reply::FrameStream;
 use crate::protocol::wire::BodyError;
 
-/// The longest a request body may take to arrive: a maximal 14.5 MiB body at 250 KB/s, and about
+/// The longest a request body may take to arrive by default (`TransportOptions::body_read_timeout`): a maximal 14.5 MiB body at 250 KB/s, and about
 /// what the SDKs wait for an answer before they give up themselves (boto3 and the Java SDK
 /// default to 60 s socket timeouts).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,10 +33,11 @@ pub async fn read(
     declared: Option<u64>,
     limit: usize,
     budget: &Arc<Semaphore>,
+    timeout: Duration,
 ) -> (Result<Bytes, BodyError>, Option<OwnedSemaphorePermit>) {
     let mut share: Option<OwnedSemaphorePermit> = None;
     let read = collect(body, declared, limit, budget, &mut share);
-    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+    match tokio::time::timeout(timeout, read).await {
         Ok(result) => (result, share),
         Err(_) => (Err(BodyError::Unreadable("the request body did not arrive in time".into())), share),
     }

@@ -40,8 +40,9 @@ pub const MAX_BODY_BYTES: usize = 14 * 1024 * 1024 + 512 * 1024;
 /// far more than the largest batches the benchmarks send concurrently) whatever clients do.
 pub const BODY_BYTES_IN_FLIGHT: usize = 512 * 1024 * 1024;
 
-/// How long an HTTP/1.1 client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an HTTP/1.1 client may take to send a request's headers, however it trickles them
+/// (the default of [`TransportOptions::header_read_timeout`]).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 pings on a connection silent this long; one unanswered for `HTTP2_PING_TIMEOUT` ends it.
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -66,6 +67,12 @@ pub struct TransportOptions {
     /// A TLS client that has not finished its handshake this long after connecting is dropped
     /// and gives its connection slot back.
     pub tls_handshake_timeout: Duration,
+    /// See [`HEADER_READ_TIMEOUT`]: the connection is closed when a request's headers have not
+    /// all arrived by then.
+    pub header_read_timeout: Duration,
+    /// See [`BODY_READ_TIMEOUT`]: a body not whole by then is answered as unreadable and its
+    /// share of the budget given back.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for TransportOptions {
@@ -76,6 +83,8 @@ impl Default for TransportOptions {
             body_bytes_in_flight: BODY_BYTES_IN_FLIGHT,
             idle_timeout: Duration::from_secs(60),
             tls_handshake_timeout: tls::TLS_HANDSHAKE_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         }
     }
 }
@@ -99,6 +108,7 @@ struct Shared<H> {
     connections: AtomicU64,
     idle_timeout: Duration,
     tls_handshake_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Serves one plain listener until `shutdown` begins, then lets in-flight requests finish
@@ -134,7 +144,7 @@ pub async fn serve_all<H: Handler>(
         .initial_connection_window_size(4 << 20)
         .keep_alive_interval(HTTP2_PING_INTERVAL)
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
     let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let shared = Arc::new(Shared {
         builder,
@@ -144,6 +154,7 @@ pub async fn serve_all<H: Handler>(
         connections: AtomicU64::new(0),
         idle_timeout: options.idle_timeout,
         tls_handshake_timeout: options.tls_handshake_timeout,
+        body_read_timeout: options.body_read_timeout,
     });
     accept_loop(shared.clone(), listeners, shutdown).await;
     // Every connection gives its slot back when it has finished.
@@ -239,9 +250,13 @@ where
 {
     let activity = Activity::new();
     let (handler, bodies, requests) = (shared.handler.clone(), shared.bodies.clone(), activity.clone());
+    let body_timeout = shared.body_read_timeout;
     let service = service_fn(move |req| {
         let (handler, bodies, busy) = (handler.clone(), bodies.clone(), requests.busy());
-        async move { Ok::<_, Infallible>(handle(&*handler, &bodies, peer, req).await.map(|b| b.held_by(busy))) }
+        async move {
+            let response = handle(&*handler, &bodies, body_timeout, peer, req).await;
+            Ok::<_, Infallible>(response.map(|b| b.held_by(busy)))
+        }
     });
     let conn = shared.builder.serve_connection(io, service);
     let idle_timeout = shared.idle_timeout;
@@ -285,6 +300,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn handle<H: Handler>(
     handler: &H,
     bodies: &Arc<Semaphore>,
+    body_timeout: Duration,
     peer: Peer,
     req: Request<Incoming>,
 ) -> Response<HttpBody> {
@@ -302,7 +318,7 @@ async fn handle<H: Handler>(
     let (body, _share) = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         (Err(BodyError::TooLarge(MAX_BODY_BYTES)), None)
     } else {
-        body::read(body, declared, MAX_BODY_BYTES, bodies).await
+        body::read(body, declared, MAX_BODY_BYTES, bodies, body_timeout).await
     };
     if admin {
         let request = AdminRequest { method: parts.method.as_str(), path: parts.uri.path(), body: &body, peer };
@@ -319,6 +335,10 @@ async fn handle<H: Handler>(
         authorization: header(&parts.headers, "authorization"),
         has_date: parts.headers.contains_key("x-amz-date") || parts.headers.contains_key("date"),
         query: parts.uri.query(),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        host: header(&parts.headers, "host").or_else(|| parts.uri.authority().map(|a| a.as_str())),
+        headers: &parts.headers,
         body,
         peer,
     };

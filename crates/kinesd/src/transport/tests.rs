@@ -59,6 +59,19 @@ impl Handler for Scripted {
                 self.held.fetch_sub(1, Ordering::SeqCst);
                 ReplyBody::Encoded(b"held".to_vec())
             }
+            // What became of the body: its length, or why it could not be read (as a 400).
+            "body" => match &request.body {
+                Ok(body) => ReplyBody::Encoded(format!("{{\"length\":{}}}", body.len()).into_bytes()),
+                Err(e) => {
+                    let text = format!("{e:?}").into_bytes();
+                    return WireResponse {
+                        status: 400,
+                        content_type: None,
+                        error_type: None,
+                        body: ReplyBody::Encoded(text),
+                    };
+                }
+            },
             _ => ReplyBody::Encoded(b"{\"ok\":true}".to_vec()),
         };
         envelope::success_response(crate::protocol::Codec::Json, body)
@@ -338,6 +351,97 @@ async fn a_stalled_upload_holds_only_what_it_sent() {
         .unwrap();
     assert_eq!(response.status(), 200);
     drop(stalled);
+}
+
+// ------------------------------------------------------------------------ slow and idle clients
+
+/// Sends `bytes` one at a time, `gap` apart, until they run out or the server closes the
+/// connection; returns when and whether the server closed it (and what it answered, if it did).
+async fn trickle(addr: SocketAddr, prefix: &[u8], bytes: &[u8], gap: Duration) -> (Instant, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(prefix).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    let answer = tokio::spawn(async move {
+        let mut answer = Vec::new();
+        let _ = read.read_to_end(&mut answer).await;
+        (Instant::now(), answer)
+    });
+    for &b in bytes {
+        if answer.is_finished() || write.write_all(&[b]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(gap).await;
+    }
+    tokio::time::timeout(LIMIT, answer).await.expect("the server closed the connection").unwrap()
+}
+
+/// A client that keeps being served while `slow` runs, each call answered well within `within`.
+async fn served_meanwhile(
+    addr: SocketAddr,
+    slow: impl Future<Output = (Instant, Vec<u8>)>,
+    within: Duration,
+) -> (Instant, Vec<u8>) {
+    let (mut send, _conn) = http1(addr).await;
+    let mut slow = std::pin::pin!(slow);
+    let mut calls = 0;
+    loop {
+        tokio::select! {
+            done = &mut slow => {
+                assert!(calls >= 3, "the other client was served only {calls} times");
+                return done;
+            }
+            () = tokio::time::sleep(Duration::from_millis(20)) => {
+                let started = Instant::now();
+                let response = tokio::time::timeout(within, send.send_request(post("a"))).await.expect("served promptly");
+                assert_eq!(response.unwrap().status(), 200);
+                calls += 1;
+                assert!(started.elapsed() < within);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn headers_trickled_a_byte_at_a_time_are_cut_off_after_the_header_timeout() {
+    let timeout = Duration::from_millis(400);
+    let options = TransportOptions { header_read_timeout: timeout, ..TransportOptions::default() };
+    let (addr, _t) = start(Arc::default(), options).await;
+    // Endless headers, one byte every 20 ms: each byte is progress, but the whole head never ends.
+    let endless: Vec<u8> =
+        b"POST / HTTP/1.1\r\nhost: localhost\r\n".iter().copied().chain(std::iter::repeat_n(b'x', 10_000)).collect();
+    let started = Instant::now();
+    let (closed, _) =
+        served_meanwhile(addr, trickle(addr, b"", &endless, Duration::from_millis(20)), Duration::from_millis(200))
+            .await;
+    assert_cut_off_on_time(closed - started, timeout);
+}
+
+/// Cut off no sooner than `timeout` (the client was still sending, or still connected), and not
+/// much later: the default timeouts are 30 s and 60 s, so a late cut would be seconds late.
+#[track_caller]
+fn assert_cut_off_on_time(took: Duration, timeout: Duration) {
+    assert!(took >= timeout, "cut off after {took:?}, before the {timeout:?} timeout");
+    assert!(took < timeout + Duration::from_secs(2), "cut off only after {took:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_is_cut_off_after_the_body_timeout() {
+    let timeout = Duration::from_millis(400);
+    let options = TransportOptions { body_read_timeout: timeout, ..TransportOptions::default() };
+    let (addr, _t) = start(Arc::default(), options).await;
+    // The headers promise 1,000 bytes; they come one every 20 ms (the body would take 20 s), or
+    // not at all.
+    let head = b"POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: body\r\ncontent-length: 1000\r\n\r\n";
+    for body in [&[b'x'; 1000][..], &[]] {
+        let started = Instant::now();
+        let slow = trickle(addr, head, body, Duration::from_millis(20));
+        let (closed, answer) = served_meanwhile(addr, slow, Duration::from_millis(200)).await;
+        assert_cut_off_on_time(closed - started, timeout);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("did not arrive in time"), "{answer}");
+    }
 }
 
 // ------------------------------------------------------------------------------------------ TLS

@@ -201,16 +201,34 @@ impl Drop for Server {
 /// SDK client against `endpoint`: static credentials, us-east-1, plain-HTTP hyper client,
 /// retries disabled, bounded timeouts.
 pub fn client_for(endpoint: &str) -> Client {
-    client_with(endpoint, aws_smithy_http_client::Builder::new().build_http())
+    client_signing_as(endpoint, REGION, test_credentials())
+}
+
+/// Like [`client_for`], signing with `credentials` for `region`.
+pub fn client_signing_as(endpoint: &str, region: &str, credentials: Credentials) -> Client {
+    build_client(endpoint, region, credentials, aws_smithy_http_client::Builder::new().build_http())
 }
 
 /// SDK client against `endpoint` over the given HTTP client, otherwise as [`client_for`].
 pub fn client_with(endpoint: &str, http: aws_smithy_runtime_api::client::http::SharedHttpClient) -> Client {
+    build_client(endpoint, REGION, test_credentials(), http)
+}
+
+fn test_credentials() -> Credentials {
+    Credentials::new("AKIDKINESDTEST", "kinesd-test-secret", None, None, "kinesd-tests")
+}
+
+fn build_client(
+    endpoint: &str,
+    region: &str,
+    credentials: Credentials,
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> Client {
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDKINESDTEST", "kinesd-test-secret", None, None, "kinesd-tests"))
+        .credentials_provider(credentials)
         .http_client(http)
         .retry_config(RetryConfig::disabled())
         .timeout_config(

@@ -15,3 +15,4 @@ mod http2;
 mod kcl;
 mod lifecycle;
 mod reshard;
+mod sigv4;
