@@ -40,13 +40,14 @@ async fn main() {
     let store: Arc<dyn Store> = Arc::new(DiskStore::open(&dir, DiskOptions::default()).unwrap());
     let config = EngineConfig { create_stream_ms: 0, shard_limit: streams * shards + 1000, ..EngineConfig::default() };
     let engine = Engine::open(config, store).await.unwrap();
-    let names: Vec<String> = (0..streams).map(|i| format!("fill-{i}")).collect();
-    let existing: Vec<String> = engine.all_streams().await.unwrap().iter().map(|s| s.name.clone()).collect();
+    let names: Vec<_> = (0..streams).map(|i| engine.default_key(&format!("fill-{i}"))).collect();
+    let account = &engine.config.account_id;
+    let existing: Vec<_> = engine.account_streams(account).await.unwrap().iter().map(|s| s.key()).collect();
     for name in &names {
         if !existing.contains(name) {
             engine
                 .create_stream(NewStream {
-                    name: name.clone(),
+                    key: name.clone(),
                     shard_count: Some(shards),
                     mode: StreamMode::Provisioned,
                     tags: Vec::new(),

@@ -1,41 +1,57 @@
-//! Pieces several operations share: naming the stream a request is about.
+//! Pieces several operations share: naming the stream a request is about (and authorizing the
+//! request on it, see `access`).
 
-use crate::engine::Engine;
-use crate::engine::catalog::{Stream, shard_id};
+use crate::api::{Context, access};
+use crate::engine::catalog::{Stream, StreamKey, shard_id};
 use crate::error::{KinesisError, Result};
 use crate::protocol::Timestamp;
 use crate::protocol::model;
 
-/// The stream a request names by `StreamName`, `StreamARN` or both (which must agree).
-pub fn stream_name(engine: &Engine, name: Option<&str>, arn: Option<&str>) -> Result<String> {
+/// The stream a request names by `StreamName` (in the caller's account), `StreamARN` (in the
+/// account the ARN names) or both (which must agree), once the caller is authorized to perform
+/// the request's action on it.
+pub async fn stream_key(ctx: &Context, name: Option<&str>, arn: Option<&str>) -> Result<StreamKey> {
+    let key = named_stream(ctx, name, arn)?;
+    access::stream(ctx, &key).await?;
+    Ok(key)
+}
+
+/// [`stream_key`] without the authorization.
+fn named_stream(ctx: &Context, name: Option<&str>, arn: Option<&str>) -> Result<StreamKey> {
     let from_arn = match arn {
-        Some(arn) => Some(stream_name_from_arn(engine, arn)?),
+        Some(arn) => Some(stream_key_from_arn(ctx, arn)?),
         None => None,
     };
     match (name, from_arn) {
-        (Some(name), Some(arn_name)) if name != arn_name => {
+        (Some(name), Some(key)) if name != key.name => {
             Err(KinesisError::stream_arn_mismatch(arn.unwrap_or_default(), name))
         }
-        (Some(name), _) => Ok(name.to_owned()),
-        (None, Some(arn_name)) => Ok(arn_name),
+        (_, Some(key)) => Ok(key),
+        (Some(name), None) => Ok(StreamKey::new(ctx.caller.account_id.clone(), name)),
         (None, None) => Err(KinesisError::stream_not_named()),
     }
 }
 
-/// `arn:aws:kinesis:<region>:<account>:stream/<name>`; a stream of another account or region is
-/// one this server does not have.
-fn stream_name_from_arn(engine: &Engine, arn: &str) -> Result<String> {
+/// `arn:aws:kinesis:<region>:<account>:stream/<name>`; a stream of another region is one this
+/// server does not have, and so is one of another account when no credentials are configured
+/// (there is then one account).
+fn stream_key_from_arn(ctx: &Context, arn: &str) -> Result<StreamKey> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let resource = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
     match (parts.as_slice(), resource) {
         ([_, _, "kinesis", region, account, _], Some(name)) if !name.is_empty() && !name.contains('/') => {
-            if *region != engine.config.region || *account != engine.config.account_id {
+            if !serves(ctx, region, account) {
                 return Err(KinesisError::stream_not_found(name, account));
             }
-            Ok(name.to_owned())
+            Ok(StreamKey::new(*account, name))
         }
         _ => Err(KinesisError::stream_arn_invalid(arn)),
     }
+}
+
+/// Whether an ARN's region and account can name a resource of this server for this caller.
+fn serves(ctx: &Context, region: &str, account: &str) -> bool {
+    region == ctx.engine.config.region && (ctx.caller.principal.is_some() || account == ctx.caller.account_id)
 }
 
 /// A shard as DescribeStream and ListShards show it.
@@ -90,10 +106,17 @@ pub fn after_shard(shard: &crate::engine::catalog::Shard, exclusive_start: &str)
     }
 }
 
-/// The stream a `ResourceARN` (TagResource, PutResourcePolicy, ...) names. Consumer ARNs
+/// The stream a `ResourceARN` (TagResource, PutResourcePolicy, ...) names, once the caller is
+/// authorized to perform the request's action on it. Consumer ARNs
 /// (`.../stream/<name>/consumer/<consumer>:<timestamp>`) name no resource yet: kinesd has no
 /// consumers, so they are not found.
-pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
+pub async fn resource_key(ctx: &Context, arn: &str) -> Result<StreamKey> {
+    let key = resource_stream(ctx, arn)?;
+    access::stream(ctx, &key).await?;
+    Ok(key)
+}
+
+fn resource_stream(ctx: &Context, arn: &str) -> Result<StreamKey> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let path = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
     let (region, account, path) = match (parts.as_slice(), path) {
@@ -106,14 +129,13 @@ pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
         Some((name, rest)) => (name, Some(rest)),
         None => (path, None),
     };
-    let foreign = region != engine.config.region || account != engine.config.account_id;
     if consumer.is_some() {
         return Err(KinesisError::consumer_not_found(arn, account));
     }
-    if foreign {
+    if !serves(ctx, region, account) {
         return Err(KinesisError::stream_not_found(name, account));
     }
-    Ok(name.to_owned())
+    Ok(StreamKey::new(account, name))
 }
 
 /// A stream's tags as a list of `{Key, Value}`, in key order.

@@ -11,6 +11,8 @@ use crate::shutdown::Shutdown;
 
 pub struct Context {
     pub engine: Arc<Engine>,
+    /// The operation requested: the action (`kinesis:<name>`) policies are evaluated for.
+    pub operation: crate::protocol::model::Operation,
     pub caller: Caller,
     pub codec: Codec,
     pub peer: Peer,

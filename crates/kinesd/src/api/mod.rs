@@ -3,6 +3,7 @@
 //! order of checks — written down once, there — so an operation never sees the wire format,
 //! the credentials or HTTP.
 
+pub mod access;
 pub mod admin;
 pub mod common;
 pub mod context;
@@ -84,6 +85,7 @@ impl Api {
         }
         let context = Context {
             engine: self.engine.clone(),
+            operation,
             caller,
             codec,
             peer,

@@ -7,16 +7,25 @@ use crate::error::{KinesisError, Result};
 
 const TOKEN_TTL_MS: u64 = 300_000;
 
-pub fn seal(engine: &Engine, stream_name: &str, stream_created_ms: u64, after: String) -> String {
-    PageToken { stream_name: stream_name.to_owned(), stream_created_ms, after, issued_ms: now_ms() }
-        .encode(engine.secret())
+/// A token continuing a listing of `account`'s resources (of stream `stream_name`, or "" for
+/// account-wide listings).
+pub fn seal(engine: &Engine, account: &str, stream_name: &str, stream_created_ms: u64, after: String) -> String {
+    PageToken {
+        account: account.to_owned(),
+        stream_name: stream_name.to_owned(),
+        stream_created_ms,
+        after,
+        issued_ms: now_ms(),
+    }
+    .encode(engine.secret())
 }
 
-/// Opens a token issued for `stream_name` ("" for account-wide listings).
-pub fn open(engine: &Engine, token: &str, stream_name: &str) -> Result<PageToken> {
+/// Opens a token issued for an account-wide listing (`stream_name` "") of `account`, or for a
+/// listing of stream `stream_name` in any account (the caller is then authorized on that stream).
+pub fn open(engine: &Engine, token: &str, account: &str, stream_name: &str) -> Result<PageToken> {
     let page = PageToken::decode(token, engine.secret())
         .ok()
-        .filter(|p| stream_name.is_empty() || p.stream_name == stream_name)
+        .filter(|p| if stream_name.is_empty() { p.account == account } else { p.stream_name == stream_name })
         .ok_or_else(|| KinesisError::next_token_invalid(token))?;
     let now = now_ms();
     if now.saturating_sub(page.issued_ms) > TOKEN_TTL_MS {

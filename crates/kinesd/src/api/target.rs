@@ -43,7 +43,7 @@ pub fn of(engine: &Engine, op: Operation, parsed: &Parsed) -> Target {
     if op == Operation::GetRecords
         && let Some((stream, shard)) = text("ShardIterator").and_then(|i| engine.iterator_target(i))
     {
-        target = Target { stream: Some(stream), shard: Some(shard) };
+        target = Target { stream: Some(stream.name), shard: Some(shard) };
     }
     target
 }

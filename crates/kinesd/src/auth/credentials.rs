@@ -55,12 +55,13 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// An IAM identity policy document as configured: checked to be a JSON object when loaded, kept
-/// as written. Evaluating it (Allow/Deny, Action, Resource, Condition) is the seam for the
-/// policy work of issue 13; today nothing evaluates it and a key with a policy may do everything.
+/// An IAM identity policy document as configured, parsed when the file loads (a document that
+/// is not a valid identity policy stops the load) and evaluated for every request of its key
+/// (`api::access`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPolicy {
     pub document: String,
+    pub policy: super::policy::Policy,
 }
 
 /// What a credentials file holds, as written.
@@ -108,7 +109,12 @@ impl Entry {
         let policy = match self.policy {
             None => None,
             Some(document) => match serde_json::from_str::<serde_json::Value>(&document) {
-                Ok(serde_json::Value::Object(_)) => Some(Arc::new(IdentityPolicy { document })),
+                Ok(serde_json::Value::Object(_)) => {
+                    match super::policy::Policy::parse(&document, super::policy::Kind::Identity) {
+                        Ok(policy) => Some(Arc::new(IdentityPolicy { document, policy })),
+                        Err(e) => return Err(format!("policy is not a valid identity policy: {e}")),
+                    }
+                }
                 Ok(_) => return Err("policy must be a JSON object (an IAM policy document)".into()),
                 Err(e) => return Err(format!("policy is not JSON: {e}")),
             },
@@ -236,7 +242,7 @@ secret_access_key = "secret-b"
 account_id = "222222222222"
 session_token = "token-b"
 user = "producer-1"
-policy = '{"Version": "2012-10-17", "Statement": []}'
+policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kinesis:Get*", "Resource": "*"}]}'
 "#;
 
     #[test]

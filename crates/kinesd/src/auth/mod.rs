@@ -4,12 +4,13 @@
 //! against them ([`sigv4`]) and the caller's account is its credential's; without, any
 //! well-formed signature is accepted and every caller acts in the configured account.
 //!
-//! Authorization — what a verified caller may do — is not decided here: the [`Caller`] carries
-//! its credential's user and identity policy ([`Principal`]) for the policy evaluation of
-//! issue 13 to use.
+//! Authorization — what a verified caller may do — is decided by the api layer (`api::access`)
+//! with [`policy`]: the [`Caller`] carries its credential's user and identity policy
+//! ([`Principal`]).
 
 pub mod canonical;
 pub mod credentials;
+pub mod policy;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub struct Caller {
 pub struct Principal {
     /// The IAM user name of the credential, if the file gives one.
     pub user: Option<String>,
-    /// The credential's identity policy, if the file gives one; not evaluated yet.
+    /// The credential's identity policy, if the file gives one; evaluated for every request.
     pub policy: Option<Arc<IdentityPolicy>>,
 }
 
@@ -65,6 +66,17 @@ pub enum Authenticator {
     AnySignature { account_id: String },
     /// Signatures verified against the keyring's credentials, for the server's region.
     Verifying { keyring: Arc<Keyring>, region: String },
+}
+
+impl Caller {
+    /// The caller's ARN as IAM names it in policies and messages: its user's, or the account
+    /// root's for a credential without a user (and for every caller without `--credentials`).
+    pub fn arn(&self) -> String {
+        match self.principal.as_ref().and_then(|p| p.user.as_deref()) {
+            Some(user) => format!("arn:aws:iam::{}:user/{user}", self.account_id),
+            None => format!("arn:aws:iam::{}:root", self.account_id),
+        }
+    }
 }
 
 impl Authenticator {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::StreamMode;
-use super::{ACCOUNT_KEY, Engine, now_ms};
+use super::{Engine, now_ms, settings_key};
 use crate::error::{KinesisError, Result};
 
 /// A commitment may not end sooner than this after it started.
@@ -107,28 +107,33 @@ pub struct Limits {
 }
 
 impl Engine {
-    pub fn account_commitment(&self) -> Commitment {
-        self.account.lock().commitment(now_ms())
+    fn account_settings(&self, account: &str) -> AccountSettings {
+        self.accounts.lock().get(account).cloned().unwrap_or_default()
     }
 
-    pub(super) fn commitment_enabled(&self, now: u64) -> bool {
-        self.account.lock().commitment(now).status != CommitmentStatus::Disabled
+    pub fn account_commitment(&self, account: &str) -> Commitment {
+        self.account_settings(account).commitment(now_ms())
+    }
+
+    pub(super) fn commitment_enabled(&self, account: &str, now: u64) -> bool {
+        self.account_settings(account).commitment(now).status != CommitmentStatus::Disabled
     }
 
     /// UpdateAccountSettings: persists the change before answering, and returns the result.
-    pub async fn update_commitment(&self, enabled: bool) -> Result<Commitment> {
+    pub async fn update_commitment(&self, account: &str, enabled: bool) -> Result<Commitment> {
         let _guard = self.control.lock().await;
         let now = now_ms();
-        let next = self.account.lock().updated(enabled, now);
+        let next = self.account_settings(account).updated(enabled, now);
         let value = serde_json::to_vec(&next).map_err(KinesisError::internal_failure_because)?;
-        self.catalog_write(ACCOUNT_KEY, Bytes::from(value)).await?;
+        self.catalog_write(&settings_key(account), Bytes::from(value)).await?;
         let commitment = next.commitment(now);
-        *self.account.lock() = next;
+        self.accounts.lock().insert(account.to_owned(), next);
         Ok(commitment)
     }
 
-    pub async fn limits(&self) -> Result<Limits> {
-        let streams = self.all_streams().await?;
+    /// DescribeLimits: the account's limits and what its streams use of them.
+    pub async fn limits(&self, account: &str) -> Result<Limits> {
+        let streams = self.account_streams(account).await?;
         Ok(Limits {
             shard_limit: self.config.shard_limit,
             open_shard_count: streams.iter().map(|s| s.counted_shards()).sum(),

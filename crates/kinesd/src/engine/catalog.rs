@@ -194,9 +194,33 @@ impl PartialEq for RoutingTable {
     }
 }
 
+/// Which stream a request means: its owning account and its name. Names are unique only
+/// within an account, so every stream-level engine call takes a key, never a bare name; the api
+/// builds it from the caller's account (a name) or from an ARN (which carries the account).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamKey {
+    pub account: String,
+    pub name: String,
+}
+
+impl StreamKey {
+    pub fn new(account: impl Into<String>, name: impl Into<String>) -> StreamKey {
+        StreamKey { account: account.into(), name: name.into() }
+    }
+
+    /// `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+    pub fn arn(&self, region: &str) -> String {
+        format!("arn:aws:kinesis:{region}:{}:stream/{}", self.account, self.name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stream {
     pub name: String,
+    /// The owning account. Catalogs written before accounts were kept apart lack it; their
+    /// streams belong to the configured account (`--account-id`), set when the catalog loads.
+    #[serde(default)]
+    pub account: String,
     pub created_ms: u64,
     pub status: StreamStatus,
     /// When the current CREATING/UPDATING/DELETING phase ends (0 when ACTIVE).
@@ -230,6 +254,10 @@ pub struct Stream {
 }
 
 impl Stream {
+    pub fn key(&self) -> StreamKey {
+        StreamKey::new(self.account.clone(), self.name.clone())
+    }
+
     /// The position in `shards` of the open shard whose hash range holds `key`.
     pub fn route_slot(&self, key: u128) -> Option<usize> {
         let table = self.routing.0.get_or_init(|| {

@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
 const MAX_CREATING_OR_DELETING: usize = 5;
 
 pub struct NewStream {
-    pub name: String,
+    pub key: super::catalog::StreamKey,
     pub shard_count: Option<u32>,
     pub mode: StreamMode,
     pub tags: Vec<(String, String)>,
@@ -26,9 +26,9 @@ pub struct NewStream {
 
 impl NewStream {
     /// A provisioned stream of `shards` shards with every setting at its default.
-    pub fn provisioned(name: &str, shards: u32) -> NewStream {
+    pub fn provisioned(key: &super::catalog::StreamKey, shards: u32) -> NewStream {
         NewStream {
-            name: name.to_owned(),
+            key: key.clone(),
             shard_count: Some(shards),
             mode: StreamMode::Provisioned,
             tags: Vec::new(),
@@ -43,22 +43,20 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
-        let account = &self.config.account_id;
+        let account = &req.key.account;
         let (existing, busy, open_shards) = {
-            let streams = self.streams.read();
-            let busy = streams
-                .values()
-                .filter(|s| matches!(s.status, StreamStatus::Creating | StreamStatus::Deleting))
-                .count();
+            let streams = self.streams_of(account);
+            let busy =
+                streams.iter().filter(|s| matches!(s.status, StreamStatus::Creating | StreamStatus::Deleting)).count();
             let open: usize =
-                streams.values().filter(|s| s.mode == StreamMode::Provisioned).map(|s| s.open_shard_count()).sum();
-            (streams.contains_key(&req.name), busy, open)
+                streams.iter().filter(|s| s.mode == StreamMode::Provisioned).map(|s| s.open_shard_count()).sum();
+            (self.streams.read().contains_key(&req.key), busy, open)
         };
         if existing {
-            return Err(KinesisError::stream_already_exists(&req.name, account));
+            return Err(KinesisError::stream_already_exists(&req.key.name, account));
         }
-        self.check_creation_tags(&req.name, &req.tags)?;
-        if req.warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
+        self.check_creation_tags(&req.key, &req.tags)?;
+        if req.warm_throughput_mibps.is_some() && !self.commitment_enabled(account, now) {
             return Err(KinesisError::warm_throughput_needs_commitment());
         }
         let shard_count = match (req.mode, req.shard_count) {
@@ -71,10 +69,10 @@ impl Engine {
         if req.mode == StreamMode::Provisioned {
             let limit = self.config.shard_limit as usize;
             if open_shards + shard_count as usize > limit {
-                return Err(self.shard_limit_exceeded(open_shards, shard_count as usize));
+                return Err(self.shard_limit_exceeded(account, open_shards, shard_count as usize));
             }
         } else {
-            self.check_on_demand_limit()?;
+            self.check_on_demand_limit(account)?;
         }
         if busy >= MAX_CREATING_OR_DELETING {
             // Terraform retries CreateStream on this message's "simultaneously be in CREATING or
@@ -102,7 +100,8 @@ impl Engine {
         }
         let (status, until) = phase(StreamStatus::Creating, now, self.config.create_stream_ms);
         self.save(Stream {
-            name: req.name,
+            name: req.key.name,
+            account: req.key.account,
             created_ms: created,
             status,
             status_until_ms: until,
@@ -127,11 +126,11 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+    pub async fn delete_stream(&self, key: &super::catalog::StreamKey) -> Result<()> {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
-        let stream = self.current(name)?;
+        let stream = self.current(key)?;
         match stream.status {
             StreamStatus::Deleting => return Ok(()),
             StreamStatus::Updating => return Err(self.not_active(&stream)),
@@ -157,11 +156,11 @@ fn phase(status: StreamStatus, now: u64, delay_ms: u64) -> (StreamStatus, u64) {
 
 impl Engine {
     /// AWS's LimitExceededException for one on-demand stream more than the account may have.
-    pub(super) fn check_on_demand_limit(&self) -> Result<()> {
-        let on_demand = self.streams.read().values().filter(|s| s.mode == StreamMode::OnDemand).count();
+    pub(super) fn check_on_demand_limit(&self, account: &str) -> Result<()> {
+        let on_demand = self.streams_of(account).iter().filter(|s| s.mode == StreamMode::OnDemand).count();
         if on_demand >= self.config.on_demand_stream_limit as usize {
             return Err(KinesisError::on_demand_stream_limit_exceeded(
-                &self.config.account_id,
+                account,
                 &self.config.region,
                 on_demand,
                 self.config.on_demand_stream_limit,

@@ -31,14 +31,21 @@ use parking_lot::RwLock;
 
 use crate::error::{KinesisError, Result};
 use crate::store::{Expect, Revision, Store, StoreError};
-use catalog::{Stream, StreamStatus};
+use catalog::{Stream, StreamKey, StreamStatus};
 use token::TokenSecret;
 
 /// The catalog key of the secret that authenticates iterators and page tokens.
 const SECRET_KEY: &str = "secret/tokens";
-/// The catalog key of the account-level settings (UpdateAccountSettings).
-const ACCOUNT_KEY: &str = "account/settings";
-/// Catalog keys of streams are `stream/<name>`.
+/// The catalog key of the account-level settings (UpdateAccountSettings) as kinesd wrote it
+/// before accounts were kept apart: it belongs to the configured account and is moved to
+/// `account/<account>/settings` when the catalog loads.
+const LEGACY_ACCOUNT_KEY: &str = "account/settings";
+/// Catalog keys of account settings are `account/<account>/settings`.
+const ACCOUNT_PREFIX: &str = "account/";
+const ACCOUNT_SUFFIX: &str = "/settings";
+/// Catalog keys of streams are `stream/<account>/<name>` (names cannot hold a `/`). A key
+/// `stream/<name>` is a stream written before accounts were kept apart; it is moved under its
+/// account when the catalog loads.
 const STREAM_PREFIX: &str = "stream/";
 /// How long the ticker waits before retrying a transition that failed (a store error).
 const RETRY_MS: u64 = 1_000;
@@ -83,7 +90,9 @@ pub struct Engine {
     /// AWS's quotas, when they are enforced.
     pub limits: Option<limits::Limits>,
     store: Arc<dyn Store>,
-    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    /// Every account's streams, ordered by account then name (so one account's streams are a
+    /// contiguous range, listed in name order).
+    streams: RwLock<BTreeMap<StreamKey, Arc<Stream>>>,
     secret: TokenSecret,
     /// Serialises control-plane changes so that each is persisted before the next begins.
     control: tokio::sync::Mutex<()>,
@@ -98,7 +107,8 @@ pub struct Engine {
     /// deadline it sleeps for.
     rescheduled: Arc<tokio::sync::Notify>,
     iterator_nonce: std::sync::atomic::AtomicU32,
-    account: parking_lot::Mutex<account::AccountSettings>,
+    /// Each account's settings; an account absent here has the defaults.
+    accounts: parking_lot::Mutex<std::collections::HashMap<String, account::AccountSettings>>,
     /// Closed shards whose records the retention task has already dropped entirely.
     fully_trimmed: parking_lot::Mutex<std::collections::HashSet<crate::store::LogId>>,
     /// The revision of every catalog entry as this engine last loaded or wrote it: each write
@@ -123,27 +133,49 @@ impl Engine {
     /// Loads the catalog from `store` (creating the token secret on first start).
     pub async fn open(config: EngineConfig, store: Arc<dyn Store>) -> Result<Arc<Engine>> {
         let mut secret = None;
-        let mut account = account::AccountSettings::default();
+        let mut accounts = std::collections::HashMap::new();
         let mut streams = BTreeMap::new();
         let mut revisions = std::collections::HashMap::new();
+        let mut legacy = Vec::new();
         for (key, value, revision) in store.catalog_load().await? {
             revisions.insert(key.clone(), revision);
-            if key == ACCOUNT_KEY {
-                account = serde_json::from_slice(&value)
+            if let Some(account) = account_of_settings_key(&key) {
+                let settings: account::AccountSettings = serde_json::from_slice(&value)
                     .map_err(|e| KinesisError::internal_failure_because(format!("corrupt account settings: {e}")))?;
+                let account = account.unwrap_or(&config.account_id).to_owned();
+                if key == LEGACY_ACCOUNT_KEY {
+                    legacy.push((key.clone(), settings_key(&account), value.clone()));
+                }
+                // An entry already moved wins over a legacy one left by an interrupted move.
+                if key != LEGACY_ACCOUNT_KEY || !accounts.contains_key(&account) {
+                    accounts.insert(account, settings);
+                }
             } else if key == SECRET_KEY {
                 let bytes: [u8; 32] = value
                     .as_ref()
                     .try_into()
                     .map_err(|_| KinesisError::internal_failure_because("corrupt token secret"))?;
                 secret = Some(TokenSecret::from_bytes(bytes));
-            } else if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
-                let stream: Stream = serde_json::from_slice(&value).map_err(|e| {
-                    KinesisError::internal_failure_because(format!("corrupt catalog entry {name}: {e}"))
+            } else if let Some(path) = key.strip_prefix(STREAM_PREFIX) {
+                let mut stream: Stream = serde_json::from_slice(&value).map_err(|e| {
+                    KinesisError::internal_failure_because(format!("corrupt catalog entry {path}: {e}"))
                 })?;
-                streams.insert(name.to_owned(), Arc::new(stream));
+                if stream.account.is_empty() {
+                    stream.account = config.account_id.clone();
+                }
+                let key_of_stream = stream_catalog_key(&stream.key());
+                if key != key_of_stream {
+                    // Written before accounts were kept apart: move it under its account.
+                    let value = serde_json::to_vec(&stream).map_err(KinesisError::internal_failure_because)?;
+                    legacy.push((key.clone(), key_of_stream, Bytes::from(value)));
+                    if streams.contains_key(&stream.key()) {
+                        continue;
+                    }
+                }
+                streams.insert(stream.key(), Arc::new(stream));
             }
         }
+        migrate_legacy_entries(store.as_ref(), &mut revisions, legacy).await?;
         let secret = match secret {
             Some(s) => s,
             None => {
@@ -175,7 +207,7 @@ impl Engine {
             retention_due_ms: AtomicU64::new(0),
             rescheduled: Arc::new(tokio::sync::Notify::new()),
             iterator_nonce: std::sync::atomic::AtomicU32::new(rand::random()),
-            account: parking_lot::Mutex::new(account),
+            accounts: parking_lot::Mutex::new(accounts),
             fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
             revisions: parking_lot::Mutex::new(revisions),
         });
@@ -191,41 +223,53 @@ impl Engine {
         &self.secret
     }
 
+    /// The key of stream `name` in the configured account (`--account-id`): the only account
+    /// there is without `--credentials`.
+    pub fn default_key(&self, name: &str) -> StreamKey {
+        StreamKey::new(self.config.account_id.clone(), name)
+    }
+
     /// A snapshot of one stream, after applying any transition that is due.
-    pub async fn stream(&self, name: &str) -> Result<Arc<Stream>> {
+    pub async fn stream(&self, key: &StreamKey) -> Result<Arc<Stream>> {
         self.advance().await?;
-        self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))
+        self.streams.read().get(key).cloned().ok_or_else(|| self.not_found(key))
     }
 
-    /// Snapshots of all streams, in name order.
-    pub async fn all_streams(&self) -> Result<Vec<Arc<Stream>>> {
+    /// Snapshots of one account's streams, in name order.
+    pub async fn account_streams(&self, account: &str) -> Result<Vec<Arc<Stream>>> {
         self.advance().await?;
-        Ok(self.streams.read().values().cloned().collect())
+        Ok(self.streams_of(account))
     }
 
-    pub fn not_found(&self, name: &str) -> KinesisError {
-        KinesisError::stream_not_found(name, &self.config.account_id)
+    /// One account's streams in the catalog as it is (no transition applied), in name order.
+    fn streams_of(&self, account: &str) -> Vec<Arc<Stream>> {
+        let from = StreamKey::new(account, "");
+        self.streams.read().range(from..).take_while(|(k, _)| k.account == account).map(|(_, s)| s.clone()).collect()
     }
 
-    pub fn stream_arn(&self, name: &str) -> String {
-        format!("arn:aws:kinesis:{}:{}:stream/{name}", self.config.region, self.config.account_id)
+    pub fn not_found(&self, key: &StreamKey) -> KinesisError {
+        KinesisError::stream_not_found(&key.name, &key.account)
+    }
+
+    pub fn stream_arn(&self, key: &StreamKey) -> String {
+        key.arn(&self.config.region)
     }
 
     /// Persists `stream` and publishes it to readers.
     async fn save(&self, stream: Stream) -> Result<Arc<Stream>> {
         let value = serde_json::to_vec(&stream).map_err(KinesisError::internal_failure_because)?;
-        self.catalog_write(&format!("{STREAM_PREFIX}{}", stream.name), Bytes::from(value)).await?;
+        self.catalog_write(&stream_catalog_key(&stream.key()), Bytes::from(value)).await?;
         if stream.status_until_ms != 0 {
             self.schedule_transition(stream.status_until_ms);
         }
         let stream = Arc::new(stream);
-        self.streams.write().insert(stream.name.clone(), stream.clone());
+        self.streams.write().insert(stream.key(), stream.clone());
         Ok(stream)
     }
 
     async fn remove(&self, stream: &Stream) -> Result<()> {
-        self.catalog_remove(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
-        self.streams.write().remove(&stream.name);
+        self.catalog_remove(&stream_catalog_key(&stream.key())).await?;
+        self.streams.write().remove(&stream.key());
         if let Some(limits) = &self.limits {
             limits.forget_stream(stream.created_ms, &stream.name);
         }
@@ -295,64 +339,65 @@ impl Engine {
             Some((_, revision)) => self.revisions.lock().insert(key.to_owned(), *revision),
             None => self.revisions.lock().remove(key),
         };
-        if let Some(name) = key.strip_prefix(STREAM_PREFIX) {
+        if let Some(stream_key) = parse_stream_catalog_key(key) {
             match stored {
                 Some((value, _)) => {
                     let mut stream: Stream = serde_json::from_slice(&value).map_err(corrupt)?;
+                    stream.account = stream_key.account.clone();
                     let mut streams = self.streams.write();
                     // Snapshots of one incarnation share its write gate (see `WriteGate`).
-                    if let Some(old) = streams.get(name).filter(|old| old.created_ms == stream.created_ms) {
+                    if let Some(old) = streams.get(&stream_key).filter(|old| old.created_ms == stream.created_ms) {
                         stream.gate = old.gate.clone();
                     }
                     if stream.status_until_ms != 0 {
                         self.schedule_transition(stream.status_until_ms);
                     }
-                    streams.insert(name.to_owned(), Arc::new(stream));
+                    streams.insert(stream_key, Arc::new(stream));
                 }
                 None => {
-                    self.streams.write().remove(name);
+                    self.streams.write().remove(&stream_key);
                 }
             }
-        } else if key == ACCOUNT_KEY {
+        } else if let Some(Some(account)) = account_of_settings_key(key) {
             let settings = match stored {
                 Some((value, _)) => serde_json::from_slice(&value).map_err(corrupt)?,
                 None => account::AccountSettings::default(),
             };
-            *self.account.lock() = settings;
+            self.accounts.lock().insert(account.to_owned(), settings);
         }
         Ok(())
     }
 
     /// The stream as the control plane sees it; call with `control` held.
-    fn current(&self, name: &str) -> Result<Arc<Stream>> {
-        self.streams.read().get(name).cloned().ok_or_else(|| self.not_found(name))
+    fn current(&self, key: &StreamKey) -> Result<Arc<Stream>> {
+        self.streams.read().get(key).cloned().ok_or_else(|| self.not_found(key))
     }
 
     /// Applies `change` to a copy of the stream and persists the result, all under the
     /// control lock after any due transition. Returns the saved stream and `change`'s value.
     async fn modify<R>(
         &self,
-        name: &str,
+        key: &StreamKey,
         change: impl FnOnce(&mut Stream, u64) -> Result<R>,
     ) -> Result<(Arc<Stream>, R)> {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
-        let current = self.current(name)?;
+        let current = self.current(key)?;
         let mut next = (*current).clone();
         let value = change(&mut next, now)?;
         let saved = if next == *current { current } else { self.save(next).await? };
         // A zero update delay ends UPDATING at once, before the caller answers.
         if saved.status == StreamStatus::Updating && saved.status_until_ms <= now {
             self.advance_locked(now).await?;
-            return Ok((self.current(name)?, value));
+            return Ok((self.current(key)?, value));
         }
         Ok((saved, value))
     }
 
     /// AWS's answer to a change of a stream that is not ACTIVE.
     pub fn not_active(&self, stream: &Stream) -> KinesisError {
-        KinesisError::stream_not_active(&stream.name, &self.config.account_id, stream.status.as_str())
+        KinesisError::stream_not_active(&stream.name, &stream.account, stream.status.as_str())
     }
 
     /// Settings (tags, retention, metrics, policies) may change while a stream is ACTIVE or
@@ -375,20 +420,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Open shards of provisioned streams across the account, for the shard limit.
-    fn account_open_shards(&self) -> usize {
-        self.streams.read().values().map(|s| s.counted_shards()).sum()
+    /// Open shards of provisioned streams across the account, for its shard limit.
+    fn account_open_shards(&self, account: &str) -> usize {
+        self.streams_of(account).iter().map(|s| s.counted_shards()).sum()
     }
 
     /// AWS's LimitExceededException for a request that would pass the account's shard limit.
-    fn shard_limit_exceeded(&self, current: usize, additional: usize) -> KinesisError {
-        KinesisError::shard_limit_exceeded(
-            &self.config.account_id,
-            &self.config.region,
-            current,
-            self.config.shard_limit,
-            additional,
-        )
+    fn shard_limit_exceeded(&self, account: &str, current: usize, additional: usize) -> KinesisError {
+        KinesisError::shard_limit_exceeded(account, &self.config.region, current, self.config.shard_limit, additional)
     }
 
     /// A new, empty shard log. The store picks its id, one never used before (see
@@ -491,17 +530,71 @@ impl Engine {
     }
 }
 
+/// Stream `name` in the default configuration's account, for tests.
+#[cfg(test)]
+pub(crate) fn test_key(name: &str) -> StreamKey {
+    StreamKey::new(EngineConfig::default().account_id, name)
+}
+
+/// The catalog key of a stream.
+fn stream_catalog_key(key: &StreamKey) -> String {
+    format!("{STREAM_PREFIX}{}/{}", key.account, key.name)
+}
+
+/// The stream a catalog key `stream/<account>/<name>` names.
+fn parse_stream_catalog_key(key: &str) -> Option<StreamKey> {
+    let (account, name) = key.strip_prefix(STREAM_PREFIX)?.split_once('/')?;
+    Some(StreamKey::new(account, name))
+}
+
+/// The catalog key of an account's settings.
+fn settings_key(account: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{account}{ACCOUNT_SUFFIX}")
+}
+
+/// Whether `key` holds account settings, and whose: `Some(None)` for the legacy key (the
+/// configured account's), `Some(Some(account))` for `account/<account>/settings`.
+fn account_of_settings_key(key: &str) -> Option<Option<&str>> {
+    if key == LEGACY_ACCOUNT_KEY {
+        return Some(None);
+    }
+    let account = key.strip_prefix(ACCOUNT_PREFIX)?.strip_suffix(ACCOUNT_SUFFIX)?;
+    (!account.is_empty() && !account.contains('/')).then_some(Some(account))
+}
+
+/// Moves catalog entries written before accounts were kept apart to their account's keys: the
+/// new entry is written first, then the old one deleted, so an interruption leaves both (the
+/// next start finishes the move, the new entry winning) and never neither.
+async fn migrate_legacy_entries(
+    store: &dyn Store,
+    revisions: &mut std::collections::HashMap<String, Revision>,
+    moves: Vec<(String, String, Bytes)>,
+) -> Result<()> {
+    for (old, new, value) in moves {
+        if !revisions.contains_key(&new) {
+            let revision = store.catalog_put(&new, value, Expect::Absent).await?;
+            revisions.insert(new.clone(), revision);
+        }
+        if let Some(revision) = revisions.remove(&old) {
+            store.catalog_delete(&old, revision).await?;
+        }
+        tracing::info!(from = %old, to = %new, "catalog entry moved under its account");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
     use crate::engine::lifecycle::NewStream;
+    use crate::engine::test_key as k;
     use crate::store::memory::MemoryStore;
 
     /// Changes stream `name` in the store behind the engine's back, as another node would.
     async fn change_behind_its_back(store: &MemoryStore, name: &str, change: impl FnOnce(&mut Stream)) {
-        let key = format!("{STREAM_PREFIX}{name}");
+        let key = stream_catalog_key(&k(name));
         let (value, revision) = store.catalog_get(&key).await.unwrap().unwrap();
         let mut stream: Stream = serde_json::from_slice(&value).unwrap();
         change(&mut stream);
@@ -518,28 +611,109 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, ..EngineConfig::default() };
         let engine = Engine::open(config, store.clone()).await.unwrap();
-        let new = NewStream::provisioned("s", 1);
+        let new = NewStream::provisioned(&k("s"), 1);
         engine.create_stream(new).await.unwrap();
-        let gate = engine.stream("s").await.unwrap().gate.0.clone();
+        let gate = engine.stream(&k("s")).await.unwrap().gate.0.clone();
 
         change_behind_its_back(&store, "s", |s| s.tags.push(tag("by", "other"))).await;
-        let refused = engine.add_tags("s", vec![tag("mine", "1")]).await;
+        let refused = engine.add_tags(&k("s"), vec![tag("mine", "1")]).await;
         assert!(matches!(refused, Err(KinesisError::InternalFailure(_))), "{refused:?}");
         // The entry was reloaded: the retry lands on top of the other writer's change.
-        engine.add_tags("s", vec![tag("mine", "1")]).await.unwrap();
-        let stream = engine.stream("s").await.unwrap();
+        engine.add_tags(&k("s"), vec![tag("mine", "1")]).await.unwrap();
+        let stream = engine.stream(&k("s")).await.unwrap();
         assert_eq!(stream.tags, [tag("by", "other"), tag("mine", "1")]);
         assert!(Arc::ptr_eq(&stream.gate.0, &gate), "a reloaded snapshot of the same stream shares its write gate");
-        let (stored, _) = store.catalog_get("stream/s").await.unwrap().unwrap();
+        let (stored, _) = store.catalog_get(&stream_catalog_key(&k("s"))).await.unwrap().unwrap();
         assert_eq!(serde_json::from_slice::<Stream>(&stored).unwrap().tags, stream.tags);
 
         // Deletes are conditional too.
         change_behind_its_back(&store, "s", |s| s.tags.clear()).await;
-        assert!(matches!(engine.delete_stream("s").await, Err(KinesisError::InternalFailure(_))));
-        assert!(engine.stream("s").await.unwrap().tags.is_empty(), "reloaded");
-        engine.delete_stream("s").await.unwrap();
-        assert!(store.catalog_get("stream/s").await.unwrap().is_none());
-        assert!(engine.stream("s").await.is_err());
+        assert!(matches!(engine.delete_stream(&k("s")).await, Err(KinesisError::InternalFailure(_))));
+        assert!(engine.stream(&k("s")).await.unwrap().tags.is_empty(), "reloaded");
+        engine.delete_stream(&k("s")).await.unwrap();
+        assert!(store.catalog_get(&stream_catalog_key(&k("s"))).await.unwrap().is_none());
+        assert!(engine.stream(&k("s")).await.is_err());
+    }
+
+    /// The same name in two accounts is two streams: each account sees, changes and counts
+    /// only its own, errors name the account asked about, and a restart keeps them apart.
+    #[tokio::test]
+    async fn accounts_are_kept_apart_and_stay_apart_across_a_restart() {
+        let store = Arc::new(MemoryStore::new());
+        let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, ..EngineConfig::default() };
+        let engine = Engine::open(config.clone(), store.clone()).await.unwrap();
+        let (a, b) = (StreamKey::new("111111111111", "s"), StreamKey::new("222222222222", "s"));
+        engine.create_stream(NewStream::provisioned(&a, 2)).await.unwrap();
+        assert!(
+            matches!(engine.stream(&b).await, Err(KinesisError::ResourceNotFound(m)) if m == "Stream s under account 222222222222 not found.")
+        );
+        engine.create_stream(NewStream::provisioned(&b, 3)).await.unwrap();
+        engine.add_tags(&b, vec![tag("owner", "b")]).await.unwrap();
+        assert!(engine.stream(&a).await.unwrap().tags.is_empty());
+        assert_eq!(engine.account_streams("111111111111").await.unwrap().len(), 1);
+        assert_eq!(engine.limits("222222222222").await.unwrap().open_shard_count, 3);
+        assert_eq!(engine.limits("111111111111").await.unwrap().open_shard_count, 2);
+        assert_eq!(engine.limits("333333333333").await.unwrap().open_shard_count, 0);
+        engine.update_commitment("111111111111", true).await.unwrap();
+        assert_eq!(engine.account_commitment("222222222222").status, account::CommitmentStatus::Disabled);
+        let it = engine.get_shard_iterator(&a, "0", records::IteratorStart::TrimHorizon).await.unwrap();
+        assert_eq!(engine.iterator_target(&it), Some((a.clone(), 0)));
+        assert_eq!(engine.stream_arn(&b), "arn:aws:kinesis:us-east-1:222222222222:stream/s");
+        drop(engine);
+
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        assert_eq!(engine.stream(&a).await.unwrap().open_shard_count(), 2);
+        assert_eq!(engine.stream(&b).await.unwrap().tags, [tag("owner", "b")]);
+        assert_eq!(engine.account_commitment("111111111111").status, account::CommitmentStatus::Enabled);
+        assert_eq!(engine.account_commitment("222222222222").status, account::CommitmentStatus::Disabled);
+        engine.delete_stream(&a).await.unwrap();
+        assert!(engine.stream(&a).await.is_err());
+        assert!(engine.stream(&b).await.is_ok());
+    }
+
+    /// A catalog written before accounts were kept apart (`stream/<name>`, `account/settings`,
+    /// streams without an account) opens with everything in the configured account, and is moved
+    /// to the new keys; a move interrupted half-way (both keys present) finishes, the new one
+    /// winning.
+    #[tokio::test]
+    async fn a_catalog_written_before_accounts_opens_in_the_configured_account() {
+        let store = Arc::new(MemoryStore::new());
+        let config = EngineConfig { create_stream_ms: 0, account_id: "123456789012".into(), ..EngineConfig::default() };
+        let key = StreamKey::new("123456789012", "old");
+        {
+            let engine = Engine::open(config.clone(), store.clone()).await.unwrap();
+            engine.create_stream(NewStream::provisioned(&key, 1)).await.unwrap();
+            engine.add_tags(&key, vec![tag("v", "new")]).await.unwrap();
+            engine.update_commitment("123456789012", true).await.unwrap();
+        }
+        // Rewrite the entries as the previous release wrote them.
+        let (value, revision) = store.catalog_get(&stream_catalog_key(&key)).await.unwrap().unwrap();
+        let mut legacy: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        legacy.as_object_mut().unwrap().remove("account");
+        legacy["tags"] = serde_json::json!([["v", "legacy"]]);
+        let legacy = Bytes::from(serde_json::to_vec(&legacy).unwrap());
+        store.catalog_put("stream/old", legacy.clone(), Expect::Absent).await.unwrap();
+        store.catalog_delete(&stream_catalog_key(&key), revision).await.unwrap();
+        let (settings, revision) = store.catalog_get(&settings_key("123456789012")).await.unwrap().unwrap();
+        store.catalog_put(LEGACY_ACCOUNT_KEY, settings, Expect::Absent).await.unwrap();
+        store.catalog_delete(&settings_key("123456789012"), revision).await.unwrap();
+
+        let engine = Engine::open(config.clone(), store.clone()).await.unwrap();
+        let stream = engine.stream(&key).await.unwrap();
+        assert_eq!((stream.account.as_str(), stream.open_shard_count()), ("123456789012", 1));
+        assert_eq!(stream.tags, [tag("v", "legacy")]);
+        assert_eq!(engine.account_commitment("123456789012").status, account::CommitmentStatus::Enabled);
+        assert!(store.catalog_get("stream/old").await.unwrap().is_none(), "moved");
+        assert!(store.catalog_get(LEGACY_ACCOUNT_KEY).await.unwrap().is_none(), "moved");
+        engine.add_tags(&key, vec![tag("after", "move")]).await.unwrap();
+        drop(engine);
+
+        // An interrupted move: the legacy entry is back beside the moved one, which wins.
+        store.catalog_put("stream/old", legacy, Expect::Absent).await.unwrap();
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        assert_eq!(engine.stream(&key).await.unwrap().tags, [tag("v", "legacy"), tag("after", "move")]);
+        assert!(store.catalog_get("stream/old").await.unwrap().is_none());
+        assert_eq!(engine.account_streams("123456789012").await.unwrap().len(), 1);
     }
 
     /// The ticker applies a transition when it is due, with no request to trigger it: a deleted
@@ -556,12 +730,12 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let engine = Engine::open(config, store.clone()).await.unwrap();
         let ticker = engine.spawn_ticker();
-        engine.create_stream(NewStream::provisioned("s", 2)).await.unwrap();
+        engine.create_stream(NewStream::provisioned(&k("s"), 2)).await.unwrap();
         assert_eq!(store.logs().await.unwrap().len(), 2);
         // Let the ticker go to sleep until the (hour-long) retention deadline.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let deleted = Instant::now();
-        engine.delete_stream("s").await.unwrap();
+        engine.delete_stream(&k("s")).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while !store.logs().await.unwrap().is_empty() {
             assert!(Instant::now() < deadline, "the deleted stream's logs are still there after 5 s");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::catalog::{Shard, Stream, StreamMode, StreamStatus};
+use super::catalog::{Shard, Stream, StreamKey, StreamMode, StreamStatus};
 use super::claim::{Claim, Version};
 use super::hash::{HashKey, HashKeyRange};
 use super::limits::WriteScope;
@@ -65,7 +65,7 @@ pub struct RecordsPage {
 
 impl Engine {
     /// The stream, if it accepts data-plane calls; a CREATING stream does not exist yet for them.
-    async fn data_stream(&self, name: &str) -> Result<Arc<Stream>> {
+    async fn data_stream(&self, name: &StreamKey) -> Result<Arc<Stream>> {
         let stream = self.stream(name).await?;
         if stream.status == StreamStatus::Creating {
             return Err(self.not_found(name));
@@ -75,7 +75,11 @@ impl Engine {
 
     /// Appends records, each to the open shard its hash key routes to. Records bound for one
     /// shard keep their request order; different shards are appended concurrently.
-    pub async fn put_records(&self, name: &str, entries: Vec<PutEntry>) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
+    pub async fn put_records(
+        &self,
+        name: &StreamKey,
+        entries: Vec<PutEntry>,
+    ) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
         self.put_records_with(name, entries, &|_| None).await
     }
 
@@ -85,7 +89,7 @@ impl Engine {
     /// refused record is never written.
     pub async fn put_records_with(
         &self,
-        name: &str,
+        name: &StreamKey,
         entries: Vec<PutEntry>,
         fault: &(dyn Fn(u32) -> Option<RecordFault> + Sync),
     ) -> Result<(Arc<Stream>, Vec<PutOutcome>)> {
@@ -194,29 +198,29 @@ impl Engine {
             }
             RecordFault::Throttled => PutOutcome::Failed {
                 code: "ProvisionedThroughputExceededException",
-                message: KinesisError::shard_rate_exceeded(&shard.id(), &stream.name, &self.config.account_id)
+                message: KinesisError::shard_rate_exceeded(&shard.id(), &stream.name, &stream.account)
                     .message()
                     .to_owned(),
             },
         }
     }
 
-    fn shard_not_found(&self, stream: &str, shard: &str) -> KinesisError {
-        KinesisError::shard_does_not_exist(shard, stream, &self.config.account_id)
+    fn shard_not_found(&self, stream: &StreamKey, shard: &str) -> KinesisError {
+        KinesisError::shard_does_not_exist(shard, &stream.name, &stream.account)
     }
 
-    pub async fn get_shard_iterator(&self, name: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
-        let account = &self.config.account_id;
+    pub async fn get_shard_iterator(&self, key: &StreamKey, shard_id: &str, start: IteratorStart) -> Result<String> {
+        let (account, name) = (&key.account, &key.name);
         // AWS parses the shard id before it looks the stream up.
         let Some(index) = super::catalog::parse_shard_id(shard_id) else {
             return Err(KinesisError::could_not_find_shard(shard_id, name, account));
         };
-        let stream = match self.stream(name).await {
+        let stream = match self.stream(key).await {
             Ok(stream) if stream.status != StreamStatus::Creating => stream,
-            _ => return Err(self.shard_not_found(name, &super::catalog::shard_id(index))),
+            _ => return Err(self.shard_not_found(key, &super::catalog::shard_id(index))),
         };
         let Some(shard) = stream.shard(index) else {
-            return Err(self.shard_not_found(name, &super::catalog::shard_id(index)));
+            return Err(self.shard_not_found(key, &super::catalog::shard_id(index)));
         };
         if let Some(limits) = &self.limits
             && !limits.admit_iterator(stream.created_ms, shard.index)
@@ -253,6 +257,7 @@ impl Engine {
 
     fn iterator(&self, stream: &Stream, shard_index: u32, position: u64) -> String {
         ShardIteratorToken {
+            account: stream.account.clone(),
             stream_name: stream.name.clone(),
             stream_created_ms: stream.created_ms,
             shard_index,
@@ -263,9 +268,11 @@ impl Engine {
         .encode(&self.secret)
     }
 
-    /// The stream name and shard index a shard iterator reads, if it is one of this server's.
-    pub fn iterator_target(&self, iterator: &str) -> Option<(String, u32)> {
-        ShardIteratorToken::decode(iterator, &self.secret).ok().map(|t| (t.stream_name, t.shard_index))
+    /// The stream and shard index a shard iterator reads, if it is one of this server's.
+    pub fn iterator_target(&self, iterator: &str) -> Option<(StreamKey, u32)> {
+        ShardIteratorToken::decode(iterator, &self.secret)
+            .ok()
+            .map(|t| (StreamKey::new(t.account, t.stream_name), t.shard_index))
     }
 
     /// Reads from where `iterator` points. `named_stream` is `(name, StreamARN as sent)` when the
@@ -274,7 +281,7 @@ impl Engine {
         &self,
         iterator: &str,
         limit: usize,
-        named_stream: Option<(&str, &str)>,
+        named_stream: Option<(&StreamKey, &str)>,
     ) -> Result<RecordsPage> {
         let token =
             ShardIteratorToken::decode(iterator, &self.secret).map_err(|_| KinesisError::shard_iterator_invalid())?;
@@ -285,13 +292,14 @@ impl Engine {
         // No AWS answer is on record for a StreamARN that names another stream than the
         // iterator's; kinesd refuses the pair rather than read a stream the caller did not name
         // (docs/aws-behaviour.md §14). The text is kinesd's own.
+        let key = StreamKey::new(token.account.clone(), token.stream_name.clone());
         if let Some((named, arn)) = named_stream
-            && named != token.stream_name
+            && *named != key
         {
             return Err(KinesisError::stream_arn_not_the_iterators(arn, &token.stream_name));
         }
-        let gone = || self.shard_not_found(&token.stream_name, &super::catalog::shard_id(token.shard_index));
-        let stream = self.stream(&token.stream_name).await.map_err(|_| gone())?;
+        let gone = || self.shard_not_found(&key, &super::catalog::shard_id(token.shard_index));
+        let stream = self.stream(&key).await.map_err(|_| gone())?;
         let shard = match stream.shard(token.shard_index) {
             Some(shard) if stream.created_ms == token.stream_created_ms => shard.clone(),
             // An iterator never reads a stream other than the one it was issued for: its position
@@ -309,7 +317,7 @@ impl Engine {
         if let Some(limits) = &self.limits
             && !limits.admit_read(stream.created_ms, shard.index)
         {
-            return Err(KinesisError::shard_read_rate_exceeded(&self.config.account_id, &stream.name, &shard.id()));
+            return Err(KinesisError::shard_read_rate_exceeded(&stream.account, &stream.name, &shard.id()));
         }
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
         let limit = if token.position >= end { 0 } else { limit.min((end - token.position) as usize) };
@@ -350,6 +358,7 @@ mod tests {
     use super::*;
     use crate::engine::EngineConfig;
     use crate::engine::lifecycle::NewStream;
+    use crate::engine::test_key as k;
     use crate::store::memory::MemoryStore;
 
     async fn engine() -> Arc<Engine> {
@@ -359,7 +368,7 @@ mod tests {
     }
 
     async fn create(engine: &Engine, name: &str, shards: u32) {
-        let stream = NewStream::provisioned(name, shards);
+        let stream = NewStream::provisioned(&k(name), shards);
         engine.create_stream(stream).await.unwrap();
     }
 
@@ -370,13 +379,13 @@ mod tests {
             data: Bytes::from_static(b"x"),
             explicit_hash_key: Some(HashKey(0)),
         };
-        engine.put_records(name, (0..n).map(|_| entry()).collect()).await.unwrap();
+        engine.put_records(&k(name), (0..n).map(|_| entry()).collect()).await.unwrap();
     }
 
     /// Deletes `name` and creates it again with `shards` shards, a new incarnation.
     async fn recreate(engine: &Engine, name: &str, shards: u32) {
         // At once, within the same millisecond as often as not: incarnations must differ anyway.
-        engine.delete_stream(name).await.unwrap();
+        engine.delete_stream(&k(name)).await.unwrap();
         create(engine, name, shards).await;
     }
 
@@ -384,10 +393,10 @@ mod tests {
     async fn every_incarnation_of_a_name_is_new_even_within_one_millisecond() {
         let engine = engine().await;
         create(&engine, "s", 1).await;
-        let mut last = engine.stream("s").await.unwrap().created_ms;
+        let mut last = engine.stream(&k("s")).await.unwrap().created_ms;
         for _ in 0..50 {
             recreate(&engine, "s", 1).await;
-            let created = engine.stream("s").await.unwrap().created_ms;
+            let created = engine.stream(&k("s")).await.unwrap().created_ms;
             assert!(created > last, "incarnation {created} after {last}");
             last = created;
         }
@@ -398,8 +407,8 @@ mod tests {
         let engine = engine().await;
         create(&engine, "s", 2).await;
         put(&engine, "s", 3).await;
-        let old0 = engine.get_shard_iterator("s", "0", IteratorStart::Latest).await.unwrap();
-        let old1 = engine.get_shard_iterator("s", "1", IteratorStart::Latest).await.unwrap();
+        let old0 = engine.get_shard_iterator(&k("s"), "0", IteratorStart::Latest).await.unwrap();
+        let old1 = engine.get_shard_iterator(&k("s"), "1", IteratorStart::Latest).await.unwrap();
         recreate(&engine, "s", 1).await;
         put(&engine, "s", 5).await;
         // Position 3 exists in the new shard 0, which must not make the old iterator valid there.
@@ -412,7 +421,7 @@ mod tests {
             "{err:?}"
         );
         // The new incarnation's own iterators read all five records.
-        let fresh = engine.get_shard_iterator("s", "0", IteratorStart::TrimHorizon).await.unwrap();
+        let fresh = engine.get_shard_iterator(&k("s"), "0", IteratorStart::TrimHorizon).await.unwrap();
         assert_eq!(engine.get_records(&fresh, 100, None).await.unwrap().records.len(), 5);
     }
 
@@ -422,12 +431,12 @@ mod tests {
         create(&engine, "a", 1).await;
         create(&engine, "b", 1).await;
         put(&engine, "a", 2).await;
-        let it = engine.get_shard_iterator("a", "0", IteratorStart::TrimHorizon).await.unwrap();
-        let err = engine.get_records(&it, 100, Some(("b", "arn-of-b"))).await.err().expect("mismatch refused");
+        let it = engine.get_shard_iterator(&k("a"), "0", IteratorStart::TrimHorizon).await.unwrap();
+        let err = engine.get_records(&it, 100, Some((&k("b"), "arn-of-b"))).await.err().expect("mismatch refused");
         assert!(
             matches!(&err, KinesisError::InvalidArgument(m) if m == "StreamARN arn-of-b does not match the stream a of the ShardIterator."),
             "{err:?}"
         );
-        assert_eq!(engine.get_records(&it, 100, Some(("a", "arn-of-a"))).await.unwrap().records.len(), 2);
+        assert_eq!(engine.get_records(&it, 100, Some((&k("a"), "arn-of-a"))).await.unwrap().records.len(), 2);
     }
 }

@@ -7,7 +7,9 @@
 //! creates the children. Children report a creation time one second after the close, as AWS's
 //! do, but take writes from the close on.
 
-use super::catalog::{PendingChange, Shard, ShardEnd, Stream, StreamMode, parse_shard_id, shard_id, within_rate};
+use super::catalog::{
+    PendingChange, Shard, ShardEnd, Stream, StreamKey, StreamMode, parse_shard_id, shard_id, within_rate,
+};
 use super::hash::HashKey;
 use super::plan::{self, Plan};
 use super::{Engine, now_ms};
@@ -21,8 +23,8 @@ const SCALINGS_PER_DAY: usize = 10;
 const DAY_MS: u64 = 86_400_000;
 
 impl Engine {
-    fn could_not_find(&self, stream: &str, shard: &str) -> KinesisError {
-        KinesisError::could_not_find_shard(shard, stream, &self.config.account_id)
+    fn could_not_find(&self, stream: &StreamKey, shard: &str) -> KinesisError {
+        KinesisError::could_not_find_shard(shard, &stream.name, &stream.account)
     }
 
     /// The stream must be ACTIVE and provisioned (AWS reshards on-demand streams itself).
@@ -31,29 +33,29 @@ impl Engine {
             return Err(self.not_active(stream));
         }
         if stream.mode == StreamMode::OnDemand {
-            return Err(KinesisError::stream_is_on_demand(&stream.name, &self.config.account_id));
+            return Err(KinesisError::stream_is_on_demand(&stream.name, &stream.account));
         }
         Ok(())
     }
 
     /// The open shard `index` of `stream`.
     fn open_shard<'a>(&self, stream: &'a Stream, index: u32) -> Result<&'a Shard> {
-        let shard = stream.shard(index).ok_or_else(|| self.could_not_find(&stream.name, &shard_id(index)))?;
+        let shard = stream.shard(index).ok_or_else(|| self.could_not_find(&stream.key(), &shard_id(index)))?;
         if !shard.is_open() {
-            return Err(KinesisError::shard_already_resharded(&shard.id(), &stream.name, &self.config.account_id));
+            return Err(KinesisError::shard_already_resharded(&shard.id(), &stream.name, &stream.account));
         }
         Ok(shard)
     }
 
-    pub async fn split_shard(&self, name: &str, shard_to_split: &str, new_start: &str) -> Result<()> {
+    pub async fn split_shard(&self, name: &StreamKey, shard_to_split: &str, new_start: &str) -> Result<()> {
         // AWS parses the shard id before it looks the stream up.
         let index = parse_shard_id(shard_to_split).ok_or_else(|| self.could_not_find(name, shard_to_split))?;
         self.modify(name, |stream, now| {
             self.check_reshardable(stream)?;
             let shard = self.open_shard(stream, index)?;
-            let open = self.account_open_shards();
+            let open = self.account_open_shards(&name.account);
             if open + 1 > self.config.shard_limit as usize {
-                return Err(self.shard_limit_exceeded(open, 1));
+                return Err(self.shard_limit_exceeded(&name.account, open, 1));
             }
             let range = shard.range;
             // Keys past 2^128 - 1 pass the model's pattern; they are out of range like any
@@ -63,8 +65,8 @@ impl Engine {
                 return Err(KinesisError::split_key_out_of_range(
                     new_start,
                     &shard.id(),
-                    name,
-                    &self.config.account_id,
+                    &name.name,
+                    &name.account,
                     range.start,
                     range.end,
                 ));
@@ -75,7 +77,7 @@ impl Engine {
         .map(|_| ())
     }
 
-    pub async fn merge_shards(&self, name: &str, shard_to_merge: &str, adjacent: &str) -> Result<()> {
+    pub async fn merge_shards(&self, name: &StreamKey, shard_to_merge: &str, adjacent: &str) -> Result<()> {
         let lower = parse_shard_id(shard_to_merge).ok_or_else(|| self.could_not_find(name, shard_to_merge))?;
         let upper = parse_shard_id(adjacent).ok_or_else(|| self.could_not_find(name, adjacent))?;
         self.modify(name, |stream, now| {
@@ -85,7 +87,7 @@ impl Engine {
             // AWS requires ShardToMerge to sit directly below AdjacentShardToMerge; the inverted
             // order is refused with the same message.
             if a.range.end.checked_add(1) != Some(b.range.start) {
-                return Err(KinesisError::shards_not_adjacent(&a.id(), &b.id(), name, &self.config.account_id));
+                return Err(KinesisError::shards_not_adjacent(&a.id(), &b.id(), &name.name, &name.account));
             }
             self.begin_update(stream, now, PendingChange::Merge { shard: lower, adjacent: upper })
         })
@@ -94,12 +96,12 @@ impl Engine {
     }
 
     /// Returns the open shard count before the change.
-    pub async fn update_shard_count(&self, name: &str, target: u32) -> Result<u32> {
+    pub async fn update_shard_count(&self, name: &StreamKey, target: u32) -> Result<u32> {
         let (_, current) = self
             .modify(name, |stream, now| {
                 self.check_reshardable(stream)?;
                 let open = stream.open_shard_count();
-                let others = self.account_open_shards().saturating_sub(open);
+                let others = self.account_open_shards(&name.account).saturating_sub(open);
                 let limit = (self.config.shard_limit as usize).min(MAX_SHARDS_PER_STREAM);
                 if target as usize > MAX_SHARDS_PER_STREAM
                     || others + target as usize > self.config.shard_limit as usize
@@ -113,7 +115,7 @@ impl Engine {
                     return Err(KinesisError::scale_down_too_far(open, target));
                 }
                 if !within_rate(&mut stream.scalings_ms, now, DAY_MS, SCALINGS_PER_DAY) {
-                    return Err(KinesisError::scaling_rate_exceeded(SCALINGS_PER_DAY, name, &self.config.account_id));
+                    return Err(KinesisError::scaling_rate_exceeded(SCALINGS_PER_DAY, &name.name, &name.account));
                 }
                 stream.scalings_ms.push(now);
                 self.begin_update(stream, now, PendingChange::Scale { target })?;

@@ -76,7 +76,7 @@ mod tests {
 
     use crate::engine::lifecycle::NewStream;
     use crate::engine::records::PutEntry;
-    use crate::engine::{Engine, EngineConfig, now_ms};
+    use crate::engine::{Engine, EngineConfig, now_ms, test_key as k};
     use crate::store::memory::MemoryStore;
 
     const HOUR_MS: u64 = 3_600_000;
@@ -85,11 +85,11 @@ mod tests {
     async fn records_past_retention_are_dropped_and_expired_shards_remembered() {
         let config = EngineConfig { create_stream_ms: 0, update_stream_ms: 0, ..EngineConfig::default() };
         let engine = Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap();
-        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
+        engine.create_stream(NewStream::provisioned(&k("s"), 1)).await.unwrap();
         let entry = || PutEntry { partition_key: "pk".into(), data: Bytes::from_static(b"x"), explicit_hash_key: None };
-        engine.put_records("s", vec![entry(), entry()]).await.unwrap();
-        engine.split_shard("s", "0", "12345").await.unwrap();
-        let stream = engine.stream("s").await.unwrap();
+        engine.put_records(&k("s"), vec![entry(), entry()]).await.unwrap();
+        engine.split_shard(&k("s"), "0", "12345").await.unwrap();
+        let stream = engine.stream(&k("s")).await.unwrap();
         let parent = stream.shards[0].clone();
         assert!(parent.closed.is_some());
         let extent = engine.store().extent(parent.log).await.unwrap();

@@ -8,7 +8,7 @@
 //! KMS-encrypted and stores the bytes as written). Retention, metrics and record size change at
 //! once.
 
-use super::catalog::{PendingChange, Stream, StreamMode, within_rate};
+use super::catalog::{PendingChange, Stream, StreamKey, StreamMode, within_rate};
 use super::{Engine, now_ms};
 use crate::error::{KinesisError, Result};
 
@@ -54,7 +54,7 @@ pub struct WarmThroughputChange {
 }
 
 impl Engine {
-    pub async fn change_retention(&self, name: &str, change: RetentionChange, hours: i32) -> Result<()> {
+    pub async fn change_retention(&self, name: &StreamKey, change: RetentionChange, hours: i32) -> Result<()> {
         let (stream, _) = self
             .modify(name, |stream, _| {
                 self.require_settled(stream)?;
@@ -67,10 +67,10 @@ impl Engine {
                 let existing = stream.retention_hours as i32;
                 match change {
                     RetentionChange::Increase if hours < existing => {
-                        return Err(KinesisError::retention_increase_below_current(name, hours, existing));
+                        return Err(KinesisError::retention_increase_below_current(&name.name, hours, existing));
                     }
                     RetentionChange::Decrease if hours > existing => {
-                        return Err(KinesisError::retention_decrease_above_current(name, hours, existing));
+                        return Err(KinesisError::retention_decrease_above_current(&name.name, hours, existing));
                     }
                     _ => {}
                 }
@@ -89,7 +89,7 @@ impl Engine {
 
     /// EnableEnhancedMonitoring (`enable`) or DisableEnhancedMonitoring with ShardLevelMetrics
     /// `metrics` (already checked against the model's enum; ALL means all seven).
-    pub async fn change_metrics(&self, name: &str, enable: bool, metrics: &[String]) -> Result<MetricsChange> {
+    pub async fn change_metrics(&self, name: &StreamKey, enable: bool, metrics: &[String]) -> Result<MetricsChange> {
         let all = metrics.iter().any(|m| m == "ALL");
         let named = |m: &str| all || metrics.iter().any(|x| x == m);
         let (_, change) = self
@@ -111,7 +111,7 @@ impl Engine {
 
     /// UpdateMaxRecordSize (1024..=10240 KiB, checked by the model). PutRecord and PutRecords
     /// enforce the new size from the next request on.
-    pub async fn update_max_record_size(&self, name: &str, kib: u32) -> Result<()> {
+    pub async fn update_max_record_size(&self, name: &StreamKey, kib: u32) -> Result<()> {
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
             stream.max_record_kib = kib;
@@ -122,7 +122,7 @@ impl Engine {
     }
 
     /// StartStreamEncryption (`Some(key)`) or StopStreamEncryption (`None`).
-    pub async fn change_encryption(&self, name: &str, key: Option<String>) -> Result<()> {
+    pub async fn change_encryption(&self, name: &StreamKey, key: Option<String>) -> Result<()> {
         self.modify(name, |stream, now| {
             if stream.status != super::catalog::StreamStatus::Active {
                 return Err(self.not_active(stream));
@@ -130,8 +130,8 @@ impl Engine {
             if !within_rate(&mut stream.encryption_changes_ms, now, DAY_MS, ENCRYPTION_CHANGES_PER_DAY) {
                 return Err(KinesisError::encryption_change_rate_exceeded(
                     ENCRYPTION_CHANGES_PER_DAY,
-                    name,
-                    &self.config.account_id,
+                    &name.name,
+                    &name.account,
                 ));
             }
             stream.encryption_changes_ms.push(now);
@@ -144,7 +144,7 @@ impl Engine {
     /// UpdateStreamMode. Switching to the mode a stream already has changes nothing.
     pub async fn update_stream_mode(
         &self,
-        name: &str,
+        name: &StreamKey,
         mode: StreamMode,
         warm_throughput_mibps: Option<i32>,
     ) -> Result<()> {
@@ -155,28 +155,24 @@ impl Engine {
             if warm_throughput_mibps.is_some() && mode != StreamMode::OnDemand {
                 return Err(KinesisError::warm_throughput_needs_on_demand());
             }
-            if warm_throughput_mibps.is_some() && !self.commitment_enabled(now) {
+            if warm_throughput_mibps.is_some() && !self.commitment_enabled(&name.account, now) {
                 return Err(KinesisError::warm_throughput_needs_commitment());
             }
             if mode == stream.mode {
                 return Ok(());
             }
             match mode {
-                StreamMode::OnDemand => self.check_on_demand_limit()?,
+                StreamMode::OnDemand => self.check_on_demand_limit(&name.account)?,
                 StreamMode::Provisioned => {
-                    let open = self.account_open_shards();
+                    let open = self.account_open_shards(&name.account);
                     let added = stream.open_shard_count();
                     if open + added > self.config.shard_limit as usize {
-                        return Err(self.shard_limit_exceeded(open, added));
+                        return Err(self.shard_limit_exceeded(&name.account, open, added));
                     }
                 }
             }
             if !within_rate(&mut stream.mode_switches_ms, now, DAY_MS, MODE_SWITCHES_PER_DAY) {
-                return Err(KinesisError::mode_switch_rate_exceeded(
-                    MODE_SWITCHES_PER_DAY,
-                    name,
-                    &self.config.account_id,
-                ));
+                return Err(KinesisError::mode_switch_rate_exceeded(MODE_SWITCHES_PER_DAY, &name.name, &name.account));
             }
             stream.mode_switches_ms.push(now);
             self.begin_update(stream, now, PendingChange::Mode { mode, warm_throughput_mibps })
@@ -187,15 +183,15 @@ impl Engine {
 
     /// UpdateStreamWarmThroughput: on-demand streams of accounts with a minimum throughput
     /// billing commitment only.
-    pub async fn update_warm_throughput(&self, name: &str, target: i32) -> Result<WarmThroughputChange> {
-        let committed = self.commitment_enabled(now_ms());
+    pub async fn update_warm_throughput(&self, name: &StreamKey, target: i32) -> Result<WarmThroughputChange> {
+        let committed = self.commitment_enabled(&name.account, now_ms());
         let (_, change) = self
             .modify(name, |stream, now| {
                 if stream.status != super::catalog::StreamStatus::Active {
                     return Err(self.not_active(stream));
                 }
                 if stream.mode != StreamMode::OnDemand {
-                    return Err(KinesisError::warm_throughput_stream_provisioned(name, &self.config.account_id));
+                    return Err(KinesisError::warm_throughput_stream_provisioned(&name.name, &name.account));
                 }
                 if !committed {
                     return Err(KinesisError::warm_throughput_needs_commitment());

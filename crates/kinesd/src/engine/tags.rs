@@ -7,6 +7,7 @@
 //! authentication's job.
 
 use super::Engine;
+use super::catalog::StreamKey;
 use crate::error::{KinesisError, Result};
 
 /// A stream may carry at most this many tags.
@@ -27,7 +28,7 @@ enum TagVerb {
 
 impl Engine {
     /// The tags a new stream is created with obey AddTagsToStream's rules.
-    pub(super) fn check_creation_tags(&self, stream: &str, tags: &[(String, String)]) -> Result<()> {
+    pub(super) fn check_creation_tags(&self, stream: &StreamKey, tags: &[(String, String)]) -> Result<()> {
         self.check_tag_text(stream, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
         if tags.len() > MAX_TAGS_PER_STREAM {
             return Err(self.too_many_tags(stream));
@@ -35,13 +36,13 @@ impl Engine {
         Ok(())
     }
 
-    fn too_many_tags(&self, stream: &str) -> KinesisError {
-        KinesisError::too_many_tags(stream, &self.config.account_id, MAX_TAGS_PER_STREAM)
+    fn too_many_tags(&self, stream: &StreamKey) -> KinesisError {
+        KinesisError::too_many_tags(&stream.name, &stream.account, MAX_TAGS_PER_STREAM)
     }
 
     fn check_tag_text<'a>(
         &self,
-        stream: &str,
+        stream: &StreamKey,
         verb: TagVerb,
         mut texts: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<()> {
@@ -49,17 +50,17 @@ impl Engine {
             return Err(KinesisError::tags_invalid_characters());
         }
         if texts.any(|t| t.contains('%')) {
-            let account = &self.config.account_id;
+            let (name, account) = (&stream.name, &stream.account);
             return Err(match verb {
-                TagVerb::Add => KinesisError::tags_to_add_illegal_characters(stream, account),
-                TagVerb::Remove => KinesisError::tags_to_remove_illegal_characters(stream, account),
+                TagVerb::Add => KinesisError::tags_to_add_illegal_characters(name, account),
+                TagVerb::Remove => KinesisError::tags_to_remove_illegal_characters(name, account),
             });
         }
         Ok(())
     }
 
     /// Adds or overwrites `tags`; a stream ends up with at most 50.
-    pub async fn add_tags(&self, name: &str, tags: Vec<(String, String)>) -> Result<()> {
+    pub async fn add_tags(&self, name: &StreamKey, tags: Vec<(String, String)>) -> Result<()> {
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
             self.check_tag_text(name, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))?;
@@ -85,7 +86,7 @@ impl Engine {
     }
 
     /// Removes `keys`; keys the stream does not have are ignored.
-    pub async fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+    pub async fn remove_tags(&self, name: &StreamKey, keys: &[String]) -> Result<()> {
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
             self.check_tag_text(name, TagVerb::Remove, keys.iter().map(String::as_str))?;
@@ -97,7 +98,7 @@ impl Engine {
     }
 
     /// Attaches `policy` to the stream, replacing any earlier one.
-    pub async fn put_resource_policy(&self, name: &str, policy: String) -> Result<()> {
+    pub async fn put_resource_policy(&self, name: &StreamKey, policy: String) -> Result<()> {
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
             check_policy_document(&policy)?;
@@ -108,11 +109,15 @@ impl Engine {
         .map(|_| ())
     }
 
-    /// Removes the stream's resource policy, if it has one.
-    pub async fn delete_resource_policy(&self, name: &str) -> Result<()> {
+    /// Removes the stream's resource policy; a stream without one is AWS's
+    /// ResourceNotFoundException.
+    pub async fn delete_resource_policy(&self, name: &StreamKey) -> Result<()> {
+        let arn = self.stream_arn(name);
         self.modify(name, |stream, _| {
             self.require_settled(stream)?;
-            stream.resource_policy = None;
+            if stream.resource_policy.take().is_none() {
+                return Err(KinesisError::resource_policy_not_found(&arn));
+            }
             Ok(())
         })
         .await

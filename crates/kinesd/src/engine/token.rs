@@ -141,6 +141,8 @@ pub fn open(secret: &TokenSecret, kind: TokenKind, token: &str) -> Result<Vec<u8
 /// same name, so an old iterator cannot read the new stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardIteratorToken {
+    /// The account that owns the stream: an iterator reads only that account's stream.
+    pub account: String,
     pub stream_name: String,
     pub stream_created_ms: u64,
     pub shard_index: u32,
@@ -161,6 +163,7 @@ impl ShardIteratorToken {
         payload.extend_from_slice(&self.issued_ms.to_be_bytes());
         payload.extend_from_slice(&self.nonce.to_be_bytes());
         put_str(&mut payload, &self.stream_name);
+        put_str(&mut payload, &self.account);
         // Pad with zeros to AWS's iterator sizes: 152 + 16·k bytes once decoded (some clients'
         // tests check the shape of iterators; the padding is covered by the MAC).
         let sealed = SEALED_OVERHEAD + payload.len();
@@ -179,6 +182,7 @@ impl ShardIteratorToken {
             issued_ms: r.u64()?,
             nonce: r.u32()?,
             stream_name: r.string()?,
+            account: r.string()?,
         };
         r.finish_padded()?;
         Ok(decoded)
@@ -195,6 +199,8 @@ const ITERATOR_MIN_LEN: usize = 152;
 /// incarnation. `issued_ms` lets the api layer expire old tokens as AWS does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageToken {
+    /// The account listed: a token continues only a listing of the same account's resources.
+    pub account: String,
     pub stream_name: String,
     pub stream_created_ms: u64,
     pub after: String,
@@ -208,6 +214,7 @@ impl PageToken {
         payload.extend_from_slice(&self.issued_ms.to_be_bytes());
         put_str(&mut payload, &self.stream_name);
         put_str(&mut payload, &self.after);
+        put_str(&mut payload, &self.account);
         seal(secret, TokenKind::Page, &payload)
     }
 
@@ -218,8 +225,9 @@ impl PageToken {
         let issued_ms = r.u64()?;
         let stream_name = r.string()?;
         let after = r.string()?;
+        let account = r.string()?;
         r.finish()?;
-        Ok(PageToken { stream_name, stream_created_ms, after, issued_ms })
+        Ok(PageToken { account, stream_name, stream_created_ms, after, issued_ms })
     }
 }
 
@@ -298,6 +306,7 @@ mod tests {
 
     fn iterator(name: &str) -> ShardIteratorToken {
         ShardIteratorToken {
+            account: "111122223333".into(),
             stream_name: name.to_string(),
             stream_created_ms: 1_700_000_000_123,
             shard_index: 5,
@@ -309,6 +318,7 @@ mod tests {
 
     fn page() -> PageToken {
         PageToken {
+            account: "111122223333".into(),
             stream_name: "orders".to_string(),
             stream_created_ms: 1_700_000_000_123,
             after: "shardId-000000000007".to_string(),
@@ -346,7 +356,13 @@ mod tests {
         let s = secret();
         let p = page();
         assert_eq!(PageToken::decode(&p.encode(&s), &s), Ok(p));
-        let empty = PageToken { stream_name: String::new(), stream_created_ms: 0, after: String::new(), issued_ms: 0 };
+        let empty = PageToken {
+            account: String::new(),
+            stream_name: String::new(),
+            stream_created_ms: 0,
+            after: String::new(),
+            issued_ms: 0,
+        };
         assert_eq!(PageToken::decode(&empty.encode(&s), &s), Ok(empty));
     }
 
@@ -355,6 +371,7 @@ mod tests {
         // Stream names are at most 128 characters of [a-zA-Z0-9_.-], so 128 bytes.
         let name = "a".repeat(128);
         let it = ShardIteratorToken {
+            account: "123456789012".into(),
             stream_name: name,
             stream_created_ms: u64::MAX,
             shard_index: u32::MAX,
@@ -459,6 +476,7 @@ mod tests {
     fn iterator_strategy() -> impl Strategy<Value = ShardIteratorToken> {
         ("[a-zA-Z0-9_.-]{1,128}", any::<u64>(), any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
             |(stream_name, stream_created_ms, shard_index, position, issued_ms)| ShardIteratorToken {
+                account: "123456789012".into(),
                 stream_name,
                 stream_created_ms,
                 shard_index,
@@ -472,6 +490,7 @@ mod tests {
     fn page_strategy() -> impl Strategy<Value = PageToken> {
         (".{0,128}", any::<u64>(), ".{0,200}", any::<u64>()).prop_map(
             |(stream_name, stream_created_ms, after, issued_ms)| PageToken {
+                account: "123456789012".into(),
                 stream_name,
                 stream_created_ms,
                 after,

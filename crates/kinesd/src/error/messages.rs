@@ -446,6 +446,33 @@ impl KinesisError {
         KinesisError::ResourceNotFound(format!("Consumer {arn} under account {account} not found."))
     }
 
+    /// A request its caller's policies do not allow: IAM's wording, as Kinesis sends it
+    /// (`User: arn:aws:sts::...:assumed-role/... is not authorized to perform:
+    /// kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:...:stream/... because no
+    /// identity-based policy allows the kinesis:DescribeStreamSummary action`, recorded in
+    /// awslabs/amazon-kinesis-connector-flink#65 and opensearch-project/data-prepper#6886;
+    /// aws-behaviour.md §21). `reason` is `because no identity-based policy allows the <action>
+    /// action`, `because no resource-based policy allows ...` or `with an explicit deny in an
+    /// identity-based / a resource-based policy`.
+    pub fn access_denied(caller_arn: &str, action: &str, resource: &str, reason: String) -> Self {
+        KinesisError::AccessDenied(format!(
+            "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {reason}"
+        ))
+    }
+
+    /// PutResourcePolicy with a document `auth::policy` refuses: `why` is IAM's reason where one
+    /// is known (`Missing required field Effect`, `Has prohibited field Principal`...), kinesd's
+    /// own otherwise; the prefix is kinesd's (no AWS source records Kinesis's).
+    pub fn policy_rejected(why: &str) -> Self {
+        invalid_policy(why)
+    }
+
+    /// DeleteResourcePolicy on a stream without a policy (moto's Kinesis tests and LocalStack's
+    /// provider, both following AWS; aws-behaviour.md §21).
+    pub fn resource_policy_not_found(arn: &str) -> Self {
+        KinesisError::ResourceNotFound(format!("No resource policy found for resource ARN {arn}."))
+    }
+
     /// PutResourcePolicy with a policy that is not JSON. The text is kinesd's own, as are the
     /// other policy-document texts; no AWS source records them.
     pub fn policy_not_json() -> Self {

@@ -1,14 +1,15 @@
 //! CreateStream: PROVISIONED with a ShardCount, or ON_DEMAND (four shards to start).
 
-use crate::api::Context;
-use crate::engine::catalog::StreamMode;
+use crate::api::{Context, access};
+use crate::engine::catalog::{StreamKey, StreamMode};
 use crate::engine::lifecycle::NewStream;
 use crate::error::{KinesisError, Result};
 use crate::protocol::model::{CreateStreamInput, StreamMode as WireMode};
 
 pub async fn handle(ctx: &Context, input: CreateStreamInput) -> Result<()> {
     let engine = &*ctx.engine;
-    let name = input.stream_name.unwrap_or_default();
+    let key = StreamKey::new(ctx.caller.account_id.clone(), input.stream_name.unwrap_or_default());
+    access::stream(ctx, &key).await?;
     let mode = match input.stream_mode_details.as_ref().and_then(|d| d.stream_mode.as_deref()) {
         Some(m) if WireMode::parse(m) == Some(WireMode::OnDemand) => StreamMode::OnDemand,
         Some(_) => StreamMode::Provisioned,
@@ -31,7 +32,7 @@ pub async fn handle(ctx: &Context, input: CreateStreamInput) -> Result<()> {
     };
     engine
         .create_stream(NewStream {
-            name,
+            key,
             shard_count,
             mode,
             tags: input.tags.map(|t| t.0).unwrap_or_default(),

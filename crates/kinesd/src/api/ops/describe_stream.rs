@@ -2,7 +2,7 @@
 
 use crate::api::Context;
 use crate::api::common::{
-    after_shard, encryption_type, enhanced_monitoring, mode_details, shard_view, stream_name, timestamp,
+    after_shard, encryption_type, enhanced_monitoring, mode_details, shard_view, stream_key, timestamp,
 };
 use crate::engine::catalog::StreamStatus;
 use crate::engine::now_ms;
@@ -14,7 +14,7 @@ const MAX_SHARDS_PER_PAGE: usize = 100;
 
 pub async fn handle(ctx: &Context, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let limit = input.limit.map_or(MAX_SHARDS_PER_PAGE, |l| l as usize).min(MAX_SHARDS_PER_PAGE);
     // A stream that is being created or deleted shows no shards.
@@ -31,7 +31,7 @@ pub async fn handle(ctx: &Context, input: DescribeStreamInput) -> Result<Describ
     Ok(DescribeStreamOutput {
         stream_description: StreamDescription {
             stream_name: stream.name.clone(),
-            stream_arn: engine.stream_arn(&stream.name),
+            stream_arn: engine.stream_arn(&stream.key()),
             stream_status: stream.status.as_str().to_owned(),
             stream_mode_details: mode_details(&stream),
             shards: visible.into_iter().take(limit).map(shard_view).collect(),

@@ -2,7 +2,7 @@
 //! send SDKs to AWS's endpoints instead of ours.
 
 use crate::api::Context;
-use crate::api::common::{encryption_type, enhanced_monitoring, mode_details, stream_name, timestamp};
+use crate::api::common::{encryption_type, enhanced_monitoring, mode_details, stream_key, timestamp};
 use crate::engine::catalog::{PendingChange, Stream, StreamStatus};
 use crate::error::Result;
 use crate::protocol::model::{
@@ -11,13 +11,13 @@ use crate::protocol::model::{
 
 pub async fn handle(ctx: &Context, input: DescribeStreamSummaryInput) -> Result<DescribeStreamSummaryOutput> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let open_shard_count = if stream.status == StreamStatus::Creating { 0 } else { stream.open_shard_count() };
     Ok(DescribeStreamSummaryOutput {
         stream_description_summary: StreamDescriptionSummary {
             stream_name: stream.name.clone(),
-            stream_arn: engine.stream_arn(&stream.name),
+            stream_arn: engine.stream_arn(&stream.key()),
             stream_id: None,
             stream_status: stream.status.as_str().to_owned(),
             stream_mode_details: mode_details(&stream),

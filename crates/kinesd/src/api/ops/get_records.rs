@@ -1,8 +1,8 @@
 //! GetRecords: up to Limit records (10,000) and 10 MiB from an iterator, a fresh iterator on
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
-use crate::api::Context;
-use crate::api::common::{hash_range_view, stream_name};
+use crate::api::common::{hash_range_view, stream_key};
+use crate::api::{Context, access};
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{FLAG_ENCRYPTED, RecordsPage};
 use crate::error::Result;
@@ -15,13 +15,20 @@ pub async fn handle(ctx: &Context, input: GetRecordsInput) -> Result<RecordsRepl
     let engine = &*ctx.engine;
     let iterator = input.shard_iterator.unwrap_or_default();
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-    // A StreamARN of another account or region, or a malformed one, is refused as every
-    // operation refuses it; one of this server's streams must then be the iterator's.
+    // A StreamARN of another region, or a malformed one, is refused as every operation refuses
+    // it; the stream it names must then be the iterator's.
     let named = match input.stream_arn.as_deref() {
-        Some(arn) => Some((stream_name(engine, None, Some(arn))?, arn)),
+        Some(arn) => Some((stream_key(ctx, None, Some(arn)).await?, arn)),
         None => None,
     };
-    let page = engine.get_records(&iterator, limit, named.as_ref().map(|(name, arn)| (name.as_str(), *arn))).await?;
+    // A read is authorized against the stream the iterator reads: an iterator of another
+    // account's stream reads only what that stream's policy lets the caller read.
+    if let Some((key, _)) = engine.iterator_target(&iterator)
+        && named.as_ref().is_none_or(|(named, _)| *named != key)
+    {
+        access::stream(ctx, &key).await?;
+    }
+    let page = engine.get_records(&iterator, limit, named.as_ref().map(|(key, arn)| (key, *arn))).await?;
     let child_shards = page.next_iterator.is_none().then(|| {
         page.child_shards
             .iter()

@@ -1,9 +1,9 @@
 //! GetShardIterator: all five iterator types, with AWS's checks on their arguments.
 
 use crate::api::Context;
-use crate::api::common::stream_name;
+use crate::api::common::stream_key;
 use crate::engine::Engine;
-use crate::engine::catalog::{parse_shard_id, shard_id};
+use crate::engine::catalog::{StreamKey, parse_shard_id, shard_id};
 use crate::engine::claim::{Claim, Version};
 use crate::engine::records::IteratorStart;
 use crate::error::{KinesisError, Result};
@@ -11,7 +11,7 @@ use crate::protocol::model::{GetShardIteratorInput, GetShardIteratorOutput, Shar
 
 pub async fn handle(ctx: &Context, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let shard = input.shard_id.unwrap_or_default();
     let kind = input.shard_iterator_type.as_deref().and_then(ShardIteratorType::parse);
     let sequence = input.starting_sequence_number.as_deref();
@@ -41,14 +41,14 @@ pub async fn handle(ctx: &Context, input: GetShardIteratorInput) -> Result<GetSh
     Ok(GetShardIteratorOutput { shard_iterator: Some(iterator) })
 }
 
-async fn parse(engine: &Engine, stream: &str, shard: &str, s: &str) -> Result<Claim> {
+async fn parse(engine: &Engine, stream: &StreamKey, shard: &str, s: &str) -> Result<Claim> {
     match Claim::decode(s) {
         Ok(claim) if claim.version != Version::V3 => Ok(claim),
         _ => {
             // AWS reports a missing stream or shard before a malformed sequence number.
             engine.get_shard_iterator(stream, shard, IteratorStart::TrimHorizon).await?;
             let shown = parse_shard_id(shard).map_or_else(|| shard.to_owned(), shard_id);
-            Err(KinesisError::sequence_number_invalid(s, &shown, stream, &engine.config.account_id))
+            Err(KinesisError::sequence_number_invalid(s, &shown, &stream.name, &stream.account))
         }
     }
 }

@@ -2,14 +2,14 @@
 //! shorter than the current one.
 
 use crate::api::Context;
-use crate::api::common::stream_name;
+use crate::api::common::stream_key;
 use crate::engine::settings::RetentionChange;
 use crate::error::Result;
 use crate::protocol::model::IncreaseStreamRetentionPeriodInput;
 
 pub async fn handle(ctx: &Context, input: IncreaseStreamRetentionPeriodInput) -> Result<()> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let hours = input.retention_period_hours.unwrap_or_default();
     engine.change_retention(&name, RetentionChange::Increase, hours).await
 }

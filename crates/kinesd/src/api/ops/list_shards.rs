@@ -4,10 +4,10 @@
 //! children count as open from the instant their parents closed (their reported creation time
 //! is a second later), and closed shards whose records have all expired are never listed.
 
-use crate::api::Context;
-use crate::api::common::{after_shard, shard_view, stream_name};
+use crate::api::common::{after_shard, shard_view, stream_key};
 use crate::api::page;
-use crate::engine::catalog::{Shard, Stream, StreamStatus};
+use crate::api::{Context, access};
+use crate::engine::catalog::{Shard, Stream, StreamKey, StreamStatus};
 use crate::engine::now_ms;
 use crate::error::{KinesisError, Result};
 use crate::protocol::model::{ListShardsInput, ListShardsOutput, ShardFilterType};
@@ -60,7 +60,6 @@ impl Filter {
 
 pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsOutput> {
     let engine = &*ctx.engine;
-    let account = &engine.config.account_id;
     let (name, after, filter) = match input.next_token.as_deref() {
         Some(token) => {
             // AWS refuses a NextToken beside anything that names the listing anew.
@@ -77,23 +76,25 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
                     return Err(KinesisError::next_token_combined_with(member));
                 }
             }
-            let page = page::open(engine, token, "")?;
+            let page = page::open(engine, token, &ctx.caller.account_id, "")?;
             let (after, filter) = page
                 .after
                 .split_once('|')
                 .and_then(|(a, f)| Some((a.to_owned(), Filter::decode(f)?)))
                 .ok_or_else(|| KinesisError::next_token_invalid(token))?;
-            let stream = engine.stream(&page.stream_name).await?;
+            let key = StreamKey::new(page.account, page.stream_name);
+            access::stream(ctx, &key).await?;
+            let stream = engine.stream(&key).await?;
             if stream.created_ms != page.stream_created_ms {
-                return Err(engine.not_found(&page.stream_name));
+                return Err(engine.not_found(&key));
             }
-            (page.stream_name, Some(after), filter)
+            (key, Some(after), filter)
         }
         None => {
             if input.stream_name.is_none() && input.stream_arn.is_none() {
                 return Err(KinesisError::next_token_or_stream_required());
             }
-            let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+            let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
             let stream = engine.stream(&name).await?;
             let mut after = input.exclusive_start_shard_id.clone();
             let filter = match input.shard_filter.as_ref() {
@@ -116,7 +117,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
         return Err(engine.not_found(&name));
     }
     if matches!(stream.status, StreamStatus::Creating | StreamStatus::Deleting) {
-        return Err(KinesisError::shards_not_listable(&name, account, stream.status.as_str()));
+        return Err(KinesisError::shards_not_listable(&name.name, &name.account, stream.status.as_str()));
     }
     let limit = input.max_results.map_or(DEFAULT_MAX_RESULTS, |m| m as usize).min(DEFAULT_MAX_RESULTS);
     let now = now_ms();
@@ -128,9 +129,13 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
     let more = listed.len() > limit;
     listed.truncate(limit);
     let next_token = match listed.last() {
-        Some(last) if more => {
-            Some(page::seal(engine, &stream.name, stream.created_ms, format!("{}|{}", last.id(), filter.encode())))
-        }
+        Some(last) if more => Some(page::seal(
+            engine,
+            &stream.account,
+            &stream.name,
+            stream.created_ms,
+            format!("{}|{}", last.id(), filter.encode()),
+        )),
         _ => None,
     };
     Ok(ListShardsOutput { shards: Some(listed.into_iter().map(shard_view).collect()), next_token })

@@ -1,9 +1,9 @@
 //! ListStreams: stream names in lexicographic order, paged by Limit and
 //! ExclusiveStartStreamName or NextToken, with a summary of each.
 
-use crate::api::Context;
 use crate::api::common::{mode_details, timestamp};
 use crate::api::page;
+use crate::api::{Context, access};
 use crate::error::Result;
 use crate::protocol::model::{ListStreamsInput, ListStreamsOutput, StreamSummary};
 
@@ -11,17 +11,19 @@ const DEFAULT_LIMIT: usize = 100;
 
 pub async fn handle(ctx: &Context, input: ListStreamsInput) -> Result<ListStreamsOutput> {
     let engine = &*ctx.engine;
+    access::account(ctx, &access::all_streams_arn(ctx)).await?;
+    let account = &ctx.caller.account_id;
     let after = match input.next_token.as_deref() {
-        Some(token) => Some(page::open(engine, token, "")?.after),
+        Some(token) => Some(page::open(engine, token, account, "")?.after),
         None => input.exclusive_start_stream_name.clone(),
     };
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-    let streams = engine.all_streams().await?;
+    let streams = engine.account_streams(account).await?;
     let mut listed: Vec<_> = streams.iter().filter(|s| after.as_deref().is_none_or(|a| s.name.as_str() > a)).collect();
     let has_more_streams = listed.len() > limit;
     listed.truncate(limit);
     let next_token = match listed.last() {
-        Some(last) if has_more_streams => Some(page::seal(engine, "", 0, last.name.clone())),
+        Some(last) if has_more_streams => Some(page::seal(engine, account, "", 0, last.name.clone())),
         _ => None,
     };
     Ok(ListStreamsOutput {
@@ -33,7 +35,7 @@ pub async fn handle(ctx: &Context, input: ListStreamsInput) -> Result<ListStream
                 .iter()
                 .map(|s| StreamSummary {
                     stream_name: s.name.clone(),
-                    stream_arn: engine.stream_arn(&s.name),
+                    stream_arn: engine.stream_arn(&s.key()),
                     stream_status: s.status.as_str().to_owned(),
                     stream_mode_details: mode_details(s),
                     stream_creation_timestamp: Some(timestamp(s.created_ms)),

@@ -1,7 +1,7 @@
 //! ListTagsForStream: tags in key order, paged by ExclusiveStartTagKey and Limit.
 
 use crate::api::Context;
-use crate::api::common::stream_name;
+use crate::api::common::stream_key;
 use crate::error::Result;
 use crate::protocol::model::{ListTagsForStreamInput, ListTagsForStreamOutput, Tag};
 
@@ -9,7 +9,7 @@ const DEFAULT_LIMIT: usize = 50;
 
 pub async fn handle(ctx: &Context, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();
     tags.sort();

@@ -3,13 +3,13 @@
 //! other, which must start right after it ends).
 
 use crate::api::Context;
-use crate::api::common::stream_name;
+use crate::api::common::stream_key;
 use crate::error::Result;
 use crate::protocol::model::MergeShardsInput;
 
 pub async fn handle(ctx: &Context, input: MergeShardsInput) -> Result<()> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     engine
         .merge_shards(
             &name,

@@ -1,7 +1,7 @@
 //! PutRecord: one record, routed by MD5(PartitionKey) or ExplicitHashKey.
 
 use crate::api::Context;
-use crate::api::common::{stream_name, written_encryption_type};
+use crate::api::common::{stream_key, written_encryption_type};
 use crate::api::records::{explicit_hash_key, max_record_bytes};
 use crate::engine::catalog::shard_id;
 use crate::engine::claim::{Claim, Version};
@@ -11,7 +11,7 @@ use crate::protocol::model::{PutRecordInput, PutRecordOutput};
 
 pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOutput> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let partition_key = input.partition_key.unwrap_or_default();
     let data = input.data.unwrap_or_default();
     let explicit = explicit_hash_key(input.explicit_hash_key.as_deref())?;
@@ -24,7 +24,7 @@ pub async fn handle(ctx: &Context, input: PutRecordInput) -> Result<PutRecordOut
                 if c.version != Version::V3
                     && c.arrival_secs.is_none_or(|t| t.saturating_mul(1000) <= crate::engine::now_ms()) => {}
             _ => {
-                return Err(KinesisError::ordering_sequence_number_invalid(s, &name, &engine.config.account_id));
+                return Err(KinesisError::ordering_sequence_number_invalid(s, &name.name, &name.account));
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::api::Context;
-use crate::api::common::{stream_name, written_encryption_type};
+use crate::api::common::{stream_key, written_encryption_type};
 use crate::api::records::{explicit_hash_key, max_record_bytes};
 use crate::engine::catalog::shard_id;
 use crate::engine::records::{PutEntry, PutOutcome};
@@ -17,7 +17,7 @@ const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsReply> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let records = input.records.unwrap_or_default();
     let total: usize = records
         .iter()
@@ -50,7 +50,7 @@ pub async fn handle(ctx: &Context, input: PutRecordsInput) -> Result<PutRecordsR
         entries.push(PutEntry { partition_key, data, explicit_hash_key: explicit });
     }
     // Per-record fault rules (`--faults`): a record drawn to fail is not written.
-    let record_faults = ctx.faults.records(&name);
+    let record_faults = ctx.faults.records(&name.name);
     let injected = AtomicUsize::new(0);
     let fault = |shard: u32| {
         let fault = record_faults.as_ref()?.decide(shard);

@@ -2,13 +2,13 @@
 //! children split its hash key range at NewStartingHashKey.
 
 use crate::api::Context;
-use crate::api::common::stream_name;
+use crate::api::common::stream_key;
 use crate::error::Result;
 use crate::protocol::model::SplitShardInput;
 
 pub async fn handle(ctx: &Context, input: SplitShardInput) -> Result<()> {
     let engine = &*ctx.engine;
-    let name = stream_name(engine, input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+    let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     engine
         .split_shard(
             &name,

@@ -1,8 +1,8 @@
 //! UpdateAccountSettings: enables or (at the earliest allowed time) disables the account's
 //! minimum throughput billing commitment, synchronously, and answers with the result.
 
-use crate::api::Context;
 use crate::api::common::commitment_view;
+use crate::api::{Context, access};
 use crate::error::Result;
 use crate::protocol::model::{UpdateAccountSettingsInput, UpdateAccountSettingsOutput};
 
@@ -10,6 +10,7 @@ pub async fn handle(ctx: &Context, input: UpdateAccountSettingsInput) -> Result<
     let engine = &*ctx.engine;
     // The model requires the commitment and checks Status against ENABLED | DISABLED.
     let enabled = input.minimum_throughput_billing_commitment.and_then(|c| c.status).is_some_and(|s| s == "ENABLED");
-    let commitment = engine.update_commitment(enabled).await?;
+    access::account(ctx, "*").await?;
+    let commitment = engine.update_commitment(&ctx.caller.account_id, enabled).await?;
     Ok(UpdateAccountSettingsOutput { minimum_throughput_billing_commitment: Some(commitment_view(commitment)) })
 }
