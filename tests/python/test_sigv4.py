@@ -120,8 +120,10 @@ def test_boto3_signed_with_a_configured_key_works(server):
     it = kinesis.get_shard_iterator(StreamName=name, ShardId=put["ShardId"],
                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     assert [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]] == [b"hello"]
-    # Every configured key is accepted, including one with an identity policy.
-    assert name in client(server, KEY_B, SECRET_B).list_streams()["StreamNames"]
+    # Every configured key is accepted, including one with an identity policy; key B acts in
+    # its own account (222222222222), which does not see account 111111111111's streams.
+    assert name not in client(server, KEY_B, SECRET_B).list_streams()["StreamNames"]
+    assert name in client(server, KEY_T, SECRET_T, TOKEN_T).list_streams()["StreamNames"]
 
 
 def test_boto3_with_a_session_token(server):
