@@ -213,8 +213,8 @@ def test_another_accounts_stream_by_arn_without_a_policy_is_access_denied(a, b):
 
 
 def test_a_resource_policy_grants_cross_account_reads_while_writes_stay_denied(a, b):
-    name = create_active(a, unique_name("shared"), 1)
-    a.put_record(StreamName=name, Data=b"shared", PartitionKey="k")
+    name = create_active(a, unique_name("shared"), 2)
+    a.put_record(StreamName=name, Data=b"shared", PartitionKey="k", ExplicitHashKey="0")
     target = arn(A, name)
     a.put_resource_policy(ResourceARN=target, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "read", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
@@ -224,7 +224,10 @@ def test_a_resource_policy_grants_cross_account_reads_while_writes_stay_denied(a
     }]}))
     assert b.describe_stream_summary(StreamARN=target)["StreamDescriptionSummary"]["StreamARN"] == target
     assert read_one(b, StreamARN=target) == [b"shared"]
-    assert [s["ShardId"] for s in b.list_shards(StreamARN=target)["Shards"]] == ["shardId-000000000000"]
+    first = b.list_shards(StreamARN=target, MaxResults=1)
+    second = b.list_shards(NextToken=first["NextToken"])
+    assert [s["ShardId"] for s in first["Shards"] + second["Shards"]] == ["shardId-000000000000",
+                                                                         "shardId-000000000001"]
     caller = f"arn:aws:iam::{B}:root"
     for action, call in [
         ("PutRecord", lambda: b.put_record(StreamARN=target, Data=b"x", PartitionKey="k")),
@@ -246,6 +249,10 @@ def test_a_resource_policy_grants_cross_account_reads_while_writes_stay_denied(a
     with pytest.raises(ClientError) as e:
         b.describe_stream_summary(StreamARN=target)
     denied(e, caller, "DescribeStreamSummary", target, no_resource_policy("DescribeStreamSummary"))
+    # ... and a NextToken of the stream's listing with it.
+    with pytest.raises(ClientError) as e:
+        b.list_shards(NextToken=a.list_shards(StreamName=name, MaxResults=1)["NextToken"])
+    denied(e, caller, "ListShards", target, no_resource_policy("ListShards"))
 
 
 def test_an_explicit_deny_overrides_an_allow(a, b):

@@ -20,12 +20,13 @@ pub fn seal(engine: &Engine, account: &str, stream_name: &str, stream_created_ms
     .encode(engine.secret())
 }
 
-/// Opens a token issued for an account-wide listing (`stream_name` "") of `account`, or for a
-/// listing of stream `stream_name` in any account (the caller is then authorized on that stream).
-pub fn open(engine: &Engine, token: &str, account: &str, stream_name: &str) -> Result<PageToken> {
+/// Opens a token; with `account`, only one issued for a listing of that account's resources
+/// (ListStreams). A token of a stream's listing (ListShards) opens whatever its account: the
+/// caller is then authorized on the stream it names.
+pub fn open(engine: &Engine, token: &str, account: Option<&str>) -> Result<PageToken> {
     let page = PageToken::decode(token, engine.secret())
         .ok()
-        .filter(|p| if stream_name.is_empty() { p.account == account } else { p.stream_name == stream_name })
+        .filter(|p| account.is_none_or(|a| p.account == a))
         .ok_or_else(|| KinesisError::next_token_invalid(token))?;
     let now = now_ms();
     if now.saturating_sub(page.issued_ms) > TOKEN_TTL_MS {

@@ -46,8 +46,18 @@ async fn the_sdk_signs_with_configured_keys() {
     ok(client.put_record().stream_name(&name).partition_key("k").data(Blob::new("v")).send().await);
     let with_token =
         signing(&server, "ASIAEXAMPLETTTTTTTTT", "token-secret", Some("IQoJb3JpZ2luX2VjEXAMPLE/+="), REGION);
+    // That key is account 222222222222's: it does not see account 111111111111's streams by name,
+    // and naming one by ARN, with no resource policy allowing it, is AccessDeniedException.
     let names = ok(with_token.list_streams().send().await).stream_names;
-    assert!(names.contains(&name));
+    assert!(!names.contains(&name));
+    let arn = format!("arn:aws:kinesis:{REGION}:111111111111:stream/{name}");
+    api_err(with_token.describe_stream_summary().stream_arn(&arn).send().await).assert(
+        "AccessDeniedException",
+        &format!(
+            "User: arn:aws:iam::222222222222:root is not authorized to perform: kinesis:DescribeStreamSummary on \
+             resource: {arn} because no resource-based policy allows the kinesis:DescribeStreamSummary action"
+        ),
+    );
 }
 
 #[tokio::test]

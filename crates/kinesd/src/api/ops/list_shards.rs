@@ -76,7 +76,7 @@ pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsO
                     return Err(KinesisError::next_token_combined_with(member));
                 }
             }
-            let page = page::open(engine, token, &ctx.caller.account_id, "")?;
+            let page = page::open(engine, token, None)?;
             let (after, filter) = page
                 .after
                 .split_once('|')

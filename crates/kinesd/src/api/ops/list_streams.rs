@@ -14,7 +14,7 @@ pub async fn handle(ctx: &Context, input: ListStreamsInput) -> Result<ListStream
     access::account(ctx, &access::all_streams_arn(ctx)).await?;
     let account = &ctx.caller.account_id;
     let after = match input.next_token.as_deref() {
-        Some(token) => Some(page::open(engine, token, account, "")?.after),
+        Some(token) => Some(page::open(engine, token, Some(account))?.after),
         None => input.exclusive_start_stream_name.clone(),
     };
     let limit = input.limit.map_or(DEFAULT_LIMIT, |l| l as usize);
