@@ -35,6 +35,16 @@ impl Engine {
         Ok(())
     }
 
+    /// The characters of tags to add (to a stream or a consumer of `stream`).
+    pub(super) fn check_tag_text_for_add(&self, stream: &str, tags: &[(String, String)]) -> Result<()> {
+        self.check_tag_text(stream, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+    }
+
+    /// The characters of tag keys to remove (from a stream or a consumer of `stream`).
+    pub(super) fn check_tag_text_for_remove(&self, stream: &str, keys: &[String]) -> Result<()> {
+        self.check_tag_text(stream, TagVerb::Remove, keys.iter().map(String::as_str))
+    }
+
     fn too_many_tags(&self, stream: &str) -> KinesisError {
         KinesisError::too_many_tags(stream, &self.config.account_id, MAX_TAGS_PER_STREAM)
     }
