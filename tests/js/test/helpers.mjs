@@ -54,6 +54,7 @@ export async function startServer({
   accountId = "123456789012",
   region = "eu-west-1",
   tls = false,
+  extraArgs = [],
 } = {}) {
   const args = [
     "--host", "127.0.0.1", "--port", "0", "--in-memory",
@@ -66,6 +67,7 @@ export async function startServer({
   if (iteratorTtlSeconds !== undefined) args.push("--iterator-ttl-seconds", String(iteratorTtlSeconds));
   // With a TLS listener, kinesd prints two more lines: its https address and the certificate.
   if (tls) args.push("--tls-port", "0");
+  args.push(...extraArgs);
   const proc = spawn(kinesdBinary(), args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   proc.stderr.on("data", (d) => {
