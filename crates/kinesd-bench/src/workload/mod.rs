@@ -1,4 +1,4 @@
-//! The workloads (`put`, `get`, `mixed`) and the producer loop they share.
+//! The workloads (`put`, `get`, `mixed`, `subscribe`) and the producer loop they share.
 //!
 //! Every loop is bounded: producers stop at a deadline or when a record budget is spent,
 //! readers at a deadline or at the end of what was written, so a run always ends by itself.
@@ -6,6 +6,7 @@
 pub mod get;
 pub mod mixed;
 pub mod put;
+pub mod subscribe;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
