@@ -231,7 +231,8 @@ impl Subscriber {
                 None => json!({ "Type": "LATEST" }),
                 Some(seq) => json!({ "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq }),
             };
-            let request = json!({ "ConsumerARN": self.consumer_arn, "ShardId": self.shard, "StartingPosition": position });
+            let request =
+                json!({ "ConsumerARN": self.consumer_arn, "ShardId": self.shard, "StartingPosition": position });
             let mut body = match conn.open_stream(Op::SubscribeToShard, Bytes::from(request.to_string())).await? {
                 Ok(body) => body,
                 Err(reply) => {

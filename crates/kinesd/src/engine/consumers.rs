@@ -328,3 +328,81 @@ impl Engine {
         self.catalog_changed();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::engine::lifecycle::NewStream;
+    use crate::store::Store;
+    use crate::store::memory::MemoryStore;
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            create_stream_ms: 0,
+            delete_stream_ms: 0,
+            consumer_create_ms: 0,
+            consumer_delete_ms: 0,
+            ..EngineConfig::default()
+        }
+    }
+
+    fn named(stream: &str, name: &str) -> ConsumerRef {
+        ConsumerRef { stream: stream.into(), name: name.into(), created_secs: None }
+    }
+
+    #[tokio::test]
+    async fn consumers_are_catalog_state_that_goes_with_its_stream() {
+        let store = Arc::new(MemoryStore::new());
+        let engine = Engine::open(config(), store.clone()).await.unwrap();
+        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
+        let c = engine.register_consumer("s", "c", vec![("k".into(), "v".into())]).await.unwrap();
+        assert_eq!(c.status, ConsumerStatus::Active);
+        assert_eq!(
+            engine.consumer_arn(&c),
+            format!("arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:{}", c.created_secs())
+        );
+
+        // Reopened on the same store: the consumer is there, tags and all.
+        let reopened = Engine::open(config(), store.clone()).await.unwrap();
+        assert_eq!(*reopened.consumer(&named("s", "c")).await.unwrap(), *c);
+        let by_arn = ConsumerRef { created_secs: Some(c.created_secs() + 1), ..named("s", "c") };
+        assert!(matches!(reopened.consumer(&by_arn).await, Err(KinesisError::ResourceNotFound(_))));
+
+        // Refused while registered, then deleted together.
+        let refused = reopened.delete_stream("s").await;
+        assert!(matches!(refused, Err(KinesisError::ResourceInUse(_))), "{refused:?}");
+        reopened.delete_stream_and_consumers("s", true).await.unwrap();
+        assert!(store.catalog_get("consumer/s/c").await.unwrap().is_none());
+        assert!(reopened.consumers_of("s").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_consumer_left_behind_by_its_stream_is_dropped_at_start_up() {
+        let store = Arc::new(MemoryStore::new());
+        let engine = Engine::open(config(), store.clone()).await.unwrap();
+        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
+        engine.register_consumer("s", "c", Vec::new()).await.unwrap();
+        // As a crash between removing the stream and its consumers would leave it.
+        let (_, revision) = store.catalog_get("stream/s").await.unwrap().unwrap();
+        store.catalog_delete("stream/s", revision).await.unwrap();
+        let reopened = Engine::open(config(), store.clone()).await.unwrap();
+        assert!(reopened.consumers_of("s").await.unwrap().is_empty());
+        assert!(store.catalog_get("consumer/s/c").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn at_most_20_consumers_per_stream() {
+        let engine = Engine::open(config(), Arc::new(MemoryStore::new())).await.unwrap();
+        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
+        for i in 0..MAX_CONSUMERS_PER_STREAM {
+            engine.register_consumer("s", &format!("c{i}"), Vec::new()).await.unwrap();
+        }
+        let again = engine.register_consumer("s", "c0", Vec::new()).await;
+        assert!(matches!(again, Err(KinesisError::ResourceInUse(_))), "{again:?}");
+        let over = engine.register_consumer("s", "c20", Vec::new()).await;
+        assert!(matches!(over, Err(KinesisError::LimitExceeded(_))), "{over:?}");
+        engine.deregister_consumer(&named("s", "c3")).await.unwrap();
+        engine.register_consumer("s", "c20", Vec::new()).await.unwrap();
+    }
+}

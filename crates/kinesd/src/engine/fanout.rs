@@ -266,3 +266,77 @@ impl Engine {
         self.subscriptions.live.lock().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::engine::hash::HashKey;
+    use crate::engine::lifecycle::NewStream;
+    use crate::engine::records::PutEntry;
+    use crate::store::memory::MemoryStore;
+
+    async fn engine_with_consumer() -> (Arc<Engine>, ConsumerRef) {
+        let config = EngineConfig {
+            create_stream_ms: 0,
+            delete_stream_ms: 0,
+            consumer_create_ms: 0,
+            consumer_delete_ms: 0,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap();
+        engine.create_stream(NewStream::provisioned("s", 1)).await.unwrap();
+        engine.register_consumer("s", "c", Vec::new()).await.unwrap();
+        (engine, ConsumerRef { stream: "s".into(), name: "c".into(), created_secs: None })
+    }
+
+    async fn put(engine: &Engine, n: usize) {
+        let entry = || PutEntry {
+            partition_key: "k".into(),
+            data: bytes::Bytes::from_static(b"x"),
+            explicit_hash_key: Some(HashKey(0)),
+        };
+        engine.put_records("s", (0..n).map(|_| entry()).collect()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_wakes_the_subscriber_and_nothing_else_does() {
+        let (engine, consumer) = engine_with_consumer().await;
+        let mut sub = engine.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+        assert!(matches!(sub.next(100, 1 << 20).await.unwrap(), Delivery::Idle { .. }));
+        // Nothing happens: the subscriber sleeps (no polling wakes it).
+        assert!(tokio::time::timeout(Duration::from_millis(200), sub.changed()).await.is_err());
+        let writer = engine.clone();
+        tokio::spawn(async move { put(&writer, 3).await });
+        tokio::time::timeout(Duration::from_secs(2), sub.changed()).await.expect("woken by the write");
+        let mut got = 0;
+        while got < 3 {
+            match sub.next(100, 1 << 20).await.unwrap() {
+                Delivery::Records { records, .. } => got += records.len(),
+                _ => sub.changed().await,
+            }
+        }
+        assert_eq!(got, 3);
+    }
+
+    #[tokio::test]
+    async fn one_subscription_per_consumer_and_shard_until_it_is_dropped() {
+        let (engine, consumer) = engine_with_consumer().await;
+        let first = engine.subscribe(&consumer, "0", IteratorStart::TrimHorizon).await.unwrap();
+        let second = engine.subscribe(&consumer, "0", IteratorStart::TrimHorizon).await;
+        assert!(matches!(second, Err(KinesisError::ResourceInUse(_))));
+        assert_eq!(engine.live_subscriptions(), 1);
+        drop(first);
+        assert_eq!(engine.live_subscriptions(), 0);
+        let _again = engine.subscribe(&consumer, "0", IteratorStart::TrimHorizon).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_deregistered_consumer_ends_its_subscription() {
+        let (engine, consumer) = engine_with_consumer().await;
+        let mut sub = engine.subscribe(&consumer, "0", IteratorStart::TrimHorizon).await.unwrap();
+        engine.deregister_consumer(&consumer).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), sub.changed()).await.expect("woken by the catalog");
+        assert!(matches!(sub.next(100, 1 << 20).await, Err(KinesisError::ResourceNotFound(_))));
+    }
+}
