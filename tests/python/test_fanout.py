@@ -6,6 +6,8 @@ restart with consumers registered."""
 
 from __future__ import annotations
 
+import json
+import socket
 import statistics
 import threading
 import time
@@ -13,7 +15,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
-from kinesd_harness import KinesdServer, create_active, error_of, unique_name, wait_for_status
+from kinesd_harness import KinesdServer, create_active, error_of, signed_headers, target, unique_name, wait_for_status
 
 SHARD0 = "shardId-000000000000"
 FANOUT_ARGS = ["--consumer-create-ms", "200", "--consumer-delete-ms", "200"]
@@ -447,5 +449,58 @@ def test_consumers_survive_a_restart(tmp_path):
         assert len(sk.list_stream_consumers(StreamARN=stream_arn(sk, name))["Consumers"]) == 2
         records, _ = collect(subscribe(sk, arn), 3)
         assert [r["SequenceNumber"] for r in records] == seqs
+    finally:
+        s.stop()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_path):
+    """A client that subscribes and then never reads: its subscription waits on its own bounded
+    buffer while 40 MiB are written, another consumer receives everything, and the server's
+    memory does not grow with what the stalled one has not read."""
+    s = KinesdServer(extra_args=FANOUT_ARGS, data_dir=str(tmp_path))
+    try:
+        sk = s.client()
+        name = create_active(sk, unique_name())
+        stalled_arn = active_consumer(sk, name, "stalled")
+        fast_arn = active_consumer(sk, name, "fast")
+        body = json.dumps({"ConsumerARN": stalled_arn, "ShardId": SHARD0,
+                           "StartingPosition": {"Type": "LATEST"}}).encode()
+        headers = signed_headers(s, target("SubscribeToShard"), body)
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", int(s.endpoint.rsplit(":", 1)[1])))
+        request = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + f"Content-Length: {len(body)}\r\n\r\n"
+        stalled.sendall(request.encode() + body)
+        assert stalled.recv(12) == b"HTTP/1.1 200"  # then never read again
+        events = iter(subscribe(sk, fast_arn, Type="LATEST"))
+        chunk = b"x" * (512 * 1024)
+        received = 0
+
+        def write_and_receive(calls):
+            nonlocal received
+            t0 = time.monotonic()
+            for _ in range(calls):
+                out = sk.put_records(StreamName=name, Records=[{"Data": chunk, "PartitionKey": "p"}] * 10)
+                assert out["FailedRecordCount"] == 0
+            while received < calls * 10:
+                received += len(next(events)["SubscribeToShardEvent"]["Records"])
+            return time.monotonic() - t0
+
+        # 20 MiB, then 20 MiB more: memory may settle in the first round (request buffers, the
+        # allocator), but it must not grow with how far behind the stalled subscriber is.
+        first = write_and_receive(4)
+        rss_after_first = rss_kib(s.proc.pid)
+        received = 0
+        second = write_and_receive(4)
+        growth_mib = (rss_kib(s.proc.pid) - rss_after_first) / 1024
+        assert growth_mib < 8, f"RSS grew {growth_mib:.1f} MiB while the stalled subscriber fell 20 MiB further behind"
+        assert first < 15 and second < 15
+        stalled.close()
     finally:
         s.stop()
