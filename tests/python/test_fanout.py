@@ -47,6 +47,18 @@ def wait_consumer(k, arn, status="ACTIVE", timeout=10.0):
     raise AssertionError(f"consumer {arn} not {status}")
 
 
+def wait_consumer_gone(k, arn, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            k.describe_stream_consumer(ConsumerARN=arn)
+        except ClientError as e:
+            assert error_of(e)[:2] == (400, "ResourceNotFoundException")
+            return
+        assert time.monotonic() < deadline, f"consumer {arn} still there"
+        time.sleep(0.02)
+
+
 def active_consumer(k, name, consumer="c1"):
     arn = k.register_stream_consumer(StreamARN=stream_arn(k, name), ConsumerName=consumer)["Consumer"][
         "ConsumerARN"
@@ -101,15 +113,7 @@ def test_consumer_lifecycle_arn_and_listing(k, srv):
 
     k.deregister_stream_consumer(ConsumerARN=c["ConsumerARN"])
     assert k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]["ConsumerStatus"] == "DELETING"
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])
-        except ClientError as e:
-            assert error_of(e)[:2] == (400, "ResourceNotFoundException")
-            break
-        assert time.monotonic() < deadline, "consumer still there"
-        time.sleep(0.02)
+    wait_consumer_gone(k, c["ConsumerARN"])
     assert k.list_stream_consumers(StreamARN=sarn)["Consumers"] == []
     assert k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["ConsumerCount"] == 0
     # Deregistration by stream and name works too.
@@ -174,15 +178,7 @@ def test_delete_stream_with_consumers_needs_enforce(k, srv):
         "of all the consumers that are associated with it.")
     assert wait_for_status(k, name, "ACTIVE")
     k.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            k.describe_stream_consumer(ConsumerARN=arn)
-        except ClientError as e:
-            assert error_of(e)[1] == "ResourceNotFoundException"
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_consumer_gone(k, arn)
     # The name is free again, with no consumer.
     create_active(k, name)
     assert k.list_stream_consumers(StreamARN=sarn)["Consumers"] == []
