@@ -500,3 +500,18 @@ def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_pa
         stalled.close()
     finally:
         s.stop()
+
+
+def test_five_seconds_later_a_new_subscription_takes_over(k):
+    name = create_active(k, unique_name())
+    arn = active_consumer(k, name)
+    first = iter(subscribe(k, arn, Type="LATEST"))
+    time.sleep(5.1)
+    second = iter(subscribe(k, arn, Type="LATEST"))
+    with pytest.raises(EventStreamError) as e:
+        for _ in first:
+            pass
+    assert e.value.response["Error"]["Code"] == "ResourceInUseException"
+    seq = put(k, name, 1)
+    assert [r["SequenceNumber"] for r in next(second)["SubscribeToShardEvent"]["Records"]] == seq
+    k.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
