@@ -266,6 +266,11 @@ def test_a_quiet_shard_still_gets_an_event_every_5_seconds(k):
         assert ev["Records"] == [] and ev["MillisBehindLatest"] == 0
         assert ev["ContinuationSequenceNumber"]
     assert max(gaps) < 5.0, gaps
+    # The continuation of an empty shard (its StartingSequenceNumber) resumes at its start.
+    other = active_consumer(k, name, "c2")
+    resumed = iter(subscribe(k, other, Type="AFTER_SEQUENCE_NUMBER", SequenceNumber=ev["ContinuationSequenceNumber"]))
+    seq = put(k, name, 1)
+    assert [r["SequenceNumber"] for r in next(resumed)["SubscribeToShardEvent"]["Records"]] == seq
     k.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
 
 
