@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::catalog::{Shard, Stream};
 use super::consumers::{Consumer, ConsumerRef, ConsumerStatus};
@@ -37,7 +37,7 @@ struct Live {
     id: u64,
     started: Instant,
     /// Tells the subscription that a newer one took over.
-    revoked: Arc<Notify>,
+    revoked: watch::Sender<bool>,
 }
 
 /// The live subscriptions: at most one per consumer and shard, so at most
@@ -73,7 +73,8 @@ pub struct Subscription {
     tip: watch::Receiver<u64>,
     tip_open: bool,
     catalog: watch::Receiver<u64>,
-    revoked: Arc<Notify>,
+    /// Set (or closed) when a newer subscription took over.
+    revoked: watch::Receiver<bool>,
     taken_over: bool,
     /// The catalog moved since the stream and consumer were last checked.
     recheck: bool,
@@ -91,6 +92,9 @@ impl Engine {
         shard_id: &str,
         start: IteratorStart,
     ) -> Result<Subscription> {
+        // Watched from before the stream is read, so that a change after the read (a shard
+        // closing, the consumer going) is seen by the first delivery.
+        let catalog = self.watch_catalog();
         let consumer = self.consumer(which).await?;
         if consumer.status != ConsumerStatus::Active {
             return Err(self.consumer_not_active(&consumer));
@@ -98,10 +102,11 @@ impl Engine {
         let (stream, index, position) = self.start_position(&consumer.stream, shard_id, start).await?;
         let shard = stream.shard(index).cloned().ok_or_else(KinesisError::internal_failure)?;
         let continuation = self.sequence_before(&shard, position).await?;
+        // A write between the position's lookup and here is found by the first read, which
+        // every pump does before it waits.
         let tip = self.store.watch_tip(shard.log)?;
-        let catalog = self.watch_catalog();
         let key = (consumer.stream.clone(), consumer.name.clone(), index);
-        let revoked = Arc::new(Notify::new());
+        let (revoke, revoked) = watch::channel(false);
         let id = self.subscriptions.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut live = self.subscriptions.live.lock();
@@ -109,9 +114,9 @@ impl Engine {
                 if current.started.elapsed() < TAKEOVER_AFTER {
                     return Err(KinesisError::subscription_in_use(&self.consumer_arn(&consumer), &shard.id()));
                 }
-                current.revoked.notify_one();
+                current.revoked.send_replace(true);
             }
-            live.insert(key.clone(), Live { id, started: Instant::now(), revoked: revoked.clone() });
+            live.insert(key.clone(), Live { id, started: Instant::now(), revoked: revoke });
         }
         let lifetime = Duration::from_millis(self.config.subscription_ms);
         Ok(Subscription {
@@ -187,7 +192,7 @@ impl Subscription {
     /// record) `max_bytes`. Fails when the subscription cannot go on: its stream or consumer is
     /// gone, a newer subscription took over, or the store failed.
     pub async fn next(&mut self, max_records: usize, max_bytes: usize) -> Result<Delivery> {
-        if self.taken_over {
+        if self.taken_over || *self.revoked.borrow() {
             return Err(KinesisError::subscription_taken_over(
                 &self.engine.consumer_arn_of(&self.key),
                 &self.shard.id(),
@@ -238,7 +243,8 @@ impl Subscription {
                 }
             }
             _ = self.catalog.changed() => self.recheck = true,
-            () = self.revoked.notified() => self.taken_over = true,
+            // Closed counts too: the registry dropped this subscription's entry.
+            _ = self.revoked.changed() => self.taken_over = true,
         }
     }
 }
@@ -280,6 +286,7 @@ mod tests {
         let config = EngineConfig {
             create_stream_ms: 0,
             delete_stream_ms: 0,
+            update_stream_ms: 0,
             consumer_create_ms: 0,
             consumer_delete_ms: 0,
             ..EngineConfig::default()
@@ -338,5 +345,26 @@ mod tests {
         engine.deregister_consumer(&consumer).await.unwrap();
         tokio::time::timeout(Duration::from_secs(2), sub.changed()).await.expect("woken by the catalog");
         assert!(matches!(sub.next(100, 1 << 20).await, Err(KinesisError::ResourceNotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn a_shard_closed_under_a_subscriber_ends_with_its_children() {
+        let (engine, consumer) = engine_with_consumer().await;
+        put(&engine, 2).await;
+        let mut sub = engine.subscribe(&consumer, "0", IteratorStart::TrimHorizon).await.unwrap();
+        assert!(
+            matches!(sub.next(100, 1 << 20).await.unwrap(), Delivery::Records { records, .. } if records.len() == 2)
+        );
+        engine.split_shard("s", "0", &(1u128 << 127).to_string()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), sub.changed()).await.expect("woken by the catalog");
+        match sub.next(100, 1 << 20).await.unwrap() {
+            Delivery::End { children } => {
+                let mut ids: Vec<u32> = children.iter().map(|c| c.index).collect();
+                ids.sort();
+                assert_eq!(ids, [1, 2]);
+                assert!(children.iter().all(|c| c.parents == [0]));
+            }
+            _ => panic!("the closed shard did not end"),
+        }
     }
 }
