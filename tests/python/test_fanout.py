@@ -458,6 +458,21 @@ def test_consumers_survive_a_restart(tmp_path):
         s.stop()
 
 
+def stalled_subscription(server, arn):
+    """A SubscribeToShard over a raw socket with a small receive buffer, whose answer is never
+    read past its status line."""
+    body = json.dumps({"ConsumerARN": arn, "ShardId": SHARD0, "StartingPosition": {"Type": "LATEST"}}).encode()
+    headers = signed_headers(server, target("SubscribeToShard"), body)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(server.endpoint.rsplit(":", 1)[1])))
+    request = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()) + f"Content-Length: {len(body)}\r\n\r\n"
+    sock.sendall(request.encode() + body)
+    assert sock.recv(12) == b"HTTP/1.1 200"
+    return sock
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
@@ -473,16 +488,7 @@ def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_pa
         name = create_active(sk, unique_name())
         stalled_arn = active_consumer(sk, name, "stalled")
         fast_arn = active_consumer(sk, name, "fast")
-        body = json.dumps({"ConsumerARN": stalled_arn, "ShardId": SHARD0,
-                           "StartingPosition": {"Type": "LATEST"}}).encode()
-        headers = signed_headers(s, target("SubscribeToShard"), body)
-        stalled = socket.socket()
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.connect(("127.0.0.1", int(s.endpoint.rsplit(":", 1)[1])))
-        request = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in headers.items()) + f"Content-Length: {len(body)}\r\n\r\n"
-        stalled.sendall(request.encode() + body)
-        assert stalled.recv(12) == b"HTTP/1.1 200"  # then never read again
+        stalled = stalled_subscription(s, stalled_arn)
         events = iter(subscribe(sk, fast_arn, Type="LATEST"))
         chunk = b"x" * (512 * 1024)
         received = 0
@@ -524,3 +530,21 @@ def test_five_seconds_later_a_new_subscription_takes_over(k):
     seq = put(k, name, 1)
     assert [r["SequenceNumber"] for r in next(second)["SubscribeToShardEvent"]["Records"]] == seq
     k.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def test_a_stalled_subscriber_holds_its_subscription_no_longer_than_its_lifetime():
+    s = KinesdServer(extra_args=["--consumer-create-ms", "0", "--subscription-seconds", "2"])
+    try:
+        sk = s.client()
+        name = create_active(sk, unique_name())
+        arn = active_consumer(sk, name)
+        stalled = stalled_subscription(s, arn)
+        chunk = b"x" * (512 * 1024)
+        for _ in range(2):  # 10 MiB: far more than the stream's buffer and the socket's
+            sk.put_records(StreamName=name, Records=[{"Data": chunk, "PartitionKey": "p"}] * 10)
+        time.sleep(2.5)
+        # Under 5 s after the stalled one started: only possible because it ended at its lifetime.
+        subscribe(sk, arn)._raw_stream.close()
+        stalled.close()
+    finally:
+        s.stop()

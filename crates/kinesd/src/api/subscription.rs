@@ -7,7 +7,8 @@
 //! Bounds: the pump holds at most one event's records ([`MAX_EVENT_RECORDS`] and
 //! [`MAX_EVENT_BYTES`], or one larger record) and the response's frame buffer holds at most
 //! `protocol::reply::STREAM_BUFFER_BYTES`; a subscriber that reads slowly holds the pump at
-//! `send`, and what it has not read yet stays in the store.
+//! `send`, and what it has not read yet stays in the store. A client that stops reading holds
+//! its subscription (one task, one event, the frame buffer) until the lifetime ends, no longer.
 
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ pub fn start(subscription: Subscription, codec: Codec, shutdown: Shutdown) -> Fr
 }
 
 async fn pump(mut sub: Subscription, frames: FrameSender, codec: Codec, mut shutdown: Shutdown) {
-    if !send(&frames, eventstream::initial_response(codec), &mut shutdown).await {
+    if !send(&frames, eventstream::initial_response(codec), &mut shutdown, sub.expires).await {
         return;
     }
     let mut last_event = Instant::now();
@@ -73,7 +74,8 @@ async fn pump(mut sub: Subscription, frames: FrameSender, codec: Codec, mut shut
                     millis_behind_latest: 0,
                     children: Some(&children),
                 };
-                send(&frames, eventstream::event(codec, "SubscribeToShardEvent", &event), &mut shutdown).await;
+                send(&frames, eventstream::event(codec, "SubscribeToShardEvent", &event), &mut shutdown, sub.expires)
+                    .await;
                 return;
             }
             Ok(Delivery::Idle { continuation }) => {
@@ -98,22 +100,25 @@ async fn pump(mut sub: Subscription, frames: FrameSender, codec: Codec, mut shut
                 eventstream::event(codec, "SubscribeToShardEvent", &event)
             }
             Err(error) => {
-                send(&frames, exception(codec, &error), &mut shutdown).await;
+                send(&frames, exception(codec, &error), &mut shutdown, sub.expires).await;
                 return;
             }
         };
-        if !send(&frames, frame, &mut shutdown).await {
+        if !send(&frames, frame, &mut shutdown, sub.expires).await {
             return;
         }
         last_event = Instant::now();
     }
 }
 
-/// Queues one frame; false when the client has gone or the server is shutting down.
-async fn send(frames: &FrameSender, frame: Bytes, shutdown: &mut Shutdown) -> bool {
+/// Queues one frame; false when the client has gone, the server is shutting down, or the
+/// subscription's lifetime ended while a client that stopped reading held it at a full buffer
+/// (so a stalled client holds its subscription no longer than a reading one).
+async fn send(frames: &FrameSender, frame: Bytes, shutdown: &mut Shutdown, expires: Instant) -> bool {
     tokio::select! {
         sent = frames.send(frame) => sent.is_ok(),
         () = shutdown.wait() => false,
+        () = tokio::time::sleep_until(expires) => false,
     }
 }
 
