@@ -141,6 +141,13 @@ def test_registration_errors_and_the_limit_of_20(k, srv):
             break
         page = k.list_stream_consumers(StreamARN=sarn, MaxResults=7, NextToken=page["NextToken"])
     assert seen == [f"c{i:02}" for i in range(20)]
+    created = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    assert len(k.list_stream_consumers(StreamARN=sarn, StreamCreationTimestamp=created)["Consumers"]) == 20
+    first = k.list_stream_consumers(StreamARN=sarn, MaxResults=5)
+    with pytest.raises(ClientError) as e:
+        k.list_stream_consumers(StreamARN=sarn, NextToken=first["NextToken"], StreamCreationTimestamp=created)
+    assert error_of(e) == (400, "InvalidArgumentException",
+                           "NextToken and StreamCreationTimestamp cannot be provided together.")
     with pytest.raises(ClientError) as e:
         k.register_stream_consumer(StreamARN=srv.arn("no-such-stream"), ConsumerName="x")
     assert error_of(e) == (400, "ResourceNotFoundException",

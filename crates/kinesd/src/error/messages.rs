@@ -521,7 +521,8 @@ impl KinesisError {
     }
 
     /// ListShards with a NextToken and `member` (StreamName, ShardFilter, ...), which name the
-    /// listing anew (aws-behaviour.md §7).
+    /// listing anew (aws-behaviour.md §7); ListStreamConsumers with a NextToken and a
+    /// StreamCreationTimestamp (§20.1).
     pub fn next_token_combined_with(member: &str) -> Self {
         KinesisError::InvalidArgument(format!("NextToken and {member} cannot be provided together."))
     }
