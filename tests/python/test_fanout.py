@@ -107,6 +107,11 @@ def test_consumer_lifecycle_arn_and_listing(k, srv):
     assert d["StreamARN"] == sarn and d["ConsumerName"] == "app.1-x"
     by_name = k.describe_stream_consumer(StreamARN=sarn, ConsumerName="app.1-x")["ConsumerDescription"]
     assert by_name == d
+    both = k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"], StreamARN=sarn, ConsumerName="app.1-x")
+    assert both["ConsumerDescription"] == d
+    with pytest.raises(ClientError) as e:
+        k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"], StreamARN=sarn, ConsumerName="other")
+    assert error_of(e)[:2] == (400, "InvalidArgumentException")
     listed = k.list_stream_consumers(StreamARN=sarn)["Consumers"]
     assert [x["ConsumerARN"] for x in listed] == [c["ConsumerARN"]] and listed[0]["ConsumerStatus"] == "ACTIVE"
     assert k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["ConsumerCount"] == 1

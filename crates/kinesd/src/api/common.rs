@@ -148,8 +148,8 @@ pub fn consumer_from_arn(engine: &Engine, arn: &str) -> Result<ConsumerRef> {
     parsed.ok_or_else(not_found)
 }
 
-/// The consumer a request names by `ConsumerARN`, or by `StreamARN` and `ConsumerName`
-/// (DescribeStreamConsumer, DeregisterStreamConsumer).
+/// The consumer a request names by `ConsumerARN`, or by `StreamARN` and `ConsumerName`, or by
+/// all three when they agree (DescribeStreamConsumer, DeregisterStreamConsumer).
 pub fn consumer_named(
     engine: &Engine,
     consumer_arn: Option<&str>,
@@ -157,7 +157,15 @@ pub fn consumer_named(
     consumer_name: Option<&str>,
 ) -> Result<ConsumerRef> {
     match (consumer_arn, stream_arn, consumer_name) {
-        (Some(arn), _, _) => consumer_from_arn(engine, arn),
+        (Some(arn), stream_arn, name) => {
+            // All three may be given, "as long as they don't conflict with each other".
+            let by_arn = consumer_from_arn(engine, arn)?;
+            let stream = stream_arn.map(|s| stream_name(engine, None, Some(s))).transpose()?;
+            if stream.is_some_and(|s| s != by_arn.stream) || name.is_some_and(|n| n != by_arn.name) {
+                return Err(KinesisError::consumer_arn_mismatch(arn));
+            }
+            Ok(by_arn)
+        }
         (None, Some(stream_arn), Some(name)) => {
             let stream = stream_name(engine, None, Some(stream_arn))?;
             Ok(ConsumerRef { stream, name: name.to_owned(), created_secs: None })

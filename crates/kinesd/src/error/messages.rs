@@ -567,6 +567,14 @@ impl KinesisError {
         )
     }
 
+    /// DescribeStreamConsumer or DeregisterStreamConsumer whose ConsumerARN names another
+    /// consumer than its StreamARN and ConsumerName. The text is kinesd's own.
+    pub fn consumer_arn_mismatch(consumer_arn: &str) -> Self {
+        KinesisError::InvalidArgument(format!(
+            "ConsumerARN {consumer_arn} does not match the StreamARN and ConsumerName of the request."
+        ))
+    }
+
     /// SubscribeToShard with a consumer that is CREATING or DELETING; AWS's text as a real
     /// error quoted it, spaces around the punctuation included (aws-behaviour.md §20).
     pub fn consumer_not_active(consumer: &str, created_secs: u64, stream: &str, account: &str) -> Self {
