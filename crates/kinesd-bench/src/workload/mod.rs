@@ -140,6 +140,33 @@ fn count_record_failures(tally: &mut Tally, body: &[u8], failed: u64) {
     }
 }
 
+/// What a workload of stamped records (`mixed`, `subscribe`) starts from.
+pub struct StampedSetup {
+    pub endpoint: Endpoint,
+    pub stream: String,
+    pub probe: Option<crate::probe::Probe>,
+    /// The stream's open shards, in order.
+    pub shards: Vec<String>,
+}
+
+/// Checks that records can carry a send stamp, and makes sure the workload's stream exists and
+/// is ACTIVE.
+pub async fn stamped_setup(
+    workload: &str,
+    target: &crate::cli::TargetArgs,
+    shape: &crate::records::Shape,
+) -> Result<StampedSetup, String> {
+    use crate::records::STAMP_BYTES;
+    if shape.record_size < STAMP_BYTES {
+        return Err(format!("{workload} needs --record-size of at least {STAMP_BYTES} (the send timestamp)"));
+    }
+    let endpoint = target.endpoint().await?;
+    let stream = target.stream_name(workload);
+    let probe = target.server_pid.map(crate::probe::Probe::new).transpose()?;
+    let shards = crate::control::ensure_stream(&endpoint, &stream, target.shards).await?;
+    Ok(StampedSetup { endpoint, stream, probe, shards })
+}
+
 /// Time from `from` to `to` in seconds, never zero (rates divide by it).
 pub fn seconds_between(from: Instant, to: Instant) -> f64 {
     to.saturating_duration_since(from).as_secs_f64().max(1e-9)

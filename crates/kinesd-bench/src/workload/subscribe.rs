@@ -17,13 +17,13 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ProducerPlan, produce_all, seconds_between};
+use super::{ProducerPlan, StampedSetup, produce_all, seconds_between, stamped_setup};
 use crate::cli::{SubscribeArgs, pace};
 use crate::client::{Connection, Endpoint, Op, Protocol, failure_kind};
-use crate::control::{ensure_stream, register_consumers};
-use crate::probe::{CpuWindow, Probe};
+use crate::control::register_consumers;
+use crate::probe::CpuWindow;
 use crate::progress::Ticker;
-use crate::records::{PutBodies, STAMP_BYTES, now_micros, stamp_of};
+use crate::records::{PutBodies, now_micros, stamp_of};
 use crate::report::{CallReport, Report};
 use crate::stats::{Latency, Live, Tally};
 
@@ -35,13 +35,7 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn run(args: SubscribeArgs) -> Result<Report, String> {
     let target = &args.target;
     let shape = args.shape.shape();
-    if shape.record_size < STAMP_BYTES {
-        return Err(format!("subscribe needs --record-size of at least {STAMP_BYTES} (the send timestamp)"));
-    }
-    let endpoint = target.endpoint().await?;
-    let stream = target.stream_name("subscribe");
-    let probe = target.server_pid.map(Probe::new).transpose()?;
-    let shards = ensure_stream(&endpoint, &stream, target.shards).await?;
+    let StampedSetup { endpoint, stream, probe, shards } = stamped_setup("subscribe", target, &shape).await?;
     let consumers = register_consumers(&endpoint, &stream, args.consumers.max(1)).await?;
     let rss_before = probe.and_then(|p| p.rss_kib());
 
