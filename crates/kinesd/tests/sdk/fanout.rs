@@ -118,3 +118,32 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
     assert_eq!(api_err(client.delete_stream().stream_name("busy").send().await).code, "ResourceInUseException");
     client.delete_stream().stream_name("busy").enforce_consumer_deletion(true).send().await.unwrap();
 }
+
+/// The Rust SDK reads a split shard's last event (ChildShards, no ContinuationSequenceNumber)
+/// and then the end of the stream.
+#[tokio::test]
+async fn a_split_shard_ends_with_child_shards() {
+    let srv = server();
+    let client = srv.client();
+    create_active(&client, "split", 1).await;
+    let arn = active_consumer(&client, "split", "walker").await;
+    let first = put(&client, "split", "before").await;
+    let position = StartingPosition::builder().r#type(ShardIteratorType::TrimHorizon).build().unwrap();
+    let out = client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(0)).starting_position(position);
+    let mut events = out.send().await.unwrap().event_stream;
+    let e1 = next_event(&mut events).await.unwrap();
+    assert_eq!(e1.records.iter().map(|r| r.sequence_number.as_str()).collect::<Vec<_>>(), [first.as_str()]);
+    let split = client.split_shard().stream_name("split").shard_to_split(shard_id(0));
+    split.new_starting_hash_key((1u128 << 127).to_string()).send().await.unwrap();
+    let mut last = None;
+    while let Some(event) = next_event(&mut events).await {
+        last = Some(event);
+    }
+    let last = last.expect("an event before the end");
+    let children = last.child_shards.expect("ChildShards at the shard's end");
+    let mut ids: Vec<_> = children.iter().map(|c| c.shard_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, [shard_id(1), shard_id(2)]);
+    assert!(children.iter().all(|c| c.parent_shards == [shard_id(0)]));
+    assert!(last.continuation_sequence_number.is_empty(), "no continuation at the end");
+}
