@@ -560,3 +560,28 @@ def test_a_stalled_subscriber_holds_its_subscription_no_longer_than_its_lifetime
         stalled.close()
     finally:
         s.stop()
+
+
+def test_resource_policies_on_consumers(k, srv):
+    slow = KinesdServer(extra_args=["--consumer-create-ms", "1500"])
+    try:
+        sk = slow.client()
+        name = create_active(sk, unique_name())
+        c = sk.register_stream_consumer(StreamARN=stream_arn(sk, name), ConsumerName="p")["Consumer"]
+        policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kinesis:SubscribeToShard"}]}'
+        with pytest.raises(ClientError) as e:
+            sk.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
+        secs = c["ConsumerARN"].rsplit(":", 1)[1]
+        assert error_of(e) == (
+            400, "ResourceInUseException",
+            f"Consumer p with creation timestamp {secs} under stream {name} and account {slow.account_id} "
+            "is not in ACTIVE status.")
+        wait_consumer(sk, c["ConsumerARN"])
+        assert sk.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == "{}"
+        sk.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
+        assert sk.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == policy
+        assert sk.get_resource_policy(ResourceARN=stream_arn(sk, name))["Policy"] == "{}"
+        sk.delete_resource_policy(ResourceARN=c["ConsumerARN"])
+        assert sk.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == "{}"
+    finally:
+        slow.stop()

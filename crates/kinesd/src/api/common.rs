@@ -117,14 +117,6 @@ pub fn resource(engine: &Engine, arn: &str) -> Result<Resource> {
     }
 }
 
-/// The stream a `ResourceARN` of a resource policy names; consumers have no policies here.
-pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
-    match resource(engine, arn)? {
-        Resource::Stream(name) => Ok(name),
-        Resource::Consumer(_) => Err(KinesisError::consumer_not_found(arn, &engine.config.account_id)),
-    }
-}
-
 /// `arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<consumer>:<creation seconds>`;
 /// a consumer of another account or region, or an ARN of any other form, is not found.
 pub fn consumer_from_arn(engine: &Engine, arn: &str) -> Result<ConsumerRef> {

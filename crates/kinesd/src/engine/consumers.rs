@@ -49,6 +49,8 @@ pub struct Consumer {
     /// When the current CREATING/DELETING phase ends (0 when ACTIVE).
     pub status_until_ms: u64,
     pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 impl Consumer {
@@ -154,6 +156,7 @@ impl Engine {
             status,
             status_until_ms: until,
             tags,
+            resource_policy: None,
         };
         self.save_consumer(consumer).await
     }
@@ -236,6 +239,40 @@ impl Engine {
             Ok(())
         })
         .await
+    }
+
+    /// Attaches `policy` to an ACTIVE consumer, replacing any earlier one.
+    pub async fn put_consumer_policy(&self, which: &ConsumerRef, policy: String) -> Result<()> {
+        self.modify_consumer(which, |engine, consumer| {
+            engine.require_active_consumer(consumer)?;
+            super::tags::check_policy_document(&policy)?;
+            consumer.resource_policy = Some(policy);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes an ACTIVE consumer's policy, if it has one.
+    pub async fn delete_consumer_policy(&self, which: &ConsumerRef) -> Result<()> {
+        self.modify_consumer(which, |engine, consumer| {
+            engine.require_active_consumer(consumer)?;
+            consumer.resource_policy = None;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A consumer's settings change only while it is ACTIVE.
+    fn require_active_consumer(&self, consumer: &Consumer) -> Result<()> {
+        if consumer.status == ConsumerStatus::Active {
+            return Ok(());
+        }
+        Err(KinesisError::consumer_not_active_for_change(
+            &consumer.name,
+            consumer.created_secs(),
+            &consumer.stream,
+            &self.config.account_id,
+        ))
     }
 
     async fn modify_consumer(

@@ -132,7 +132,7 @@ impl Engine {
 
 /// A resource policy must be a JSON policy document: an object with a `Statement` that is an
 /// object or a non-empty array of objects.
-fn check_policy_document(policy: &str) -> Result<()> {
+pub(super) fn check_policy_document(policy: &str) -> Result<()> {
     let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| KinesisError::policy_not_json())?;
     let statement = doc
         .as_object()

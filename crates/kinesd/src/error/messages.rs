@@ -583,6 +583,14 @@ impl KinesisError {
         ))
     }
 
+    /// A resource policy put on or deleted from a consumer that is CREATING or DELETING; AWS's
+    /// text as a real error quoted it (aws-behaviour.md §20.1).
+    pub fn consumer_not_active_for_change(consumer: &str, created_secs: u64, stream: &str, account: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "Consumer {consumer} with creation timestamp {created_secs} under stream {stream} and account {account} is not in ACTIVE status."
+        ))
+    }
+
     /// SubscribeToShard while a subscription of the same consumer to the shard is younger than
     /// five seconds. The first words are AWS's (aws-behaviour.md §20); the rest is kinesd's.
     pub fn subscription_in_use(consumer_arn: &str, shard: &str) -> Self {
