@@ -2,6 +2,7 @@
 
 use crate::engine::Engine;
 use crate::engine::catalog::{Stream, shard_id};
+use crate::engine::consumers::{Consumer, ConsumerRef};
 use crate::error::{KinesisError, Result};
 use crate::protocol::Timestamp;
 use crate::protocol::model;
@@ -90,10 +91,15 @@ pub fn after_shard(shard: &crate::engine::catalog::Shard, exclusive_start: &str)
     }
 }
 
-/// The stream a `ResourceARN` (TagResource, PutResourcePolicy, ...) names. Consumer ARNs
-/// (`.../stream/<name>/consumer/<consumer>:<timestamp>`) name no resource yet: kinesd has no
-/// consumers, so they are not found.
-pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
+/// What a `ResourceARN` names: a stream, or a consumer of one.
+pub enum Resource {
+    Stream(String),
+    Consumer(ConsumerRef),
+}
+
+/// The resource a `ResourceARN` (TagResource, ListTagsForResource, ...) names. A resource of
+/// another account or region is one this server does not have.
+pub fn resource(engine: &Engine, arn: &str) -> Result<Resource> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let path = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
     let (region, account, path) = match (parts.as_slice(), path) {
@@ -102,25 +108,84 @@ pub fn resource_stream(engine: &Engine, arn: &str) -> Result<String> {
             return Err(KinesisError::resource_arn_invalid(arn));
         }
     };
-    let (name, consumer) = match path.split_once('/') {
-        Some((name, rest)) => (name, Some(rest)),
-        None => (path, None),
-    };
     let foreign = region != engine.config.region || account != engine.config.account_id;
-    if consumer.is_some() {
+    match path.split_once('/') {
+        Some(_) if foreign => Err(KinesisError::consumer_not_found(arn, account)),
+        Some(_) => consumer_from_arn(engine, arn).map(Resource::Consumer),
+        None if foreign => Err(KinesisError::stream_not_found(path, account)),
+        None => Ok(Resource::Stream(path.to_owned())),
+    }
+}
+
+/// `arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<consumer>:<creation seconds>`;
+/// a consumer of another account or region, or an ARN of any other form, is not found.
+pub fn consumer_from_arn(engine: &Engine, arn: &str) -> Result<ConsumerRef> {
+    let not_found = || KinesisError::consumer_not_found(arn, &engine.config.account_id);
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ([_, _, "kinesis", region, account, resource], true) =
+        (parts.as_slice(), parts.len() == 6 && arn.starts_with("arn:aws"))
+    else {
+        return Err(not_found());
+    };
+    if *region != engine.config.region || *account != engine.config.account_id {
         return Err(KinesisError::consumer_not_found(arn, account));
     }
-    if foreign {
-        return Err(KinesisError::stream_not_found(name, account));
+    let parsed = resource.strip_prefix("stream/").and_then(|rest| {
+        let (stream, rest) = rest.split_once("/consumer/")?;
+        let (name, secs) = rest.rsplit_once(':')?;
+        let simple = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        (simple(stream) && simple(name)).then_some(())?;
+        Some(ConsumerRef { stream: stream.to_owned(), name: name.to_owned(), created_secs: Some(secs.parse().ok()?) })
+    });
+    parsed.ok_or_else(not_found)
+}
+
+/// The consumer a request names by `ConsumerARN`, or by `StreamARN` and `ConsumerName`, or by
+/// all three when they agree (DescribeStreamConsumer, DeregisterStreamConsumer).
+pub fn consumer_named(
+    engine: &Engine,
+    consumer_arn: Option<&str>,
+    stream_arn: Option<&str>,
+    consumer_name: Option<&str>,
+) -> Result<ConsumerRef> {
+    match (consumer_arn, stream_arn, consumer_name) {
+        (Some(arn), stream_arn, name) => {
+            // All three may be given, "as long as they don't conflict with each other".
+            let by_arn = consumer_from_arn(engine, arn)?;
+            let stream = stream_arn.map(|s| stream_name(engine, None, Some(s))).transpose()?;
+            if stream.is_some_and(|s| s != by_arn.stream) || name.is_some_and(|n| n != by_arn.name) {
+                return Err(KinesisError::consumer_arn_mismatch(arn));
+            }
+            Ok(by_arn)
+        }
+        (None, Some(stream_arn), Some(name)) => {
+            let stream = stream_name(engine, None, Some(stream_arn))?;
+            Ok(ConsumerRef { stream, name: name.to_owned(), created_secs: None })
+        }
+        _ => Err(KinesisError::consumer_not_named()),
     }
-    Ok(name.to_owned())
+}
+
+/// A consumer as RegisterStreamConsumer and ListStreamConsumers show it.
+pub fn consumer_view(engine: &Engine, consumer: &Consumer) -> model::Consumer {
+    model::Consumer {
+        consumer_name: consumer.name.clone(),
+        consumer_arn: engine.consumer_arn(consumer),
+        consumer_status: consumer.status.as_str().to_owned(),
+        consumer_creation_timestamp: timestamp(consumer.created_ms),
+    }
+}
+
+/// Tags as a list of `{Key, Value}`, in key order.
+pub fn tags_view(tags: &[(String, String)]) -> Vec<model::Tag> {
+    let mut tags: Vec<&(String, String)> = tags.iter().collect();
+    tags.sort();
+    tags.into_iter().map(|(k, v)| model::Tag { key: k.clone(), value: Some(v.clone()) }).collect()
 }
 
 /// A stream's tags as a list of `{Key, Value}`, in key order.
 pub fn tag_list(stream: &Stream) -> Vec<model::Tag> {
-    let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();
-    tags.sort();
-    tags.into_iter().map(|(k, v)| model::Tag { key: k.clone(), value: Some(v.clone()) }).collect()
+    tags_view(&stream.tags)
 }
 
 /// StartStreamEncryption and StopStreamEncryption name the KMS key as a key ARN, an alias ARN,

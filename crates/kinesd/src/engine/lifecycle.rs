@@ -127,7 +127,14 @@ impl Engine {
         Ok(())
     }
 
+    /// DeleteStream of a stream without consumers (see [`Engine::delete_stream_and_consumers`]).
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
+        self.delete_stream_and_consumers(name, false).await
+    }
+
+    /// DeleteStream: refused while consumers are registered unless `enforce_consumer_deletion`,
+    /// which deregisters them with it.
+    pub async fn delete_stream_and_consumers(&self, name: &str, enforce_consumer_deletion: bool) -> Result<()> {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
@@ -137,6 +144,7 @@ impl Engine {
             StreamStatus::Updating => return Err(self.not_active(&stream)),
             StreamStatus::Creating | StreamStatus::Active => {}
         }
+        self.release_consumers(&stream, enforce_consumer_deletion, now).await?;
         let (status, until) = phase(StreamStatus::Deleting, now, self.config.delete_stream_ms);
         if status == StreamStatus::Active {
             // A zero delay deletes at once.

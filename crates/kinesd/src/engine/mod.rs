@@ -9,6 +9,8 @@
 pub mod account;
 pub mod catalog;
 pub mod claim;
+pub mod consumers;
+pub mod fanout;
 pub mod hash;
 pub mod lifecycle;
 pub mod limits;
@@ -59,6 +61,11 @@ pub struct EngineConfig {
     pub retention_interval_ms: u64,
     /// AWS's quotas, enforced when set (`--enforce-limits`).
     pub limits: Option<limits::LimitsConfig>,
+    /// How long a new consumer stays CREATING, and a deregistered one DELETING.
+    pub consumer_create_ms: u64,
+    pub consumer_delete_ms: u64,
+    /// How long a SubscribeToShard subscription lasts before it ends (AWS: 5 minutes).
+    pub subscription_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +81,9 @@ impl Default for EngineConfig {
             iterator_ttl_ms: 300_000,
             retention_interval_ms: 5_000,
             limits: None,
+            consumer_create_ms: 500,
+            consumer_delete_ms: 500,
+            subscription_ms: 300_000,
         }
     }
 }
@@ -84,6 +94,13 @@ pub struct Engine {
     pub limits: Option<limits::Limits>,
     store: Arc<dyn Store>,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    /// Registered consumers by (stream, consumer name).
+    consumers: RwLock<BTreeMap<(String, String), Arc<consumers::Consumer>>>,
+    /// Moves on every change of the catalog in memory, so that live subscriptions notice a
+    /// closed shard, a deleted stream or a deregistered consumer without polling.
+    catalog_version: tokio::sync::watch::Sender<u64>,
+    /// The live SubscribeToShard subscriptions, one per consumer and shard.
+    subscriptions: fanout::Registry,
     secret: TokenSecret,
     /// Serialises control-plane changes so that each is persisted before the next begins.
     control: tokio::sync::Mutex<()>,
@@ -125,6 +142,7 @@ impl Engine {
         let mut secret = None;
         let mut account = account::AccountSettings::default();
         let mut streams = BTreeMap::new();
+        let mut consumer_entries = Vec::new();
         let mut revisions = std::collections::HashMap::new();
         for (key, value, revision) in store.catalog_load().await? {
             revisions.insert(key.clone(), revision);
@@ -142,6 +160,26 @@ impl Engine {
                     KinesisError::internal_failure_because(format!("corrupt catalog entry {name}: {e}"))
                 })?;
                 streams.insert(name.to_owned(), Arc::new(stream));
+            } else if key.starts_with(consumers::CONSUMER_PREFIX) {
+                consumer_entries.push((key.clone(), consumers::decode(&key, &value)?));
+            }
+        }
+        // A consumer lives as long as the stream incarnation it was registered on; a crash
+        // between removing the stream and its consumers leaves these behind.
+        let mut registered = BTreeMap::new();
+        let mut orphans = Vec::new();
+        for (key, consumer) in consumer_entries {
+            match streams.get(&consumer.stream) {
+                Some(s) if s.created_ms == consumer.stream_created_ms => {
+                    registered.insert((consumer.stream.clone(), consumer.name.clone()), Arc::new(consumer));
+                }
+                _ => orphans.push(key),
+            }
+        }
+        for key in orphans {
+            if let Some(revision) = revisions.remove(&key) {
+                tracing::info!(key, "deleting a consumer whose stream is gone");
+                store.catalog_delete(&key, revision).await?;
             }
         }
         let secret = match secret {
@@ -168,6 +206,9 @@ impl Engine {
             config,
             store,
             streams: RwLock::new(streams),
+            consumers: RwLock::new(registered),
+            catalog_version: tokio::sync::watch::Sender::new(0),
+            subscriptions: fanout::Registry::default(),
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
@@ -220,15 +261,28 @@ impl Engine {
         }
         let stream = Arc::new(stream);
         self.streams.write().insert(stream.name.clone(), stream.clone());
+        self.catalog_changed();
         Ok(stream)
     }
 
+    /// Tells live subscriptions that the catalog in memory changed.
+    fn catalog_changed(&self) {
+        self.catalog_version.send_modify(|v| *v += 1);
+    }
+
+    /// A watch that moves on every catalog change (see `catalog_version`).
+    pub fn watch_catalog(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.catalog_version.subscribe()
+    }
+
     async fn remove(&self, stream: &Stream) -> Result<()> {
+        self.remove_consumers_of(&stream.name).await?;
         self.catalog_remove(&format!("{STREAM_PREFIX}{}", stream.name)).await?;
         self.streams.write().remove(&stream.name);
         if let Some(limits) = &self.limits {
             limits.forget_stream(stream.created_ms, &stream.name);
         }
+        self.catalog_changed();
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
             self.fully_trimmed.lock().remove(&shard.log);
@@ -313,6 +367,12 @@ impl Engine {
                     self.streams.write().remove(name);
                 }
             }
+        } else if key.starts_with(consumers::CONSUMER_PREFIX) {
+            let consumer = match stored {
+                Some((value, _)) => Some(consumers::decode(key, &value)?),
+                None => None,
+            };
+            self.replace_consumer_entry(key, consumer);
         } else if key == ACCOUNT_KEY {
             let settings = match stored {
                 Some((value, _)) => serde_json::from_slice(&value).map_err(corrupt)?,
@@ -320,6 +380,7 @@ impl Engine {
             };
             *self.account.lock() = settings;
         }
+        self.catalog_changed();
         Ok(())
     }
 
@@ -432,6 +493,7 @@ impl Engine {
         for stream in due {
             lifecycle::finish_transition(self, &stream).await?;
         }
+        let next_consumer = self.finish_consumer_transitions(now).await?;
         let next = self
             .streams
             .read()
@@ -439,7 +501,8 @@ impl Engine {
             .filter(|s| s.status_until_ms != 0)
             .map(|s| s.status_until_ms)
             .min()
-            .unwrap_or(u64::MAX);
+            .unwrap_or(u64::MAX)
+            .min(next_consumer);
         self.next_transition_ms.store(next, Ordering::Release);
         Ok(())
     }

@@ -1,12 +1,14 @@
-//! DeleteResourcePolicy: removes the stream's policy document, if any.
+//! DeleteResourcePolicy: removes the stream's or consumer's policy document, if any.
 
 use crate::api::Context;
-use crate::api::common::resource_stream;
+use crate::api::common::{Resource, resource};
 use crate::error::Result;
 use crate::protocol::model::DeleteResourcePolicyInput;
 
 pub async fn handle(ctx: &Context, input: DeleteResourcePolicyInput) -> Result<()> {
     let engine = &*ctx.engine;
-    let name = resource_stream(engine, input.resource_arn.as_deref().unwrap_or_default())?;
-    engine.delete_resource_policy(&name).await
+    match resource(engine, input.resource_arn.as_deref().unwrap_or_default())? {
+        Resource::Stream(name) => engine.delete_resource_policy(&name).await,
+        Resource::Consumer(consumer) => engine.delete_consumer_policy(&consumer).await,
+    }
 }
