@@ -55,8 +55,10 @@ async fn pump(mut sub: Subscription, frames: FrameSender, codec: Codec, mut shut
         if Instant::now() >= sub.expires {
             return;
         }
+        let mut delivered = 0;
         let frame = match sub.next(MAX_EVENT_RECORDS, MAX_EVENT_BYTES).await {
             Ok(Delivery::Records { records, continuation, millis_behind_latest }) => {
+                delivered = records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
                 let event = ShardEvent {
                     shard: sub.shard(),
                     records: &records,
@@ -108,6 +110,17 @@ async fn pump(mut sub: Subscription, frames: FrameSender, codec: Codec, mut shut
             return;
         }
         last_event = Instant::now();
+        // Enhanced fan-out's 2 MiB/s per consumer and shard, with --enforce-limits: the next
+        // event waits for credit.
+        let wait = sub.charge_delivery(delivered);
+        if !wait.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep_until(sub.expires) => return,
+                () = frames.closed() => return,
+                () = shutdown.wait() => return,
+            }
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub enum Delivery {
 /// One consumer's subscription to one shard.
 pub struct Subscription {
     engine: Arc<Engine>,
+    /// The consumer's ARN, which keys its enhanced fan-out limits.
+    arn: String,
     key: SubscriptionKey,
     id: u64,
     consumer_created_ms: u64,
@@ -105,6 +107,15 @@ impl Engine {
         // A write between the position's lookup and here is found by the first read, which
         // every pump does before it waits.
         let tip = self.store.watch_tip(shard.log)?;
+        // With --enforce-limits, one SubscribeToShard a second per consumer and shard (AWS's
+        // quota), checked before the in-use rule: a refused call takes nothing over.
+        let arn = self.consumer_arn(&consumer);
+        if let Some(limits) = &self.limits {
+            let now = limits.now();
+            if !limits.consumer_shard(&arn, index, |buckets| buckets.admit_subscribe(now)) {
+                return Err(KinesisError::subscribe_rate_exceeded(&arn, &shard.id()));
+            }
+        }
         let key = (consumer.stream.clone(), consumer.name.clone(), index);
         let (revoke, revoked) = watch::channel(false);
         let id = self.subscriptions.next_id.fetch_add(1, Ordering::Relaxed);
@@ -112,7 +123,7 @@ impl Engine {
             let mut live = self.subscriptions.live.lock();
             if let Some(current) = live.get(&key) {
                 if current.started.elapsed() < TAKEOVER_AFTER {
-                    return Err(KinesisError::subscription_in_use(&self.consumer_arn(&consumer), &shard.id()));
+                    return Err(KinesisError::subscription_in_use(&arn, &shard.id()));
                 }
                 current.revoked.send_replace(true);
             }
@@ -121,6 +132,7 @@ impl Engine {
         let lifetime = Duration::from_millis(self.config.subscription_ms);
         Ok(Subscription {
             engine: self.clone(),
+            arn,
             key,
             id,
             consumer_created_ms: consumer.created_ms,
@@ -184,6 +196,16 @@ impl Engine {
 }
 
 impl Subscription {
+    /// Charges an event's `bytes` (data and partition keys) against the consumer's 2 MiB/s
+    /// on this shard when `--enforce-limits` is on; how long to wait before the next event so
+    /// that delivery stays within it. Delivery slows down; nothing is dropped.
+    pub fn charge_delivery(&self, bytes: usize) -> Duration {
+        let Some(limits) = &self.engine.limits else { return Duration::ZERO };
+        let now = limits.now();
+        let wait = limits.consumer_shard(&self.arn, self.shard.index, |buckets| buckets.deliver(bytes, now));
+        Duration::from_nanos(wait)
+    }
+
     pub fn shard(&self) -> &Shard {
         &self.shard
     }

@@ -591,6 +591,13 @@ impl KinesisError {
         ))
     }
 
+    /// SubscribeToShard beyond one call a second for a consumer and shard, with
+    /// `--enforce-limits` (AWS's quota). No AWS text is on record; this one is kinesd's, in the
+    /// shape of AWS's other rate messages (aws-behaviour.md §19).
+    pub fn subscribe_rate_exceeded(consumer_arn: &str, shard: &str) -> Self {
+        KinesisError::LimitExceeded(format!("Rate exceeded for consumer {consumer_arn} and shard {shard}."))
+    }
+
     /// SubscribeToShard while a subscription of the same consumer to the shard is younger than
     /// five seconds. The first words are AWS's (aws-behaviour.md §21); the rest is kinesd's.
     pub fn subscription_in_use(consumer_arn: &str, shard: &str) -> Self {
