@@ -9,9 +9,9 @@
 #   BENCH_DURATION=10   seconds measured per workload per target (the fill of `get` gets as long)
 #   BENCH_ROUNDS=3      rounds; each round runs every workload on every target, in a rotated order
 #   BENCH_TARGETS="kinesd ferrokinesis kinesalite kinesis-mock"
-#   BENCH_WORKLOADS="put-100 put-1k get mixed"
+#   BENCH_WORKLOADS="put-100 put-1k get mixed subscribe"
 #   BENCH_FILL=5000000  records written before the catch-up read (bounded by BENCH_DURATION)
-#   BENCH_MIXED_RATE=10000  records/s the producers of `mixed` offer
+#   BENCH_MIXED_RATE=10000  records/s the producers of `mixed` and `subscribe` offer
 #   BENCH_OUT=target/bench  results (JSON per run) and server logs
 #   BENCH_NO_REPORT=1   leave BENCHMARKS.md and the chart alone
 #   BENCH_KINESD=path   benchmark this kinesd binary instead of building target/release/kinesd
@@ -29,7 +29,7 @@ root=$(pwd)
 DURATION=${BENCH_DURATION:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 TARGETS=${BENCH_TARGETS:-"kinesd ferrokinesis kinesalite kinesis-mock"}
-WORKLOADS=${BENCH_WORKLOADS:-"put-100 put-1k get mixed"}
+WORKLOADS=${BENCH_WORKLOADS:-"put-100 put-1k get mixed subscribe"}
 FILL=${BENCH_FILL:-5000000}
 MIXED_RATE=${BENCH_MIXED_RATE:-10000}
 OUT=${BENCH_OUT:-$root/target/bench}
@@ -224,7 +224,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 --label "$t" --json --quiet \
                 > "$OUT/results/$tag.json" 2> "$OUT/logs/$tag.bench.log" || rc=$?
             if [ $rc -eq 0 ]; then
-                grep -E '^(PutRecords|GetRecords|end-to-end|fill)|error:|note:' "$OUT/logs/$tag.bench.log" >&2 || true
+                grep -E '^(PutRecords|GetRecords|end-to-end|fill|delivered|put-to-event)|error:|note:' "$OUT/logs/$tag.bench.log" >&2 || true
             else
                 note "the run failed with exit code $rc (see $OUT/logs/$tag.bench.log)"
                 { [ $rc -eq 124 ] && echo "killed after $((DURATION * 4 + 60)) s"; \

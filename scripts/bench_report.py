@@ -33,8 +33,9 @@ WORKLOADS = {
     "put-1k": "PutRecords, 500 records × 1 KiB, 4 shards, 8 connections",
     "get": "GetRecords catch-up read, 4 shards, 4 readers, Limit 10,000 (100 B records)",
     "mixed": "Mixed: 4 producers at a fixed rate + 4 tailing consumers; end-to-end latency (100 B records)",
+    "subscribe": "Enhanced fan-out: 10 consumers × 10 shards of SubscribeToShard under a fixed put rate (100 B records)",
 }
-SHORT = {"put-100": "put 500×100 B", "put-1k": "put 500×1 KiB", "get": "get catch-up", "mixed": "mixed"}
+SHORT = {"put-100": "put 500×100 B", "put-1k": "put 500×1 KiB", "get": "get catch-up", "mixed": "mixed", "subscribe": "subscribe"}
 
 
 def sh(cmd):
@@ -128,8 +129,10 @@ def load(results_dir):
 
 def summarise(workload, reports):
     """Median figures over the rounds, for one workload on one target."""
-    main = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "PutRecords"}[workload]
-    lat = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "end-to-end"}[workload]
+    main = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "PutRecords",
+            "subscribe": "delivered"}[workload]
+    lat = {"put-100": "PutRecords", "put-1k": "PutRecords", "get": "GetRecords", "mixed": "end-to-end",
+           "subscribe": "put-to-event"}[workload]
     calls = [call(r, main) for r in reports]
     # Rounds in which no call completed have no latency to show.
     lats = [call(r, lat)["latency_us"] for r in reports if call(r, lat)["latency_us"]["count"] > 0]
@@ -152,6 +155,8 @@ def summarise(workload, reports):
     if workload == "get":
         s["filled"] = median([call(r, "fill (put)")["records"] for r in reports])
         s["fill_rate"] = median([call(r, "fill (put)")["records_per_s"] for r in reports])
+    if workload == "subscribe":
+        s["put_records_per_s"] = median([call(r, "PutRecords")["records_per_s"] for r in reports])
     if workload == "mixed":
         s["get_records_per_s"] = median([call(r, "GetRecords")["records_per_s"] for r in reports])
         s["put_p99"] = median([call(r, "PutRecords")["latency_us"]["p99_us"] for r in reports
@@ -184,6 +189,8 @@ def short(v):
 def table(workload, targets, summaries, failures, status):
     if workload == "get":
         head = ["target", "records read/s", "MB/s", "GetRecords p50", "p99", "p99.9", "max", "records filled", "errors", "server CPU/record", "peak RSS", "per round (records/s)"]
+    elif workload == "subscribe":
+        head = ["target", "records delivered/s (all consumers)", "put records/s", "put-to-event p50", "p99", "p99.9", "max", "errors", "server CPU/delivery", "peak RSS", "per round (delivered/s)"]
     elif workload == "mixed":
         head = ["target", "put records/s", "get records/s", "end-to-end p50", "p99", "p99.9", "max", "PutRecords p99", "errors", "server CPU/record", "peak RSS", "per round (put records/s)"]
     else:
@@ -205,6 +212,8 @@ def table(workload, targets, summaries, failures, status):
             rounds += f"; {len(failed)} failed"
         if workload == "get":
             row = [name, num(s["records_per_s"]), num(s["mb_per_s"], 1), us(s["p50"]), us(s["p99"]), us(s["p999"]), us(s["max"]), num(s["filled"]), errors, cpu, rss, rounds]
+        elif workload == "subscribe":
+            row = [name, num(s["records_per_s"]), num(s["put_records_per_s"]), us(s["p50"]), us(s["p99"]), us(s["p999"]), us(s["max"]), errors, cpu, rss, rounds]
         elif workload == "mixed":
             row = [name, num(s["records_per_s"]), num(s["get_records_per_s"]), us(s["p50"]), us(s["p99"]), us(s["p999"]), us(s["max"]), us(s["put_p99"]), errors, cpu, rss, rounds]
         else:
@@ -218,7 +227,7 @@ def table(workload, targets, summaries, failures, status):
 def ratio_line(workload, summaries, peers):
     k = summaries.get((workload, "kinesd"))
     rates = [(summaries[(workload, p)]["records_per_s"], p) for p in peers if (workload, p) in summaries]
-    if not k or not rates or workload == "mixed":
+    if not k or not rates or workload in ("mixed", "subscribe"):
         return ""
     best, who = max(rates)
     if best <= 0:
@@ -289,7 +298,7 @@ def svg(summaries, workloads, targets, subtitle):
     p99 = {(g, t): summaries[(g, t)]["p99"] / 1000 if summaries[(g, t)]["p99"] else 0
            for g in workloads for t in targets if (g, t) in summaries}
     out += panel(0, 56, w, 330, "records/s", workloads, targets, rates, short, False)
-    out += panel(0, 396, w, 330, "p99 latency, ms (put: PutRecords; get: GetRecords; mixed: end-to-end)", workloads, targets, p99,
+    out += panel(0, 396, w, 330, "p99 latency, ms (put: PutRecords; get: GetRecords; mixed: end-to-end; subscribe: put-to-event)", workloads, targets, p99,
                  lambda v: f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2g}", True,
                  axis_fmt=lambda v: f"{v:g}", zero_word="none")
     lx = 70
@@ -397,6 +406,11 @@ def main():
                    "after a pass that found nothing). End-to-end latency runs from just before the PutRecords request was sent to "
                    "when the consumer holds the record. A server that cannot carry the offered rate shows a lower put rate and "
                    "a queueing latency.", ""]
+        if w == "subscribe":
+            md += [f"10 registered consumers each subscribe to every shard of a 10-shard stream (100 SubscribeToShard event "
+                   f"streams, one HTTP/1.1 connection each, from LATEST) while 4 producers offer {args.mixed_rate:,} records/s. "
+                   "Put-to-event latency runs from just before the PutRecords request was sent to when the event carrying the "
+                   "record arrives; the notes say whether every record reached every consumer.", ""]
         tw = targets if w.startswith("put") else [t for t in targets if t != "null"]
         md.append(table(w, tw, summaries, failures, status))
         r = ratio_line(w, summaries, peers)

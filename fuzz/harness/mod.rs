@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("cbor_value", cbor_value),
     ("sequence_number", sequence_number),
     ("tokens", tokens),
+    ("sigv4", sigv4),
     ("http", http),
 ];
 
@@ -82,6 +83,57 @@ pub fn tokens(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = ShardIteratorToken::decode(&text, secret);
     let _ = PageToken::decode(&text, secret);
+}
+
+/// SigV4: arbitrary method, path, query, host, `Authorization`, `X-Amz-Date`,
+/// `X-Amz-Security-Token`, `X-Amz-Content-Sha256` and body (fields separated by 0xff) against
+/// one configured credential: refused or verified, never a panic; and whatever verifies names
+/// that credential.
+pub fn sigv4(data: &[u8]) {
+    sigv4_verifies(data);
+}
+
+/// [`sigv4`], saying whether the input verified.
+pub fn sigv4_verifies(data: &[u8]) -> bool {
+    use kinesd::auth::{SignedRequest, check_request, credentials::CredentialSet, sigv4::verify};
+    static KEYS: OnceLock<CredentialSet> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        CredentialSet::parse(
+            "[[credential]]\naccess_key_id = \"AKIDFUZZ\"\nsecret_access_key = \"fuzz-secret\"\n\
+             account_id = \"111111111111\"\nsession_token = \"tok\"\n",
+        )
+        .expect("the fuzz credentials parse")
+    });
+    let mut fields = data.splitn(9, |&b| b == 0xff);
+    let mut next = || String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();
+    let (method, path, query, host) = (next(), next(), next(), next());
+    let (authorization, date, token, content_hash) = (next(), next(), next(), next());
+    let body = fields.next().unwrap_or_default();
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in [
+        ("authorization", &authorization),
+        ("x-amz-date", &date),
+        ("x-amz-security-token", &token),
+        ("x-amz-content-sha256", &content_hash),
+        ("host", &host),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    let query = (!query.is_empty()).then_some(query.as_str());
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let _ = check_request(authorization, headers.contains_key("x-amz-date"), query);
+    let request = SignedRequest { method: &method, path: &path, query, host: Some(&host), headers: &headers, body };
+    // 2026-12-06T00:00:00Z, so that dates near it pass the clock-skew check.
+    match verify(&request, keys, "us-east-1", 1_796_515_200) {
+        Ok(caller) => {
+            assert_eq!(caller.access_key_id, "AKIDFUZZ");
+            assert_eq!(caller.account_id, "111111111111");
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// How long a connection may take to be answered and closed after the client half-closes.

@@ -348,3 +348,44 @@ def test_json_and_cbor_answer_alike(server, cbor_stream):
     assert _normalise_cbor(via_cbor["Records"]) == _normalise_json(via_json["Records"], "Records")
     assert via_cbor["Records"], "the shard holds records"
     assert json.dumps(sorted(via_cbor.keys())) == json.dumps(sorted(via_json.keys()))
+
+
+def test_subscribe_to_shard_events_are_cbor_for_a_cbor_request(server, kinesis, cbor_stream):
+    """The Java SDKs (and so the KCL) subscribe in CBOR: the event stream's payloads are CBOR
+    too, each message checked by botocore's own event-stream decoder."""
+    from botocore.eventstream import EventStreamBuffer
+
+    arn = kinesis.describe_stream_summary(StreamName=cbor_stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="java")["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 10
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    put = ok(server, "PutRecord", {"StreamName": cbor_stream, "Data": b"\x00\xffraw", "PartitionKey": "a",
+                                   "ExplicitHashKey": "0"})
+    body = indefinite({"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+                       "StartingPosition": {"Type": "TRIM_HORIZON"}})
+    headers = signed_headers(server, target("SubscribeToShard"), body, {"Content-Type": CBOR_CT})
+    with requests.post(server.endpoint + "/", data=body, headers=headers, stream=True, timeout=30) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["Content-Type"] == "application/vnd.amazon.eventstream"
+        messages = EventStreamBuffer()
+        got = []
+        for chunk in resp.iter_content(chunk_size=None):
+            messages.add_data(chunk)
+            got += list(messages)
+            if len(got) >= 2:
+                break
+    initial, event = got[:2]
+    assert initial.headers[":event-type"] == "initial-response"
+    assert initial.headers[":content-type"] == CBOR_CT
+    assert decode(initial.payload) == {}
+    assert event.headers[":message-type"] == "event"
+    assert event.headers[":event-type"] == "SubscribeToShardEvent"
+    assert event.headers[":content-type"] == CBOR_CT
+    payload = decode(event.payload)
+    [record] = payload["Records"]
+    assert record["Data"] == b"\x00\xffraw" and record["SequenceNumber"] == put["SequenceNumber"]
+    assert is_millis(record["ApproximateArrivalTimestamp"])
+    assert payload["ContinuationSequenceNumber"] == put["SequenceNumber"]
+    assert payload["MillisBehindLatest"] == 0

@@ -256,3 +256,73 @@ def test_aws_rates_a_dozen_getrecords_and_forty_liststreams_in_a_second(aws_rate
     listed = [o if o == "ok" else o[1] for o in outcomes(c.list_streams, 40)]
     assert listed[:5] == ["ok"] * 5
     assert listed.count("LimitExceededException") >= 30
+
+
+# ------------------------------------------------------------------ enhanced fan-out
+
+FANOUT_LIMITS = """
+[shard]
+write-records-per-second = 100000
+write-bytes-per-second = 100000000
+
+[enhanced-fan-out]
+bytes-per-second = 1048576
+"""
+
+
+@pytest.fixture(scope="module")
+def fanout(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fanout-limits") / "limits.toml"
+    path.write_text(FANOUT_LIMITS)
+    srv = KinesdServer(account_id=ACCOUNT, extra_args=[
+        "--enforce-limits", "--limits", str(path), "--consumer-create-ms", "50", "--consumer-delete-ms", "50"])
+    yield srv.client()
+    srv.stop()
+
+
+def consumer_on(client, name):
+    arn = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = client.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 10
+    while client.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline, "consumer never became ACTIVE"
+        time.sleep(0.02)
+    return consumer
+
+
+def subscribe(client, consumer):
+    return client.subscribe_to_shard(ConsumerARN=consumer, ShardId=shard_id(0),
+                                     StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+
+
+def test_one_subscribe_a_second_per_consumer_and_shard(fanout):
+    name = create_active(fanout)
+    consumer = consumer_on(fanout, name)
+    subscribe(fanout, consumer)._raw_stream.close()
+    with pytest.raises(ClientError) as e:
+        subscribe(fanout, consumer)
+    assert error_of(e) == (400, "LimitExceededException",
+                           f"Rate exceeded for consumer {consumer} and shard {shard_id(0)}.")
+    time.sleep(1.1)
+    # A second later the rate allows it again (and the closed first one no longer holds it).
+    subscribe(fanout, consumer)._raw_stream.close()
+
+
+def test_fan_out_delivery_slows_to_the_consumers_rate_and_drops_nothing(fanout):
+    name = create_active(fanout)
+    consumer = consumer_on(fanout, name)
+    # 4,000,000 bytes; an event carries at most 1 MiB, so delivery takes several events.
+    for batch in range(4):
+        records = [{"Data": (batch * 500 + i).to_bytes(4, "big") * 500, "PartitionKey": "p"} for i in range(500)]
+        assert fanout.put_records(StreamName=name, Records=records)["FailedRecordCount"] == 0
+    started = time.monotonic()
+    got = []
+    for event in subscribe(fanout, consumer):
+        got += event["SubscribeToShardEvent"]["Records"]
+        if len(got) >= 2000:
+            break
+        assert time.monotonic() - started < 20, f"only {len(got)} of 2000 records in 20 s"
+    elapsed = time.monotonic() - started
+    assert [int.from_bytes(r["Data"][:4], "big") for r in got] == list(range(2000)), "all, in order, none dropped"
+    # A second of burst (1 MiB) at once, then the rest at 1 MiB a second: about 2.8 s.
+    assert elapsed >= 1.5, f"delivered 4,000,000 bytes in {elapsed:.2f} s at 1 MiB/s"

@@ -27,6 +27,9 @@ pub enum Command {
     Get(GetArgs),
     /// Producers and tailing consumers at once; end-to-end latency from put to get.
     Mixed(MixedArgs),
+    /// Enhanced fan-out: consumers subscribed to every shard (SubscribeToShard) under a put
+    /// load; delivered records/s and put-to-event latency.
+    Subscribe(SubscribeArgs),
     /// An HTTP server that answers every PutRecords with a fixed answer without parsing the
     /// request: the ceiling of the load generator and loopback on this machine.
     NullServer(NullServerArgs),
@@ -201,6 +204,29 @@ pub struct MixedArgs {
     /// The encoding of the PutRecords and GetRecords requests; set-up calls are JSON.
     #[arg(long, value_enum, default_value_t = crate::client::Protocol::Json)]
     pub protocol: crate::client::Protocol,
+}
+
+#[derive(Args, Clone)]
+pub struct SubscribeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Registered consumers; each subscribes to every open shard.
+    #[arg(long, default_value_t = 10)]
+    pub consumers: usize,
+    /// Producer connections.
+    #[arg(long, short = 'p', default_value_t = 4)]
+    pub producers: usize,
+    /// Records per second over all producers (0: as fast as possible).
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u64,
+    /// Seconds to measure, after the warm-up.
+    #[arg(long, short = 'd', default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring starts.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
 }
 
 #[derive(Args, Clone)]

@@ -60,6 +60,9 @@ pub enum Op {
     PutRecords,
     GetShardIterator,
     GetRecords,
+    RegisterStreamConsumer,
+    DescribeStreamConsumer,
+    SubscribeToShard,
 }
 
 impl Op {
@@ -70,6 +73,9 @@ impl Op {
             Op::PutRecords => "Kinesis_20131202.PutRecords",
             Op::GetShardIterator => "Kinesis_20131202.GetShardIterator",
             Op::GetRecords => "Kinesis_20131202.GetRecords",
+            Op::RegisterStreamConsumer => "Kinesis_20131202.RegisterStreamConsumer",
+            Op::DescribeStreamConsumer => "Kinesis_20131202.DescribeStreamConsumer",
+            Op::SubscribeToShard => "Kinesis_20131202.SubscribeToShard",
         }
     }
 }
@@ -238,9 +244,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends one request and reads the whole answer. A transport error drops the connection;
-    /// the next call opens a new one.
-    pub async fn call(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
+    /// The request for `op` with `body`, once the connection is ready to send it.
+    async fn prepare(&mut self, op: Op, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -258,14 +263,48 @@ impl Connection {
                 (value(signed.amz_date)?, value(signed.authorization)?)
             }
         };
-        let request = Request::post("/")
+        Request::post("/")
             .header(HOST, self.endpoint.host.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static(self.protocol.content_type()))
             .header("x-amz-target", HeaderValue::from_static(op.target()))
             .header("x-amz-date", date)
             .header(AUTHORIZATION, authorization)
             .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    /// Sends one request whose answer is a stream (SubscribeToShard) and returns the answer
+    /// once its head arrived; the body is read by the caller as it comes. An error answer
+    /// comes back whole, as a [`Reply`].
+    pub async fn open_stream(&mut self, op: Op, body: Bytes) -> Result<Result<hyper::body::Incoming, Reply>, String> {
+        let timeout = self.endpoint.timeout;
+        let request = self.prepare(op, body).await?;
+        let sender = self.sender.as_mut().expect("prepared above");
+        let response = match tokio::time::timeout(timeout, sender.send_request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                self.sender = None;
+                return Err(format!("transport: {e}"));
+            }
+            Err(_) => {
+                self.sender = None;
+                return Err(TIMEOUT.into());
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(Ok(response.into_body()));
+        }
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.into_body().collect().await.map_err(|e| format!("transport: {e}"))?.to_bytes();
+        Ok(Err(Reply { status, body, error_type }))
+    }
+
+    /// Sends one request and reads the whole answer. A transport error drops the connection;
+    /// the next call opens a new one.
+    pub async fn call(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
+        let request = self.prepare(op, body).await?;
+        let sender = self.sender.as_mut().expect("prepared above");
         let exchange = async {
             let response = sender.send_request(request).await?;
             let status = response.status();

@@ -89,3 +89,39 @@ pub async fn trim_horizon_iterator(conn: &mut Connection, stream: &str, shard_id
         .map(str::to_owned)
         .ok_or_else(|| format!("GetShardIterator {stream}/{shard_id}: no ShardIterator"))
 }
+
+/// Registers `count` consumers (`kinesd-bench-<i>`, or finds them registered) on `stream`,
+/// waits until every one is ACTIVE, and returns their ARNs.
+pub async fn register_consumers(endpoint: &Endpoint, stream: &str, count: usize) -> Result<Vec<String>, String> {
+    let mut conn = Connection::new(endpoint);
+    let stream_arn = describe(&mut conn, stream, None).await?["StreamARN"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("DescribeStream {stream}: no StreamARN"))?;
+    let names: Vec<String> = (0..count).map(|i| format!("kinesd-bench-{i}")).collect();
+    for name in &names {
+        let body = json!({ "StreamARN": stream_arn, "ConsumerName": name }).to_string();
+        let reply = conn.call_retrying(Op::RegisterStreamConsumer, Bytes::from(body)).await?;
+        if !reply.ok() && reply.error_name() != "ResourceInUseException" {
+            return Err(format!("RegisterStreamConsumer {name}: {}", reply.error_name()));
+        }
+    }
+    let mut arns = Vec::with_capacity(count);
+    let started = Instant::now();
+    for name in &names {
+        loop {
+            let body = json!({ "StreamARN": stream_arn, "ConsumerName": name }).to_string();
+            let reply = conn.call_retrying(Op::DescribeStreamConsumer, Bytes::from(body)).await?;
+            let description = reply.json()?["ConsumerDescription"].take();
+            if description["ConsumerStatus"] == "ACTIVE" {
+                arns.push(description["ConsumerARN"].as_str().unwrap_or_default().to_owned());
+                break;
+            }
+            if started.elapsed() > ACTIVE_TIMEOUT {
+                return Err(format!("consumer {name} not ACTIVE after {ACTIVE_TIMEOUT:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(arns)
+}

@@ -3,7 +3,7 @@
 //!
 //! Layout: `cli` (options), `client` (one keep-alive awsJson connection), `control` (stream
 //! set-up, iterators), `records` (prebuilt request bodies, send stamps), `workload/` (put, get,
-//! mixed), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
+//! mixed, subscribe), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
 //! `null_server`.
 
 mod cli;
@@ -50,6 +50,10 @@ fn main() -> ExitCode {
             Command::Mixed(args) => {
                 let json = args.target.json;
                 (workload::mixed::run(args).await?, json)
+            }
+            Command::Subscribe(args) => {
+                let json = args.target.json;
+                (workload::subscribe::run(args).await?, json)
             }
             Command::NullServer(args) => return null_server::run(args).await,
         };

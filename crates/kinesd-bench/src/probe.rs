@@ -51,6 +51,12 @@ impl Probe {
         status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()
     }
 
+    /// VmRSS in KiB: the resident set now.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
+    }
+
     /// Usage between `cpu_at_start` (from [`Self::cpu_seconds`]) and now, over `records`.
     pub fn usage_since(&self, cpu_at_start: Option<f64>, records: u64) -> Option<ServerUsage> {
         let cpu_seconds = self.cpu_seconds()? - cpu_at_start?;

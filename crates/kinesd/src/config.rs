@@ -83,6 +83,18 @@ pub struct Config {
     #[arg(long, default_value_t = 500)]
     pub update_stream_ms: u64,
 
+    /// Milliseconds a new enhanced fan-out consumer spends in CREATING.
+    #[arg(long, default_value_t = 500)]
+    pub consumer_create_ms: u64,
+
+    /// Milliseconds a deregistered consumer spends in DELETING.
+    #[arg(long, default_value_t = 500)]
+    pub consumer_delete_ms: u64,
+
+    /// Seconds a SubscribeToShard subscription lasts before it ends (AWS: 300).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub subscription_seconds: u64,
+
     /// Open provisioned shards allowed per account (AWS's us-east-1 default quota is 500).
     #[arg(long, default_value_t = 500)]
     pub shard_limit: u32,
@@ -317,6 +329,9 @@ impl Config {
             shard_limit: self.shard_limit,
             on_demand_stream_limit: self.on_demand_stream_limit,
             iterator_ttl_ms: self.iterator_ttl_seconds.saturating_mul(1000),
+            consumer_create_ms: self.consumer_create_ms,
+            consumer_delete_ms: self.consumer_delete_ms,
+            subscription_ms: self.subscription_seconds.saturating_mul(1000),
             ..EngineConfig::default()
         }
     }

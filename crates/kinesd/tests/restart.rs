@@ -62,3 +62,55 @@ async fn transitions_interrupted_by_a_crash_finish_after_the_restart() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     common::wait_gone(&client, "deleting").await;
 }
+
+/// Consumers are catalog state: after a SIGKILL they are still registered, with their tags,
+/// and a CREATING or DELETING phase the crash interrupted ends on time afterwards.
+#[tokio::test]
+async fn consumers_survive_a_crash_and_finish_their_transitions() {
+    use aws_sdk_kinesis::types::ConsumerStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let consumer_opts = |ms: &str| ServerOpts {
+        extra_args: ["--consumer-create-ms", ms, "--consumer-delete-ms", ms].map(String::from).to_vec(),
+        ..opts(dir.path(), 0)
+    };
+    let srv = Server::start_with(consumer_opts("0"));
+    let client = srv.client();
+    create_active(&client, "s", 1).await;
+    let arn = common::stream_arn("s");
+    let register = |name: &'static str| client.register_stream_consumer().stream_arn(&arn).consumer_name(name).send();
+    let kept = register("kept").await.unwrap().consumer.unwrap();
+    client.tag_resource().resource_arn(&kept.consumer_arn).tags("k", "v").send().await.unwrap();
+    let going = register("going").await.unwrap().consumer.unwrap();
+    drop(srv);
+
+    // Slow transitions: a consumer CREATING and one DELETING when the process dies.
+    let mut srv = Server::start_with(consumer_opts("1000"));
+    let client = srv.client();
+    let creating = client.register_stream_consumer().stream_arn(&arn).consumer_name("new").send().await.unwrap();
+    let creating = creating.consumer.unwrap();
+    assert_eq!(creating.consumer_status, ConsumerStatus::Creating);
+    client.deregister_stream_consumer().consumer_arn(&going.consumer_arn).send().await.unwrap();
+    srv.kill9();
+
+    let srv = Server::start_with(consumer_opts("1000"));
+    let client = srv.client();
+    let status = |arn: String| {
+        let client = client.clone();
+        async move {
+            match client.describe_stream_consumer().consumer_arn(arn).send().await {
+                Ok(d) => Some(d.consumer_description.unwrap().consumer_status),
+                Err(_) => None,
+            }
+        }
+    };
+    assert_eq!(status(kept.consumer_arn.clone()).await, Some(ConsumerStatus::Active));
+    let tags = client.list_tags_for_resource().resource_arn(&kept.consumer_arn).send().await.unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(status(creating.consumer_arn.clone()).await, Some(ConsumerStatus::Active));
+    assert_eq!(status(going.consumer_arn.clone()).await, None, "the deregistered consumer is gone");
+    let listed = client.list_stream_consumers().stream_arn(&arn).send().await.unwrap();
+    let mut names: Vec<_> = listed.consumers().iter().map(|c| c.consumer_name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["kept", "new"]);
+}

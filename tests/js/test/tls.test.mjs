@@ -9,15 +9,24 @@ import { after, before, test } from "node:test";
 // The SDK ships CommonJS; a default import works on every Node version.
 import kinesisSdk from "@aws-sdk/client-kinesis";
 
-const { KinesisClient, CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, PutRecordCommand } =
-  kinesisSdk;
+const {
+  KinesisClient,
+  CreateStreamCommand,
+  DescribeStreamConsumerCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListStreamsCommand,
+  PutRecordCommand,
+  RegisterStreamConsumerCommand,
+  SubscribeToShardCommand,
+} = kinesisSdk;
 
-import { h2, startServer, text, uniqueName, waitForStatus } from "./helpers.mjs";
+import { h2, sleep, startServer, text, uniqueName, waitForStatus } from "./helpers.mjs";
 
 let server;
 
 before(async () => {
-  server = await startServer({ tls: true });
+  server = await startServer({ tls: true, extraArgs: ["--consumer-create-ms", "50"] });
 });
 
 after(async () => {
@@ -65,5 +74,28 @@ test("a client that does not trust the certificate is refused", async () => {
     assert.equal(err.cause?.code, "DEPTH_ZERO_SELF_SIGNED_CERT", String(err));
     return true;
   });
+  client.destroy();
+});
+
+test("SubscribeToShard over h2 on the TLS port", async () => {
+  const client = tlsClient({ ca: readFileSync(server.tlsCert) });
+  const name = uniqueName("tls-efo");
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+  const { StreamARN } = await waitForStatus(client, name, "ACTIVE");
+  const { Consumer } = await client.send(new RegisterStreamConsumerCommand({ StreamARN, ConsumerName: "tls" }));
+  for (let i = 0; i < 200; i++) {
+    const d = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: Consumer.ConsumerARN }));
+    if (d.ConsumerDescription.ConsumerStatus === "ACTIVE") break;
+    await sleep(20);
+  }
+  const out = await client.send(
+    new SubscribeToShardCommand({ ConsumerARN: Consumer.ConsumerARN, ShardId: "shardId-000000000000", StartingPosition: { Type: "LATEST" } }),
+  );
+  const events = out.EventStream[Symbol.asyncIterator]();
+  const put = await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: "pk", Data: Buffer.from("pushed over tls") }));
+  const event = (await events.next()).value.SubscribeToShardEvent;
+  assert.deepEqual(event.Records.map((r) => r.SequenceNumber), [put.SequenceNumber]);
+  assert.equal(text(event.Records[0].Data), "pushed over tls");
+  await events.return?.();
   client.destroy();
 });

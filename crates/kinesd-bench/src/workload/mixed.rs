@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{ProducerPlan, produce_all, seconds_between};
+use super::{ProducerPlan, StampedSetup, produce_all, seconds_between, stamped_setup};
 use crate::cli::{MixedArgs, pace};
 use crate::client::Protocol;
 use crate::client::{Connection, Op, failure_kind};
-use crate::control::{ensure_stream, trim_horizon_iterator};
-use crate::probe::{CpuWindow, Probe};
+use crate::control::trim_horizon_iterator;
+use crate::probe::CpuWindow;
 use crate::progress::Ticker;
-use crate::records::{PutBodies, STAMP_BYTES, get_records_body, now_micros, stamped_page};
+use crate::records::{PutBodies, get_records_body, now_micros, stamped_page};
 use crate::report::{CallReport, Report};
 use crate::stats::{Latency, Live, Tally};
 
@@ -26,13 +26,7 @@ const GET_LIMIT: u32 = 10_000;
 pub async fn run(args: MixedArgs) -> Result<Report, String> {
     let target = &args.target;
     let shape = args.shape.shape();
-    if shape.record_size < STAMP_BYTES {
-        return Err(format!("mixed needs --record-size of at least {STAMP_BYTES} (the send timestamp)"));
-    }
-    let endpoint = target.endpoint().await?;
-    let stream = target.stream_name("mixed");
-    let probe = target.server_pid.map(Probe::new).transpose()?;
-    let shards = ensure_stream(&endpoint, &stream, target.shards).await?;
+    let StampedSetup { endpoint, stream, probe, shards } = stamped_setup("mixed", target, &shape).await?;
     let consumers = args.consumers.unwrap_or(shards.len()).clamp(1, shards.len());
 
     // Consumers take their iterators before anything is written, so they see every record.

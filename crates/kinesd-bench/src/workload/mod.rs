@@ -1,4 +1,4 @@
-//! The workloads (`put`, `get`, `mixed`) and the producer loop they share.
+//! The workloads (`put`, `get`, `mixed`, `subscribe`) and the producer loop they share.
 //!
 //! Every loop is bounded: producers stop at a deadline or when a record budget is spent,
 //! readers at a deadline or at the end of what was written, so a run always ends by itself.
@@ -6,6 +6,7 @@
 pub mod get;
 pub mod mixed;
 pub mod put;
+pub mod subscribe;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -137,6 +138,33 @@ fn count_record_failures(tally: &mut Tally, body: &[u8], failed: u64) {
     for code in codes {
         tally.error(&format!("{code} (record)"), 1);
     }
+}
+
+/// What a workload of stamped records (`mixed`, `subscribe`) starts from.
+pub struct StampedSetup {
+    pub endpoint: Endpoint,
+    pub stream: String,
+    pub probe: Option<crate::probe::Probe>,
+    /// The stream's open shards, in order.
+    pub shards: Vec<String>,
+}
+
+/// Checks that records can carry a send stamp, and makes sure the workload's stream exists and
+/// is ACTIVE.
+pub async fn stamped_setup(
+    workload: &str,
+    target: &crate::cli::TargetArgs,
+    shape: &crate::records::Shape,
+) -> Result<StampedSetup, String> {
+    use crate::records::STAMP_BYTES;
+    if shape.record_size < STAMP_BYTES {
+        return Err(format!("{workload} needs --record-size of at least {STAMP_BYTES} (the send timestamp)"));
+    }
+    let endpoint = target.endpoint().await?;
+    let stream = target.stream_name(workload);
+    let probe = target.server_pid.map(crate::probe::Probe::new).transpose()?;
+    let shards = crate::control::ensure_stream(&endpoint, &stream, target.shards).await?;
+    Ok(StampedSetup { endpoint, stream, probe, shards })
 }
 
 /// Time from `from` to `to` in seconds, never zero (rates divide by it).

@@ -5,19 +5,22 @@
 //! - an explicit Deny in either wins;
 //! - in the caller's own account, an Allow in either suffices (a credential without a policy
 //!   acts as its account's administrator, allowed everything there);
-//! - on another account's stream, the resource policy must allow the caller, and so must the
-//!   identity policy if the credential has one.
+//! - on another account's stream or consumer, the resource policy must allow the caller, and
+//!   so must the identity policy if the credential has one.
 //!
 //! Without `--credentials` there is no principal, one account, and nothing to decide: every
 //! request is allowed, as before accounts and policies existed.
 //!
 //! The action is `kinesis:<Operation>`; the resource is the stream's ARN (a GetRecords
-//! authorizes against the stream its iterator reads), or, for operations on no stream,
+//! authorizes against the stream its iterator reads), the consumer's ARN for operations on a
+//! consumer (SubscribeToShard, DescribeStreamConsumer, ..., whose resource policy is the
+//! consumer's own), or, for operations on no stream,
 //! `arn:aws:kinesis:<region>:<account>:stream/*` (ListStreams) or `*`.
 
 use crate::api::Context;
 use crate::auth::policy::{Decision, Kind, Policy, Request};
 use crate::engine::catalog::StreamKey;
+use crate::engine::consumers::ConsumerRef;
 use crate::error::{KinesisError, Result};
 
 /// Why a request is refused, in the words of AWS's AccessDeniedException.
@@ -34,7 +37,30 @@ pub async fn stream(ctx: &Context, key: &StreamKey) -> Result<()> {
     if ctx.caller.principal.is_none() {
         return Ok(());
     }
-    check(ctx, &ctx.engine.stream_arn(key), Some(key)).await
+    let policy = ctx.engine.stream(key).await.ok().and_then(|s| s.resource_policy.clone());
+    let owner = Owner { account: &key.account, policy: policy.as_deref() };
+    check(ctx, &ctx.engine.stream_arn(key), Some(owner)).await
+}
+
+/// Authorizes the request on consumer `which`: against its ARN and its own resource policy.
+pub async fn consumer(ctx: &Context, which: &ConsumerRef) -> Result<()> {
+    if ctx.caller.principal.is_none() {
+        return Ok(());
+    }
+    // A consumer that does not exist has no policy that allows anything; it is named as the
+    // request names it.
+    let (arn, policy) = match ctx.engine.consumer(which).await {
+        Ok(consumer) => (ctx.engine.consumer_arn(&consumer), consumer.resource_policy.clone()),
+        Err(_) => (ctx.engine.named_consumer_arn(which), None),
+    };
+    let owner = Owner { account: &which.stream.account, policy: policy.as_deref() };
+    check(ctx, &arn, Some(owner)).await
+}
+
+/// The account that owns the resource a request is about, and the resource's policy document.
+struct Owner<'a> {
+    account: &'a str,
+    policy: Option<&'a str>,
 }
 
 /// Authorizes an operation that names no stream, on `resource` (`*` or a wildcard ARN of the
@@ -51,7 +77,7 @@ pub fn all_streams_arn(ctx: &Context) -> String {
     format!("arn:aws:kinesis:{}:{}:stream/*", ctx.engine.config.region, ctx.caller.account_id)
 }
 
-async fn check(ctx: &Context, resource_arn: &str, key: Option<&StreamKey>) -> Result<()> {
+async fn check(ctx: &Context, resource_arn: &str, owner: Option<Owner<'_>>) -> Result<()> {
     let Some(principal) = &ctx.caller.principal else {
         return Ok(());
     };
@@ -64,11 +90,11 @@ async fn check(ctx: &Context, resource_arn: &str, key: Option<&StreamKey>) -> Re
         resource: resource_arn,
     };
     let identity = principal.policy.as_ref().map_or(Decision::Allow, |p| p.policy.evaluate(&request));
-    let resource = match key {
-        Some(key) => resource_decision(ctx, key, &request).await,
+    let resource = match owner.as_ref().and_then(|o| o.policy) {
+        Some(document) => resource_decision(document, resource_arn, &request),
         None => Decision::NotApplicable,
     };
-    let foreign = key.is_some_and(|k| k.account != ctx.caller.account_id);
+    let foreign = owner.is_some_and(|o| o.account != ctx.caller.account_id);
     let refusal = decide(identity, resource, foreign);
     match refusal {
         None => Ok(()),
@@ -96,19 +122,12 @@ pub fn decide(identity: Decision, resource: Decision, foreign: bool) -> Option<R
     (identity != Decision::Allow && resource != Decision::Allow).then_some(Refusal::NoIdentityPolicy)
 }
 
-/// What the stream's resource policy says; a stream that does not exist (or whose stored
-/// policy no longer parses) has no policy that allows anything.
-async fn resource_decision(ctx: &Context, key: &StreamKey, request: &Request<'_>) -> Decision {
-    let Ok(stream) = ctx.engine.stream(key).await else {
-        return Decision::NotApplicable;
-    };
-    let Some(document) = stream.resource_policy.as_deref() else {
-        return Decision::NotApplicable;
-    };
+/// What a resource's policy says; a stored policy that no longer parses allows nothing.
+fn resource_decision(document: &str, resource_arn: &str, request: &Request<'_>) -> Decision {
     match Policy::parse(document, Kind::Resource) {
         Ok(policy) => policy.evaluate(request),
         Err(e) => {
-            tracing::warn!(stream = %key.name, account = %key.account, error = %e, "stored resource policy does not parse; it allows nothing");
+            tracing::warn!(resource = %resource_arn, error = %e, "stored resource policy does not parse; it allows nothing");
             Decision::NotApplicable
         }
     }

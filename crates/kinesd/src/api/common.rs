@@ -2,7 +2,9 @@
 //! request on it, see `access`).
 
 use crate::api::{Context, access};
+use crate::engine::Engine;
 use crate::engine::catalog::{Stream, StreamKey, shard_id};
+use crate::engine::consumers::{Consumer, ConsumerRef};
 use crate::error::{KinesisError, Result};
 use crate::protocol::Timestamp;
 use crate::protocol::model;
@@ -106,17 +108,26 @@ pub fn after_shard(shard: &crate::engine::catalog::Shard, exclusive_start: &str)
     }
 }
 
-/// The stream a `ResourceARN` (TagResource, PutResourcePolicy, ...) names, once the caller is
-/// authorized to perform the request's action on it. Consumer ARNs
-/// (`.../stream/<name>/consumer/<consumer>:<timestamp>`) name no resource yet: kinesd has no
-/// consumers, so they are not found.
-pub async fn resource_key(ctx: &Context, arn: &str) -> Result<StreamKey> {
-    let key = resource_stream(ctx, arn)?;
-    access::stream(ctx, &key).await?;
-    Ok(key)
+/// What a `ResourceARN` names: a stream, or a consumer of one.
+pub enum Resource {
+    Stream(StreamKey),
+    Consumer(ConsumerRef),
 }
 
-fn resource_stream(ctx: &Context, arn: &str) -> Result<StreamKey> {
+/// The resource a `ResourceARN` (TagResource, ListTagsForResource, ...) names, once the caller
+/// is authorized to perform the request's action on it (see `access`).
+pub async fn resource(ctx: &Context, arn: &str) -> Result<Resource> {
+    let resource = named_resource(ctx, arn)?;
+    match &resource {
+        Resource::Stream(key) => access::stream(ctx, key).await?,
+        Resource::Consumer(which) => access::consumer(ctx, which).await?,
+    }
+    Ok(resource)
+}
+
+/// [`resource`] without the authorization. A resource of another region, or of another account
+/// when no credentials are configured, is one this server does not have.
+fn named_resource(ctx: &Context, arn: &str) -> Result<Resource> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let path = parts.get(5).and_then(|r| r.strip_prefix("stream/"));
     let (region, account, path) = match (parts.as_slice(), path) {
@@ -125,24 +136,100 @@ fn resource_stream(ctx: &Context, arn: &str) -> Result<StreamKey> {
             return Err(KinesisError::resource_arn_invalid(arn));
         }
     };
-    let (name, consumer) = match path.split_once('/') {
-        Some((name, rest)) => (name, Some(rest)),
-        None => (path, None),
+    let foreign = !serves(ctx, region, account);
+    match path.split_once('/') {
+        Some(_) if foreign => Err(KinesisError::consumer_not_found(arn, account)),
+        Some(_) => named_consumer(ctx, arn).map(Resource::Consumer),
+        None if foreign => Err(KinesisError::stream_not_found(path, account)),
+        None => Ok(Resource::Stream(StreamKey::new(account, path))),
+    }
+}
+
+/// The consumer a `ConsumerARN` names (SubscribeToShard), once the caller is authorized to
+/// perform the request's action on it.
+pub async fn consumer_from_arn(ctx: &Context, arn: &str) -> Result<ConsumerRef> {
+    let which = named_consumer(ctx, arn)?;
+    access::consumer(ctx, &which).await?;
+    Ok(which)
+}
+
+/// `arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<consumer>:<creation seconds>`;
+/// a consumer of another region (or of another account when no credentials are configured), or
+/// an ARN of any other form, is not found.
+fn named_consumer(ctx: &Context, arn: &str) -> Result<ConsumerRef> {
+    let not_found = || KinesisError::consumer_not_found(arn, &ctx.caller.account_id);
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ([_, _, "kinesis", region, account, resource], true) =
+        (parts.as_slice(), parts.len() == 6 && arn.starts_with("arn:aws"))
+    else {
+        return Err(not_found());
     };
-    if consumer.is_some() {
+    if !serves(ctx, region, account) {
         return Err(KinesisError::consumer_not_found(arn, account));
     }
-    if !serves(ctx, region, account) {
-        return Err(KinesisError::stream_not_found(name, account));
+    let parsed = resource.strip_prefix("stream/").and_then(|rest| {
+        let (stream, rest) = rest.split_once("/consumer/")?;
+        let (name, secs) = rest.rsplit_once(':')?;
+        let simple = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        (simple(stream) && simple(name)).then_some(())?;
+        Some(ConsumerRef {
+            stream: StreamKey::new(*account, stream),
+            name: name.to_owned(),
+            created_secs: Some(secs.parse().ok()?),
+        })
+    });
+    parsed.ok_or_else(not_found)
+}
+
+/// The consumer a request names by `ConsumerARN`, or by `StreamARN` and `ConsumerName`, or by
+/// all three when they agree (DescribeStreamConsumer, DeregisterStreamConsumer), once the
+/// caller is authorized to perform the request's action on it.
+pub async fn consumer_named(
+    ctx: &Context,
+    consumer_arn: Option<&str>,
+    stream_arn: Option<&str>,
+    consumer_name: Option<&str>,
+) -> Result<ConsumerRef> {
+    let which = match (consumer_arn, stream_arn, consumer_name) {
+        (Some(arn), stream_arn, name) => {
+            // All three may be given, "as long as they don't conflict with each other".
+            let by_arn = named_consumer(ctx, arn)?;
+            let stream = stream_arn.map(|s| named_stream(ctx, None, Some(s))).transpose()?;
+            if stream.is_some_and(|s| s != by_arn.stream) || name.is_some_and(|n| n != by_arn.name) {
+                return Err(KinesisError::consumer_arn_mismatch(arn));
+            }
+            by_arn
+        }
+        (None, Some(stream_arn), Some(name)) => {
+            let stream = named_stream(ctx, None, Some(stream_arn))?;
+            ConsumerRef { stream, name: name.to_owned(), created_secs: None }
+        }
+        _ => return Err(KinesisError::consumer_not_named()),
+    };
+    access::consumer(ctx, &which).await?;
+    Ok(which)
+}
+
+/// A consumer as RegisterStreamConsumer and ListStreamConsumers show it.
+pub fn consumer_view(engine: &Engine, consumer: &Consumer) -> model::Consumer {
+    model::Consumer {
+        consumer_name: consumer.name.clone(),
+        consumer_arn: engine.consumer_arn(consumer),
+        consumer_status: consumer.status.as_str().to_owned(),
+        consumer_creation_timestamp: timestamp(consumer.created_ms),
     }
-    Ok(StreamKey::new(account, name))
+}
+
+/// Tags as a list of `{Key, Value}`, in key order.
+pub fn tags_view(tags: &[(String, String)]) -> Vec<model::Tag> {
+    let mut tags: Vec<&(String, String)> = tags.iter().collect();
+    tags.sort();
+    tags.into_iter().map(|(k, v)| model::Tag { key: k.clone(), value: Some(v.clone()) }).collect()
 }
 
 /// A stream's tags as a list of `{Key, Value}`, in key order.
 pub fn tag_list(stream: &Stream) -> Vec<model::Tag> {
-    let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();
-    tags.sort();
-    tags.into_iter().map(|(k, v)| model::Tag { key: k.clone(), value: Some(v.clone()) }).collect()
+    tags_view(&stream.tags)
 }
 
 /// StartStreamEncryption and StopStreamEncryption name the KMS key as a key ARN, an alias ARN,

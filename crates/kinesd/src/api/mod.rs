@@ -11,6 +11,7 @@ pub mod faults;
 pub mod ops;
 pub mod page;
 pub mod records;
+pub mod subscription;
 pub mod target;
 
 use std::sync::Arc;
@@ -162,9 +163,11 @@ pub async fn dispatch(context: &Context, op: Operation, parsed: Parsed) -> Resul
         DecreaseStreamRetentionPeriod => run!(decrease_stream_retention_period),
         DeleteResourcePolicy => run!(delete_resource_policy),
         DeleteStream => run!(delete_stream),
+        DeregisterStreamConsumer => run!(deregister_stream_consumer),
         DescribeAccountSettings => run!(describe_account_settings),
         DescribeLimits => run!(describe_limits),
         DescribeStream => run!(describe_stream),
+        DescribeStreamConsumer => run!(describe_stream_consumer),
         DescribeStreamSummary => run!(describe_stream_summary),
         DisableEnhancedMonitoring => run!(disable_enhanced_monitoring),
         EnableEnhancedMonitoring => run!(enable_enhanced_monitoring),
@@ -173,6 +176,7 @@ pub async fn dispatch(context: &Context, op: Operation, parsed: Parsed) -> Resul
         GetShardIterator => run!(get_shard_iterator),
         IncreaseStreamRetentionPeriod => run!(increase_stream_retention_period),
         ListShards => run!(list_shards),
+        ListStreamConsumers => run!(list_stream_consumers),
         ListStreams => run!(list_streams),
         ListTagsForResource => run!(list_tags_for_resource),
         ListTagsForStream => run!(list_tags_for_stream),
@@ -180,10 +184,12 @@ pub async fn dispatch(context: &Context, op: Operation, parsed: Parsed) -> Resul
         PutRecord => run!(put_record),
         PutRecords => run!(put_records),
         PutResourcePolicy => run!(put_resource_policy),
+        RegisterStreamConsumer => run!(register_stream_consumer),
         RemoveTagsFromStream => run!(remove_tags_from_stream),
         SplitShard => run!(split_shard),
         StartStreamEncryption => run!(start_stream_encryption),
         StopStreamEncryption => run!(stop_stream_encryption),
+        SubscribeToShard => run!(subscribe_to_shard),
         TagResource => run!(tag_resource),
         UntagResource => run!(untag_resource),
         UpdateAccountSettings => run!(update_account_settings),
@@ -191,6 +197,5 @@ pub async fn dispatch(context: &Context, op: Operation, parsed: Parsed) -> Resul
         UpdateShardCount => run!(update_shard_count),
         UpdateStreamMode => run!(update_stream_mode),
         UpdateStreamWarmThroughput => run!(update_stream_warm_throughput),
-        other => Err(KinesisError::operation_not_implemented(other.name())),
     }
 }

@@ -126,7 +126,18 @@ impl Engine {
         Ok(())
     }
 
+    /// DeleteStream of a stream without consumers (see [`Engine::delete_stream_and_consumers`]).
     pub async fn delete_stream(&self, key: &super::catalog::StreamKey) -> Result<()> {
+        self.delete_stream_and_consumers(key, false).await
+    }
+
+    /// DeleteStream: refused while consumers are registered unless `enforce_consumer_deletion`,
+    /// which deregisters them with it.
+    pub async fn delete_stream_and_consumers(
+        &self,
+        key: &super::catalog::StreamKey,
+        enforce_consumer_deletion: bool,
+    ) -> Result<()> {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
@@ -136,6 +147,7 @@ impl Engine {
             StreamStatus::Updating => return Err(self.not_active(&stream)),
             StreamStatus::Creating | StreamStatus::Active => {}
         }
+        self.release_consumers(&stream, enforce_consumer_deletion, now).await?;
         let (status, until) = phase(StreamStatus::Deleting, now, self.config.delete_stream_ms);
         if status == StreamStatus::Active {
             // A zero delay deletes at once.

@@ -9,6 +9,8 @@
 pub mod account;
 pub mod catalog;
 pub mod claim;
+pub mod consumers;
+pub mod fanout;
 pub mod hash;
 pub mod lifecycle;
 pub mod limits;
@@ -66,6 +68,11 @@ pub struct EngineConfig {
     pub retention_interval_ms: u64,
     /// AWS's quotas, enforced when set (`--enforce-limits`).
     pub limits: Option<limits::LimitsConfig>,
+    /// How long a new consumer stays CREATING, and a deregistered one DELETING.
+    pub consumer_create_ms: u64,
+    pub consumer_delete_ms: u64,
+    /// How long a SubscribeToShard subscription lasts before it ends (AWS: 5 minutes).
+    pub subscription_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +88,9 @@ impl Default for EngineConfig {
             iterator_ttl_ms: 300_000,
             retention_interval_ms: 5_000,
             limits: None,
+            consumer_create_ms: 500,
+            consumer_delete_ms: 500,
+            subscription_ms: 300_000,
         }
     }
 }
@@ -93,6 +103,14 @@ pub struct Engine {
     /// Every account's streams, ordered by account then name (so one account's streams are a
     /// contiguous range, listed in name order).
     streams: RwLock<BTreeMap<StreamKey, Arc<Stream>>>,
+    /// Registered consumers by (stream key, consumer name): a stream's consumers are a
+    /// contiguous range, listed in name order.
+    consumers: RwLock<BTreeMap<(StreamKey, String), Arc<consumers::Consumer>>>,
+    /// Moves on every change of the catalog in memory, so that live subscriptions notice a
+    /// closed shard, a deleted stream or a deregistered consumer without polling.
+    catalog_version: tokio::sync::watch::Sender<u64>,
+    /// The live SubscribeToShard subscriptions, one per consumer and shard.
+    subscriptions: fanout::Registry,
     secret: TokenSecret,
     /// Serialises control-plane changes so that each is persisted before the next begins.
     control: tokio::sync::Mutex<()>,
@@ -135,6 +153,7 @@ impl Engine {
         let mut secret = None;
         let mut accounts = std::collections::HashMap::new();
         let mut streams = BTreeMap::new();
+        let mut consumer_entries = Vec::new();
         let mut revisions = std::collections::HashMap::new();
         let mut legacy = Vec::new();
         for (key, value, revision) in store.catalog_load().await? {
@@ -173,6 +192,41 @@ impl Engine {
                     }
                 }
                 streams.insert(stream.key(), Arc::new(stream));
+            } else if key.starts_with(consumers::CONSUMER_PREFIX) {
+                let mut consumer = consumers::decode(&key, &value)?;
+                if consumer.account.is_empty() {
+                    consumer.account = config.account_id.clone();
+                }
+                consumer_entries.push((key.clone(), consumer));
+            }
+        }
+        // A consumer lives as long as the stream incarnation it was registered on; a crash
+        // between removing the stream and its consumers leaves these behind.
+        let mut registered = BTreeMap::new();
+        let mut orphans = Vec::new();
+        for (key, consumer) in consumer_entries {
+            match streams.get(&consumer.stream_key()) {
+                Some(s) if s.created_ms == consumer.stream_created_ms => {
+                    let id = (consumer.stream_key(), consumer.name.clone());
+                    let key_of_consumer = consumer.catalog_key();
+                    if key != key_of_consumer {
+                        // Written before accounts were kept apart: move it under its account.
+                        let value = serde_json::to_vec(&consumer).map_err(KinesisError::internal_failure_because)?;
+                        legacy.push((key.clone(), key_of_consumer, Bytes::from(value)));
+                        // An entry already moved wins over a legacy one left by an interrupted move.
+                        if registered.contains_key(&id) {
+                            continue;
+                        }
+                    }
+                    registered.insert(id, Arc::new(consumer));
+                }
+                _ => orphans.push(key),
+            }
+        }
+        for key in orphans {
+            if let Some(revision) = revisions.remove(&key) {
+                tracing::info!(key, "deleting a consumer whose stream is gone");
+                store.catalog_delete(&key, revision).await?;
             }
         }
         migrate_legacy_entries(store.as_ref(), &mut revisions, legacy).await?;
@@ -200,6 +254,9 @@ impl Engine {
             config,
             store,
             streams: RwLock::new(streams),
+            consumers: RwLock::new(registered),
+            catalog_version: tokio::sync::watch::Sender::new(0),
+            subscriptions: fanout::Registry::default(),
             secret,
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicU64::new(0),
@@ -264,15 +321,28 @@ impl Engine {
         }
         let stream = Arc::new(stream);
         self.streams.write().insert(stream.key(), stream.clone());
+        self.catalog_changed();
         Ok(stream)
     }
 
+    /// Tells live subscriptions that the catalog in memory changed.
+    fn catalog_changed(&self) {
+        self.catalog_version.send_modify(|v| *v += 1);
+    }
+
+    /// A watch that moves on every catalog change (see `catalog_version`).
+    pub fn watch_catalog(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.catalog_version.subscribe()
+    }
+
     async fn remove(&self, stream: &Stream) -> Result<()> {
+        self.remove_consumers_of(&stream.key()).await?;
         self.catalog_remove(&stream_catalog_key(&stream.key())).await?;
         self.streams.write().remove(&stream.key());
         if let Some(limits) = &self.limits {
             limits.forget_stream(stream.created_ms, &stream.name);
         }
+        self.catalog_changed();
         for shard in &stream.shards {
             self.store.delete_log(shard.log).await?;
             self.fully_trimmed.lock().remove(&shard.log);
@@ -358,6 +428,12 @@ impl Engine {
                     self.streams.write().remove(&stream_key);
                 }
             }
+        } else if key.starts_with(consumers::CONSUMER_PREFIX) {
+            let consumer = match stored {
+                Some((value, _)) => Some(consumers::decode(key, &value)?),
+                None => None,
+            };
+            self.replace_consumer_entry(key, consumer);
         } else if let Some(Some(account)) = account_of_settings_key(key) {
             let settings = match stored {
                 Some((value, _)) => serde_json::from_slice(&value).map_err(corrupt)?,
@@ -365,6 +441,7 @@ impl Engine {
             };
             self.accounts.lock().insert(account.to_owned(), settings);
         }
+        self.catalog_changed();
         Ok(())
     }
 
@@ -471,6 +548,7 @@ impl Engine {
         for stream in due {
             lifecycle::finish_transition(self, &stream).await?;
         }
+        let next_consumer = self.finish_consumer_transitions(now).await?;
         let next = self
             .streams
             .read()
@@ -478,7 +556,8 @@ impl Engine {
             .filter(|s| s.status_until_ms != 0)
             .map(|s| s.status_until_ms)
             .min()
-            .unwrap_or(u64::MAX);
+            .unwrap_or(u64::MAX)
+            .min(next_consumer);
         self.next_transition_ms.store(next, Ordering::Release);
         Ok(())
     }

@@ -210,6 +210,18 @@ impl Engine {
     }
 
     pub async fn get_shard_iterator(&self, key: &StreamKey, shard_id: &str, start: IteratorStart) -> Result<String> {
+        let (stream, shard, position) = self.start_position(key, shard_id, start).await?;
+        Ok(self.iterator(&stream, shard, position))
+    }
+
+    /// Where `start` points in a shard (a log position), with AWS's checks and messages in
+    /// GetShardIterator's order; SubscribeToShard starts the same way.
+    pub(super) async fn start_position(
+        &self,
+        key: &StreamKey,
+        shard_id: &str,
+        start: IteratorStart,
+    ) -> Result<(Arc<Stream>, u32, u64)> {
         let (account, name) = (&key.account, &key.name);
         // AWS parses the shard id before it looks the stream up.
         let Some(index) = super::catalog::parse_shard_id(shard_id) else {
@@ -252,7 +264,7 @@ impl Engine {
                 self.store.seek_time(shard.log, ms.max(0) as u64).await?
             }
         };
-        Ok(self.iterator(&stream, shard.index, position))
+        Ok((stream.clone(), shard.index, position))
     }
 
     fn iterator(&self, stream: &Stream, shard_index: u32, position: u64) -> String {
@@ -330,27 +342,37 @@ impl Engine {
             let bytes = batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
             limits.charge_read(stream.created_ms, shard.index, bytes);
         }
-        let millis_behind_latest = match batch.records.last() {
-            Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
-            _ => 0,
-        };
+        let millis_behind_latest = millis_behind_latest(&batch, now);
         let (next_iterator, child_shards) = if batch.next >= end {
-            let children = stream
-                .shards
-                .iter()
-                .filter(|s| s.parent == Some(shard.index) || s.adjacent_parent == Some(shard.index))
-                .map(|s| ChildShard {
-                    index: s.index,
-                    parents: s.parent.into_iter().chain(s.adjacent_parent).collect(),
-                    range: s.range,
-                })
-                .collect();
-            (None, children)
+            (None, child_shards(&stream, shard.index))
         } else {
             (Some(self.iterator(&stream, shard.index, batch.next)), Vec::new())
         };
         Ok(RecordsPage { shard, records: batch.records, next_iterator, millis_behind_latest, child_shards })
     }
+}
+
+/// How far behind the tip a reader is after `batch`: the age of its last record when more
+/// records follow it, else 0 (AWS reports 0 for a reader at the tip).
+pub(super) fn millis_behind_latest(batch: &crate::store::ReadBatch, now: u64) -> i64 {
+    match batch.records.last() {
+        Some(last) if batch.next < batch.tip => now.saturating_sub(last.arrival_ms) as i64,
+        _ => 0,
+    }
+}
+
+/// The shards a closed shard's hash keys went to, each with its parents.
+pub(super) fn child_shards(stream: &Stream, index: u32) -> Vec<ChildShard> {
+    stream
+        .shards
+        .iter()
+        .filter(|s| s.parent == Some(index) || s.adjacent_parent == Some(index))
+        .map(|s| ChildShard {
+            index: s.index,
+            parents: s.parent.into_iter().chain(s.adjacent_parent).collect(),
+            range: s.range,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -36,6 +36,16 @@ impl Engine {
         Ok(())
     }
 
+    /// The characters of tags to add (to a stream or a consumer of `stream`).
+    pub(super) fn check_tag_text_for_add(&self, stream: &StreamKey, tags: &[(String, String)]) -> Result<()> {
+        self.check_tag_text(stream, TagVerb::Add, tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+    }
+
+    /// The characters of tag keys to remove (from a stream or a consumer of `stream`).
+    pub(super) fn check_tag_text_for_remove(&self, stream: &StreamKey, keys: &[String]) -> Result<()> {
+        self.check_tag_text(stream, TagVerb::Remove, keys.iter().map(String::as_str))
+    }
+
     fn too_many_tags(&self, stream: &StreamKey) -> KinesisError {
         KinesisError::too_many_tags(&stream.name, &stream.account, MAX_TAGS_PER_STREAM)
     }
@@ -127,7 +137,7 @@ impl Engine {
 
 /// A resource policy must be a JSON policy document: an object with a `Statement` that is an
 /// object or a non-empty array of objects.
-fn check_policy_document(policy: &str) -> Result<()> {
+pub(super) fn check_policy_document(policy: &str) -> Result<()> {
     let doc: serde_json::Value = serde_json::from_str(policy).map_err(|_| KinesisError::policy_not_json())?;
     let statement = doc
         .as_object()

@@ -440,7 +440,7 @@ impl KinesisError {
         KinesisError::InvalidArgument(format!("Invalid ResourceARN {arn}."))
     }
 
-    /// A consumer ARN as ResourceARN (kinesd has no consumers yet). The text follows the
+    /// A consumer that does not exist (by ARN, or by stream and name). The text follows the
     /// stream's; it is kinesd's own, as no AWS source records it.
     pub fn consumer_not_found(arn: &str, account: &str) -> Self {
         KinesisError::ResourceNotFound(format!("Consumer {arn} under account {account} not found."))
@@ -548,7 +548,8 @@ impl KinesisError {
     }
 
     /// ListShards with a NextToken and `member` (StreamName, ShardFilter, ...), which name the
-    /// listing anew (aws-behaviour.md §7).
+    /// listing anew (aws-behaviour.md §7); ListStreamConsumers with a NextToken and a
+    /// StreamCreationTimestamp (§21.1).
     pub fn next_token_combined_with(member: &str) -> Self {
         KinesisError::InvalidArgument(format!("NextToken and {member} cannot be provided together."))
     }
@@ -556,6 +557,88 @@ impl KinesisError {
     /// ListShards with neither a NextToken nor a stream (aws-behaviour.md §7).
     pub fn next_token_or_stream_required() -> Self {
         KinesisError::InvalidArgument("Either NextToken or StreamName should be provided.".to_owned())
+    }
+}
+
+/// Enhanced fan-out: consumers and SubscribeToShard (aws-behaviour.md §21).
+impl KinesisError {
+    /// RegisterStreamConsumer with a name the stream already has a consumer under. The text is
+    /// kinesd's own; no AWS source records it.
+    pub fn consumer_already_exists(consumer: &str, stream_arn: &str) -> Self {
+        KinesisError::ResourceInUse(format!("Consumer {consumer} under stream {stream_arn} already exists."))
+    }
+
+    /// RegisterStreamConsumer on a stream that has `max` consumers. AWS documents the limit;
+    /// the text is kinesd's own.
+    pub fn consumer_limit_exceeded(stream_arn: &str, account: &str, max: usize) -> Self {
+        KinesisError::LimitExceeded(format!(
+            "Stream {stream_arn} under account {account} already has {max} registered consumers, the maximum allowed."
+        ))
+    }
+
+    /// DeleteStream of a stream with consumers, without EnforceConsumerDeletion; AWS's text as
+    /// a real error quoted it (aws-behaviour.md §21).
+    pub fn stream_has_consumers(stream_arn: &str, stream: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "DeleteStream can't delete {stream_arn} because there are consumers associated with this data stream. \
+             To delete {stream} anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of \
+             all the consumers that are associated with it."
+        ))
+    }
+
+    /// DescribeStreamConsumer or DeregisterStreamConsumer with neither a ConsumerARN nor a
+    /// StreamARN and ConsumerName. The text is kinesd's own.
+    pub fn consumer_not_named() -> Self {
+        KinesisError::InvalidArgument(
+            "Either ConsumerARN or both StreamARN and ConsumerName must be provided.".to_owned(),
+        )
+    }
+
+    /// DescribeStreamConsumer or DeregisterStreamConsumer whose ConsumerARN names another
+    /// consumer than its StreamARN and ConsumerName. The text is kinesd's own.
+    pub fn consumer_arn_mismatch(consumer_arn: &str) -> Self {
+        KinesisError::InvalidArgument(format!(
+            "ConsumerARN {consumer_arn} does not match the StreamARN and ConsumerName of the request."
+        ))
+    }
+
+    /// SubscribeToShard with a consumer that is CREATING or DELETING; AWS's text as a real
+    /// error quoted it, spaces around the punctuation included (aws-behaviour.md §21).
+    pub fn consumer_not_active(consumer: &str, created_secs: u64, stream: &str, account: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "Consumer {consumer} with creation timestamp {created_secs} under stream: {stream} , account {account} is not in ACTIVE status."
+        ))
+    }
+
+    /// A resource policy put on or deleted from a consumer that is CREATING or DELETING; AWS's
+    /// text as a real error quoted it (aws-behaviour.md §21.1).
+    pub fn consumer_not_active_for_change(consumer: &str, created_secs: u64, stream: &str, account: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "Consumer {consumer} with creation timestamp {created_secs} under stream {stream} and account {account} is not in ACTIVE status."
+        ))
+    }
+
+    /// SubscribeToShard beyond one call a second for a consumer and shard, with
+    /// `--enforce-limits` (AWS's quota). No AWS text is on record; this one is kinesd's, in the
+    /// shape of AWS's other rate messages (aws-behaviour.md §19).
+    pub fn subscribe_rate_exceeded(consumer_arn: &str, shard: &str) -> Self {
+        KinesisError::LimitExceeded(format!("Rate exceeded for consumer {consumer_arn} and shard {shard}."))
+    }
+
+    /// SubscribeToShard while a subscription of the same consumer to the shard is younger than
+    /// five seconds. The first words are AWS's (aws-behaviour.md §21); the rest is kinesd's.
+    pub fn subscription_in_use(consumer_arn: &str, shard: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "Another active subscription exists for this consumer: {consumer_arn} and shard: {shard}."
+        ))
+    }
+
+    /// The exception event that ends a subscription a newer one took over. The text is
+    /// kinesd's own.
+    pub fn subscription_taken_over(consumer_arn: &str, shard: &str) -> Self {
+        KinesisError::ResourceInUse(format!(
+            "A newer subscription of consumer {consumer_arn} to shard {shard} took over this one."
+        ))
     }
 }
 

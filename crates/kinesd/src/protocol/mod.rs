@@ -13,6 +13,7 @@ pub mod codec;
 pub mod decode;
 pub mod encode;
 pub mod envelope;
+pub mod eventstream;
 pub mod fast;
 pub mod json;
 #[rustfmt::skip]

@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod data;
 mod errors;
+mod fanout;
 mod harness;
 mod http2;
 mod kcl;

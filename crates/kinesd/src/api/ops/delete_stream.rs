@@ -1,4 +1,5 @@
-//! DeleteStream: the stream goes DELETING, then disappears with its records.
+//! DeleteStream: the stream goes DELETING, then disappears with its records. A stream with
+//! registered consumers is deleted only with EnforceConsumerDeletion, which deregisters them.
 
 use crate::api::Context;
 use crate::api::common::stream_key;
@@ -7,7 +8,6 @@ use crate::protocol::model::DeleteStreamInput;
 
 pub async fn handle(ctx: &Context, input: DeleteStreamInput) -> Result<()> {
     let engine = &*ctx.engine;
-    // EnforceConsumerDeletion only matters once consumers exist; none can be registered yet.
     let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
-    engine.delete_stream(&name).await
+    engine.delete_stream_and_consumers(&name, input.enforce_consumer_deletion.unwrap_or(false)).await
 }

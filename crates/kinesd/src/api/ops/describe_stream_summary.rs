@@ -27,7 +27,7 @@ pub async fn handle(ctx: &Context, input: DescribeStreamSummaryInput) -> Result<
             encryption_type: Some(encryption_type(&stream)),
             key_id: stream.encryption_key.clone(),
             open_shard_count: open_shard_count as i32,
-            consumer_count: Some(0),
+            consumer_count: Some(engine.consumers_of(&name).await?.len() as i32),
             warm_throughput: warm_throughput(&stream),
             max_record_size_in_kib: Some(stream.max_record_kib as i32),
         },

@@ -2,9 +2,10 @@
 //! every call, and at the end of a closed shard a null NextShardIterator with its ChildShards.
 
 use crate::api::common::{hash_range_view, stream_key};
+use crate::api::records::encode_records;
 use crate::api::{Context, access};
 use crate::engine::catalog::shard_id;
-use crate::engine::records::{FLAG_ENCRYPTED, RecordsPage};
+use crate::engine::records::RecordsPage;
 use crate::error::Result;
 use crate::protocol::encode::{Encode, Encoder};
 use crate::protocol::model::{ChildShard, GetRecordsInput};
@@ -52,29 +53,9 @@ pub struct RecordsReply {
 
 impl Encode for RecordsReply {
     fn encode<E: Encoder>(&self, e: &mut E) {
-        let mut sequence = String::with_capacity(64);
         e.begin_struct();
         e.field("Records");
-        e.begin_list(self.page.records.len());
-        for r in &self.page.records {
-            sequence.clear();
-            self.page.shard.sequence_number(r.position, r.arrival_ms).write_decimal(&mut sequence);
-            e.begin_struct();
-            e.field("SequenceNumber");
-            e.string(&sequence);
-            e.field("ApproximateArrivalTimestamp");
-            e.timestamp(r.arrival_ms as i64);
-            e.field("Data");
-            e.blob(&r.data);
-            e.field("PartitionKey");
-            e.string(&String::from_utf8_lossy(&r.partition_key));
-            if r.flags & FLAG_ENCRYPTED != 0 {
-                e.field("EncryptionType");
-                e.string("KMS");
-            }
-            e.end_struct();
-        }
-        e.end_list();
+        encode_records(e, &self.page.shard, &self.page.records);
         if let Some(next) = &self.page.next_iterator {
             e.field("NextShardIterator");
             e.string(next);
@@ -99,6 +80,7 @@ mod tests {
     use super::*;
     use crate::engine::catalog::Shard;
     use crate::engine::hash::HashKeyRange as Range;
+    use crate::engine::records::FLAG_ENCRYPTED;
     use crate::protocol::Codec;
     use crate::protocol::Timestamp;
     use crate::protocol::model::{GetRecordsOutput, HashKeyRange, Record};

@@ -1,13 +1,15 @@
-//! ListTagsForResource: every tag of the stream an ARN names, in key order, unpaged.
+//! ListTagsForResource: every tag of the stream or consumer an ARN names, in key order, unpaged.
 
 use crate::api::Context;
-use crate::api::common::{resource_key, tag_list};
+use crate::api::common::{Resource, resource, tag_list, tags_view};
 use crate::error::Result;
 use crate::protocol::model::{ListTagsForResourceInput, ListTagsForResourceOutput};
 
 pub async fn handle(ctx: &Context, input: ListTagsForResourceInput) -> Result<ListTagsForResourceOutput> {
     let engine = &*ctx.engine;
-    let name = resource_key(ctx, input.resource_arn.as_deref().unwrap_or_default()).await?;
-    let stream = engine.stream(&name).await?;
-    Ok(ListTagsForResourceOutput { tags: Some(tag_list(&stream)) })
+    let tags = match resource(ctx, input.resource_arn.as_deref().unwrap_or_default()).await? {
+        Resource::Stream(name) => tag_list(&*engine.stream(&name).await?),
+        Resource::Consumer(consumer) => tags_view(&engine.consumer(&consumer).await?.tags),
+    };
+    Ok(ListTagsForResourceOutput { tags: Some(tags) })
 }
