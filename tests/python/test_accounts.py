@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 
 import boto3
 import pytest
@@ -350,6 +351,131 @@ def test_a_key_limited_to_put_records_on_one_stream(server, a):
             call()
         denied(e, caller, action, resource, no_identity_policy(action))
     assert b"p" in read_one(a, StreamName="inbox")
+
+
+# ------------------------------------------------------------------------------ consumers
+
+
+def active_consumer(kinesis, stream_arn: str, name: str) -> str:
+    """Registers consumer `name` on `stream_arn` and waits until it is ACTIVE; returns its ARN."""
+    consumer_arn = kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName=name)["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 10
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer_arn)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline, f"{consumer_arn} not ACTIVE"
+        time.sleep(0.05)
+    return consumer_arn
+
+
+def first_records(kinesis, consumer_arn: str, count: int) -> list[bytes]:
+    """The first `count` records a TRIM_HORIZON subscription of shard 0 delivers (10 s at most)."""
+    events = kinesis.subscribe_to_shard(ConsumerARN=consumer_arn, ShardId="shardId-000000000000",
+                                        StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    records, deadline = [], time.monotonic() + 10
+    try:
+        for event in events:
+            records += [r["Data"] for r in event["SubscribeToShardEvent"]["Records"]]
+            if len(records) >= count or time.monotonic() > deadline:
+                break
+    finally:
+        events.close()
+    return records
+
+
+def test_the_same_consumer_name_on_same_named_streams_in_two_accounts_is_two_consumers(a, b):
+    name = unique_name("fan")
+    create_active(a, name, 1)
+    create_active(b, name, 1)
+    a.put_record(StreamName=name, Data=b"from-a", PartitionKey="k")
+    b.put_record(StreamName=name, Data=b"from-b", PartitionKey="k")
+    ca, cb = active_consumer(a, arn(A, name), "app"), active_consumer(b, arn(B, name), "app")
+    assert ca.startswith(f"{arn(A, name)}/consumer/app:") and cb.startswith(f"{arn(B, name)}/consumer/app:")
+
+    # Each account lists and describes its own consumer, by ARN and by stream and name.
+    assert [c["ConsumerARN"] for c in a.list_stream_consumers(StreamARN=arn(A, name))["Consumers"]] == [ca]
+    assert [c["ConsumerARN"] for c in b.list_stream_consumers(StreamARN=arn(B, name))["Consumers"]] == [cb]
+    for kinesis, account, consumer_arn in [(a, A, ca), (b, B, cb)]:
+        by_name = kinesis.describe_stream_consumer(StreamARN=arn(account, name), ConsumerName="app")
+        assert by_name["ConsumerDescription"]["ConsumerARN"] == consumer_arn
+        assert by_name["ConsumerDescription"]["StreamARN"] == arn(account, name)
+        assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["ConsumerCount"] == 1
+
+    # Two live subscriptions of "app" to shard 0 at once, each fed from its own account's stream
+    # (one subscription per consumer and shard would refuse the second if they were one consumer).
+    assert first_records(a, ca, 1) == [b"from-a"]
+    assert first_records(b, cb, 1) == [b"from-b"]
+    events_a = a.subscribe_to_shard(ConsumerARN=ca, ShardId="shardId-000000000000",
+                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    events_b = b.subscribe_to_shard(ConsumerARN=cb, ShardId="shardId-000000000000",
+                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    try:
+        assert [r["Data"] for r in next(iter(events_a))["SubscribeToShardEvent"]["Records"]] == [b"from-a"]
+        assert [r["Data"] for r in next(iter(events_b))["SubscribeToShardEvent"]["Records"]] == [b"from-b"]
+    finally:
+        events_a.close()
+        events_b.close()
+
+    # Tags and deregistration touch one account's consumer only.
+    a.tag_resource(ResourceARN=ca, Tags={"owner": "a"})
+    assert b.list_tags_for_resource(ResourceARN=cb)["Tags"] == []
+    a.deregister_stream_consumer(StreamARN=arn(A, name), ConsumerName="app")
+    assert b.describe_stream_consumer(ConsumerARN=cb)["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE"
+    with pytest.raises(ClientError) as e:
+        b.describe_stream_consumer(StreamARN=arn(B, name), ConsumerName="other")
+    assert error_of(e) == (400, "ResourceNotFoundException",
+                           f"Consumer {arn(B, name)}/consumer/other under account {B} not found.")
+
+
+def test_a_cross_account_subscribe_is_allowed_by_the_consumers_resource_policy(a, b):
+    name = create_active(a, unique_name("efo"), 1)
+    target = arn(A, name)
+    a.put_record(StreamName=name, Data=b"shared", PartitionKey="k")
+    consumer = active_consumer(a, target, "reader")
+    caller = f"arn:aws:iam::{B}:root"
+
+    # Without a policy: every consumer operation of B is denied on the consumer's ARN, and
+    # registering on A's stream on the stream's.
+    for action, call in [
+        ("SubscribeToShard", lambda: b.subscribe_to_shard(
+            ConsumerARN=consumer, ShardId="shardId-000000000000", StartingPosition={"Type": "TRIM_HORIZON"})),
+        ("DescribeStreamConsumer", lambda: b.describe_stream_consumer(ConsumerARN=consumer)),
+        ("ListTagsForResource", lambda: b.list_tags_for_resource(ResourceARN=consumer)),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        denied(e, caller, action, consumer, no_resource_policy(action))
+    with pytest.raises(ClientError) as e:
+        b.register_stream_consumer(StreamARN=target, ConsumerName="mine")
+    denied(e, caller, "RegisterStreamConsumer", target, no_resource_policy("RegisterStreamConsumer"))
+
+    # The consumer's policy lets B subscribe and describe; nothing else.
+    a.put_resource_policy(ResourceARN=consumer, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+        "Action": ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"], "Resource": consumer,
+    }]}))
+    assert first_records(b, consumer, 1) == [b"shared"]
+    assert b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["StreamARN"] == target
+    with pytest.raises(ClientError) as e:
+        b.deregister_stream_consumer(ConsumerARN=consumer)
+    denied(e, caller, "DeregisterStreamConsumer", consumer, no_resource_policy("DeregisterStreamConsumer"))
+    # The consumer's policy grants nothing on its stream.
+    with pytest.raises(ClientError) as e:
+        b.describe_stream_summary(StreamARN=target)
+    denied(e, caller, "DescribeStreamSummary", target, no_resource_policy("DescribeStreamSummary"))
+
+    # The stream's policy lets B register a consumer on A's stream; the consumer is A's.
+    a.put_resource_policy(ResourceARN=target, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": B}, "Action": "kinesis:RegisterStreamConsumer", "Resource": target,
+    }]}))
+    registered = b.register_stream_consumer(StreamARN=target, ConsumerName="mine")["Consumer"]["ConsumerARN"]
+    assert registered.startswith(f"{target}/consumer/mine:")
+    assert a.describe_stream_consumer(ConsumerARN=registered)["ConsumerDescription"]["ConsumerName"] == "mine"
+
+    # Removing the consumer's policy withdraws the grant.
+    a.delete_resource_policy(ResourceARN=consumer)
+    with pytest.raises(ClientError) as e:
+        b.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "TRIM_HORIZON"})
+    denied(e, caller, "SubscribeToShard", consumer, no_resource_policy("SubscribeToShard"))
 
 
 # ------------------------------------------------------------------------------ durability, no credentials

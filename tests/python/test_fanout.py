@@ -568,7 +568,9 @@ def test_resource_policies_on_consumers(k, srv):
         sk = slow.client()
         name = create_active(sk, unique_name())
         c = sk.register_stream_consumer(StreamARN=stream_arn(sk, name), ConsumerName="p")["Consumer"]
-        policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kinesis:SubscribeToShard"}]}'
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kinesis:SubscribeToShard",
+            "Resource": c["ConsumerARN"]}]})
         with pytest.raises(ClientError) as e:
             sk.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
         secs = c["ConsumerARN"].rsplit(":", 1)[1]
@@ -583,5 +585,9 @@ def test_resource_policies_on_consumers(k, srv):
         assert sk.get_resource_policy(ResourceARN=stream_arn(sk, name))["Policy"] == "{}"
         sk.delete_resource_policy(ResourceARN=c["ConsumerARN"])
         assert sk.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"] == "{}"
+        with pytest.raises(ClientError) as e:
+            sk.delete_resource_policy(ResourceARN=c["ConsumerARN"])
+        assert error_of(e) == (400, "ResourceNotFoundException",
+                               f"No resource policy found for resource ARN {c['ConsumerARN']}.")
     finally:
         slow.stop()

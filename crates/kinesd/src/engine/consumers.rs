@@ -273,18 +273,21 @@ impl Engine {
         .await
     }
 
-    /// Removes an ACTIVE consumer's policy, if it has one.
+    /// Removes an ACTIVE consumer's policy; a consumer without one is AWS's
+    /// ResourceNotFoundException, as for a stream.
     pub async fn delete_consumer_policy(&self, which: &ConsumerRef) -> Result<()> {
         self.modify_consumer(which, |engine, consumer| {
             engine.require_active_consumer(consumer)?;
-            consumer.resource_policy = None;
+            if consumer.resource_policy.take().is_none() {
+                return Err(KinesisError::resource_policy_not_found(&engine.consumer_arn(consumer)));
+            }
             Ok(())
         })
         .await
     }
 
     /// A consumer's settings change only while it is ACTIVE.
-    fn require_active_consumer(&self, consumer: &Consumer) -> Result<()> {
+    pub fn require_active_consumer(&self, consumer: &Consumer) -> Result<()> {
         if consumer.status == ConsumerStatus::Active {
             return Ok(());
         }
@@ -392,6 +395,7 @@ mod tests {
     use super::*;
     use crate::engine::EngineConfig;
     use crate::engine::lifecycle::NewStream;
+    use crate::engine::records::IteratorStart;
     use crate::engine::test_key as k;
     use crate::store::Store;
     use crate::store::memory::MemoryStore;
@@ -448,6 +452,77 @@ mod tests {
         let reopened = Engine::open(config(), store.clone()).await.unwrap();
         assert!(reopened.consumers_of(&k("s")).await.unwrap().is_empty());
         assert!(store.catalog_get("consumer/000000000000/s/c").await.unwrap().is_none());
+    }
+
+    /// The same consumer name on same-named streams of two accounts is two consumers: each has
+    /// its owner's ARN, both may be subscribed to shard 0 at once, and one goes alone.
+    #[tokio::test]
+    async fn consumers_of_two_accounts_are_kept_apart() {
+        let engine = Engine::open(config(), Arc::new(MemoryStore::new())).await.unwrap();
+        let (a, b) = (StreamKey::new("111111111111", "s"), StreamKey::new("222222222222", "s"));
+        let mut subscriptions = Vec::new();
+        for key in [&a, &b] {
+            engine.create_stream(NewStream::provisioned(key, 1)).await.unwrap();
+            let c = engine.register_consumer(key, "c", Vec::new()).await.unwrap();
+            let prefix = format!("arn:aws:kinesis:us-east-1:{}:stream/s/consumer/c:", key.account);
+            assert!(engine.consumer_arn(&c).starts_with(&prefix), "{}", engine.consumer_arn(&c));
+            let which = ConsumerRef { stream: key.clone(), name: "c".into(), created_secs: None };
+            subscriptions.push(engine.subscribe(&which, "0", IteratorStart::Latest).await.unwrap());
+        }
+        assert_eq!(engine.live_subscriptions(), 2);
+        let (ca, cb) = (
+            ConsumerRef { stream: a.clone(), name: "c".into(), created_secs: None },
+            ConsumerRef { stream: b.clone(), name: "c".into(), created_secs: None },
+        );
+        engine.deregister_consumer(&ca).await.unwrap();
+        assert!(engine.consumers_of(&a).await.unwrap().is_empty());
+        assert_eq!(engine.consumer(&cb).await.unwrap().account, "222222222222");
+        let missing = engine.consumer(&ca).await;
+        assert!(
+            matches!(&missing, Err(KinesisError::ResourceNotFound(m)) if m == "Consumer arn:aws:kinesis:us-east-1:111111111111:stream/s/consumer/c under account 111111111111 not found."),
+            "{missing:?}"
+        );
+    }
+
+    /// A consumer entry as the single-account layout wrote it (`consumer/<stream>/<name>`, no
+    /// account) opens in the configured account and is moved under it; a move interrupted
+    /// half-way (both entries present) finishes with the moved entry winning.
+    #[tokio::test]
+    async fn a_consumer_written_before_accounts_opens_in_the_configured_account() {
+        let store = Arc::new(MemoryStore::new());
+        let config = EngineConfig { account_id: "123456789012".into(), ..config() };
+        let key = StreamKey::new("123456789012", "s");
+        let moved_key = "consumer/123456789012/s/c";
+        {
+            let engine = Engine::open(config.clone(), store.clone()).await.unwrap();
+            engine.create_stream(NewStream::provisioned(&key, 1)).await.unwrap();
+            engine.register_consumer(&key, "c", vec![("v".into(), "new".into())]).await.unwrap();
+        }
+        let (value, revision) = store.catalog_get(moved_key).await.unwrap().unwrap();
+        let mut legacy: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        legacy.as_object_mut().unwrap().remove("account");
+        legacy["tags"] = serde_json::json!([["v", "legacy"]]);
+        let legacy = Bytes::from(serde_json::to_vec(&legacy).unwrap());
+        store.catalog_put("consumer/s/c", legacy.clone(), crate::store::Expect::Absent).await.unwrap();
+        store.catalog_delete(moved_key, revision).await.unwrap();
+
+        let engine = Engine::open(config.clone(), store.clone()).await.unwrap();
+        let which = ConsumerRef { stream: key.clone(), name: "c".into(), created_secs: None };
+        let consumer = engine.consumer(&which).await.unwrap();
+        assert_eq!(
+            (consumer.account.as_str(), consumer.tags.clone()),
+            ("123456789012", vec![("v".into(), "legacy".into())])
+        );
+        assert!(store.catalog_get("consumer/s/c").await.unwrap().is_none(), "moved");
+        assert!(store.catalog_get(moved_key).await.unwrap().is_some());
+        engine.add_consumer_tags(&which, vec![("after".into(), "move".into())]).await.unwrap();
+        drop(engine);
+
+        store.catalog_put("consumer/s/c", legacy, crate::store::Expect::Absent).await.unwrap();
+        let engine = Engine::open(config, store.clone()).await.unwrap();
+        assert_eq!(engine.consumer(&which).await.unwrap().tags.len(), 2, "the moved entry wins");
+        assert!(store.catalog_get("consumer/s/c").await.unwrap().is_none());
+        assert_eq!(engine.consumers_of(&key).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

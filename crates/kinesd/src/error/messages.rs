@@ -451,7 +451,7 @@ impl KinesisError {
     /// kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:...:stream/... because no
     /// identity-based policy allows the kinesis:DescribeStreamSummary action`, recorded in
     /// awslabs/amazon-kinesis-connector-flink#65 and opensearch-project/data-prepper#6886;
-    /// aws-behaviour.md §21). `reason` is `because no identity-based policy allows the <action>
+    /// aws-behaviour.md §22). `reason` is `because no identity-based policy allows the <action>
     /// action`, `because no resource-based policy allows ...` or `with an explicit deny in an
     /// identity-based / a resource-based policy`.
     pub fn access_denied(caller_arn: &str, action: &str, resource: &str, reason: String) -> Self {
@@ -467,8 +467,8 @@ impl KinesisError {
         invalid_policy(why)
     }
 
-    /// DeleteResourcePolicy on a stream without a policy (moto's Kinesis tests and LocalStack's
-    /// provider, both following AWS; aws-behaviour.md §21).
+    /// DeleteResourcePolicy on a stream or consumer without a policy (moto's Kinesis tests and LocalStack's
+    /// provider, both following AWS; aws-behaviour.md §22).
     pub fn resource_policy_not_found(arn: &str) -> Self {
         KinesisError::ResourceNotFound(format!("No resource policy found for resource ARN {arn}."))
     }

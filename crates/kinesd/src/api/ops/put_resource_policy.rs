@@ -10,10 +10,14 @@ use crate::protocol::model::PutResourcePolicyInput;
 pub async fn handle(ctx: &Context, input: PutResourcePolicyInput) -> Result<()> {
     let engine = &*ctx.engine;
     let resource = resource(ctx, input.resource_arn.as_deref().unwrap_or_default()).await?;
-    // A missing stream or consumer is reported before a bad document.
+    // A missing stream, or a missing or not ACTIVE consumer, is reported before a bad document.
     let arn = match &resource {
         Resource::Stream(name) => engine.stream_arn(&engine.stream(name).await?.key()),
-        Resource::Consumer(consumer) => engine.consumer_arn(&*engine.consumer(consumer).await?),
+        Resource::Consumer(consumer) => {
+            let consumer = engine.consumer(consumer).await?;
+            engine.require_active_consumer(&consumer)?;
+            engine.consumer_arn(&consumer)
+        }
     };
     let document = input.policy.unwrap_or_default();
     let policy = Policy::parse(&document, Kind::Resource).map_err(|e| KinesisError::policy_rejected(&e.0))?;
