@@ -114,3 +114,72 @@ async fn consumers_survive_a_crash_and_finish_their_transitions() {
     names.sort();
     assert_eq!(names, ["kept", "new"]);
 }
+
+/// Copies `from` (a directory tree) into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A data directory written by kinesd before accounts were kept apart (commit 77599b3, started
+/// with `--account-id 123456789012`: stream `legacy` of 2 shards, one record in shard 0, a tag,
+/// the billing commitment enabled) opens with everything in `--account-id`'s account, and with
+/// `--credentials` another account sees none of it.
+#[tokio::test]
+async fn a_data_dir_written_before_accounts_opens_in_the_configured_account() {
+    use aws_sdk_kinesis::config::Credentials;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-dir-before-accounts");
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    copy_tree(&fixture, &data_dir);
+    let credentials = dir.path().join("credentials.toml");
+    std::fs::write(
+        &credentials,
+        "[[credential]]\naccess_key_id = \"AKIAOWNER00000000000\"\nsecret_access_key = \"owner\"\n\
+         account_id = \"123456789012\"\n\n[[credential]]\naccess_key_id = \"AKIAOTHER00000000000\"\n\
+         secret_access_key = \"other\"\naccount_id = \"999999999999\"\n",
+    )
+    .unwrap();
+    for with_credentials in [false, true] {
+        let mut extra_args = vec!["--account-id".to_owned(), "123456789012".to_owned()];
+        if with_credentials {
+            extra_args.extend(["--credentials".to_owned(), credentials.display().to_string()]);
+        }
+        let srv = Server::start_with(ServerOpts { extra_args, ..opts(&data_dir, 0) });
+        let owner = common::client_signing_as(
+            &srv.endpoint,
+            common::REGION,
+            Credentials::new("AKIAOWNER00000000000", "owner", None, None, "test"),
+        );
+        let stream = summary(&owner, "legacy").await;
+        assert_eq!(stream.stream_arn(), "arn:aws:kinesis:us-east-1:123456789012:stream/legacy");
+        assert_eq!(stream.open_shard_count(), 2);
+        let it = iterator(&owner, "legacy", &shard_id(0), ShardIteratorType::TrimHorizon, None).await;
+        let page = owner.get_records().shard_iterator(&it).send().await.unwrap();
+        assert_eq!(page.records().iter().map(|r| r.data().as_ref().to_vec()).collect::<Vec<_>>(), [b"old-record"]);
+        let tags = owner.list_tags_for_stream().stream_name("legacy").send().await.unwrap();
+        assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("era", Some("main"))]);
+        let settings = owner.describe_account_settings().send().await.unwrap();
+        let status = settings.minimum_throughput_billing_commitment().unwrap().status().as_str().to_owned();
+        assert_eq!(status, "ENABLED");
+        if with_credentials {
+            let other = common::client_signing_as(
+                &srv.endpoint,
+                common::REGION,
+                Credentials::new("AKIAOTHER00000000000", "other", None, None, "test"),
+            );
+            assert!(other.list_streams().send().await.unwrap().stream_names().is_empty());
+            let settings = other.describe_account_settings().send().await.unwrap();
+            let status = settings.minimum_throughput_billing_commitment().unwrap().status().as_str().to_owned();
+            assert_eq!(status, "DISABLED");
+        }
+    }
+}

@@ -121,7 +121,6 @@ impl Api {
             }
             if let Some(error) = call.error {
                 let shard = target.shard.map(crate::engine::catalog::shard_id);
-                let account = &self.engine.config.account_id;
                 let error = KinesisError::injected(&error, target.stream.as_deref(), shard.as_deref(), account);
                 return Err(error.unwrap_or_else(KinesisError::internal_failure));
             }

@@ -340,7 +340,7 @@ impl Engine {
         self.catalog_remove(&stream_catalog_key(&stream.key())).await?;
         self.streams.write().remove(&stream.key());
         if let Some(limits) = &self.limits {
-            limits.forget_stream(stream.created_ms, &stream.name);
+            limits.forget_stream(stream.created_ms, &stream.account, &stream.name);
         }
         self.catalog_changed();
         for shard in &stream.shards {

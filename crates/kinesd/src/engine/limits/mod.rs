@@ -433,12 +433,12 @@ impl Limits {
         f(buckets)
     }
 
-    /// Drops the buckets of a deleted stream's incarnation.
-    pub fn forget_stream(&self, stream_created_ms: u64, name: &str) {
+    /// Drops the buckets of a deleted stream's incarnation (stream `name` of `account`).
+    pub fn forget_stream(&self, stream_created_ms: u64, account: &str, name: &str) {
         self.shards.write().retain(|(created, _), _| *created != stream_created_ms);
         self.on_demand.write().remove(&stream_created_ms);
-        self.control.lock().retain(|(_, _, stream), _| stream.as_deref() != Some(name));
-        let consumer_prefix = format!(":stream/{name}/consumer/");
+        self.control.lock().retain(|(caller, _, stream), _| caller != account || stream.as_deref() != Some(name));
+        let consumer_prefix = format!(":{account}:stream/{name}/consumer/");
         self.consumers.lock().retain(|(arn, _), _| !arn.contains(&consumer_prefix));
     }
 }

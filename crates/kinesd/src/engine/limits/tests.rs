@@ -100,6 +100,6 @@ fn the_fan_out_seam_admits_one_subscribe_a_second_and_paces_delivery() {
     assert_eq!(limits.consumer_shard(arn, 0, |c| c.deliver(1 << 20, now)), 0);
     let wait = limits.consumer_shard(arn, 0, |c| c.deliver(3 << 20, now));
     assert!((900_000_000..1_100_000_000).contains(&wait), "{wait}");
-    limits.forget_stream(1, "s");
+    limits.forget_stream(1, "000000000000", "s");
     assert!(limits.consumer_shard(arn, 0, |c| c.admit_subscribe(now)), "forgotten with its stream");
 }
