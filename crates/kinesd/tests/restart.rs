@@ -183,3 +183,65 @@ async fn a_data_dir_written_before_accounts_opens_in_the_configured_account() {
         }
     }
 }
+
+/// The fixture above with a consumer entry as `main` wrote it before consumers belonged to an
+/// account (commit 2db0c81: key `consumer/<stream>/<name>`, no `account` field): the consumer
+/// opens in `--account-id`'s account with its tags, is moved under that account's key, serves a
+/// subscription of the old records, and another account's caller is refused it.
+#[tokio::test]
+async fn a_consumer_written_before_accounts_opens_in_the_configured_account() {
+    use aws_sdk_kinesis::config::Credentials;
+    use aws_sdk_kinesis::types::{StartingPosition, SubscribeToShardEventStream};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data-dir-before-accounts");
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    copy_tree(&fixture, &data_dir);
+    let catalog_file =
+        |key: &str| data_dir.join("catalog").join(key.bytes().map(|b| format!("{b:02x}")).collect::<String>());
+    // The stream `legacy` of the fixture was created at 1796546526892.
+    let consumer = r#"{"name":"app","stream":"legacy","stream_created_ms":1796546526892,"created_ms":1796546600000,"status":"Active","status_until_ms":0,"tags":[["team","efo"]],"resource_policy":null}"#;
+    std::fs::write(catalog_file("consumer/legacy/app"), consumer).unwrap();
+    let credentials = dir.path().join("credentials.toml");
+    std::fs::write(
+        &credentials,
+        "[[credential]]\naccess_key_id = \"AKIAOWNER00000000000\"\nsecret_access_key = \"owner\"\n\
+         account_id = \"123456789012\"\n\n[[credential]]\naccess_key_id = \"AKIAOTHER00000000000\"\n\
+         secret_access_key = \"other\"\naccount_id = \"999999999999\"\n",
+    )
+    .unwrap();
+    let extra_args = ["--account-id", "123456789012", "--credentials", &credentials.display().to_string()]
+        .map(String::from)
+        .to_vec();
+    let srv = Server::start_with(ServerOpts { extra_args, ..opts(&data_dir, 0) });
+    let as_key = |key: &str, secret: &str| {
+        common::client_signing_as(&srv.endpoint, common::REGION, Credentials::new(key, secret, None, None, "test"))
+    };
+    let (owner, other) = (as_key("AKIAOWNER00000000000", "owner"), as_key("AKIAOTHER00000000000", "other"));
+    let stream_arn = "arn:aws:kinesis:us-east-1:123456789012:stream/legacy";
+    let consumer_arn = format!("{stream_arn}/consumer/app:1796546600");
+
+    let described = owner.describe_stream_consumer().stream_arn(stream_arn).consumer_name("app").send().await.unwrap();
+    let described = described.consumer_description.unwrap();
+    assert_eq!((described.consumer_arn.as_str(), described.stream_arn.as_str()), (consumer_arn.as_str(), stream_arn));
+    let tags = owner.list_tags_for_resource().resource_arn(&consumer_arn).send().await.unwrap();
+    assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("team", Some("efo"))]);
+    assert!(!catalog_file("consumer/legacy/app").exists(), "the old entry is gone");
+    assert!(catalog_file("consumer/123456789012/legacy/app").exists(), "moved under its account");
+
+    let position = StartingPosition::builder().r#type(ShardIteratorType::TrimHorizon).build().unwrap();
+    let out = owner.subscribe_to_shard().consumer_arn(&consumer_arn).shard_id(shard_id(0)).starting_position(position);
+    let mut events = out.send().await.unwrap().event_stream;
+    let first = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("an event within 10 s");
+    match first.unwrap() {
+        Some(SubscribeToShardEventStream::SubscribeToShardEvent(event)) => {
+            let data: Vec<_> = event.records.iter().map(|r| r.data.as_ref().to_vec()).collect();
+            assert_eq!(data, [b"old-record"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let refused = common::api_err(other.describe_stream_consumer().consumer_arn(&consumer_arn).send().await);
+    assert_eq!(refused.code, "AccessDeniedException", "{refused:?}");
+    let listed = other.list_stream_consumers().stream_arn("arn:aws:kinesis:us-east-1:999999999999:stream/legacy");
+    assert_eq!(common::api_err(listed.send().await).code, "ResourceNotFoundException");
+}
