@@ -179,6 +179,10 @@ pub struct Config {
     /// `create-stream-ms = 0`).
     #[arg(long)]
     pub config: Option<PathBuf>,
+
+    /// `kinesd tail` and `kinesd put` (Kinesis clients); with no subcommand, kinesd serves.
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

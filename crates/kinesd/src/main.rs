@@ -16,13 +16,23 @@ use kinesd::store::memory::MemoryStore;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let config = match Config::load() {
+    let mut config = match Config::load() {
         Ok(c) => c,
         Err(message) => {
             eprintln!("kinesd: {message}");
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(command) = config.command.take() {
+        // A client subcommand: one connection, one thread is plenty.
+        return match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(kinesd::cli::run(command, &config.host, config.port, &config.region)),
+            Err(e) => {
+                eprintln!("kinesd: cannot start the runtime: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
