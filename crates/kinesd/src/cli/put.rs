@@ -1,6 +1,7 @@
 //! `kinesd put STREAM [FILE…]`: each line of the files (or of stdin) becomes a record, sent in
-//! PutRecords batches; records a batch reports as failed are sent again, alone, with back-off,
-//! before the next batch, so the order of a partition key's lines is kept.
+//! PutRecords batches; records a batch reports as failed are sent again with back-off before
+//! the next batch goes, so no line overtakes a line of an earlier batch. (Within one batch, a
+//! resent record lands after the batch's others, as with any PutRecords retry.)
 //!
 //! A batch goes out when it is full (500 records or 5 MiB, AWS's PutRecords limits) or when no
 //! new line has come for [`LINGER`], so lines typed or piped slowly are sent as they come.
