@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod declared;
 pub mod engine;
 pub mod error;
 pub mod protocol;

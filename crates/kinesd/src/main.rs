@@ -111,6 +111,14 @@ async fn run(config: Config) -> Result<(), String> {
             Some((tls, tls_listener))
         }
     };
+    // Streams declared at start are ACTIVE before the listening line is printed and before the
+    // first request is served: the port is bound, so early clients wait in its backlog.
+    let declared = config.declared_streams()?;
+    if !declared.is_empty() {
+        let (_trigger, shutdown) = kinesd::shutdown::channel();
+        let local = kinesd::api::Api::new(engine.clone(), shutdown);
+        kinesd::declared::apply(&local, &declared).await?;
+    }
     let mut listeners = vec![kinesd::transport::Listener::Plain(listener)];
     {
         let mut out = std::io::stdout().lock();
