@@ -74,9 +74,7 @@ impl StreamDeclaration {
                 Some((name, shards)) => match shards.trim().parse::<u32>() {
                     Ok(n) => (name.trim(), Capacity::Shards(n)),
                     Err(_) => {
-                        return Err(format!(
-                            "--streams: {item:?} is not name, name:<shard count> or name:on-demand"
-                        ));
+                        return Err(format!("--streams: {item:?} is not name, name:<shard count> or name:on-demand"));
                     }
                 },
             };
@@ -97,7 +95,8 @@ impl StreamDeclaration {
     /// The `[[stream]]` tables of a config file's `stream` key.
     pub fn from_file_value(value: toml::Value, path: &Path) -> Result<Vec<StreamDeclaration>, String> {
         let invalid = |why: String| format!("invalid {}: [[stream]]: {why}", path.display());
-        let tables: Vec<StreamTable> = value.try_into().map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
+        let tables: Vec<StreamTable> =
+            value.try_into().map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
         let mut out = Vec::with_capacity(tables.len());
         for table in tables {
             let capacity = match (table.mode.as_deref(), table.shards) {
@@ -217,7 +216,7 @@ async fn create_if_missing(api: &Api, d: &StreamDeclaration) -> Result<bool, Str
         match api.call_local(Operation::DescribeStreamSummary, json!({ "StreamName": d.name })).await {
             Ok(summary) if summary["StreamDescriptionSummary"]["StreamStatus"] == "DELETING" => {}
             Ok(_) => return Ok(false),
-            Err(e) if matches!(e, KinesisError::ResourceNotFound(_)) => {
+            Err(KinesisError::ResourceNotFound(_)) => {
                 let mut input = json!({ "StreamName": d.name });
                 match d.capacity {
                     Capacity::Shards(n) => input["ShardCount"] = n.into(),
@@ -324,7 +323,8 @@ async fn reconcile(api: &Api, d: &StreamDeclaration, summary: &Value) -> Result<
             listed["Consumers"].as_array().into_iter().flatten().filter_map(|c| c["ConsumerName"].as_str()).collect();
         for consumer in &d.consumers {
             if !existing.contains(&consumer.as_str()) {
-                call(api, Operation::RegisterStreamConsumer, json!({ "StreamARN": arn, "ConsumerName": consumer })).await?;
+                call(api, Operation::RegisterStreamConsumer, json!({ "StreamARN": arn, "ConsumerName": consumer }))
+                    .await?;
             }
         }
         for consumer in &d.consumers {
