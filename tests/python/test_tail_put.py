@@ -132,7 +132,8 @@ def test_tail_follows_children_after_their_parents_across_a_split_and_a_merge(ki
 
 
 def test_tail_deaggregates_what_aws_kinesis_agg_aggregated(kinesis, server):
-    aggregator = pytest.importorskip("aws_kinesis_agg.aggregator")
+    from aws_kinesis_agg import aggregator  # tests/python/requirements.txt
+
     name = create_active(kinesis, shards=1)
     agg = aggregator.RecordAggregator()
     users = [(f"user-{i % 3}", f"user record {i}".encode()) for i in range(25)]
@@ -190,7 +191,7 @@ def test_put_sends_failed_records_again_until_all_are_in(tmp_path):
     faults = tmp_path / "faults.toml"
     faults.write_text(
         '[[fault]]\noperations = ["PutRecords"]\nstreams = "flaky-*"\nerror = "InternalFailure"\n'
-        "record_probability = 0.5\n"
+        "record_probability = 0.3\n"
     )
     srv = KinesdServer(extra_args=["--faults", str(faults), "--fault-seed", "7"])
     try:
@@ -280,5 +281,23 @@ def test_requests_are_signed_with_the_given_credentials(tmp_path):
         assert out.returncode == 1 and b"InvalidSignatureException" in out.stderr, out.stderr
         out = kinesd(srv, "tail", name, "--from", "trim-horizon", "--max-records", "1")
         assert out.returncode == 1 and b"UnrecognizedClientException" in out.stderr, out.stderr
+    finally:
+        srv.stop()
+
+
+def test_tail_and_put_over_tls_trust_the_bundle_given():
+    srv = KinesdServer(tls=True)
+    try:
+        name = create_active(srv.client(), shards=1)
+        run = lambda *args, **kw: subprocess.run(  # noqa: E731
+            [str(kinesd_binary()), *args, "--endpoint", srv.tls_endpoint], capture_output=True, timeout=30,
+            env=_env(kw.get("env")), input=kw.get("stdin"))
+        out = run("put", name, stdin=b"over tls\n", env={"AWS_CA_BUNDLE": srv.tls_cert})
+        assert out.returncode == 0, out.stderr.decode()
+        out = run("tail", name, "--from", "trim-horizon", "--max-records", "1", "--ca-bundle", srv.tls_cert)
+        assert out.returncode == 0 and out.stdout == b"over tls\n", out.stderr.decode()
+        # The self-signed certificate is not among the system's authorities.
+        out = run("tail", name, "--from", "trim-horizon", "--max-records", "1")
+        assert out.returncode == 1 and b"TLS with" in out.stderr, out.stderr
     finally:
         srv.stop()

@@ -1,9 +1,11 @@
-//! A small Kinesis API client: awsJson 1.1 over one HTTP/1.1 connection, SigV4-signed, with
+//! A small Kinesis API client: awsJson 1.1 over one HTTP/1.1 connection (plain or TLS), SigV4-signed, with
 //! the SDKs' retry of throttling, server errors and broken connections.
 //!
 //! One connection at a time (reopened when it breaks): the subcommands make one call after
 //! another, so a pool would buy nothing.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,13 +50,16 @@ pub enum CallError {
     Api { status: u16, kind: String, message: String },
     /// No answer: the connection failed or timed out.
     Transport(String),
+    /// The TLS handshake failed (an untrusted certificate, a name that does not match):
+    /// retrying cannot help.
+    Tls(String),
 }
 
 impl CallError {
     pub fn kind(&self) -> Option<&str> {
         match self {
             CallError::Api { kind, .. } => Some(kind),
-            CallError::Transport(_) => None,
+            CallError::Transport(_) | CallError::Tls(_) => None,
         }
     }
 
@@ -62,6 +67,7 @@ impl CallError {
     fn is_retryable(&self) -> bool {
         match self {
             CallError::Transport(_) => true,
+            CallError::Tls(_) => false,
             CallError::Api { status, kind, .. } => {
                 *status >= 500
                     || matches!(
@@ -82,6 +88,7 @@ impl std::fmt::Display for CallError {
             CallError::Api { kind, message, .. } if message.is_empty() => f.write_str(kind),
             CallError::Api { kind, message, .. } => write!(f, "{kind}: {message}"),
             CallError::Transport(why) => write!(f, "no answer: {why}"),
+            CallError::Tls(why) => f.write_str(why),
         }
     }
 }
@@ -99,29 +106,43 @@ pub struct Client {
     authority: String,
     /// Where to connect.
     address: (String, u16),
+    /// For `https://`: the TLS configuration and the name the certificate must carry.
+    tls: Option<(tokio_rustls::TlsConnector, rustls_pki_types::ServerName<'static>)>,
     region: String,
     credentials: Credentials,
     connection: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
 }
 
 impl Client {
-    pub fn new(endpoint: &str, region: String, credentials: Credentials) -> Result<Client, String> {
+    /// A client of `endpoint`; for `https://`, trusting `ca_bundle` (PEM) or else the system's
+    /// certificate authorities.
+    pub fn new(
+        endpoint: &str,
+        region: String,
+        credentials: Credentials,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Client, String> {
         let uri: http::Uri = endpoint.parse().map_err(|e| format!("--endpoint {endpoint:?} is not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "--endpoint {endpoint}: https endpoints are not supported yet; use the server's http:// address"
-                ));
-            }
-            _ => return Err(format!("--endpoint {endpoint:?} must be an http:// URL")),
-        }
+        let secure = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(format!("--endpoint {endpoint:?} must be an http:// or https:// URL")),
+        };
         let authority = uri.authority().ok_or_else(|| format!("--endpoint {endpoint:?} has no host"))?;
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let tls = match secure {
+            false => None,
+            true => {
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("--endpoint {endpoint:?}: {e}"))?;
+                Some((connector(ca_bundle)?, name))
+            }
+        };
         Ok(Client {
             authority: authority.as_str().to_owned(),
             address: (host, port),
+            tls,
             region,
             credentials,
             connection: None,
@@ -187,13 +208,12 @@ impl Client {
             .await
             .map_err(|e| CallError::Transport(format!("cannot connect to {}: {e}", self.authority)))?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let Some((connector, name)) = &self.tls else { return handshake(stream).await };
+        let stream = connector
+            .connect(name.clone(), stream)
             .await
-            .map_err(|e| CallError::Transport(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
+            .map_err(|e| CallError::Tls(format!("TLS with {}: {e}", self.authority)))?;
+        handshake(stream).await
     }
 
     /// The request for `operation`, signed with SigV4 as the SDKs sign it.
@@ -245,6 +265,57 @@ impl Client {
     }
 }
 
+/// HTTP/1.1 over `io`, its connection driven by a task of its own.
+async fn handshake<IO>(io: IO) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, CallError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| CallError::Transport(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// Where the system keeps its certificate authorities (Debian, Fedora, Alpine/macOS).
+const SYSTEM_CA_BUNDLES: &[&str] =
+    &["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+/// The TLS client configuration: rustls with ring (as the server's listener), HTTP/1.1 by ALPN,
+/// trusting the PEM bundle given or else the system's.
+fn connector(ca_bundle: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let path = match ca_bundle {
+        Some(path) => path.to_owned(),
+        None => SYSTEM_CA_BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+            "no system certificate authorities found; give --ca-bundle (or AWS_CA_BUNDLE)".to_string()
+        })?,
+    };
+    let pem = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{} is not a PEM certificate bundle: {e}", path.display()))?;
+        // A bundle may hold certificates rustls cannot use; the others still count.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(format!("{} holds no usable certificate", path.display()));
+    }
+    // ring, as the server's TLS listener uses (see transport/tls.rs).
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
 /// The error an AWS JSON service answers: `__type` (possibly `namespace#Name`) and `message`
 /// in the body, or `x-amzn-ErrorType` in the headers.
 fn api_error(status: u16, headers: &http::HeaderMap, body: &[u8]) -> CallError {
@@ -290,9 +361,12 @@ mod tests {
     #[test]
     fn endpoints_must_be_http_urls() {
         let c = || Credentials::anonymous_local();
-        assert!(Client::new("http://127.0.0.1:4567", "us-east-1".into(), c()).is_ok());
-        assert!(Client::new("http://[::1]:4567", "us-east-1".into(), c()).is_ok());
-        assert!(Client::new("ftp://x", "us-east-1".into(), c()).is_err());
-        assert!(Client::new("not a url", "us-east-1".into(), c()).is_err());
+        let new = |url: &str| Client::new(url, "us-east-1".into(), c(), None);
+        assert!(new("http://127.0.0.1:4567").is_ok());
+        assert_eq!(new("http://[::1]").unwrap().address, ("::1".to_string(), 80));
+        assert!(new("ftp://x").is_err());
+        assert!(new("not a url").is_err());
+        let missing = Client::new("https://x", "us-east-1".into(), c(), Some(Path::new("/nonexistent.pem")));
+        assert!(missing.is_err_and(|e| e.contains("/nonexistent.pem")));
     }
 }

@@ -46,6 +46,11 @@ pub struct EndpointArgs {
     /// Session token of temporary credentials (default: AWS_SESSION_TOKEN).
     #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
     pub session_token: Option<String>,
+
+    /// PEM file of the certificate authorities to trust for an https:// endpoint (default: the
+    /// system's), e.g. kinesd's `<data-dir>/tls/cert.pem`.
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl EndpointArgs {
@@ -79,7 +84,7 @@ impl EndpointArgs {
             (None, None) => client::Credentials::anonymous_local(),
             _ => return Err("give both an access key id and a secret access key, or neither".into()),
         };
-        client::Client::new(&endpoint, region, credentials)
+        client::Client::new(&endpoint, region, credentials, self.ca_bundle.as_deref())
     }
 }
 
