@@ -178,6 +178,15 @@ def test_put_writes_lines_from_stdin_and_files_in_order(kinesis, server, tmp_pat
     assert ann == [1, 3]
 
 
+def test_put_refuses_a_line_longer_than_any_record(kinesis, server, tmp_path):
+    name = create_active(kinesis, shards=1)
+    out = kinesd(server, "put", name, stdin=b"small\n" + b"x" * (10 * 1024 * 1024 + 10) + b"\n")
+    assert out.returncode == 1
+    assert b"line 2 of stdin is longer than a record may be (10 MiB)" in out.stderr, out.stderr
+    missing = kinesd(server, "put", name, str(tmp_path / "absent.txt"))
+    assert missing.returncode == 1 and b"cannot read" in missing.stderr and b"absent.txt" in missing.stderr
+
+
 def test_put_random_keys_spread_over_shards(kinesis, server):
     name = create_active(kinesis, shards=4)
     out = kinesd(server, "put", name, stdin=b"".join(f"r{i}\n".encode() for i in range(200)))

@@ -26,6 +26,9 @@ const LINGER: Duration = Duration::from_millis(100);
 const READ_AHEAD_LINES: usize = 1000;
 /// Times a record reported as failed is sent before `put` gives up (about 20 s of back-off).
 const MAX_RECORD_ATTEMPTS: u32 = 10;
+/// The longest line read: the largest record Kinesis takes (10 MiB, with UpdateMaxRecordSize)
+/// and its line ending. A longer line is an error rather than memory without bound.
+const MAX_LINE_BYTES: u64 = 10 * 1024 * 1024 + 2;
 /// How often the progress line is redrawn.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
@@ -144,25 +147,31 @@ pub async fn run(args: PutArgs, host: &str, port: u16, region: &str) -> Result<(
 /// endings; a read error ends the sequence with it. Runs on a thread of its own: reading a
 /// terminal or a pipe blocks.
 fn read_lines(files: Vec<PathBuf>, out: tokio::sync::mpsc::Sender<Result<Vec<u8>, String>>) {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let sources = if files.is_empty() { vec![PathBuf::from("-")] } else { files };
     for path in sources {
+        let shown = if path.as_os_str() == "-" { "stdin".to_string() } else { path.display().to_string() };
         let reader: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
             Box::new(std::io::stdin())
         } else {
             match std::fs::File::open(&path) {
                 Ok(file) => Box::new(file),
                 Err(e) => {
-                    let _ = out.blocking_send(Err(format!("cannot read {}: {e}", path.display())));
+                    let _ = out.blocking_send(Err(format!("cannot read {shown}: {e}")));
                     return;
                 }
             }
         };
         let mut reader = std::io::BufReader::new(reader);
-        loop {
+        for number in 1.. {
             let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
+            match (&mut reader).take(MAX_LINE_BYTES).read_until(b'\n', &mut line) {
                 Ok(0) => break,
+                Ok(n) if n as u64 == MAX_LINE_BYTES && line.last() != Some(&b'\n') => {
+                    let why = format!("line {number} of {shown} is longer than a record may be (10 MiB)");
+                    let _ = out.blocking_send(Err(why));
+                    return;
+                }
                 Ok(_) => {
                     if line.last() == Some(&b'\n') {
                         line.pop();
@@ -175,7 +184,7 @@ fn read_lines(files: Vec<PathBuf>, out: tokio::sync::mpsc::Sender<Result<Vec<u8>
                     }
                 }
                 Err(e) => {
-                    let _ = out.blocking_send(Err(format!("cannot read {}: {e}", path.display())));
+                    let _ = out.blocking_send(Err(format!("cannot read {shown}: {e}")));
                     return;
                 }
             }
