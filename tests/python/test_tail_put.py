@@ -87,13 +87,37 @@ def test_tail_from_latest_sees_only_what_is_written_after_it_starts(kinesis, ser
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
     )
     try:
-        time.sleep(1.5)  # its iterators are taken at LATEST by now
-        put_records(kinesis, name, [b"after"], key="other")
-        out, err = proc.communicate(timeout=20)
+        # Written until tail has its LATEST iterators and prints one (however slow it starts).
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            put_records(kinesis, name, [b"after"], key="other")
+            time.sleep(0.3)
+        out, err = proc.communicate(timeout=5)
     finally:
         proc.kill()
     assert proc.returncode == 0, err.decode()
     assert out.decode().splitlines() == ["after"]
+
+
+def test_a_running_tail_follows_a_split_in_order(kinesis, server):
+    name = create_active(kinesis, shards=1)
+    start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    proc = subprocess.Popen(
+        [str(kinesd_binary()), "tail", name, "--endpoint", server.endpoint, "--from", start, "--max-records", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+    )
+    try:
+        time.sleep(0.5)
+        put_records(kinesis, name, [f"parent-{i}".encode() for i in range(20)], key="a")
+        shard0 = kinesis.list_shards(StreamName=name)["Shards"][0]
+        kinesis.split_shard(StreamName=name, ShardToSplit=shard0["ShardId"], NewStartingHashKey=str(2**127))
+        wait_for_status(kinesis, name, "ACTIVE")
+        put_records(kinesis, name, [f"child-{i}".encode() for i in range(20)], key="a")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [f"parent-{i}" for i in range(20)] + [f"child-{i}" for i in range(20)]
 
 
 def test_tail_follows_children_after_their_parents_across_a_split_and_a_merge(kinesis, server):
