@@ -334,3 +334,13 @@ def test_tail_and_put_over_tls_trust_the_bundle_given():
         assert out.returncode == 1 and b"TLS with" in out.stderr, out.stderr
     finally:
         srv.stop()
+
+
+def test_the_default_endpoint_is_the_configured_server(kinesis, server):
+    name = create_active(kinesis, shards=1)
+    put_records(kinesis, name, [b"local"])
+    out = subprocess.run(
+        [str(kinesd_binary()), "tail", name, "--from", "trim-horizon", "--max-records", "1"],
+        capture_output=True, timeout=30, env=_env({"KINESD_PORT": str(server.port)}),
+    )
+    assert out.returncode == 0 and out.stdout == b"local\n", out.stderr.decode()

@@ -352,6 +352,43 @@ mod tests {
         assert!(api_error(503, &http::HeaderMap::new(), b"").is_retryable());
     }
 
+    /// What the client signs, the server's verifier accepts — with and without a session token —
+    /// and a changed body or a wrong secret it refuses.
+    #[test]
+    fn signatures_verify_against_the_servers_verifier() {
+        let keys = crate::auth::CredentialSet::parse(
+            "[[credential]]\naccess_key_id = \"AKIDTEST\"\nsecret_access_key = \"s3cret\"\naccount_id = \"111122223333\"\n\
+             [[credential]]\naccess_key_id = \"ASIATEST\"\nsecret_access_key = \"t3mp\"\naccount_id = \"111122223333\"\n\
+             session_token = \"tok\"\n",
+        )
+        .unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let verify = |client: &Client, body: &[u8], sent: &[u8]| {
+            let request = client.signed("ListStreams", Bytes::copy_from_slice(body));
+            let signed = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: None,
+                host: None,
+                headers: request.headers(),
+                body: sent,
+            };
+            crate::auth::sigv4::verify(&signed, &keys, "eu-west-1", now).map(|caller| caller.account_id)
+        };
+        let credentials = |id: &str, secret: &str, token: Option<&str>| Credentials {
+            access_key_id: id.into(),
+            secret_access_key: secret.into(),
+            session_token: token.map(Into::into),
+        };
+        let client = |c| Client::new("http://localhost:4567", "eu-west-1".into(), c, None).unwrap();
+        let plain = client(credentials("AKIDTEST", "s3cret", None));
+        assert_eq!(verify(&plain, b"{}", b"{}").unwrap(), "111122223333");
+        assert!(verify(&plain, b"{}", b"{ }").is_err(), "the body is signed");
+        assert!(verify(&client(credentials("AKIDTEST", "wrong", None)), b"{}", b"{}").is_err());
+        let temporary = client(credentials("ASIATEST", "t3mp", Some("tok")));
+        assert_eq!(verify(&temporary, b"{}", b"{}").unwrap(), "111122223333");
+    }
+
     #[test]
     fn back_off_grows_and_is_capped() {
         assert!(backoff(1) <= Duration::from_millis(100));
