@@ -175,10 +175,28 @@ pub struct Config {
     #[arg(long)]
     pub credentials: Option<PathBuf>,
 
+    /// Streams to create at start when missing, ACTIVE before the first request:
+    /// `name:<shards>` or `name:on-demand`, comma-separated (e.g. `orders:4,events:on-demand`).
+    ///
+    /// The config file can also declare streams as `[[stream]]` tables with every setting
+    /// (`name`, `shards` or `mode = "on-demand"`, `retention-hours`, `max-record-size-kib`,
+    /// `tags`, `consumers`). They belong to --account-id. An existing stream keeps its shards and
+    /// data; a declared setting that differs is applied (docs/decisions/0014c-declared-streams-and-cli.md).
+    #[arg(long)]
+    pub streams: Option<String>,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
     pub config: Option<PathBuf>,
+
+    /// The config file's `[[stream]]` tables (see --streams).
+    #[arg(skip)]
+    pub stream_tables: Vec<crate::declared::StreamDeclaration>,
+
+    /// `kinesd tail` and `kinesd put` (Kinesis clients); with no subcommand, kinesd serves.
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -220,7 +238,10 @@ impl Config {
             let command = with_file_defaults(command, path)?;
             matches = command.try_get_matches_from(&args).map_err(&on_clap_error)?;
         }
-        let config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        if let Some(path) = &config.config {
+            config.stream_tables = stream_tables(path)?;
+        }
         config.check()?;
         Ok(config)
     }
@@ -251,10 +272,21 @@ impl Config {
             // Otherwise the files would be silently ignored and the operator left wondering.
             return Err("--tls-cert and --tls-key need --tls-port (the TLS listener they are for)".into());
         }
+        self.declared_streams()?;
         if self.limits.is_some() && !self.enforce_limits {
             return Err("--limits needs --enforce-limits (the limits it overrides are off otherwise)".into());
         }
         Ok(())
+    }
+
+    /// The streams to create at start: the file's `[[stream]]` tables, then `--streams`.
+    pub fn declared_streams(&self) -> Result<Vec<crate::declared::StreamDeclaration>, String> {
+        use crate::declared::{StreamDeclaration, merge};
+        let shorthand = match &self.streams {
+            Some(text) => StreamDeclaration::parse_shorthand(text)?,
+            None => Vec::new(),
+        };
+        merge(self.stream_tables.clone(), shorthand)
     }
 
     /// The rates to enforce: AWS's, with the --limits file's overrides; `None` when limits are
@@ -337,6 +369,20 @@ impl Config {
     }
 }
 
+/// The config file's key for streams declared at start (`[[stream]]` tables).
+const STREAM_TABLES_KEY: &str = "stream";
+
+/// The `[[stream]]` tables of the config file at `path`.
+fn stream_tables(path: &Path) -> Result<Vec<crate::declared::StreamDeclaration>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| format!("invalid {}: {e}", path.display()))?;
+    match table.remove(STREAM_TABLES_KEY) {
+        Some(value) => crate::declared::StreamDeclaration::from_file_value(value, path),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Makes each of the file's values its argument's default. Every key must be an option's long
 /// name, and every value must pass that option's value parser here, so that a bad one is
 /// reported against its key in the file rather than against a flag nobody typed.
@@ -345,6 +391,9 @@ fn with_file_defaults(mut command: Command, path: &Path) -> Result<Command, Stri
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
     for (key, value) in table {
+        if key == STREAM_TABLES_KEY {
+            continue; // `[[stream]]` tables, read by `stream_tables`
+        }
         let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(key.as_str()) && a.get_id() != "config")
         else {
             let keys: Vec<_> =

@@ -16,13 +16,23 @@ use kinesd::store::memory::MemoryStore;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let config = match Config::load() {
+    let mut config = match Config::load() {
         Ok(c) => c,
         Err(message) => {
             eprintln!("kinesd: {message}");
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(command) = config.command.take() {
+        // A client subcommand: one connection, one thread is plenty.
+        return match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(kinesd::cli::run(command, &config.host, config.port, &config.region)),
+            Err(e) => {
+                eprintln!("kinesd: cannot start the runtime: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -101,6 +111,14 @@ async fn run(config: Config) -> Result<(), String> {
             Some((tls, tls_listener))
         }
     };
+    // Streams declared at start are ACTIVE before the listening line is printed and before the
+    // first request is served: the port is bound, so early clients wait in its backlog.
+    let declared = config.declared_streams()?;
+    if !declared.is_empty() {
+        let (_trigger, shutdown) = kinesd::shutdown::channel();
+        let local = kinesd::api::Api::new(engine.clone(), shutdown);
+        kinesd::declared::apply(&local, &declared).await?;
+    }
     let mut listeners = vec![kinesd::transport::Listener::Plain(listener)];
     {
         let mut out = std::io::stdout().lock();

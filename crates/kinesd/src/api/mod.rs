@@ -7,6 +7,7 @@ pub mod admin;
 pub mod common;
 pub mod context;
 pub mod faults;
+pub mod local;
 pub mod ops;
 pub mod page;
 pub mod records;
