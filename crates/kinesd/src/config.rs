@@ -181,7 +181,7 @@ pub struct Config {
     /// The config file can also declare streams as `[[stream]]` tables with every setting
     /// (`name`, `shards` or `mode = "on-demand"`, `retention-hours`, `max-record-size-kib`,
     /// `tags`, `consumers`). They belong to --account-id. An existing stream keeps its shards and
-    /// data; a declared setting that differs is applied (docs/decisions/0014c-declared-streams-and-cli.md).
+    /// data; a declared setting that differs is applied (docs/decisions/0015-declared-streams-and-cli.md).
     #[arg(long)]
     pub streams: Option<String>,
 
