@@ -175,6 +175,8 @@ class KinesdServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log.close()
+        # The log lives as long as the server: nothing is left in the temporary directory.
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------- helpers

@@ -3,7 +3,8 @@
 //! Layers, top to bottom (data flows one way): `transport` (HTTP/1.1 and h2c), `protocol`
 //! (codecs, envelope, model, validation), `auth`, `api` (one module per operation), `engine`
 //! (streams, shards, sequence numbers, iterators) and `store` (catalog and shard logs).
-//! `error` (AWS's error types and messages) and `shutdown` are shared by all of them.
+//! `error` (AWS's error types and messages), `meter` (atomic counters and histograms) and
+//! `shutdown` are shared by all of them.
 //! `docs/architecture.md` draws the map.
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod meter;
 pub mod protocol;
 pub mod shutdown;
 pub mod store;
