@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kinesd_harness import KinesdServer, create_active, kinesd_binary, unique_name
+from kinesd_harness import KinesdServer, active_consumer, create_active, kinesd_binary, unique_name
 
 SHARD0 = "shardId-000000000000"
 
@@ -138,12 +138,7 @@ def test_shard_level_series_follow_enhanced_monitoring(srv, k):
 
 def test_fan_out_consumer_lag_and_subscriptions(srv, k):
     name = create_active(k, unique_name("fo"), 1)
-    arn = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
-    consumer = k.register_stream_consumer(StreamARN=arn, ConsumerName="c1")["Consumer"]["ConsumerARN"]
-    deadline = time.monotonic() + 10
-    while k.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    consumer = active_consumer(k, name, "c1")
     for i in range(3):
         k.put_record(StreamName=name, Data=f"r{i}".encode(), PartitionKey="pk")
     events = k.subscribe_to_shard(ConsumerARN=consumer, ShardId=SHARD0, StartingPosition={"Type": "TRIM_HORIZON"})[
@@ -247,10 +242,7 @@ def test_sigterm_answers_in_flight_requests_ends_subscriptions_and_exits_0(tmp_p
     s = KinesdServer(create_ms=0, data_dir=str(tmp_path / "data"), extra_args=["--consumer-create-ms", "0"])
     c = s.client()
     name = create_active(c, unique_name("down"), 1)
-    arn = c.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
-    consumer = c.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
-    while c.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
-        time.sleep(0.02)
+    consumer = active_consumer(c, name, "c")
     c.put_record(StreamName=name, Data=b"before", PartitionKey="p")
     events = c.subscribe_to_shard(ConsumerARN=consumer, ShardId=SHARD0, StartingPosition={"Type": "TRIM_HORIZON"})[
         "EventStream"]

@@ -9,6 +9,7 @@
 
 use serde_json::json;
 
+use super::admin::json_response;
 use super::metrics::{CONTENT_TYPE, Metrics};
 use crate::engine::Engine;
 use crate::protocol::ReplyBody;
@@ -18,15 +19,6 @@ use crate::shutdown::Shutdown;
 pub const HEALTH_PATH: &str = "/health";
 pub const READY_PATH: &str = "/ready";
 pub const METRICS_PATH: &str = "/metrics";
-
-fn json_response(status: u16, body: serde_json::Value) -> WireResponse {
-    WireResponse {
-        status,
-        content_type: Some("application/json"),
-        error_type: None,
-        body: ReplyBody::Encoded(body.to_string().into_bytes()),
-    }
-}
 
 /// The answer to one of these routes, or `None` for any other request.
 pub fn handle(
