@@ -327,6 +327,36 @@ impl Connection {
         }
     }
 
+    /// A plain `GET path` (kinesd's `/metrics`, `/health`), the whole answer read.
+    pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            self.connect().await?;
+        }
+        let sender = self.sender.as_mut().expect("connected above");
+        let request = Request::get(path)
+            .header(HOST, self.endpoint.host.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>(Reply { status, body, error_type: None })
+        };
+        match tokio::time::timeout(self.endpoint.timeout, exchange).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(format!("transport: {e}"))
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(TIMEOUT.into())
+            }
+        }
+    }
+
     /// A call for the cold paths: retries transport errors a few times.
     pub async fn call_retrying(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
         let mut last = String::new();
