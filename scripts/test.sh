@@ -56,7 +56,10 @@ step "micro-benchmarks (each run once, to prove they build and run; no recompila
 "$HOT_PATHS" --test
 
 step "python tests (boto3, AWS CLI)"
-(cd tests/python && "$PYTHON" -m pytest -q)
+# pytest's tmp_path directories go under a directory of this run, removed at the end.
+PYTEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-pytest.XXXXXX")
+trap 'rm -rf "$PYTEST_TMP"' EXIT
+(cd tests/python && "$PYTHON" -m pytest -q --basetemp "$PYTEST_TMP/basetemp")
 
 step "javascript tests (@aws-sdk/client-kinesis over HTTP/2)"
 (cd tests/js && npm test --silent)
