@@ -124,6 +124,28 @@ def test_errors_are_counted_by_outcome(srv, k):
     assert after == before + 1
 
 
+def test_throttled_and_failed_records_are_counted(tmp_path):
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[shard]\nwrite-records-per-second = 20\n")
+    s = KinesdServer(create_ms=0, extra_args=["--enforce-limits", "--limits", str(limits)])
+    try:
+        c = s.client()
+        name = create_active(c, unique_name("thr"), 1)
+        out = c.put_records(StreamName=name, Records=[{"Data": b"d", "PartitionKey": f"k{i}"} for i in range(25)])
+        assert out["FailedRecordCount"] == 5
+        rules = {"fault": [{"operations": ["PutRecords"], "error": "InternalFailure", "record_probability": 1.0}]}
+        assert requests.put(s.endpoint + "/_kinesd/faults", data=json.dumps(rules), timeout=10).status_code == 200
+        time.sleep(1.1)  # the shard's second of capacity back
+        assert c.put_records(StreamName=name, Records=[{"Data": b"d", "PartitionKey": "p"}] * 3)["FailedRecordCount"] == 3
+        text = scrape(s)
+        labels = {"stream": name, "account": s.account_id}
+        assert sample(text, "kinesd_stream_incoming_records_total", **labels) == 20
+        assert sample(text, "kinesd_stream_write_throttled_records_total", **labels) == 5
+        assert sample(text, "kinesd_stream_failed_records_total", **labels) == 3
+    finally:
+        s.stop()
+
+
 def test_shard_level_series_follow_enhanced_monitoring(srv, k):
     name = create_active(k, unique_name("em"), 2)
     k.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["IncomingRecords"])
