@@ -185,6 +185,20 @@ pub struct Config {
     #[arg(long)]
     pub streams: Option<String>,
 
+    /// Log lines as human-readable text or as one JSON object per line (on stderr; the level
+    /// is set by KINESD_LOG, e.g. `KINESD_LOG=debug` logs one line per request).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Requests slower than this many milliseconds are logged as warnings (0: never).
+    #[arg(long, default_value_t = 1000)]
+    pub slow_request_ms: u64,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before kinesd
+    /// stops anyway (fan-out subscriptions end at once, cleanly).
+    #[arg(long, default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
@@ -197,6 +211,12 @@ pub struct Config {
     /// `kinesd tail` and `kinesd put` (Kinesis clients); with no subcommand, kinesd serves.
     #[command(subcommand)]
     pub command: Option<crate::cli::Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -326,11 +346,17 @@ impl Config {
         }
     }
 
+    /// The slow-request warning threshold (None: off).
+    pub fn slow_request(&self) -> Option<std::time::Duration> {
+        (self.slow_request_ms > 0).then(|| std::time::Duration::from_millis(self.slow_request_ms))
+    }
+
     pub fn transport(&self) -> crate::transport::TransportOptions {
         crate::transport::TransportOptions {
             max_connections: self.max_connections as usize,
             max_http2_streams: self.max_http2_streams,
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
+            shutdown_timeout: std::time::Duration::from_millis(self.shutdown_timeout_ms),
             ..crate::transport::TransportOptions::default()
         }
     }
@@ -453,9 +479,9 @@ mod tests {
 
     #[test]
     fn file_values_apply_only_where_flags_are_silent() {
-        let dir = std::env::temp_dir().join(format!("kinesd-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("kinesd.toml");
+        // Removed when the test ends, however it ends.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kinesd.toml");
         std::fs::write(&path, "port = 9000\nregion = \"eu-west-1\"\ncreate-stream-ms = 0\nin-memory = true\n").unwrap();
         let c = Config::load_from(["kinesd", "--config", path.to_str().unwrap(), "--port", "9001"]).unwrap();
         assert_eq!(c.port, 9001, "a flag beats the file");

@@ -16,6 +16,7 @@ const RULES: &[(&str, &[&str])] = &[
     // Shared by every layer, so they name none of them.
     ("error", &["api", "engine", "protocol", "transport", "auth", "store", "config"]),
     ("shutdown.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
+    ("meter.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod hash;
 pub mod lifecycle;
 pub mod limits;
+pub mod meters;
 pub mod plan;
 pub mod records;
 pub mod reshard;
@@ -244,6 +245,12 @@ impl Engine {
         Ok(self.streams.read().values().cloned().collect())
     }
 
+    /// Snapshots of all streams as they are in memory (no transition applied, nothing
+    /// awaited), for metrics.
+    pub fn streams_now(&self) -> Vec<Arc<Stream>> {
+        self.streams.read().values().cloned().collect()
+    }
+
     pub fn not_found(&self, name: &str) -> KinesisError {
         KinesisError::stream_not_found(name, &self.config.account_id)
     }
@@ -357,6 +364,7 @@ impl Engine {
                     // Snapshots of one incarnation share its write gate (see `WriteGate`).
                     if let Some(old) = streams.get(name).filter(|old| old.created_ms == stream.created_ms) {
                         stream.gate = old.gate.clone();
+                        stream.meters = old.meters.clone();
                     }
                     if stream.status_until_ms != 0 {
                         self.schedule_transition(stream.status_until_ms);
