@@ -8,8 +8,15 @@ root=$(pwd)
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "python packages"
-if ! python3 - <<'PY' 2>/dev/null
+step "python packages (in .venv, never the system interpreter)"
+# A virtual environment under the checkout: the suite's pinned packages never touch the
+# system's Python. It sees the system's site-packages, so pins already satisfied there are
+# not downloaded again; anything else is installed into .venv only.
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv --system-site-packages .venv
+fi
+PYTHON="$root/.venv/bin/python"
+if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib.metadata as md, sys
 want = {}
 for line in open("tests/python/requirements.txt"):
@@ -20,7 +27,7 @@ for line in open("tests/python/requirements.txt"):
 sys.exit(0 if all(md.version(n) == v for n, v in want.items()) else 1)
 PY
 then
-    python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 
 step "node packages"
@@ -29,17 +36,30 @@ if [ ! -d tests/js/node_modules/@aws-sdk/client-kinesis ]; then
 fi
 
 step "build"
-cargo build --workspace --all-targets
+# Every target once; the micro-benchmark step runs the executable built here.
+cargo build --workspace --all-targets --message-format=json-render-diagnostics > target/test-build.json
+HOT_PATHS=$("$PYTHON" - <<'PY'
+import json
+for line in open("target/test-build.json"):
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "hot_paths" and m.get("executable"):
+        print(m["executable"])
+PY
+)
+rm -f target/test-build.json
 export KINESD_BIN="$root/target/debug/kinesd"
 
 step "rust tests"
 cargo test --workspace
 
-step "micro-benchmarks (each run once, to prove they build and run)"
-cargo test -p kinesd --bench hot_paths
+step "micro-benchmarks (each run once, to prove they build and run; no recompilation)"
+"$HOT_PATHS" --test
 
 step "python tests (boto3, AWS CLI)"
-(cd tests/python && python3 -m pytest -q)
+# pytest's tmp_path directories go under a directory of this run, removed at the end.
+PYTEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-pytest.XXXXXX")
+trap 'rm -rf "$PYTEST_TMP"' EXIT
+(cd tests/python && "$PYTHON" -m pytest -q --basetemp "$PYTEST_TMP/basetemp")
 
 step "javascript tests (@aws-sdk/client-kinesis over HTTP/2)"
 (cd tests/js && npm test --silent)

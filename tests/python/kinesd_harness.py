@@ -175,6 +175,8 @@ class KinesdServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log.close()
+        # The log lives as long as the server: nothing is left in the temporary directory.
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -182,6 +184,17 @@ class KinesdServer:
 
 def unique_name(prefix: str = "s") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def active_consumer(client, stream: str, consumer: str, timeout: float = 10.0) -> str:
+    """Registers an enhanced fan-out consumer on `stream` and waits until it is ACTIVE; its ARN."""
+    arn = client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumer_arn = client.register_stream_consumer(StreamARN=arn, ConsumerName=consumer)["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + timeout
+    while client.describe_stream_consumer(ConsumerARN=consumer_arn)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline, f"consumer {consumer_arn} not ACTIVE"
+        time.sleep(0.02)
+    return consumer_arn
 
 
 def wait_for_status(client, name: str, status: str, timeout: float = 10.0) -> dict:

@@ -144,3 +144,23 @@ def test_cli_error_for_duplicate_stream(server):
     assert ("An error occurred (ResourceInUseException) when calling the CreateStream "
             "operation") in proc.stderr
     aws(server, "delete-stream", "--stream-name", name)
+
+
+def test_the_readme_quick_start_data_with_the_cli_v1(server, kinesis):
+    """README's quick start: `put-record --data aGVsbG8=`. The CLI v1 pinned here (like v2 with
+    `--cli-binary-format raw-in-base64-out`, which `aws()` adds for v2) sends the text as given,
+    so the record is the base64 text itself and get-records shows it encoded twice
+    (`YUdWc2JHOD0=`), as the README warns."""
+    name = unique_name("readme")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    aws(server, "put-record", "--stream-name", name, "--partition-key", "customer-1", "--data", "aGVsbG8=")
+
+    def trim_horizon():
+        return kinesis.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    (record,) = kinesis.get_records(ShardIterator=trim_horizon())["Records"]
+    assert record["Data"] == b"aGVsbG8="
+    got = aws(server, "get-records", "--shard-iterator", trim_horizon())
+    assert got["Records"][0]["Data"] == "YUdWc2JHOD0="

@@ -30,6 +30,9 @@ pub enum Command {
     /// Enhanced fan-out: consumers subscribed to every shard (SubscribeToShard) under a put
     /// load; delivered records/s and put-to-event latency.
     Subscribe(SubscribeArgs),
+    /// kinesd's `GET /metrics` with many streams: create them (one record each), then time
+    /// scrapes one after another.
+    Scrape(ScrapeArgs),
     /// An HTTP server that answers every PutRecords with a fixed answer without parsing the
     /// request: the ceiling of the load generator and loopback on this machine.
     NullServer(NullServerArgs),
@@ -227,6 +230,18 @@ pub struct SubscribeArgs {
     /// Seconds of load before measuring starts.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
+}
+
+#[derive(Args, Clone)]
+pub struct ScrapeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Streams to create (`<stream>-<n>`, one shard each unless --shards), each given one record.
+    #[arg(long, default_value_t = 1000)]
+    pub streams: usize,
+    /// Scrapes to time, one after another on one connection.
+    #[arg(long, default_value_t = 50)]
+    pub scrapes: usize,
 }
 
 #[derive(Args, Clone)]

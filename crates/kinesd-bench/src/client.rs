@@ -244,8 +244,8 @@ impl Connection {
         Ok(())
     }
 
-    /// The request for `op` with `body`, once the connection is ready to send it.
-    async fn prepare(&mut self, op: Op, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
+    /// Connects if need be and waits until the connection can send a request.
+    async fn ready(&mut self) -> Result<(), String> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -254,6 +254,12 @@ impl Connection {
             self.sender = None;
             return Err("connection closed".into());
         }
+        Ok(())
+    }
+
+    /// The request for `op` with `body`, once the connection is ready to send it.
+    async fn prepare(&mut self, op: Op, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
+        self.ready().await?;
         let (date, authorization) = match &self.endpoint.signer {
             None => (HeaderValue::from_static(AMZ_DATE), HeaderValue::from_static(SIGV4)),
             Some(signer) => {
@@ -304,7 +310,13 @@ impl Connection {
     /// the next call opens a new one.
     pub async fn call(&mut self, op: Op, body: Bytes) -> Result<Reply, String> {
         let request = self.prepare(op, body).await?;
-        let sender = self.sender.as_mut().expect("prepared above");
+        self.exchange(request).await
+    }
+
+    /// Sends a prepared request on the ready connection and reads the whole answer, within the
+    /// endpoint's timeout; a transport error or a timeout drops the connection.
+    async fn exchange(&mut self, request: Request<Full<Bytes>>) -> Result<Reply, String> {
+        let sender = self.sender.as_mut().expect("connected by the caller");
         let exchange = async {
             let response = sender.send_request(request).await?;
             let status = response.status();
@@ -325,6 +337,16 @@ impl Connection {
                 Err(TIMEOUT.into())
             }
         }
+    }
+
+    /// A plain `GET path` (kinesd's `/metrics`, `/health`), the whole answer read.
+    pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
+        self.ready().await?;
+        let request = Request::get(path)
+            .header(HOST, self.endpoint.host.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        self.exchange(request).await
     }
 
     /// A call for the cold paths: retries transport errors a few times.

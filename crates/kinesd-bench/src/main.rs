@@ -3,7 +3,7 @@
 //!
 //! Layout: `cli` (options), `client` (one keep-alive awsJson connection), `control` (stream
 //! set-up, iterators), `records` (prebuilt request bodies, send stamps), `workload/` (put, get,
-//! mixed, subscribe), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
+//! mixed, subscribe, scrape), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
 //! `null_server`.
 
 mod cli;
@@ -54,6 +54,10 @@ fn main() -> ExitCode {
             Command::Subscribe(args) => {
                 let json = args.target.json;
                 (workload::subscribe::run(args).await?, json)
+            }
+            Command::Scrape(args) => {
+                let json = args.target.json;
+                (workload::scrape::run(args).await?, json)
             }
             Command::NullServer(args) => return null_server::run(args).await,
         };

@@ -175,10 +175,48 @@ pub struct Config {
     #[arg(long)]
     pub credentials: Option<PathBuf>,
 
+    /// Streams to create at start when missing, ACTIVE before the first request:
+    /// `name:<shards>` or `name:on-demand`, comma-separated (e.g. `orders:4,events:on-demand`).
+    ///
+    /// The config file can also declare streams as `[[stream]]` tables with every setting
+    /// (`name`, `shards` or `mode = "on-demand"`, `retention-hours`, `max-record-size-kib`,
+    /// `tags`, `consumers`). They belong to --account-id. An existing stream keeps its shards and
+    /// data; a declared setting that differs is applied (docs/decisions/0015-declared-streams-and-cli.md).
+    #[arg(long)]
+    pub streams: Option<String>,
+
+    /// Log lines as human-readable text or as one JSON object per line (on stderr; the level
+    /// is set by KINESD_LOG, e.g. `KINESD_LOG=debug` logs one line per request).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Requests slower than this many milliseconds are logged as warnings (0: never).
+    #[arg(long, default_value_t = 1000)]
+    pub slow_request_ms: u64,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before kinesd
+    /// stops anyway (fan-out subscriptions end at once, cleanly).
+    #[arg(long, default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
     pub config: Option<PathBuf>,
+
+    /// The config file's `[[stream]]` tables (see --streams).
+    #[arg(skip)]
+    pub stream_tables: Vec<crate::declared::StreamDeclaration>,
+
+    /// `kinesd tail` and `kinesd put` (Kinesis clients); with no subcommand, kinesd serves.
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -220,7 +258,10 @@ impl Config {
             let command = with_file_defaults(command, path)?;
             matches = command.try_get_matches_from(&args).map_err(&on_clap_error)?;
         }
-        let config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        if let Some(path) = &config.config {
+            config.stream_tables = stream_tables(path)?;
+        }
         config.check()?;
         Ok(config)
     }
@@ -251,10 +292,21 @@ impl Config {
             // Otherwise the files would be silently ignored and the operator left wondering.
             return Err("--tls-cert and --tls-key need --tls-port (the TLS listener they are for)".into());
         }
+        self.declared_streams()?;
         if self.limits.is_some() && !self.enforce_limits {
             return Err("--limits needs --enforce-limits (the limits it overrides are off otherwise)".into());
         }
         Ok(())
+    }
+
+    /// The streams to create at start: the file's `[[stream]]` tables, then `--streams`.
+    pub fn declared_streams(&self) -> Result<Vec<crate::declared::StreamDeclaration>, String> {
+        use crate::declared::{StreamDeclaration, merge};
+        let shorthand = match &self.streams {
+            Some(text) => StreamDeclaration::parse_shorthand(text)?,
+            None => Vec::new(),
+        };
+        merge(self.stream_tables.clone(), shorthand)
     }
 
     /// The rates to enforce: AWS's, with the --limits file's overrides; `None` when limits are
@@ -294,11 +346,17 @@ impl Config {
         }
     }
 
+    /// The slow-request warning threshold (None: off).
+    pub fn slow_request(&self) -> Option<std::time::Duration> {
+        (self.slow_request_ms > 0).then(|| std::time::Duration::from_millis(self.slow_request_ms))
+    }
+
     pub fn transport(&self) -> crate::transport::TransportOptions {
         crate::transport::TransportOptions {
             max_connections: self.max_connections as usize,
             max_http2_streams: self.max_http2_streams,
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
+            shutdown_timeout: std::time::Duration::from_millis(self.shutdown_timeout_ms),
             ..crate::transport::TransportOptions::default()
         }
     }
@@ -337,6 +395,20 @@ impl Config {
     }
 }
 
+/// The config file's key for streams declared at start (`[[stream]]` tables).
+const STREAM_TABLES_KEY: &str = "stream";
+
+/// The `[[stream]]` tables of the config file at `path`.
+fn stream_tables(path: &Path) -> Result<Vec<crate::declared::StreamDeclaration>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| format!("invalid {}: {e}", path.display()))?;
+    match table.remove(STREAM_TABLES_KEY) {
+        Some(value) => crate::declared::StreamDeclaration::from_file_value(value, path),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Makes each of the file's values its argument's default. Every key must be an option's long
 /// name, and every value must pass that option's value parser here, so that a bad one is
 /// reported against its key in the file rather than against a flag nobody typed.
@@ -345,6 +417,9 @@ fn with_file_defaults(mut command: Command, path: &Path) -> Result<Command, Stri
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
     for (key, value) in table {
+        if key == STREAM_TABLES_KEY {
+            continue; // `[[stream]]` tables, read by `stream_tables`
+        }
         let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(key.as_str()) && a.get_id() != "config")
         else {
             let keys: Vec<_> =
@@ -404,9 +479,9 @@ mod tests {
 
     #[test]
     fn file_values_apply_only_where_flags_are_silent() {
-        let dir = std::env::temp_dir().join(format!("kinesd-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("kinesd.toml");
+        // Removed when the test ends, however it ends.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kinesd.toml");
         std::fs::write(&path, "port = 9000\nregion = \"eu-west-1\"\ncreate-stream-ms = 0\nin-memory = true\n").unwrap();
         let c = Config::load_from(["kinesd", "--config", path.to_str().unwrap(), "--port", "9001"]).unwrap();
         assert_eq!(c.port, 9001, "a flag beats the file");

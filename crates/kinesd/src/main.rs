@@ -16,18 +16,30 @@ use kinesd::store::memory::MemoryStore;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let config = match Config::load() {
+    let mut config = match Config::load() {
         Ok(c) => c,
         Err(message) => {
             eprintln!("kinesd: {message}");
             return std::process::ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
+    if let Some(command) = config.command.take() {
+        // A client subcommand: one connection, one thread is plenty.
+        return match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(kinesd::cli::run(command, &config.host, config.port, &config.region)),
+            Err(e) => {
+                eprintln!("kinesd: cannot start the runtime: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINESD_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        kinesd::config::LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        kinesd::config::LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +57,21 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    // Signals are caught from the very start: a SIGINT or SIGTERM that arrives while kinesd
+    // starts (or right after it prints its address) stops it cleanly, never kills it.
+    let (trigger, shutdown) = kinesd::shutdown::channel();
+    let signals = Signals::install()?;
+    tokio::spawn(async move {
+        signals.wait().await;
+        trigger.trigger();
+    });
+    // The port before anything is created on disk: a port in use stops the start with nothing
+    // left behind. Connections wait in the backlog until the store is open.
+    let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
+    let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let mut disk_store = None;
     let store: Arc<dyn Store> = if config.in_memory {
         Arc::new(MemoryStore::new())
     } else {
@@ -54,7 +81,9 @@ async fn run(config: Config) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot open the data directory {}: {e}", config.data_dir.display()))?;
-        Arc::new(disk)
+        let disk = Arc::new(disk);
+        disk_store = Some(disk.clone());
+        disk
     };
     // Credentials before anything else is opened for clients: a bad file stops the start.
     let keyring = match &config.credentials {
@@ -75,10 +104,6 @@ async fn run(config: Config) -> Result<(), String> {
     let faults = Arc::new(config.faults()?);
     let engine = Engine::open(engine_config, store).await.map_err(|e| e.to_string())?;
     let ticker = engine.spawn_ticker();
-    let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;
-    let listener = kinesd::transport::bind(SocketAddr::new(ip, config.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // TLS set-up before anything is printed: a bad certificate or key stops the start, and
     // clients waiting for the listening lines never see an address that will not work.
@@ -101,6 +126,14 @@ async fn run(config: Config) -> Result<(), String> {
             Some((tls, tls_listener))
         }
     };
+    // Streams declared at start are ACTIVE before the listening line is printed and before the
+    // first request is served: the port is bound, so early clients wait in its backlog.
+    let declared = config.declared_streams()?;
+    if !declared.is_empty() {
+        let (_trigger, shutdown) = kinesd::shutdown::channel();
+        let local = kinesd::api::Api::new(engine.clone(), shutdown);
+        kinesd::declared::apply(&local, &declared).await?;
+    }
     let mut listeners = vec![kinesd::transport::Listener::Plain(listener)];
     {
         let mut out = std::io::stdout().lock();
@@ -137,12 +170,9 @@ async fn run(config: Config) -> Result<(), String> {
         ),
         None => {}
     }
-    let (trigger, shutdown) = kinesd::shutdown::channel();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        trigger.trigger();
-    });
-    let mut api = kinesd::api::Api::new(engine, shutdown.clone()).with_faults(faults);
+    let mut api = kinesd::api::Api::new(engine, shutdown.clone())
+        .with_faults(faults)
+        .with_slow_request_warning(config.slow_request());
     if let Some(keyring) = keyring {
         spawn_reloader(keyring.clone());
         api = api.with_authenticator(kinesd::auth::Authenticator::Verifying { keyring, region: config.region.clone() });
@@ -151,6 +181,11 @@ async fn run(config: Config) -> Result<(), String> {
     let options = config.transport();
     kinesd::transport::serve_all(listeners, api, options, shutdown).await.map_err(|e| e.to_string())?;
     ticker.abort();
+    // Everything acknowledged is on disk already with full durability; with relaxed durability
+    // the journal writer syncs what it holds as it stops.
+    if let Some(disk) = disk_store {
+        let _ = tokio::task::spawn_blocking(move || disk.close()).await;
+    }
     if let Some(dir) = ephemeral {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -180,24 +215,37 @@ fn spawn_reloader(keyring: Arc<kinesd::auth::Keyring>) {
     let _ = keyring;
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, caught from the moment [`Signals::install`] returns (a signal that
+/// arrives before anyone waits is kept, not lost).
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let catch = |kind| signal(kind).map_err(|e| format!("cannot catch signals: {e}"));
+            Ok(Signals { interrupt: catch(SignalKind::interrupt())?, terminate: catch(SignalKind::terminate())? })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    tracing::info!("shutting down");
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        }
+    }
 }

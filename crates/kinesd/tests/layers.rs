@@ -11,9 +11,12 @@ const RULES: &[(&str, &[&str])] = &[
     ("store", &["engine", "api", "protocol", "transport", "auth", "config"]),
     ("auth", &["api", "engine", "transport", "store", "config"]),
     ("api", &["transport", "config"]),
+    // `kinesd tail` / `kinesd put` are API clients: they speak HTTP, never call the server in.
+    ("cli", &["api", "engine", "transport", "store", "config"]),
     // Shared by every layer, so they name none of them.
     ("error", &["api", "engine", "protocol", "transport", "auth", "store", "config"]),
     ("shutdown.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
+    ("meter.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -3,7 +3,7 @@
 // converging), and an injected per-record fault (--faults) whose failed records are never read.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -16,6 +16,8 @@ const { CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, Kinesis
 import { makeClient, shardId, sleep, startServer, uniqueName, waitForStatus } from "./helpers.mjs";
 
 const dir = mkdtempSync(path.join(tmpdir(), "kinesd-js-failure-"));
+// Nothing is left in the temporary directory after the run.
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name, text) {
   const p = path.join(dir, name);

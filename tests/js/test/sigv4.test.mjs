@@ -3,7 +3,7 @@
 // AWS's exact answers otherwise, and nothing changes on a refused request.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -22,9 +22,10 @@ const MISMATCH =
 const INVALID_TOKEN = "The security token included in the request is invalid.";
 
 let server;
+let dir;
 
 before(async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "kinesd-js-creds-"));
+  dir = mkdtempSync(path.join(os.tmpdir(), "kinesd-js-creds-"));
   const file = path.join(dir, "credentials.toml");
   writeFileSync(
     file,
@@ -37,6 +38,7 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function refusal(promise) {

@@ -6,6 +6,7 @@
 pub mod get;
 pub mod mixed;
 pub mod put;
+pub mod scrape;
 pub mod subscribe;
 
 use std::sync::Arc;

@@ -19,7 +19,8 @@ fn allowed(peer: &Peer) -> bool {
     peer.addr.ip().to_canonical().is_loopback()
 }
 
-fn json_response(status: u16, body: serde_json::Value) -> WireResponse {
+/// A JSON answer of kinesd's own routes.
+pub(super) fn json_response(status: u16, body: serde_json::Value) -> WireResponse {
     WireResponse {
         status,
         content_type: Some("application/json"),

@@ -8,6 +8,9 @@ pub mod admin;
 pub mod common;
 pub mod context;
 pub mod faults;
+pub mod health;
+pub mod local;
+pub mod metrics;
 pub mod ops;
 pub mod page;
 pub mod records;
@@ -22,7 +25,7 @@ use crate::error::{KinesisError, Result};
 use crate::protocol::envelope::{self, Opened};
 use crate::protocol::model::Operation;
 use crate::protocol::request::{Parsed, input};
-use crate::protocol::wire::{AdminRequest, Handler, WireRequest, WireResponse};
+use crate::protocol::wire::{AdminRequest, ConnectionStats, Handler, WireRequest, WireResponse};
 use crate::protocol::{Reply, ReplyBody};
 use crate::shutdown::Shutdown;
 pub use context::Context;
@@ -33,6 +36,19 @@ pub struct Api {
     shutdown: Shutdown,
     faults: Arc<faults::Faults>,
     auth: auth::Authenticator,
+    requests: Arc<metrics::RequestMeters>,
+    connections: Arc<ConnectionStats>,
+    metrics: Arc<metrics::Metrics>,
+    /// Requests slower than this are logged as warnings (`--slow-request-ms`; None: never).
+    slow_request: Option<std::time::Duration>,
+}
+
+/// What [`Api::handle`] learned about a request, for its metrics and its log line.
+#[derive(Default)]
+struct Seen {
+    operation: Option<Operation>,
+    /// Read only when the request is logged at debug level.
+    stream: Option<String>,
 }
 
 impl Api {
@@ -40,7 +56,24 @@ impl Api {
     /// account (see [`Api::with_authenticator`] for verified signatures).
     pub fn new(engine: Arc<Engine>, shutdown: Shutdown) -> Api {
         let auth = auth::Authenticator::AnySignature { account_id: engine.config.account_id.clone() };
-        Api { engine, shutdown, faults: Arc::new(faults::Faults::new(None)), auth }
+        let requests = Arc::new(metrics::RequestMeters::default());
+        let connections = Arc::new(ConnectionStats::default());
+        let metrics = Arc::new(metrics::Metrics::new(engine.clone(), requests.clone(), connections.clone()));
+        Api {
+            engine,
+            shutdown,
+            faults: Arc::new(faults::Faults::new(None)),
+            auth,
+            requests,
+            connections,
+            metrics,
+            slow_request: None,
+        }
+    }
+
+    /// The same API logging requests slower than `threshold` as warnings.
+    pub fn with_slow_request_warning(self, threshold: Option<std::time::Duration>) -> Api {
+        Api { slow_request: threshold, ..self }
     }
 
     /// The same API with these fault rules (`--faults`, the admin endpoint).
@@ -64,6 +97,26 @@ impl Api {
     ///    force, by the latency and whole-call error a fault rule asks for, then the
     ///    account's call rate (LimitExceededException).
     pub async fn handle(&self, request: WireRequest<'_>) -> WireResponse {
+        let started = std::time::Instant::now();
+        let peer = request.peer;
+        let mut seen = Seen::default();
+        let response = self.answer(request, &mut seen).await;
+        let latency = started.elapsed();
+        self.requests.record(seen.operation, metrics::Outcome::of(&response), latency);
+        let operation = seen.operation.map_or("unknown", |op| op.name());
+        let (status, error) = (response.status, response.error_type.unwrap_or(""));
+        let ms = latency.as_secs_f64() * 1e3;
+        if self.slow_request.is_some_and(|slow| latency >= slow) {
+            let stream = seen.stream.as_deref().unwrap_or("");
+            tracing::warn!(operation, stream, status, error, ms, peer = %peer.addr, "slow request");
+        } else {
+            tracing::debug!(operation, stream = seen.stream.as_deref().unwrap_or(""), status, error, ms, peer = %peer.addr, "request");
+        }
+        response
+    }
+
+    /// [`Api::handle`] without the bookkeeping.
+    async fn answer(&self, request: WireRequest<'_>, seen: &mut Seen) -> WireResponse {
         let (method, path, query, host, headers, peer) =
             (request.method, request.path, request.query, request.host, request.headers, request.peer);
         // The body is parsed before the credentials are checked (AWS's order), and a signature
@@ -74,6 +127,11 @@ impl Api {
             Opened::Failed(codec, error) => return envelope::error_response(codec, &error),
             Opened::Decoded { operation, codec, parsed } => (operation, codec, parsed),
         };
+        seen.operation = Some(operation);
+        // Only a log line at debug level pays for the stream's name (an allocation).
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            seen.stream = target::of(&self.engine, operation, &parsed).stream;
+        }
         let signed =
             auth::SignedRequest { method, path, query, host, headers, body: body.as_deref().unwrap_or_default() };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -143,7 +201,13 @@ impl Handler for Api {
     }
 
     fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
-        std::future::ready(admin::handle(&self.faults, request))
+        let response = health::handle(&request, &self.engine, &self.shutdown, &self.metrics)
+            .or_else(|| admin::handle(&self.faults, request));
+        std::future::ready(response)
+    }
+
+    fn connection_stats(&self) -> Option<Arc<ConnectionStats>> {
+        Some(self.connections.clone())
     }
 }
 

@@ -233,7 +233,7 @@ pub fn parse_amz_date(date: &str) -> Option<i64> {
 }
 
 /// (year, month, day) to days since 1970-01-01, after Howard Hinnant's algorithm.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -251,6 +251,9 @@ pub struct Stream {
     pub gate: WriteGate,
     #[serde(skip)]
     pub routing: RoutingTable,
+    /// What flows through this incarnation (shared by its snapshots, like `gate`).
+    #[serde(skip)]
+    pub meters: super::meters::Meters,
 }
 
 impl Stream {
@@ -279,6 +282,11 @@ impl Stream {
     pub fn shard(&self, index: u32) -> Option<&Shard> {
         // Shards are kept in index order, and indexes are dense from 0.
         self.shards.get(index as usize).filter(|s| s.index == index)
+    }
+
+    /// Whether shard-level counters are kept: EnableEnhancedMonitoring asked for any metric.
+    pub fn shard_level(&self) -> bool {
+        !self.shard_level_metrics.is_empty()
     }
 
     pub fn open_shards(&self) -> impl Iterator<Item = &Shard> {

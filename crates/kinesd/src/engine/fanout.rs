@@ -36,6 +36,9 @@ type SubscriptionKey = (StreamKey, String, u32);
 struct Live {
     id: u64,
     started: Instant,
+    /// How far behind the shard's tip the subscriber was at its last event, in milliseconds
+    /// (0 when it had everything): the consumer-lag gauge of `GET /metrics`.
+    lag_ms: Arc<AtomicU64>,
     /// Tells the subscription that a newer one took over.
     revoked: watch::Sender<bool>,
 }
@@ -82,6 +85,11 @@ pub struct Subscription {
     recheck: bool,
     /// When the subscription ends by itself.
     pub expires: tokio::time::Instant,
+    /// See `Live::lag_ms`.
+    lag_ms: Arc<AtomicU64>,
+    /// The stream's counters, and whether it keeps shard-level ones (re-read with the stream).
+    meters: super::meters::Meters,
+    shard_level: bool,
 }
 
 impl Engine {
@@ -119,6 +127,7 @@ impl Engine {
         let key = (consumer.stream_key(), consumer.name.clone(), index);
         let (revoke, revoked) = watch::channel(false);
         let id = self.subscriptions.next_id.fetch_add(1, Ordering::Relaxed);
+        let lag_ms = Arc::new(AtomicU64::new(0));
         {
             let mut live = self.subscriptions.live.lock();
             if let Some(current) = live.get(&key) {
@@ -127,7 +136,7 @@ impl Engine {
                 }
                 current.revoked.send_replace(true);
             }
-            live.insert(key.clone(), Live { id, started: Instant::now(), revoked: revoke });
+            live.insert(key.clone(), Live { id, started: Instant::now(), revoked: revoke, lag_ms: lag_ms.clone() });
         }
         let lifetime = Duration::from_millis(self.config.subscription_ms);
         Ok(Subscription {
@@ -147,6 +156,9 @@ impl Engine {
             taken_over: false,
             recheck: false,
             expires: tokio::time::Instant::now() + lifetime,
+            lag_ms,
+            meters: stream.meters.clone(),
+            shard_level: stream.shard_level(),
         })
     }
 
@@ -222,6 +234,7 @@ impl Subscription {
             if let Some(shard) = stream.shard(self.shard.index) {
                 self.shard = shard.clone();
             }
+            self.shard_level = stream.shard_level();
         }
         let end = self.shard.closed.map_or(u64::MAX, |c| c.end_position);
         if self.position >= end {
@@ -240,12 +253,17 @@ impl Subscription {
         };
         let Some(last) = batch.records.last() else {
             // Trimmed records are skipped, as a reader past the trim horizon finds them.
+            self.lag_ms.store(0, Ordering::Relaxed);
             self.position = self.position.max(batch.next);
             return Ok(Delivery::Idle { continuation: self.continuation });
         };
         self.continuation = self.shard.sequence_number(last.position, last.arrival_ms);
         self.position = batch.next;
         let millis_behind_latest = millis_behind_latest(&batch, now_ms());
+        self.lag_ms.store(millis_behind_latest.max(0) as u64, Ordering::Relaxed);
+        let bytes: usize = batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+        let flow = super::meters::Flow::FanOut { records: batch.records.len() as u64, bytes: bytes as u64 };
+        self.meters.count(flow, self.shard.index, self.shard_level);
         Ok(Delivery::Records { records: batch.records, continuation: self.continuation, millis_behind_latest })
     }
 
@@ -287,6 +305,13 @@ impl Engine {
     /// Live subscriptions, for tests and metrics.
     pub fn live_subscriptions(&self) -> usize {
         self.subscriptions.live.lock().len()
+    }
+
+    /// Every live subscription's (stream, consumer name, shard index, milliseconds behind the
+    /// tip at its last event).
+    pub fn subscription_lags(&self) -> Vec<(StreamKey, String, u32, u64)> {
+        let live = self.subscriptions.live.lock();
+        live.iter().map(|((s, c, shard), l)| (s.clone(), c.clone(), *shard, l.lag_ms.load(Ordering::Relaxed))).collect()
     }
 }
 

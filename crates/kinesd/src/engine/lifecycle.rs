@@ -121,6 +121,7 @@ impl Engine {
             resource_policy: None,
             gate: Default::default(),
             routing: Default::default(),
+            meters: Default::default(),
         })
         .await?;
         Ok(())

@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod hash;
 pub mod lifecycle;
 pub mod limits;
+pub mod meters;
 pub mod plan;
 pub mod records;
 pub mod reshard;
@@ -304,6 +305,12 @@ impl Engine {
         self.streams.read().range(from..).take_while(|(k, _)| k.account == account).map(|(_, s)| s.clone()).collect()
     }
 
+    /// Snapshots of all accounts' streams as they are in memory (no transition applied,
+    /// nothing awaited), for metrics.
+    pub fn streams_now(&self) -> Vec<Arc<Stream>> {
+        self.streams.read().values().cloned().collect()
+    }
+
     pub fn not_found(&self, key: &StreamKey) -> KinesisError {
         KinesisError::stream_not_found(&key.name, &key.account)
     }
@@ -418,6 +425,7 @@ impl Engine {
                     // Snapshots of one incarnation share its write gate (see `WriteGate`).
                     if let Some(old) = streams.get(&stream_key).filter(|old| old.created_ms == stream.created_ms) {
                         stream.gate = old.gate.clone();
+                        stream.meters = old.meters.clone();
                     }
                     if stream.status_until_ms != 0 {
                         self.schedule_transition(stream.status_until_ms);

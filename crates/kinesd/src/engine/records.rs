@@ -8,6 +8,7 @@ use super::catalog::{Shard, Stream, StreamKey, StreamMode, StreamStatus};
 use super::claim::{Claim, Version};
 use super::hash::{HashKey, HashKeyRange};
 use super::limits::WriteScope;
+use super::meters::Flow;
 use super::sequence::SequenceNumber;
 use super::token::ShardIteratorToken;
 use super::{Engine, now_ms};
@@ -160,9 +161,14 @@ impl Engine {
         let now = now_ms();
         let appends = batches.into_iter().map(|(slot, indexes, records)| {
             let shard = &stream.shards[slot];
-            async move { (shard, indexes, self.store.append(shard.log, records, now).await) }
+            let bytes: usize = records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+            async move { (shard, indexes, bytes as u64, self.store.append(shard.log, records, now).await) }
         });
-        for (shard, indexes, result) in futures_util::future::join_all(appends).await {
+        let shard_level = stream.shard_level();
+        for (shard, indexes, bytes, result) in futures_util::future::join_all(appends).await {
+            let records = indexes.len() as u64;
+            let flow = if result.is_ok() { Flow::Incoming { records, bytes } } else { Flow::Failed { records } };
+            stream.meters.count(flow, shard.index, shard_level);
             match result {
                 Ok(appended) => {
                     for (k, &i) in indexes.iter().enumerate() {
@@ -192,6 +198,11 @@ impl Engine {
 
     /// The outcome of a record refused before it was written.
     fn refused(&self, stream: &Stream, shard: &Shard, fault: RecordFault) -> PutOutcome {
+        let flow = match fault {
+            RecordFault::Internal => Flow::Failed { records: 1 },
+            RecordFault::Throttled => Flow::WriteThrottled { records: 1 },
+        };
+        stream.meters.count(flow, shard.index, stream.shard_level());
         match fault {
             RecordFault::Internal => {
                 PutOutcome::Failed { code: "InternalFailure", message: INTERNAL_FAILURE_MESSAGE.into() }
@@ -329,6 +340,7 @@ impl Engine {
         if let Some(limits) = &self.limits
             && !limits.admit_read(stream.created_ms, shard.index)
         {
+            stream.meters.count(Flow::ReadThrottled, shard.index, stream.shard_level());
             return Err(KinesisError::shard_read_rate_exceeded(&stream.account, &stream.name, &shard.id()));
         }
         let end = shard.closed.map(|c| c.end_position).unwrap_or(u64::MAX);
@@ -338,10 +350,12 @@ impl Engine {
         } else {
             self.store.read(shard.log, token.position, limit, MAX_GET_RECORDS_BYTES).await?
         };
+        let bytes: usize = batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
         if let Some(limits) = &self.limits {
-            let bytes = batch.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
             limits.charge_read(stream.created_ms, shard.index, bytes);
         }
+        let read = Flow::GetRecords { records: batch.records.len() as u64, bytes: bytes as u64 };
+        stream.meters.count(read, shard.index, stream.shard_level());
         let millis_behind_latest = millis_behind_latest(&batch, now);
         let (next_iterator, child_shards) = if batch.next >= end {
             (None, child_shards(&stream, shard.index))

@@ -5,7 +5,7 @@
 //! (`KinesisError::stream_not_found`, ...): AWS's texts must match byte for byte, and a text
 //! formatted at several call sites drifts. Outside this module only tests build raw variants.
 
-mod java_date;
+pub mod java_date;
 mod messages;
 
 pub use java_date::amz_date;

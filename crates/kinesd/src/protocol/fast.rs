@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use bytes::BytesMut;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::protocol::model::{PutRecordsInput, PutRecordsRequestEntry};
 
@@ -62,6 +62,51 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, seen: &mut bool, value: Option<T>
     Ok(())
 }
 
+/// The value of a member the fast path does not use, read in full so that it is checked as the
+/// generic parser checks it: `IgnoredAny` would skip a string without validating its UTF-8 or
+/// escapes, and the fast path would then accept a body the generic path refuses (found by the
+/// `json_put_records` fuzz target).
+struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Skipped;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skipped, E> {
+                Ok(Skipped)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skipped, A::Error> {
+                while seq.next_element::<Skipped>()?.is_some() {}
+                Ok(Skipped)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
+                while map.next_entry::<Skipped, Skipped>()?.is_some() {}
+                Ok(Skipped)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for Input<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
@@ -80,7 +125,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Input<'a> {
                         "StreamARN" => once(&mut input.stream_arn, &mut seen[2], map.next_value()?)?,
                         "StreamId" => once(&mut input.stream_id, &mut seen[3], map.next_value()?)?,
                         _ => {
-                            map.next_value::<de::IgnoredAny>()?;
+                            map.next_value::<Skipped>()?;
                         }
                     }
                 }
@@ -111,7 +156,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
                         "PartitionKey" => once(&mut entry.partition_key, &mut seen[1], map.next_value()?)?,
                         "ExplicitHashKey" => once(&mut entry.explicit_hash_key, &mut seen[2], map.next_value()?)?,
                         _ => {
-                            map.next_value::<de::IgnoredAny>()?;
+                            map.next_value::<Skipped>()?;
                         }
                     }
                 }
@@ -189,6 +234,20 @@ mod tests {
         ] {
             assert_eq!(put_records(body.as_bytes()), Some(generic(body)), "{body}");
         }
+    }
+
+    #[test]
+    fn an_unused_member_is_checked_like_the_generic_parser_checks_it() {
+        // Invalid UTF-8 and a lone surrogate in members the fast path does not use: the generic
+        // parser refuses both bodies, so the fast path must not accept them.
+        let mut body = br#"{"Records":[{"Data":"","PartitionKey":"a","Unused":"1"#.to_vec();
+        body.extend_from_slice(&[0xa9, 0xa9]);
+        body.extend_from_slice(br#""}],"StreamName":"s"}"#);
+        assert!(json::parse(&body).is_err());
+        assert_eq!(put_records(&body), None);
+        let body = br#"{"StreamName":"s","Other":{"k":["\udc00"]},"Records":[]}"#;
+        assert!(json::parse(body).is_err());
+        assert_eq!(put_records(body), None);
     }
 
     #[test]

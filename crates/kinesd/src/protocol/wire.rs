@@ -68,7 +68,25 @@ impl WireResponse {
 /// request, whatever it is (AWS ignores the path).
 pub const ADMIN_PREFIX: &str = "/_kinesd/";
 
-/// A request to one of kinesd's own routes under [`ADMIN_PREFIX`], not a Kinesis operation.
+/// kinesd's plain-HTTP routes for whoever runs it (health checks, Prometheus): answered to GET
+/// (and HEAD) only, so they are never confused with a Kinesis request, which is a POST.
+pub const OPERATIONAL_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// Whether a request is for one of kinesd's own routes rather than a Kinesis operation.
+pub fn is_own_route(method: &str, path: &str) -> bool {
+    path.starts_with(ADMIN_PREFIX) || (matches!(method, "GET" | "HEAD") && OPERATIONAL_PATHS.contains(&path))
+}
+
+/// Client connections, counted by the transport for the handler's metrics.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Connections open now (plain and TLS).
+    pub open: std::sync::atomic::AtomicU64,
+    /// Connections accepted since the start.
+    pub accepted: std::sync::atomic::AtomicU64,
+}
+
+/// A request to one of kinesd's own routes ([`is_own_route`]), not a Kinesis operation.
 #[derive(Debug)]
 pub struct AdminRequest<'a> {
     pub method: &'a str,
@@ -87,5 +105,10 @@ pub trait Handler: Send + Sync + 'static {
     fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
         let _ = request;
         async { None }
+    }
+
+    /// Where the transport counts connections, if the handler wants them counted.
+    fn connection_stats(&self) -> Option<std::sync::Arc<ConnectionStats>> {
+        None
     }
 }

@@ -191,4 +191,29 @@ pub trait Store: Send + Sync + 'static {
     /// Subscribers must not keep a `borrow()` alive: it holds the watch's lock and would stall
     /// the appender (it is not `Send`, so it cannot be held across an `.await` in a task).
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>>;
+
+    /// What the store has done and holds, for metrics; read at each scrape, so it may look at
+    /// the file system but must not wait for the writer. A store that counts nothing keeps the
+    /// default.
+    fn stats_snapshot(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// See [`Store::stats_snapshot`]. Counters only grow while the store is open.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    /// Bytes written to the journal.
+    pub bytes_written: u64,
+    /// Group commits (one write, and with full durability one fdatasync, each).
+    pub groups: u64,
+    pub syncs: u64,
+    pub sync_seconds: Option<crate::meter::HistogramSnapshot>,
+    /// Commands (appends, log changes) per group commit.
+    pub group_commands: Option<crate::meter::HistogramSnapshot>,
+    /// Journal segments on disk and their bytes (data and index files).
+    pub segments: u64,
+    pub bytes_on_disk: u64,
+    /// Free bytes for an unprivileged user on the data directory's file system.
+    pub free_bytes: Option<u64>,
 }

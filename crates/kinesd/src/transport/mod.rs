@@ -24,7 +24,9 @@ use tokio::sync::Semaphore;
 
 use crate::protocol::envelope;
 use crate::protocol::reply::ReplyBody;
-use crate::protocol::wire::{ADMIN_PREFIX, AdminRequest, BodyError, Handler, Peer, WireRequest, WireResponse};
+use crate::protocol::wire::{
+    AdminRequest, BodyError, ConnectionStats, Handler, Peer, WireRequest, WireResponse, is_own_route,
+};
 use crate::shutdown::Shutdown;
 
 /// Largest request body. AWS caps a PutRecords at 10 MiB of data and partition keys; in JSON
@@ -48,8 +50,9 @@ const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long shutdown waits for in-flight requests (and streamed replies, which end on the
-/// shutdown signal) before it gives up on them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// shutdown signal) before it gives up on them (the default of
+/// [`TransportOptions::shutdown_timeout`]).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Limits on what clients may hold open.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +76,8 @@ pub struct TransportOptions {
     /// See [`BODY_READ_TIMEOUT`]: a body not whole by then is answered as unreadable and its
     /// share of the budget given back.
     pub body_read_timeout: Duration,
+    /// See [`SHUTDOWN_GRACE`].
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for TransportOptions {
@@ -81,6 +86,7 @@ impl Default for TransportOptions {
             max_connections: 10_000,
             max_http2_streams: 100,
             body_bytes_in_flight: BODY_BYTES_IN_FLIGHT,
+            shutdown_timeout: SHUTDOWN_GRACE,
             idle_timeout: Duration::from_secs(60),
             tls_handshake_timeout: tls::TLS_HANDSHAKE_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
@@ -106,6 +112,8 @@ struct Shared<H> {
     bodies: Arc<Semaphore>,
     slots: Arc<Semaphore>,
     connections: AtomicU64,
+    /// The handler's connection counters, when it keeps them.
+    stats: Option<Arc<ConnectionStats>>,
     idle_timeout: Duration,
     tls_handshake_timeout: Duration,
     body_read_timeout: Duration,
@@ -146,8 +154,10 @@ pub async fn serve_all<H: Handler>(
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout).keep_alive(true);
     let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let stats = handler.connection_stats();
     let shared = Arc::new(Shared {
         builder,
+        stats,
         handler,
         bodies: Arc::new(Semaphore::new(options.body_bytes_in_flight.clamp(MAX_BODY_BYTES, u32::MAX as usize))),
         slots: Arc::new(Semaphore::new(max_connections)),
@@ -159,8 +169,11 @@ pub async fn serve_all<H: Handler>(
     accept_loop(shared.clone(), listeners, shutdown).await;
     // Every connection gives its slot back when it has finished.
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, shared.slots.acquire_many(all)).await.is_err() {
-        tracing::warn!("shutdown: gave up waiting for connections");
+    if tokio::time::timeout(options.shutdown_timeout, shared.slots.acquire_many(all)).await.is_err() {
+        tracing::warn!(
+            timeout_ms = options.shutdown_timeout.as_millis() as u64,
+            "shutdown: gave up waiting for in-flight requests"
+        );
     }
     Ok(())
 }
@@ -248,6 +261,20 @@ where
     H: Handler,
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    /// Counts the connection open while it lives.
+    struct Open(Option<Arc<ConnectionStats>>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            if let Some(stats) = &self.0 {
+                stats.open.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if let Some(stats) = &shared.stats {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    let _open = Open(shared.stats.clone());
     let activity = Activity::new();
     let (handler, bodies, requests) = (shared.handler.clone(), shared.bodies.clone(), activity.clone());
     let body_timeout = shared.body_read_timeout;
@@ -295,8 +322,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// One HTTP request: the HTTP-only answers (CORS preflight, non-POST), then the body read
-/// within [`MAX_BODY_BYTES`], then kinesd's own routes (under [`ADMIN_PREFIX`], any method)
-/// and everything else by the handler.
+/// within [`MAX_BODY_BYTES`], then kinesd's own routes (under `/_kinesd/`, any method;
+/// `GET /health`, `/ready`, `/metrics`) and everything else by the handler.
 async fn handle<H: Handler>(
     handler: &H,
     bodies: &Arc<Semaphore>,
@@ -309,7 +336,7 @@ async fn handle<H: Handler>(
         return cors_preflight(&parts.headers);
     }
     let cors = parts.headers.contains_key("origin");
-    let admin = parts.uri.path().starts_with(ADMIN_PREFIX);
+    let admin = is_own_route(parts.method.as_str(), parts.uri.path());
     if parts.method != Method::POST && !admin {
         return respond(envelope::access_denied(), cors);
     }

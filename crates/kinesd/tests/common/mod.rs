@@ -76,6 +76,9 @@ pub struct Server {
     /// `https://127.0.0.1:<port>` and the certificate to trust, when started with `tls`.
     pub tls: Option<(String, std::path::PathBuf)>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The child's TMPDIR (an in-memory TLS server's certificate goes there), removed after the
+    /// child is killed: a SIGKILLed server cannot clean up, and nothing may be left behind.
+    _tmp: tempfile::TempDir,
 }
 
 impl Server {
@@ -100,6 +103,8 @@ impl Server {
         if let Some(ttl) = opts.iterator_ttl_seconds {
             cmd.args(["--iterator-ttl-seconds", &ttl.to_string()]);
         }
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        cmd.env("TMPDIR", tmp.path());
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn kinesd");
 
@@ -171,7 +176,7 @@ impl Server {
             let cert = lines[2].strip_prefix("kinesd tls certificate ").expect("the certificate line");
             (endpoint.to_owned(), std::path::PathBuf::from(cert))
         });
-        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, tls, stderr: stderr_buf }
+        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, tls, stderr: stderr_buf, _tmp: tmp }
     }
 
     pub fn client(&self) -> Client {

@@ -112,7 +112,6 @@ impl SegmentFiles {
     }
 
     /// Every segment on disk, oldest first.
-    #[cfg(test)]
     pub fn on_disk(&self) -> Vec<u64> {
         self.state.lock().on_disk.iter().copied().collect()
     }

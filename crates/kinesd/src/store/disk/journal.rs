@@ -164,6 +164,7 @@ impl Writer {
             // A test that holds `pause` keeps the writer here, with this group in hand.
             #[cfg(test)]
             drop(self.shared.pause.lock());
+            self.shared.stats.group_commands.observe(group.len() as u64);
             self.commit(&mut group);
             // The group is done and its memory freed: make room for the next commands.
             self.shared.queue.add_permits(queued);
@@ -178,10 +179,12 @@ impl Writer {
 
     fn sync_if_due(&mut self, interval: Duration) {
         if self.unsynced && self.last_sync.elapsed() >= interval {
+            let started = Instant::now();
             match self.state.file.sync_data() {
                 Ok(()) => {
                     self.unsynced = false;
                     self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                    self.shared.stats.sync_micros.observe(started.elapsed().as_micros() as u64);
                 }
                 Err(e) => tracing::error!(error = %e, "journal sync failed"),
             }
@@ -314,8 +317,10 @@ impl Writer {
         stats.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         match self.durability {
             Durability::Full => {
+                let started = Instant::now();
                 self.state.file.sync_data()?;
                 stats.syncs.fetch_add(1, Ordering::Relaxed);
+                stats.sync_micros.observe(started.elapsed().as_micros() as u64);
                 self.last_sync = Instant::now();
             }
             Durability::Relaxed(_) => self.unsynced = true,

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{oneshot, watch};
 
-use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
+use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError, StoreStats};
 use catalog::FileCatalog;
 use files::SegmentFiles;
 use index::{FrameCache, FrameRef, LogIndex, SealedRun};
@@ -57,11 +57,30 @@ impl Default for DiskOptions {
 }
 
 /// Counters of the journal writer, for benchmarks and metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JournalStats {
     pub groups: std::sync::atomic::AtomicU64,
     pub syncs: std::sync::atomic::AtomicU64,
     pub bytes: std::sync::atomic::AtomicU64,
+    /// How long each fdatasync of the journal took, in microseconds.
+    pub sync_micros: crate::meter::Histogram,
+    /// Appends (and other commands) committed per group: how well group commit batches.
+    pub group_commands: crate::meter::Histogram,
+}
+
+/// Bounds of [`JournalStats::group_commands`].
+const GROUP_SIZES: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+impl Default for JournalStats {
+    fn default() -> Self {
+        JournalStats {
+            groups: Default::default(),
+            syncs: Default::default(),
+            bytes: Default::default(),
+            sync_micros: crate::meter::Histogram::new(crate::meter::LATENCY_MICROS),
+            group_commands: crate::meter::Histogram::new(GROUP_SIZES),
+        }
+    }
 }
 
 /// What readers share with the writer.
@@ -126,6 +145,10 @@ impl DiskStore {
     }
 
     fn open_with(dir: &Path, options: DiskOptions, limits: Limits) -> std::io::Result<DiskStore> {
+        // create_dir_all would say only "File exists".
+        if dir.metadata().is_ok_and(|m| !m.is_dir()) {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, "it is a file, not a directory"));
+        }
         std::fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("LOCK"))?;
         if lock.try_lock().is_err() {
@@ -196,6 +219,18 @@ impl DiskStore {
 
     pub fn stats(&self) -> &JournalStats {
         &self.shared.stats
+    }
+
+    /// Segments on disk and their bytes (data and index files), read from the file system.
+    fn disk_usage(&self) -> (u64, u64) {
+        let segments = self.shared.files.on_disk();
+        let mut bytes = 0;
+        for &id in &segments {
+            for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
+                bytes += std::fs::metadata(path).map_or(0, |m| m.len());
+            }
+        }
+        (segments.len() as u64, bytes)
     }
 
     /// Stops the writer after it has committed everything queued.
@@ -439,6 +474,22 @@ impl Store for DiskStore {
             self.collect_segments()?;
         }
         Ok(())
+    }
+
+    fn stats_snapshot(&self) -> StoreStats {
+        let stats = &self.shared.stats;
+        let (segments, bytes_on_disk) = self.disk_usage();
+        let free_bytes = rustix::fs::statvfs(&self.journal_dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize));
+        StoreStats {
+            bytes_written: crate::meter::read(&stats.bytes),
+            groups: crate::meter::read(&stats.groups),
+            syncs: crate::meter::read(&stats.syncs),
+            sync_seconds: Some(stats.sync_micros.snapshot(1e-6)),
+            group_commands: Some(stats.group_commands.snapshot(1.0)),
+            segments,
+            bytes_on_disk,
+            free_bytes,
+        }
     }
 
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
