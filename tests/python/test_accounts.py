@@ -8,11 +8,13 @@ identity policies, a restart keeping accounts apart, and without credentials eve
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -476,6 +478,25 @@ def test_a_cross_account_subscribe_is_allowed_by_the_consumers_resource_policy(a
         b.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
                              StartingPosition={"Type": "TRIM_HORIZON"})
     denied(e, caller, "SubscribeToShard", consumer, no_resource_policy("SubscribeToShard"))
+
+
+def test_metrics_label_each_stream_with_its_own_account(server, a, b):
+    name = unique_name("metered")
+    create_active(a, name, 1)
+    create_active(b, name, 2)
+    b.put_record(StreamName=name, Data=b"x", PartitionKey="k")
+    text = requests.get(server.endpoint + "/metrics", timeout=30).text
+    series = {}
+    for line in text.splitlines():
+        if line.startswith(("kinesd_stream_open_shards{", "kinesd_stream_incoming_records_total{")):
+            labels, value = line.rsplit(" ", 1)
+            got = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            if got.get("stream") == name:
+                series[(labels.split("{")[0], got["account"])] = float(value)
+    assert series == {
+        ("kinesd_stream_open_shards", A): 1, ("kinesd_stream_open_shards", B): 2,
+        ("kinesd_stream_incoming_records_total", A): 0, ("kinesd_stream_incoming_records_total", B): 1,
+    }
 
 
 # ------------------------------------------------------------------------------ durability, no credentials
