@@ -188,6 +188,31 @@ impl JetStreamStore {
     pub fn server_version(&self) -> String {
         self.shared.client.server_info().version
     }
+
+    /// The servers that acknowledge writes before syncing them to disk (JetStream's
+    /// `sync_interval` other than `always`), by name. None when no server answers the system
+    /// account's VARZ ping within a second, which is the usual case: only a connection with
+    /// system-account credentials may ask, and nothing else tells a client.
+    pub async fn unsynced_servers(&self) -> Option<Vec<String>> {
+        let client = &self.shared.client;
+        let inbox = client.new_inbox();
+        let mut replies = client.subscribe(inbox.clone()).await.ok()?;
+        client.publish_with_reply("$SYS.REQ.SERVER.PING.VARZ", inbox, Bytes::new()).await.ok()?;
+        let mut unsynced = Vec::new();
+        let mut answered = false;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        // One reply per server; bounded by the deadline, not by a count we cannot know.
+        while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+            let Ok(varz) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else { continue };
+            let Some(sync_always) = varz.pointer("/data/jetstream/config/sync_always") else { continue };
+            answered = true;
+            if sync_always != &serde_json::Value::Bool(true) {
+                let name = varz.pointer("/server/name").and_then(|n| n.as_str()).unwrap_or("?");
+                unsynced.push(name.to_owned());
+            }
+        }
+        answered.then_some(unsynced)
+    }
 }
 
 impl Shared {
