@@ -203,16 +203,23 @@ impl JetStreamStore {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
         // One reply per server; bounded by the deadline, not by a count we cannot know.
         while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
-            let Ok(varz) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else { continue };
-            let Some(sync_always) = varz.pointer("/data/jetstream/config/sync_always") else { continue };
+            let Some((name, synced)) = varz_sync(&reply.payload) else { continue };
             answered = true;
-            if sync_always != &serde_json::Value::Bool(true) {
-                let name = varz.pointer("/server/name").and_then(|n| n.as_str()).unwrap_or("?");
-                unsynced.push(name.to_owned());
+            if !synced {
+                unsynced.push(name);
             }
         }
         answered.then_some(unsynced)
     }
+}
+
+/// A server's name and whether it syncs before acknowledging, from its VARZ ping reply; None
+/// for a reply without JetStream's configuration. A missing `sync_always` means no.
+fn varz_sync(reply: &[u8]) -> Option<(String, bool)> {
+    let varz: serde_json::Value = serde_json::from_slice(reply).ok()?;
+    let config = varz.pointer("/data/jetstream/config")?;
+    let name = varz.pointer("/server/name").and_then(|n| n.as_str()).unwrap_or("?").to_owned();
+    Some((name, config.get("sync_always") == Some(&serde_json::Value::Bool(true))))
 }
 
 impl Shared {

@@ -180,3 +180,12 @@ fn versions_parse() {
     assert!(parse_version("2.9.10") < Some(MIN_SERVER_VERSION));
     assert_eq!(parse_version("garbage"), None);
 }
+
+#[test]
+fn varz_replies_tell_whether_a_server_syncs() {
+    let reply = |config: &str| format!(r#"{{"server":{{"name":"n2"}},"data":{{"jetstream":{{"config":{config}}}}}}}"#);
+    assert_eq!(super::varz_sync(reply(r#"{"sync_always":true}"#).as_bytes()), Some(("n2".into(), true)));
+    assert_eq!(super::varz_sync(reply(r#"{"sync_interval":120000000000}"#).as_bytes()), Some(("n2".into(), false)));
+    assert_eq!(super::varz_sync(br#"{"server":{"name":"n1"},"data":{}}"#), None, "no JetStream: not counted");
+    assert_eq!(super::varz_sync(b"not json"), None);
+}
