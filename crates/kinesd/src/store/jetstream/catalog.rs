@@ -34,6 +34,11 @@ pub(super) struct Catalog {
     subject_prefix: String,
 }
 
+/// How long opening the catalog bucket keeps trying before the start fails.
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The pause between two attempts.
+const OPEN_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Catalog {
     /// Opens the bucket `<prefix>_catalog`, creating it if it does not exist (two nodes racing
     /// to create it both end up with the one that won).
@@ -55,11 +60,28 @@ impl Catalog {
             storage: StorageType::File,
             ..Default::default()
         };
-        if timed(js.get_stream(&stream)).await.is_err() {
-            // Already created by another node is fine: get_key_value below finds it.
-            let _ = timed(js.create_stream(config)).await;
-        }
-        let kv = timed(js.get_key_value(&bucket)).await?;
+        // Get or create, retried until OPEN_TIMEOUT: a create that another node won, or one whose
+        // answer was lost or slow (an R3 stream needs its Raft group placed and elected), is
+        // followed by another look rather than taken as failed or as done.
+        let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+        let kv = loop {
+            let created = match timed(js.get_stream(&stream)).await {
+                Ok(_) => Ok(()),
+                Err(_) => timed(js.create_stream(config.clone())).await.map(drop),
+            };
+            let attempt = match created {
+                Ok(()) => timed(js.get_key_value(&bucket)).await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(kv) => break kv,
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, bucket, "catalog bucket not ready; retrying");
+                    tokio::time::sleep(OPEN_RETRY).await;
+                }
+            }
+        };
         Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}.") })
     }
 
