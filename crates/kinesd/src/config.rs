@@ -199,6 +199,35 @@ pub struct Config {
     #[arg(long, default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
 
+    /// NATS server URLs, comma-separated (`nats://a:4222,nats://b:4222`): keep streams and
+    /// records in that JetStream cluster instead of --data-dir, so that several kinesd nodes
+    /// can serve the same streams.
+    ///
+    /// Needs nats-server 2.12 or newer, configured with `sync_interval: always` for
+    /// acknowledged records to survive a power loss; see docs/cluster.md.
+    #[arg(long, value_delimiter = ',')]
+    pub nats_url: Vec<String>,
+
+    /// NATS credentials file (JWT and NKey seed) for --nats-url.
+    #[arg(long)]
+    pub nats_creds: Option<PathBuf>,
+
+    /// Replicas of every JetStream stream kinesd creates with --nats-url (3 survives the loss
+    /// of one NATS server; 1 for a single-server test setup).
+    #[arg(long, default_value_t = 3)]
+    pub nats_replicas: usize,
+
+    /// Prefix of every JetStream stream and KV bucket kinesd creates with --nats-url, so that
+    /// several kinesd deployments can share one NATS system (`[A-Za-z0-9_-]+`).
+    #[arg(long, default_value = "kinesd")]
+    pub nats_prefix: String,
+
+    /// Start even when a NATS server reports that it does not sync to disk before
+    /// acknowledging (`sync_interval` other than `always`), accepting that a power loss on a
+    /// majority of servers may lose acknowledged records.
+    #[arg(long, default_value_t = false)]
+    pub nats_allow_unsynced: bool,
+
     /// TOML file with any of these options (keys are the long option names, e.g.
     /// `create-stream-ms = 0`).
     #[arg(long)]
@@ -296,6 +325,18 @@ impl Config {
         if self.limits.is_some() && !self.enforce_limits {
             return Err("--limits needs --enforce-limits (the limits it overrides are off otherwise)".into());
         }
+        if !self.nats_url.is_empty() && self.in_memory {
+            return Err("--nats-url and --in-memory exclude each other: records live in NATS or in memory".into());
+        }
+        if !matches!(self.nats_replicas, 1..=5) {
+            return Err("--nats-replicas must be between 1 and 5 (JetStream's limit)".into());
+        }
+        let prefix_ok = !self.nats_prefix.is_empty()
+            && self.nats_prefix.len() <= 32
+            && self.nats_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !prefix_ok {
+            return Err(format!("--nats-prefix must be 1 to 32 of [A-Za-z0-9_-], not {:?}", self.nats_prefix));
+        }
         Ok(())
     }
 
@@ -331,6 +372,16 @@ impl Config {
             faults.replace(RuleSet::from_toml(&text).map_err(invalid)?).map_err(invalid)?;
         }
         Ok(faults)
+    }
+
+    /// The JetStream store's options, when --nats-url puts this node in cluster mode.
+    pub fn jetstream(&self) -> Option<crate::store::jetstream::JetStreamOptions> {
+        (!self.nats_url.is_empty()).then(|| crate::store::jetstream::JetStreamOptions {
+            urls: self.nats_url.clone(),
+            creds: self.nats_creds.clone(),
+            replicas: self.nats_replicas,
+            prefix: self.nats_prefix.clone(),
+        })
     }
 
     pub fn disk(&self) -> crate::store::disk::DiskOptions {

@@ -8,6 +8,7 @@ use kinesd::config::Config;
 use kinesd::engine::Engine;
 use kinesd::store::Store;
 use kinesd::store::disk::DiskStore;
+use kinesd::store::jetstream::{JetStreamOptions, JetStreamStore};
 use kinesd::store::memory::MemoryStore;
 
 /// mimalloc: the request path allocates many small objects, which glibc's allocator serves
@@ -72,7 +73,9 @@ async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let mut disk_store = None;
-    let store: Arc<dyn Store> = if config.in_memory {
+    let store: Arc<dyn Store> = if let Some(options) = config.jetstream() {
+        Arc::new(open_jetstream(&config, options).await?)
+    } else if config.in_memory {
         Arc::new(MemoryStore::new())
     } else {
         let dir = config.data_dir.clone();
@@ -248,4 +251,31 @@ impl Signals {
             tracing::info!("shutting down");
         }
     }
+}
+
+/// Cluster mode: the JetStream store, refused on a server known to acknowledge before syncing
+/// unless --nats-allow-unsynced accepts that (docs/cluster.md).
+async fn open_jetstream(config: &Config, options: JetStreamOptions) -> Result<JetStreamStore, String> {
+    let urls = options.urls.join(",");
+    let store =
+        JetStreamStore::open(options).await.map_err(|e| format!("cannot use the NATS cluster at {urls}: {e}"))?;
+    match store.unsynced_servers().await {
+        Some(unsynced) if !unsynced.is_empty() && !config.nats_allow_unsynced => {
+            return Err(format!(
+                "NATS servers {} acknowledge writes before syncing them (sync_interval is not `always`); \
+                 configure `sync_interval: always` or start with --nats-allow-unsynced",
+                unsynced.join(", ")
+            ));
+        }
+        Some(unsynced) if !unsynced.is_empty() => {
+            tracing::warn!(servers = %unsynced.join(", "), "NATS servers acknowledge before syncing (--nats-allow-unsynced)");
+        }
+        Some(_) => tracing::info!("every NATS server syncs before acknowledging"),
+        None => tracing::warn!(
+            "cannot ask the NATS servers whether they sync before acknowledging (that needs the system account): \
+             make sure they run with `sync_interval: always`"
+        ),
+    }
+    tracing::info!(urls = %urls, version = %store.server_version(), "records and streams kept in NATS JetStream");
+    Ok(store)
 }

@@ -6,7 +6,7 @@
 //! instantiates all of them for one store under its own module, so a failure names the test
 //! and the store (`store::conformance::disk_full::readers_never_see_a_gap`).
 //!
-//! Adding a store (the JetStream store, say): implement [`Harness`] for it — how to set up an
+//! Adding a store: implement [`Harness`] for it — how to set up an
 //! empty place for it (a temporary directory; a fresh bucket and stream prefix on a test
 //! cluster), how to open the store kept there, and whether a store opened again sees what the
 //! last one wrote — then add one line at the bottom: `conformance!(jetstream, JetStreamHarness,
@@ -25,6 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::disk::{DiskOptions, DiskStore, Durability};
+use super::jetstream::{JetStreamOptions, JetStreamStore};
 use super::memory::MemoryStore;
 use super::{Expect, Extent, LogId, NewRecord, Revision, Store, StoreError, StoredRecord};
 
@@ -41,6 +42,11 @@ pub(crate) trait Harness: Sized + Send + Sync + 'static {
     /// Opens the store kept in this place. Called again only after every handle to the
     /// previous store was dropped (see [`reopen`]).
     fn open(&self) -> impl Future<Output = Arc<dyn Store>> + Send;
+    /// Whether the store can run here at all; a store that needs an outside program (the
+    /// JetStream store's nats-server) says loudly why not before answering false.
+    fn available(_test: &str) -> bool {
+        true
+    }
 }
 
 /// Closes `store` and opens the store in the same place again.
@@ -755,12 +761,40 @@ impl<const RELAXED: bool> Harness for DiskHarness<RELAXED> {
     }
 }
 
+/// The JetStream store on the test binary's shared nats-server, each test under a prefix of
+/// its own (so its own catalog bucket and log streams).
+struct JetStreamHarness {
+    prefix: String,
+    urls: Vec<String>,
+}
+
+impl Harness for JetStreamHarness {
+    const PERSISTENT: bool = true;
+    async fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let server = super::jetstream::testing::shared_server("jetstream conformance").expect("checked by available()");
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        JetStreamHarness { prefix: format!("c{}x{n}", std::process::id()), urls: server.urls() }
+    }
+    async fn open(&self) -> Arc<dyn Store> {
+        let options =
+            JetStreamOptions { urls: self.urls.clone(), creds: None, replicas: 1, prefix: self.prefix.clone() };
+        Arc::new(JetStreamStore::open(options).await.unwrap())
+    }
+    fn available(test: &str) -> bool {
+        super::jetstream::testing::shared_server(test).is_some()
+    }
+}
+
 /// Every test, for one store.
 macro_rules! each_test {
     ($harness:ty; $($test:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
+                if !<$harness as super::Harness>::available(concat!(module_path!(), "::", stringify!($test))) {
+                    return;
+                }
                 super::$test::<$harness>().await;
             }
         )*
@@ -811,3 +845,4 @@ macro_rules! conformance {
 conformance!(memory, super::MemoryHarness);
 conformance!(disk_full, super::DiskHarness<false>, persistent);
 conformance!(disk_relaxed, super::DiskHarness<true>, persistent);
+conformance!(jetstream, super::JetStreamHarness, persistent);

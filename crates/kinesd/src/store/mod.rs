@@ -5,8 +5,10 @@
 //! (append-only sequences of records addressed by position). It knows nothing of Kinesis
 //! validation or wire formats; the engine serialises its own metadata into catalog values.
 //! Implementations: `memory` (`--in-memory`, and the reference), `disk` (the default: a
-//! group-committed journal, see `docs/storage.md`); a JetStream cluster store is to come, and
-//! `conformance` is the test suite every one of them must pass.
+//! group-committed journal, see `docs/storage.md`), `jetstream` (logs as JetStream streams and
+//! the catalog in a KV bucket on a NATS cluster several nodes share, see
+//! `docs/decisions/0013-jetstream-store.md`); `conformance` is the test suite every one of them
+//! must pass.
 //!
 //! Invariants every implementation keeps:
 //! - positions in a log are assigned by the store, strictly increasing, starting at 0;
@@ -27,6 +29,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod disk;
+pub mod jetstream;
 pub mod memory;
 
 use async_trait::async_trait;

@@ -1,0 +1,191 @@
+//! The JetStream store as several nodes use it: two stores (two kinesd nodes) on one 3-node
+//! JetStream cluster with R3 streams, sharing logs and catalog, and a NATS node killed under
+//! load. The single-node promises are the conformance suite's (`store/conformance.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::testing::{NatsServers, binary_or_skip};
+use super::{JetStreamOptions, JetStreamStore};
+use crate::store::{Expect, LogId, NewRecord, Store, StoreError, StoredRecord};
+
+/// Far above anything a working cluster needs; a step that takes longer fails the test.
+const STUCK: Duration = Duration::from_secs(60);
+
+async fn node(cluster: &NatsServers, prefix: &str) -> Arc<JetStreamStore> {
+    let options = JetStreamOptions { urls: cluster.urls(), creds: None, replicas: 3, prefix: prefix.to_owned() };
+    Arc::new(tokio::time::timeout(STUCK, JetStreamStore::open(options)).await.expect("open in time").unwrap())
+}
+
+fn batch(tag: &str, n: usize) -> Vec<NewRecord> {
+    (0..n)
+        .map(|i| NewRecord {
+            partition_key: Bytes::from(format!("pk-{tag}")),
+            data: Bytes::from(format!("{tag}/{i}")),
+            flags: 0,
+        })
+        .collect()
+}
+
+async fn all(store: &JetStreamStore, log: LogId) -> Vec<StoredRecord> {
+    store.read(log, 0, usize::MAX, usize::MAX).await.unwrap().records
+}
+
+fn datas(records: &[StoredRecord]) -> Vec<String> {
+    records.iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()).collect()
+}
+
+/// Retries an append through an election (errors with unknown outcome are possible then, so
+/// a retried batch may be stored twice: the caller checks acknowledged batches only).
+async fn append_eventually(store: &JetStreamStore, log: LogId, records: Vec<NewRecord>, now: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + STUCK;
+    loop {
+        match store.append(log, records.clone(), now).await {
+            Ok(a) => return a.first_position,
+            Err(StoreError::NoSuchLog(l)) => panic!("{l:?} vanished"),
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "appends did not resume: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_logs_and_catalog_on_a_three_node_cluster() {
+    let Some(bin) = binary_or_skip("two_nodes_share_logs_and_catalog_on_a_three_node_cluster") else { return };
+    let cluster = tokio::task::spawn_blocking(move || NatsServers::start(bin, 3)).await.unwrap();
+    let (a, b) = (node(&cluster, "share").await, node(&cluster, "share").await);
+
+    // Log ids allocated by both nodes at once are all distinct.
+    let creations: Vec<_> = (0..6)
+        .map(|i| {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { s.create_log().await.unwrap() })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for c in creations {
+        assert!(ids.insert(c.await.unwrap()), "a log id handed out twice");
+    }
+    let log = *ids.iter().min().unwrap();
+
+    // Written through A, read through B: same positions, same records.
+    assert_eq!(a.append(log, batch("a0", 3), 1000).await.unwrap().first_position, 0);
+    assert_eq!(datas(&all(&b, log).await), ["a0/0", "a0/1", "a0/2"]);
+    let mut watch_b = b.watch_tip(log).unwrap();
+    // B appends after A: it learns the end from the leader.
+    let from_b = b.append(log, batch("b0", 2), 500).await.unwrap();
+    assert_eq!((from_b.first_position, from_b.arrival_ms), (3, 1000), "arrival never goes back, across nodes");
+    // A's view is stale now: it is refused, re-reads, and lands after B's records.
+    let from_a = a.append(log, batch("a1", 2), 900).await.unwrap();
+    assert_eq!((from_a.first_position, from_a.arrival_ms), (5, 1000));
+    // B's watch moved for A's append (B's consumer follows A's writes) without B polling.
+    tokio::time::timeout(STUCK, async {
+        while *watch_b.borrow_and_update() < 7 {
+            watch_b.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("B's tip watch follows A's appends");
+    assert_eq!(all(&a, log).await, all(&b, log).await);
+
+    // Both nodes appending to one log at once: every batch consecutive, positions dense,
+    // arrivals monotonic.
+    let writers: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(w, s)| {
+            tokio::spawn(async move {
+                for i in 0..15u64 {
+                    let first = s.append(log, batch(&format!("w{w}.{i}"), 3), 2000 + i).await.unwrap().first_position;
+                    let got = s.read(log, first, 3, usize::MAX).await.unwrap().records;
+                    assert_eq!(datas(&got), [0, 1, 2].map(|k| format!("w{w}.{i}/{k}")), "a batch is consecutive");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        tokio::time::timeout(STUCK, w).await.expect("writers finish").unwrap();
+    }
+    let records = all(&b, log).await;
+    assert_eq!(records.len(), 7 + 2 * 15 * 3);
+    assert!(records.iter().enumerate().all(|(i, r)| r.position == i as u64));
+    assert!(records.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms), "arrivals never decrease");
+
+    // The catalog: one compare-and-set winner across nodes.
+    let r1 = a.catalog_put("stream/x", Bytes::from_static(b"v1"), Expect::Absent).await.unwrap();
+    let r2 = b.catalog_put("stream/x", Bytes::from_static(b"v2"), Expect::Revision(r1)).await.unwrap();
+    let stale = a.catalog_put("stream/x", Bytes::from_static(b"v3"), Expect::Revision(r1)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict { found: Some(f), .. }) if f == r2), "{stale:?}");
+    assert_eq!(a.catalog_get("stream/x").await.unwrap(), Some((Bytes::from_static(b"v2"), r2)));
+
+    // A log deleted through B is gone for A too.
+    let doomed = *ids.iter().max().unwrap();
+    b.delete_log(doomed).await.unwrap();
+    assert!(matches!(a.read(doomed, 0, 1, 1).await, Err(StoreError::NoSuchLog(_))));
+    assert!(matches!(a.append(doomed, batch("x", 1), 1).await, Err(StoreError::NoSuchLog(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_appends_survive_a_killed_nats_node() {
+    let Some(bin) = binary_or_skip("acknowledged_appends_survive_a_killed_nats_node") else { return };
+    let mut cluster = tokio::task::spawn_blocking(move || NatsServers::start(bin, 3)).await.unwrap();
+    let store = node(&cluster, "chaos").await;
+    let log = store.create_log().await.unwrap();
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let first = append_eventually(&store, log, batch(&format!("before{i}"), 5), 10).await;
+        acked.push((first, format!("before{i}")));
+    }
+    // Kill -9 one server (the one the client most likely uses: the first URL).
+    cluster.stop(0, "KILL");
+    for i in 0..10 {
+        let first = append_eventually(&store, log, batch(&format!("during{i}"), 5), 20).await;
+        acked.push((first, format!("during{i}")));
+    }
+    let mut cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart(0);
+        cluster
+    })
+    .await
+    .unwrap();
+    for i in 0..5 {
+        let first = append_eventually(&store, log, batch(&format!("after{i}"), 5), 30).await;
+        acked.push((first, format!("after{i}")));
+    }
+    // Every acknowledged batch is where its acknowledgement said, whole and unchanged, in order.
+    let records = all(&store, log).await;
+    assert!(records.iter().enumerate().all(|(i, r)| r.position == i as u64), "positions dense");
+    for (first, tag) in &acked {
+        let got = datas(&records[*first as usize..*first as usize + 5]);
+        assert_eq!(got, (0..5).map(|k| format!("{tag}/{k}")).collect::<Vec<_>>(), "batch {tag}");
+    }
+    assert!(acked.windows(2).all(|w| w[0].0 < w[1].0), "acknowledged batches in order");
+    // A fresh node (another kinesd) sees the same.
+    let other = node(&cluster, "chaos").await;
+    assert_eq!(all(&other, log).await, records);
+    cluster.stop(1, "TERM");
+}
+
+#[test]
+fn versions_parse() {
+    use super::{MIN_SERVER_VERSION, parse_version};
+    assert_eq!(parse_version("2.12.1"), Some((2, 12)));
+    assert_eq!(parse_version("v2.14.0-beta.2"), Some((2, 14)));
+    assert_eq!(parse_version("2.9.10"), Some((2, 9)));
+    assert!(parse_version("2.9.10") < Some(MIN_SERVER_VERSION));
+    assert_eq!(parse_version("garbage"), None);
+}
+
+#[test]
+fn varz_replies_tell_whether_a_server_syncs() {
+    let reply = |config: &str| format!(r#"{{"server":{{"name":"n2"}},"data":{{"jetstream":{{"config":{config}}}}}}}"#);
+    assert_eq!(super::varz_sync(reply(r#"{"sync_always":true}"#).as_bytes()), Some(("n2".into(), true)));
+    assert_eq!(super::varz_sync(reply(r#"{"sync_interval":120000000000}"#).as_bytes()), Some(("n2".into(), false)));
+    assert_eq!(super::varz_sync(br#"{"server":{"name":"n1"},"data":{}}"#), None, "no JetStream: not counted");
+    assert_eq!(super::varz_sync(b"not json"), None);
+}
