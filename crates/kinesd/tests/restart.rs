@@ -140,14 +140,7 @@ async fn a_data_dir_written_before_accounts_opens_in_the_configured_account() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     copy_tree(&fixture, &data_dir);
-    let credentials = dir.path().join("credentials.toml");
-    std::fs::write(
-        &credentials,
-        "[[credential]]\naccess_key_id = \"AKIAOWNER00000000000\"\nsecret_access_key = \"owner\"\n\
-         account_id = \"123456789012\"\n\n[[credential]]\naccess_key_id = \"AKIAOTHER00000000000\"\n\
-         secret_access_key = \"other\"\naccount_id = \"999999999999\"\n",
-    )
-    .unwrap();
+    let credentials = two_account_credentials(dir.path());
     for with_credentials in [false, true] {
         let mut extra_args = vec!["--account-id".to_owned(), "123456789012".to_owned()];
         if with_credentials {
@@ -201,14 +194,7 @@ async fn a_consumer_written_before_accounts_opens_in_the_configured_account() {
     // The stream `legacy` of the fixture was created at 1796546526892.
     let consumer = r#"{"name":"app","stream":"legacy","stream_created_ms":1796546526892,"created_ms":1796546600000,"status":"Active","status_until_ms":0,"tags":[["team","efo"]],"resource_policy":null}"#;
     std::fs::write(catalog_file("consumer/legacy/app"), consumer).unwrap();
-    let credentials = dir.path().join("credentials.toml");
-    std::fs::write(
-        &credentials,
-        "[[credential]]\naccess_key_id = \"AKIAOWNER00000000000\"\nsecret_access_key = \"owner\"\n\
-         account_id = \"123456789012\"\n\n[[credential]]\naccess_key_id = \"AKIAOTHER00000000000\"\n\
-         secret_access_key = \"other\"\naccount_id = \"999999999999\"\n",
-    )
-    .unwrap();
+    let credentials = two_account_credentials(dir.path());
     let extra_args = ["--account-id", "123456789012", "--credentials", &credentials.display().to_string()]
         .map(String::from)
         .to_vec();
@@ -244,4 +230,18 @@ async fn a_consumer_written_before_accounts_opens_in_the_configured_account() {
     assert_eq!(refused.code, "AccessDeniedException", "{refused:?}");
     let listed = other.list_stream_consumers().stream_arn("arn:aws:kinesis:us-east-1:999999999999:stream/legacy");
     assert_eq!(common::api_err(listed.send().await).code, "ResourceNotFoundException");
+}
+
+/// A credentials file in `dir` with an owner key in account 123456789012 (the fixtures'
+/// `--account-id`) and another key in account 999999999999.
+fn two_account_credentials(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("credentials.toml");
+    std::fs::write(
+        &path,
+        "[[credential]]\naccess_key_id = \"AKIAOWNER00000000000\"\nsecret_access_key = \"owner\"\n\
+         account_id = \"123456789012\"\n\n[[credential]]\naccess_key_id = \"AKIAOTHER00000000000\"\n\
+         secret_access_key = \"other\"\naccount_id = \"999999999999\"\n",
+    )
+    .unwrap();
+    path
 }
