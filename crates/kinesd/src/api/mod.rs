@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admin;
 pub mod common;
+pub mod console;
 pub mod context;
 pub mod faults;
 pub mod health;
@@ -25,7 +26,7 @@ use crate::error::{KinesisError, Result};
 use crate::protocol::envelope::{self, Opened};
 use crate::protocol::model::Operation;
 use crate::protocol::request::{Parsed, input};
-use crate::protocol::wire::{AdminRequest, ConnectionStats, Handler, WireRequest, WireResponse};
+use crate::protocol::wire::{AdminRequest, ConnectionStats, Handler, Page, WireRequest, WireResponse};
 use crate::protocol::{Reply, ReplyBody};
 use crate::shutdown::Shutdown;
 pub use context::Context;
@@ -204,6 +205,11 @@ impl Handler for Api {
         let response = health::handle(&request, &self.engine, &self.shutdown, &self.metrics)
             .or_else(|| admin::handle(&self.faults, request));
         std::future::ready(response)
+    }
+
+    fn page(&self, path: &str) -> Option<Page> {
+        let credentials = matches!(self.auth, auth::Authenticator::Verifying { .. });
+        Some(console::Console { region: &self.engine.config.region, credentials }.page(path))
     }
 
     fn connection_stats(&self) -> Option<Arc<ConnectionStats>> {

@@ -77,6 +77,27 @@ pub fn is_own_route(method: &str, path: &str) -> bool {
     path.starts_with(ADMIN_PREFIX) || (matches!(method, "GET" | "HEAD") && OPERATIONAL_PATHS.contains(&path))
 }
 
+/// The web console's page; its assets live under `/console/`. Answered to GET and HEAD only,
+/// like the operational paths, so a Kinesis POST to these paths stays a Kinesis request.
+pub const CONSOLE_PATH: &str = "/console";
+
+/// Whether a request is for the web console (its page or one of its assets).
+pub fn is_console_route(method: &str, path: &str) -> bool {
+    matches!(method, "GET" | "HEAD")
+        && path.strip_prefix(CONSOLE_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A page or asset of the web console, with the headers a browser needs beside its body
+/// (caching, content security policy), which Kinesis responses never carry.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: u16,
+    pub content_type: &'static str,
+    /// Further headers, written as they are.
+    pub headers: &'static [(&'static str, &'static str)],
+    pub body: Bytes,
+}
+
 /// Client connections, counted by the transport for the handler's metrics.
 #[derive(Debug, Default)]
 pub struct ConnectionStats {
@@ -105,6 +126,13 @@ pub trait Handler: Send + Sync + 'static {
     fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
         let _ = request;
         async { None }
+    }
+
+    /// Answers a GET or HEAD of the web console ([`is_console_route`]), or `None` when the
+    /// handler serves no console (the request is then handled as a Kinesis request).
+    fn page(&self, path: &str) -> Option<Page> {
+        let _ = path;
+        None
     }
 
     /// Where the transport counts connections, if the handler wants them counted.

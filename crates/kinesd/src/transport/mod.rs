@@ -25,7 +25,8 @@ use tokio::sync::Semaphore;
 use crate::protocol::envelope;
 use crate::protocol::reply::ReplyBody;
 use crate::protocol::wire::{
-    AdminRequest, BodyError, ConnectionStats, Handler, Peer, WireRequest, WireResponse, is_own_route,
+    AdminRequest, BodyError, ConnectionStats, Handler, Page, Peer, WireRequest, WireResponse, is_console_route,
+    is_own_route,
 };
 use crate::shutdown::Shutdown;
 
@@ -336,6 +337,12 @@ async fn handle<H: Handler>(
         return cors_preflight(&parts.headers);
     }
     let cors = parts.headers.contains_key("origin");
+    // The console's GETs carry no body worth reading: answered before any is.
+    if is_console_route(parts.method.as_str(), parts.uri.path())
+        && let Some(page) = handler.page(parts.uri.path())
+    {
+        return respond_page(page, cors);
+    }
     let admin = is_own_route(parts.method.as_str(), parts.uri.path());
     if parts.method != Method::POST && !admin {
         return respond(envelope::access_denied(), cors);
@@ -386,6 +393,19 @@ fn respond(wire: WireResponse, cors: bool) -> Response<HttpBody> {
     }
     if let Some(error_type) = wire.error_type {
         h.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    }
+    stamp(h, cors);
+    r
+}
+
+/// A console page: its own headers beside the request ids every response carries.
+fn respond_page(page: Page, cors: bool) -> Response<HttpBody> {
+    let mut r = Response::new(HttpBody::bytes(page.body));
+    *r.status_mut() = StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(page.content_type));
+    for (name, value) in page.headers {
+        h.insert(*name, HeaderValue::from_static(value));
     }
     stamp(h, cors);
     r

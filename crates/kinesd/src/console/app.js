@@ -1,0 +1,498 @@
+// The console's screens: the streams list (#/), a stream's page (#/stream/NAME) and, when
+// kinesd verifies signatures, the sign-in form. Everything goes through api.js.
+//
+// Rates come from /metrics (the per-stream counters, sampled every 2 s and differenced) rather
+// than from polling the API: counting records by reading every shard would itself be the
+// largest reader of the stream, and would miss what fan-out consumers are sent.
+
+import {
+  ApiError,
+  NEEDS_CREDENTIALS,
+  REGION,
+  call,
+  credentials,
+  forgetCredentials,
+  fromBase64,
+  metrics,
+  paginate,
+  saveCredentials,
+  toBase64,
+} from "./api.js";
+import { lineChart, lineageGraph } from "./charts.js";
+import { deaggregate } from "./kpl.js";
+
+const main = document.getElementById("main");
+const errorBox = document.getElementById("error");
+
+/** Chart samples kept: 60 × 2 s = the last two minutes. */
+const CHART_SAMPLES = 60;
+const CHART_INTERVAL_MS = 2000;
+const REFRESH_INTERVAL_MS = 5000;
+/** Streams listed at most (10 pages of ListStreams). */
+const LIST_PAGES = 10;
+/** DescribeStreamSummary calls in flight at once while listing. */
+const DESCRIBE_CONCURRENCY = 4;
+/** Bytes of one record's data shown (the rest is counted, not drawn). */
+const SHOWN_BYTES = { text: 16384, json: 16384, hex: 4096 };
+
+// ------------------------------------------------------------------------------ DOM helpers
+
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  node.append(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
+  return node;
+}
+
+const svg = (id) => {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  node.id = id;
+  return node;
+};
+
+function showError(err) {
+  errorBox.textContent = err instanceof ApiError ? err.toString() : String(err?.message ?? err);
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorBox.hidden = true;
+  errorBox.textContent = "";
+}
+
+/** Runs `action`, showing any failure in the error banner; resolves to its result or undefined. */
+async function guarded(action) {
+  try {
+    const result = await action();
+    return result;
+  } catch (err) {
+    showError(err);
+    return undefined;
+  }
+}
+
+// Timers of the screen on show; cleared when the screen changes.
+let timers = [];
+function every(ms, fn) {
+  let running = false;
+  const tick = async () => {
+    if (running) return; // a slow call never stacks up behind itself
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+    }
+  };
+  timers.push(setInterval(tick, ms));
+  return tick();
+}
+
+// ---------------------------------------------------------------------------------- routing
+
+function route() {
+  timers.forEach(clearInterval);
+  timers = [];
+  clearError();
+  document.getElementById("region").textContent = `region ${REGION}`;
+  const creds = NEEDS_CREDENTIALS ? credentials() : null;
+  document.getElementById("identity").textContent = creds ? `signed in as ${creds.accessKeyId}` : "";
+  document.getElementById("sign-out").hidden = !creds;
+  if (NEEDS_CREDENTIALS && !creds) return signIn();
+  const m = /^#\/stream\/(.+)$/.exec(location.hash);
+  return m ? streamPage(decodeURIComponent(m[1])) : streamsPage();
+}
+
+window.addEventListener("hashchange", route);
+document.getElementById("sign-out").addEventListener("click", () => {
+  forgetCredentials();
+  location.hash = "#/";
+  route();
+});
+
+// ---------------------------------------------------------------------------------- sign in
+
+function signIn() {
+  const key = h("input", { id: "access-key", autocomplete: "username", required: true, spellcheck: "false" });
+  const secret = h("input", { id: "secret-key", type: "password", autocomplete: "current-password", required: true });
+  const token = h("input", { id: "session-token", autocomplete: "off" });
+  const result = h("p", { id: "sign-in-error", class: "error", hidden: true });
+  const form = h(
+    "form",
+    { id: "sign-in", class: "card narrow" },
+    h("h2", {}, "Sign in"),
+    h("p", { class: "muted" }, "This kinesd verifies signatures (--credentials). Calls are signed in this browser; the key stays in this tab (sessionStorage)."),
+    h("label", {}, "Access key ID", key),
+    h("label", {}, "Secret access key", secret),
+    h("label", {}, "Session token (optional)", token),
+    h("button", { type: "submit", id: "sign-in-submit" }, "Sign in"),
+    result,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const creds = { accessKeyId: key.value.trim(), secretAccessKey: secret.value, sessionToken: token.value.trim() };
+    try {
+      await call("ListStreams", { Limit: 1 }, creds); // the API says whether the key is good
+      saveCredentials(creds);
+      route();
+    } catch (err) {
+      result.textContent = err instanceof ApiError ? err.toString() : String(err);
+      result.hidden = false;
+    }
+  });
+  main.replaceChildren(form);
+}
+
+// ------------------------------------------------------------------------------ streams list
+
+const modeOf = (summary) => summary?.StreamModeDetails?.StreamMode ?? "PROVISIONED";
+
+async function describeAll(names) {
+  const out = new Map();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++];
+      try {
+        out.set(name, (await call("DescribeStreamSummary", { StreamName: name })).StreamDescriptionSummary);
+      } catch (err) {
+        out.set(name, { error: err });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: DESCRIBE_CONCURRENCY }, worker));
+  return out;
+}
+
+function streamsPage() {
+  const body = h("tbody");
+  const note = h("p", { class: "muted", id: "streams-note" });
+  const table = h(
+    "table",
+    { id: "streams" },
+    h("thead", {}, h("tr", {}, ...["Name", "Status", "Mode", "Open shards", "Retention"].map((t) => h("th", {}, t)))),
+    body,
+  );
+  const load = async () => {
+    const summaries = await guarded(async () => {
+      const list = await paginate("ListStreams", { Limit: 100 }, "StreamSummaries", undefined, LIST_PAGES);
+      return list;
+    });
+    if (!summaries) return;
+    const names = summaries.map((s) => s.StreamName);
+    const described = await describeAll(names);
+    body.replaceChildren(
+      ...summaries.map((s) => {
+        const d = described.get(s.StreamName) ?? {};
+        return h(
+          "tr",
+          { dataset: { stream: s.StreamName } },
+          h("td", {}, h("a", { href: `#/stream/${encodeURIComponent(s.StreamName)}` }, s.StreamName)),
+          h("td", {}, h("span", { class: `status ${d.StreamStatus ?? s.StreamStatus}` }, d.StreamStatus ?? s.StreamStatus)),
+          h("td", {}, modeOf(d.StreamModeDetails ? d : s)),
+          h("td", { class: "num" }, d.OpenShardCount ?? "–"),
+          h("td", { class: "num" }, d.RetentionPeriodHours !== undefined ? `${d.RetentionPeriodHours} h` : d.error ? String(d.error) : "–"),
+        );
+      }),
+    );
+    note.textContent = names.length ? `${names.length} stream${names.length === 1 ? "" : "s"}` : "No streams yet.";
+  };
+
+  const name = h("input", { id: "create-name", required: true, pattern: "[a-zA-Z0-9_.\\-]{1,128}", placeholder: "my-stream" });
+  const mode = h("select", { id: "create-mode" }, h("option", { value: "PROVISIONED" }, "provisioned"), h("option", { value: "ON_DEMAND" }, "on-demand"));
+  const shards = h("input", { id: "create-shards", type: "number", min: 1, value: 1 });
+  const created = h("p", { id: "create-result", class: "muted" });
+  mode.addEventListener("change", () => {
+    shards.disabled = mode.value === "ON_DEMAND";
+  });
+  const form = h(
+    "form",
+    { id: "create", class: "card" },
+    h("h3", {}, "Create a stream"),
+    h("div", { class: "row" }, h("label", {}, "Name", name), h("label", {}, "Capacity mode", mode), h("label", {}, "Shards", shards)),
+    h("button", { type: "submit", id: "create-submit" }, "Create stream"),
+    created,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const input = { StreamName: name.value.trim(), StreamModeDetails: { StreamMode: mode.value } };
+    if (mode.value === "PROVISIONED") input.ShardCount = Number(shards.value);
+    const ok = await guarded(() => call("CreateStream", input));
+    if (ok) {
+      created.textContent = `Creating ${input.StreamName}…`;
+      name.value = "";
+      await load();
+    }
+  });
+
+  main.replaceChildren(
+    h("section", {}, h("div", { class: "title" }, h("h2", {}, "Streams"), h("button", { id: "refresh", type: "button", onclick: () => load() }, "Refresh")), table, note),
+    form,
+  );
+  return every(REFRESH_INTERVAL_MS, load);
+}
+
+// ------------------------------------------------------------------------------ stream page
+
+function streamPage(stream) {
+  const state = { summary: null, shards: [], samples: [], records: [], iterator: null };
+  const header = h("div", { class: "title" }, h("h2", { id: "stream-name" }, stream), h("span", { id: "stream-status", class: "status" }), h("a", { href: "#/" }, "← all streams"));
+  const facts = h("dl", { id: "stream-facts", class: "facts" });
+  const recordsChart = svg("chart-records");
+  const bytesChart = svg("chart-bytes");
+  const chartNote = h("p", { id: "chart-note", class: "muted" });
+  const lineage = svg("lineage");
+  const consumers = h("tbody");
+
+  const account = () => state.summary?.StreamARN?.split(":")[4];
+
+  const refresh = async () => {
+    const ok = await guarded(async () => {
+      state.summary = (await call("DescribeStreamSummary", { StreamName: stream })).StreamDescriptionSummary;
+      state.shards = await paginate("ListShards", { StreamName: stream, MaxResults: 1000 }, "Shards", (t) => ({ NextToken: t, MaxResults: 1000 }));
+      state.consumers = await paginate("ListStreamConsumers", { StreamARN: state.summary.StreamARN }, "Consumers");
+      return true;
+    });
+    if (!ok) return;
+    clearError();
+    const s = state.summary;
+    document.getElementById("stream-status").textContent = s.StreamStatus;
+    document.getElementById("stream-status").className = `status ${s.StreamStatus}`;
+    const fact = (k, v) => [h("dt", {}, k), h("dd", { dataset: { fact: k } }, String(v))];
+    facts.replaceChildren(
+      ...fact("ARN", s.StreamARN),
+      ...fact("Mode", modeOf(s)),
+      ...fact("Open shards", s.OpenShardCount),
+      ...fact("Shards (with closed)", state.shards.length),
+      ...fact("Retention", `${s.RetentionPeriodHours} h`),
+      ...fact("Encryption", s.EncryptionType ?? "NONE"),
+      ...fact("Created", new Date(s.StreamCreationTimestamp * 1000).toISOString()),
+    );
+    lineageGraph(lineage, state.shards);
+    updateShardChoice();
+    drawConsumers();
+  };
+
+  // Rates: counters sampled every 2 s and differenced; lag: the gauge as it is.
+  let lags = new Map();
+  const sample = async () => {
+    if (!account()) return;
+    try {
+      const names = ["kinesd_stream_incoming_records_total", "kinesd_stream_incoming_bytes_total", "kinesd_stream_outgoing_records_total", "kinesd_stream_outgoing_bytes_total", "kinesd_consumer_lag_seconds"];
+      const found = await metrics(names, { stream, account: account() });
+      const sum = (name) => found.filter((m) => m.name === name).reduce((a, m) => a + m.value, 0);
+      lags = new Map(found.filter((m) => m.name === "kinesd_consumer_lag_seconds").map((m) => [m.labels.consumer, m.value]));
+      const now = { t: performance.now(), inR: sum(names[0]), inB: sum(names[1]), outR: sum(names[2]), outB: sum(names[3]) };
+      const last = state.last;
+      state.last = now;
+      chartNote.textContent = "from /metrics every 2 s";
+      if (last) {
+        const dt = (now.t - last.t) / 1000;
+        const rate = (k) => Math.max(0, (now[k] - last[k]) / dt); // a recreated stream restarts at 0
+        state.samples.push({ inR: rate("inR"), outR: rate("outR"), inB: rate("inB"), outB: rate("outB") });
+        if (state.samples.length > CHART_SAMPLES) state.samples.shift();
+      }
+      drawCharts();
+      drawConsumers();
+    } catch (err) {
+      chartNote.textContent = `no rates: ${err.message}`;
+    }
+  };
+  const drawCharts = () => {
+    const series = (k) => state.samples.map((x) => x[k]);
+    lineChart(recordsChart, { title: "Records", unit: "/s", capacity: CHART_SAMPLES, series: [{ name: "in", cls: "in", values: series("inR") }, { name: "out", cls: "out", values: series("outR") }] });
+    lineChart(bytesChart, { title: "Bytes", unit: "/s", capacity: CHART_SAMPLES, series: [{ name: "in", cls: "in", values: series("inB") }, { name: "out", cls: "out", values: series("outB") }] });
+  };
+  const drawConsumers = () => {
+    const list = state.consumers ?? [];
+    consumers.replaceChildren(
+      ...(list.length
+        ? list.map((c) =>
+            h(
+              "tr",
+              { dataset: { consumer: c.ConsumerName } },
+              h("td", {}, c.ConsumerName),
+              h("td", {}, h("span", { class: `status ${c.ConsumerStatus}` }, c.ConsumerStatus)),
+              h("td", {}, new Date(c.ConsumerCreationTimestamp * 1000).toISOString()),
+              h("td", { class: "num" }, lags.has(c.ConsumerName) ? `${lags.get(c.ConsumerName).toFixed(1)} s behind` : "no live subscription"),
+            ),
+          )
+        : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No enhanced fan-out consumers."))]),
+    );
+  };
+
+  // ---- put a test record
+  const putKey = h("input", { id: "put-key", value: "console", required: true });
+  const putData = h("textarea", { id: "put-data", rows: 2 }, '{"hello":"kinesd"}');
+  const putResult = h("p", { id: "put-result", class: "muted" });
+  const putForm = h("form", { id: "put", class: "card" }, h("h3", {}, "Put a test record"), h("div", { class: "row" }, h("label", {}, "Partition key", putKey), h("label", { class: "grow" }, "Data (UTF-8)", putData)), h("button", { type: "submit", id: "put-submit" }, "Put record"), putResult);
+  putForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const data = toBase64(new TextEncoder().encode(putData.value));
+    const out = await guarded(() => call("PutRecord", { StreamName: stream, PartitionKey: putKey.value, Data: data }));
+    if (!out) return;
+    putResult.textContent = `Stored in ${out.ShardId} at ${out.SequenceNumber}`;
+    shardChoice.value = out.ShardId; // the record browser opens where the record went
+  });
+
+  // ---- record browser
+  const shardChoice = h("select", { id: "browse-shard" });
+  const updateShardChoice = () => {
+    const chosen = shardChoice.value;
+    shardChoice.replaceChildren(...state.shards.map((s) => h("option", { value: s.ShardId }, `${s.ShardId}${s.SequenceNumberRange?.EndingSequenceNumber ? " (closed)" : ""}`)));
+    if (state.shards.some((s) => s.ShardId === chosen)) shardChoice.value = chosen;
+  };
+  const kind = h("select", { id: "browse-type" }, ...["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"].map((t) => h("option", { value: t }, t)));
+  const at = h("input", { id: "browse-at", placeholder: "2026-01-01T00:00:00Z or a sequence number", disabled: true });
+  kind.addEventListener("change", () => {
+    at.disabled = !kind.value.startsWith("A");
+  });
+  const limit = h("input", { id: "browse-limit", type: "number", min: 1, max: 10000, value: 25 });
+  const format = h("select", { id: "browse-format" }, ...["text", "json", "hex"].map((f) => h("option", { value: f }, f)));
+  const next = h("button", { type: "button", id: "browse-next", disabled: true }, "Next page");
+  const status = h("p", { id: "browse-status", class: "muted" });
+  const list = h("div", { id: "records" });
+  const showPage = () => {
+    list.replaceChildren(...state.records.map((r) => recordView(r, format.value)));
+  };
+  format.addEventListener("change", showPage);
+  const fetchPage = async () => {
+    const out = await guarded(() => call("GetRecords", { ShardIterator: state.iterator, Limit: Number(limit.value) || 25 }));
+    if (!out) return;
+    state.iterator = out.NextShardIterator ?? null;
+    state.records = out.Records ?? [];
+    next.disabled = !state.iterator;
+    const end = state.iterator ? "" : " — end of this closed shard";
+    status.textContent = `${state.records.length} record${state.records.length === 1 ? "" : "s"}, ${out.MillisBehindLatest ?? 0} ms behind the tip${end}`;
+    showPage();
+  };
+  const start = h("button", { type: "submit", id: "browse-start" }, "Read");
+  const browseForm = h(
+    "form",
+    { id: "browse", class: "card" },
+    h("h3", {}, "Records"),
+    h("div", { class: "row" }, h("label", {}, "Shard", shardChoice), h("label", {}, "Start", kind), h("label", { class: "grow" }, "At", at), h("label", {}, "Per page", limit), h("label", {}, "Show as", format)),
+    h("div", { class: "row" }, start, next),
+    status,
+    list,
+  );
+  browseForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearError();
+    const input = { StreamName: stream, ShardId: shardChoice.value, ShardIteratorType: kind.value };
+    if (kind.value === "AT_TIMESTAMP") {
+      const t = Date.parse(at.value);
+      if (Number.isNaN(t)) return showError(new Error(`not a time: ${at.value}`));
+      input.Timestamp = t / 1000;
+    } else if (kind.value.endsWith("SEQUENCE_NUMBER")) {
+      input.StartingSequenceNumber = at.value.trim();
+    }
+    const out = await guarded(() => call("GetShardIterator", input));
+    if (!out) return;
+    state.iterator = out.ShardIterator;
+    await fetchPage();
+  });
+  next.addEventListener("click", () => {
+    clearError();
+    return fetchPage();
+  });
+
+  // ---- delete
+  const confirmName = h("input", { id: "delete-confirm", placeholder: stream, autocomplete: "off" });
+  const confirmBox = h("div", { class: "row", hidden: true }, h("label", { class: "grow" }, `Type ${stream} to delete it and its consumers`, confirmName), h("button", { type: "submit", id: "delete-submit", class: "danger" }, "Delete"));
+  const deleteForm = h("form", { id: "delete", class: "card" }, h("h3", {}, "Delete this stream"), h("button", { type: "button", id: "delete-open", class: "danger", onclick: () => (confirmBox.hidden = false) }, "Delete stream…"), confirmBox);
+  deleteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (confirmName.value !== stream) return showError(new Error("the name typed is not the stream's"));
+    const ok = await guarded(() => call("DeleteStream", { StreamName: stream, EnforceConsumerDeletion: true }).then(() => true));
+    if (ok) location.hash = "#/";
+  });
+
+  main.replaceChildren(
+    header,
+    facts,
+    h("section", { class: "charts" }, h("div", { class: "chart" }, recordsChart), h("div", { class: "chart" }, bytesChart), chartNote),
+    h("section", { class: "card" }, h("h3", {}, "Shard lineage"), h("div", { class: "lineage" }, lineage)),
+    h("section", { class: "card" }, h("h3", {}, "Consumers"), h("table", { id: "consumers" }, h("thead", {}, h("tr", {}, ...["Name", "Status", "Created", "Behind"].map((t) => h("th", {}, t)))), consumers)),
+    putForm,
+    browseForm,
+    deleteForm,
+  );
+  drawCharts();
+  // The first rate sample waits for the stream's ARN (its account names its series).
+  return Promise.all([every(REFRESH_INTERVAL_MS, refresh), every(CHART_INTERVAL_MS, sample)]);
+}
+
+// ------------------------------------------------------------------------------ one record
+
+function utf8(bytes) {
+  return new TextDecoder("utf-8").decode(bytes);
+}
+
+function hexdump(bytes) {
+  const lines = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ");
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return lines.join("\n");
+}
+
+/** `bytes` as text, pretty-printed JSON or a hex dump, cut at SHOWN_BYTES. */
+export function formatData(bytes, format) {
+  const shown = bytes.subarray(0, SHOWN_BYTES[format]);
+  const more = bytes.length - shown.length;
+  let text;
+  if (format === "hex") text = hexdump(shown);
+  else if (format === "json") {
+    try {
+      text = JSON.stringify(JSON.parse(utf8(bytes)), null, 2);
+    } catch {
+      text = `(not JSON) ${utf8(shown)}`;
+    }
+  } else text = utf8(shown);
+  return more > 0 && format !== "json" ? `${text}\n… ${more} more bytes` : text;
+}
+
+function recordView(record, format) {
+  const data = fromBase64(record.Data);
+  const arrived = new Date(record.ApproximateArrivalTimestamp * 1000).toISOString();
+  const users = deaggregate(data);
+  const head = h(
+    "div",
+    { class: "record-head" },
+    h("span", { class: "seq" }, record.SequenceNumber),
+    h("span", {}, `key ${record.PartitionKey}`),
+    h("span", {}, `${data.length} bytes`),
+    h("span", { class: "muted" }, arrived),
+  );
+  if (!users) {
+    return h("div", { class: "record", dataset: { seq: record.SequenceNumber } }, head, h("pre", { class: "data" }, formatData(data, format)));
+  }
+  return h(
+    "div",
+    { class: "record aggregate", dataset: { seq: record.SequenceNumber, userRecords: String(users.length) } },
+    head,
+    h("p", { class: "kpl" }, `KPL aggregate: ${users.length} user record${users.length === 1 ? "" : "s"}`),
+    ...users.map((u, i) =>
+      h(
+        "div",
+        { class: "user-record", dataset: { index: String(i), partitionKey: u.partitionKey } },
+        h("div", { class: "record-head" }, h("span", {}, `#${i}`), h("span", {}, `key ${u.partitionKey}`), u.explicitHashKey ? h("span", {}, `hash key ${u.explicitHashKey}`) : null, h("span", {}, `${u.data.length} bytes`)),
+        h("pre", { class: "data" }, formatData(u.data, format)),
+      ),
+    ),
+  );
+}
+
+route();
