@@ -46,9 +46,19 @@ fi
 echo "nats-server: ${NATS_SERVER_BIN:-not found} ($("${NATS_SERVER_BIN:-nats-server}" --version 2>/dev/null || true))"
 
 step "node packages"
-if [ ! -d tests/js/node_modules/@aws-sdk/client-kinesis ]; then
+if [ ! -d tests/js/node_modules/@aws-sdk/client-kinesis ] || [ ! -d tests/js/node_modules/playwright-core ]; then
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+step "chromium (the web console's browser tests)"
+# Debian's chromium, driven by playwright-core (which downloads no browser of its own). Installed
+# when missing and running as root; otherwise the console tests skip, except with CI=true, where
+# tests/js/test/console.test.mjs fails without it.
+if [ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+echo "chromium: $("${CHROMIUM_BIN:-/usr/bin/chromium}" --version 2>/dev/null || echo "not installed")"
 
 step "build"
 # Every target once; the micro-benchmark step runs the executable built here.

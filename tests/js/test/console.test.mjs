@@ -20,12 +20,14 @@ import { REPO_ROOT, makeClient, sleep, startServer, text, uniqueName, waitForSta
 
 const {
   CreateStreamCommand,
+  DescribeStreamConsumerCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   PutRecordCommand,
   RegisterStreamConsumerCommand,
   SplitShardCommand,
+  SubscribeToShardCommand,
 } = kinesisSdk;
 
 const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
@@ -124,7 +126,7 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
   let client;
 
   before(async () => {
-    server = await startServer({ createMs: 50, updateMs: 50, deleteMs: 50 });
+    server = await startServer({ createMs: 50, updateMs: 50, deleteMs: 50, extraArgs: ["--consumer-create-ms", "50"] });
     client = makeClient(server);
   });
 
@@ -142,7 +144,6 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     const cells = await row.locator("td").allTextContents();
     assert.deepEqual(cells, [name, "ACTIVE", "PROVISIONED", "2", "24 h"]);
     assert.equal(await page.textContent("#region"), `region ${server.region}`);
-    await screenshot(page, "streams");
     await closePage(page);
   });
 
@@ -163,6 +164,8 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     assert.equal(p.StreamModeDetails.StreamMode, "PROVISIONED");
     const o = await waitForStatus(client, onDemand, "ACTIVE");
     assert.equal(o.StreamModeDetails.StreamMode, "ON_DEMAND");
+    await page.locator(`#streams tr[data-stream="${onDemand}"] .status.ACTIVE`).waitFor();
+    await screenshot(page, "streams");
     // The API's refusal is shown as AWS sends it, and changes nothing.
     await page.fill("#create-name", provisioned);
     await page.selectOption("#create-mode", "PROVISIONED");
@@ -234,6 +237,7 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     );
     assert.match(await shown.nth(1).textContent(), /hash key 12345678901234567890/);
     assert.equal(await record(notAgg.SequenceNumber).getAttribute("data-user-records"), null, "a bad digest is not de-aggregated");
+    assert.match(await record(notAgg.SequenceNumber).locator("pre.data").textContent(), /^\(not UTF-8: shown as hex\)\n00000000  f3 89 9a c2 /);
     if (SCREENSHOTS) await page.locator("#browse").screenshot({ path: path.join(SCREENSHOTS, "records.png") });
 
     await page.selectOption("#browse-format", "json");
@@ -271,7 +275,19 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     await client.send(new SplitShardCommand({ StreamName: name, ShardToSplit: "shardId-000000000000", NewStartingHashKey: String(1n << 127n) }));
     await waitForStatus(client, name, "ACTIVE");
     const arn = server.arn(name);
-    await client.send(new RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: "dashboard" }));
+    const consumer = (await client.send(new RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: "dashboard" }))).Consumer;
+    const idle = (await client.send(new RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: "idle" }))).Consumer;
+    for (let i = 0; i < 200; i++) {
+      const d = await client.send(new DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }));
+      if (d.ConsumerDescription.ConsumerStatus === "ACTIVE") break;
+      await sleep(20);
+    }
+    // A live subscription gives the consumer a lag; its own client, destroyed at the end.
+    const subscriber = makeClient(server);
+    const subscription = await subscriber.send(
+      new SubscribeToShardCommand({ ConsumerARN: consumer.ConsumerARN, ShardId: "shardId-000000000001", StartingPosition: { Type: "TRIM_HORIZON" } }),
+    );
+    await subscription.EventStream[Symbol.asyncIterator]().next();
 
     const page = await openPage(server, `#/stream/${name}`);
     const shard = (i) => page.locator(`#lineage g.shard[data-shard-id="shardId-00000000000${i}"]`);
@@ -282,7 +298,9 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     assert.equal(await shard(2).getAttribute("class"), "shard open");
     const edges = await page.locator("#lineage path.edge").evaluateAll((els) => els.map((e) => `${e.dataset.from}>${e.dataset.to}`).sort());
     assert.deepEqual(edges, ["shardId-000000000000>shardId-000000000001", "shardId-000000000000>shardId-000000000002"]);
-    await page.locator('#consumers tr[data-consumer="dashboard"]').waitFor();
+    await page.locator('#consumers tr[data-consumer="dashboard"] td', { hasText: /^\d+\.\d s behind$/ }).waitFor();
+    assert.equal(await page.locator('#consumers tr[data-consumer="idle"] td').nth(3).textContent(), "no live subscription");
+    assert.equal(await page.locator('#consumers tr[data-consumer="idle"] td').nth(0).textContent(), idle.ConsumerName);
 
     // Records written and read while the page samples /metrics: both rates rise above zero.
     const stop = Date.now() + 8000;
@@ -304,6 +322,7 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     assert.ok(seen, `records/s in and out drawn above zero (${await page.textContent("#chart-note")})`);
     assert.ok(Number(await legend("chart-bytes", "in").getAttribute("data-value")) > 0, "bytes/s in drawn");
     await screenshot(page, "stream");
+    subscriber.destroy();
     await closePage(page);
   });
 });
@@ -367,8 +386,28 @@ describe("console with --credentials", { skip: HAVE_CHROMIUM ? false : `no chrom
     await page.locator("#put-result", { hasText: "Stored in" }).waitFor();
     const [, shardId, seq] = /^Stored in (\S+) at (\d+)$/.exec(await page.textContent("#put-result"));
     assert.equal(text((await readBack(mine, name, shardId, seq)).Data), "signed in the browser");
+    // Its rates are this account's stream's only: another account's stream of the same name
+    // takes writes, and the chart stays at zero until this one does.
+    await theirs.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+    await waitForStatus(theirs, name, "ACTIVE");
+    const inRate = async () => Number(await page.locator('#chart-records text.legend[data-series="in"]').getAttribute("data-value"));
+    const drawn = async () => page.locator("#chart-records polyline.in").getAttribute("points").then((p) => p.split(" ").length, () => 0);
+    const stop = Date.now() + 10000;
+    while ((await drawn()) < 3 && Date.now() < stop) {
+      await theirs.send(new PutRecordCommand({ StreamName: name, PartitionKey: "k", Data: Buffer.from("not yours") }));
+      await sleep(50);
+    }
+    assert.ok((await drawn()) >= 3, "three rate samples drawn");
+    assert.equal(await inRate(), 0, "another account's writes are not in this stream's chart");
+    while ((await inRate()) === 0 && Date.now() < stop + 5000) {
+      await mine.send(new PutRecordCommand({ StreamName: name, PartitionKey: "k", Data: Buffer.from("yours") }));
+      await sleep(50);
+    }
+    assert.ok((await inRate()) > 0, "this account's writes are");
+
     // Another account's stream is refused as the API refuses it.
     await page.goto(`${server.endpoint}/console#/stream/${secret}`);
+    await page.reload(); // a hash change alone does not reload
     await page.locator("#error:not([hidden])").waitFor();
     assert.match(await page.textContent("#error"), /^ResourceNotFoundException: Stream .* under account 111111111111 not found\.$/);
 

@@ -96,6 +96,9 @@ export async function signedHeaders(target, payload, creds, now = new Date()) {
 /** Calls one Kinesis operation; resolves to the decoded reply or rejects with an ApiError. */
 export async function call(operation, input = {}, creds = credentials()) {
   if (!creds) throw new ApiError("MissingAuthenticationToken", "sign in first", 0);
+  if (!globalThis.crypto?.subtle) {
+    throw new Error("this browser offers WebCrypto, which signs the console's calls, only on https or loopback: open the console on kinesd's TLS port or on 127.0.0.1");
+  }
   const payload = JSON.stringify(input);
   const headers = await signedHeaders(`Kinesis_20131202.${operation}`, payload, creds);
   const response = await fetch("/", { method: "POST", headers, body: payload, cache: "no-store" });

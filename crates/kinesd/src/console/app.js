@@ -460,7 +460,13 @@ export function formatData(bytes, format) {
     } catch {
       text = `(not JSON) ${utf8(shown)}`;
     }
-  } else text = utf8(shown);
+  } else {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(shown);
+    } catch {
+      text = `(not UTF-8: shown as hex)\n${hexdump(bytes.subarray(0, SHOWN_BYTES.hex))}`; // binary data
+    }
+  }
   return more > 0 && format !== "json" ? `${text}\n… ${more} more bytes` : text;
 }
 
