@@ -262,6 +262,14 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     await page.fill("#browse-at", notAgg.SequenceNumber);
     await page.click("#browse-start");
     await record(notAgg.SequenceNumber).waitFor();
+    await page.selectOption("#browse-type", "AT_TIMESTAMP");
+    await page.fill("#browse-at", new Date(Date.now() - 60000).toISOString());
+    await page.fill("#browse-limit", "25");
+    await page.click("#browse-start");
+    await page.locator("#browse-status", { hasText: /^3 records,/ }).waitFor();
+    await page.fill("#browse-at", "not a time");
+    await page.click("#browse-start");
+    assert.equal(await page.textContent("#error"), "not a time: not a time");
     await page.selectOption("#browse-type", "LATEST");
     await page.click("#browse-start");
     await page.locator("#browse-status", { hasText: /^0 records,/ }).waitFor();
