@@ -340,6 +340,15 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
 describe("console with --credentials", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}` }, () => {
   const KEY = { accessKeyId: "AKIACONSOLEEXAMPLE01", secretAccessKey: "console/secret+EXAMPLE" };
   const OTHER = { accessKeyId: "AKIACONSOLEEXAMPLE02", secretAccessKey: "other-account-secret" };
+  // Same account as KEY, a session token, and a policy that denies one of the page's calls.
+  const LIMITED = { accessKeyId: "ASIACONSOLEEXAMPLE03", secretAccessKey: "limited", sessionToken: "console//token==" };
+  const LIMITED_POLICY = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Action: "kinesis:*", Resource: "*" },
+      { Effect: "Deny", Action: "kinesis:ListStreamConsumers", Resource: "*" },
+    ],
+  });
   let server;
   let dir;
 
@@ -349,7 +358,9 @@ describe("console with --credentials", { skip: HAVE_CHROMIUM ? false : `no chrom
     writeFileSync(
       file,
       `[[credential]]\naccess_key_id = "${KEY.accessKeyId}"\nsecret_access_key = "${KEY.secretAccessKey}"\naccount_id = "111111111111"\n\n` +
-        `[[credential]]\naccess_key_id = "${OTHER.accessKeyId}"\nsecret_access_key = "${OTHER.secretAccessKey}"\naccount_id = "222222222222"\n`,
+        `[[credential]]\naccess_key_id = "${OTHER.accessKeyId}"\nsecret_access_key = "${OTHER.secretAccessKey}"\naccount_id = "222222222222"\n\n` +
+        `[[credential]]\naccess_key_id = "${LIMITED.accessKeyId}"\nsecret_access_key = "${LIMITED.secretAccessKey}"\naccount_id = "111111111111"\n` +
+        `session_token = "${LIMITED.sessionToken}"\nuser = "viewer"\npolicy = '${LIMITED_POLICY}'\n`,
       { mode: 0o600 },
     );
     server = await startServer({ createMs: 50, extraArgs: ["--credentials", file] });
@@ -421,6 +432,24 @@ describe("console with --credentials", { skip: HAVE_CHROMIUM ? false : `no chrom
 
     await page.click("#sign-out");
     await page.locator("#sign-in").waitFor();
+    await closePage(page);
+  });
+
+  test("a call the caller's policy denies is reported where it belongs; the rest of the page works", async () => {
+    const mine = makeClient(server, { credentials: KEY });
+    const name = uniqueName("limited");
+    await mine.send(new CreateStreamCommand({ StreamName: name, ShardCount: 2 }));
+    await waitForStatus(mine, name, "ACTIVE");
+    const page = await openPage(server, `#/stream/${name}`);
+    await page.fill("#access-key", LIMITED.accessKeyId);
+    await page.fill("#secret-key", LIMITED.secretAccessKey);
+    await page.fill("#session-token", LIMITED.sessionToken);
+    await page.click("#sign-in-submit");
+    await page.locator("#lineage g.shard").nth(1).waitFor();
+    const denied = page.locator("#consumers td.error-text");
+    await denied.waitFor();
+    assert.match(await denied.textContent(), /^AccessDeniedException: .*viewer.* is not authorized to perform: kinesis:ListStreamConsumers/);
+    assert.equal(await page.locator("#error").isHidden(), true, "no page-wide error");
     await closePage(page);
   });
 });

@@ -249,19 +249,37 @@ function streamPage(stream) {
   const bytesChart = svg("chart-bytes");
   const chartNote = h("p", { id: "chart-note", class: "muted" });
   const lineage = svg("lineage");
+  const lineageNote = h("p", { id: "lineage-note", class: "error-text" });
   const consumers = h("tbody");
 
   const account = () => state.summary?.StreamARN?.split(":")[4];
 
+  // The summary is needed for anything else; ListShards and ListStreamConsumers may be denied
+  // on their own (an identity policy), which leaves the rest of the page working. A banner this
+  // refresh raised is cleared by the next refresh that works, not one another action raised.
+  let raised = false;
   const refresh = async () => {
-    const ok = await guarded(async () => {
+    try {
       state.summary = (await call("DescribeStreamSummary", { StreamName: stream })).StreamDescriptionSummary;
+    } catch (err) {
+      showError(err);
+      raised = true;
+      return;
+    }
+    if (raised) clearError();
+    raised = false;
+    try {
       state.shards = await paginate("ListShards", { StreamName: stream, MaxResults: 1000 }, "Shards", (t) => ({ NextToken: t, MaxResults: 1000 }));
+      lineageNote.textContent = "";
+    } catch (err) {
+      lineageNote.textContent = String(err);
+    }
+    try {
       state.consumers = await paginate("ListStreamConsumers", { StreamARN: state.summary.StreamARN }, "Consumers");
-      return true;
-    });
-    if (!ok) return;
-    clearError();
+      state.consumersError = null;
+    } catch (err) {
+      state.consumersError = err;
+    }
     const s = state.summary;
     document.getElementById("stream-status").textContent = s.StreamStatus;
     document.getElementById("stream-status").className = `status ${s.StreamStatus}`;
@@ -312,6 +330,9 @@ function streamPage(stream) {
   };
   const drawConsumers = () => {
     const list = state.consumers ?? [];
+    if (state.consumersError) {
+      return consumers.replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "error-text" }, String(state.consumersError))));
+    }
     consumers.replaceChildren(
       ...(list.length
         ? list.map((c) =>
@@ -420,7 +441,7 @@ function streamPage(stream) {
     header,
     facts,
     h("section", { class: "charts" }, h("div", { class: "chart" }, recordsChart), h("div", { class: "chart" }, bytesChart), chartNote),
-    h("section", { class: "card" }, h("h3", {}, "Shard lineage"), h("div", { class: "lineage" }, lineage)),
+    h("section", { class: "card" }, h("h3", {}, "Shard lineage"), h("div", { class: "lineage" }, lineage), lineageNote),
     h("section", { class: "card" }, h("h3", {}, "Consumers"), h("table", { id: "consumers" }, h("thead", {}, h("tr", {}, ...["Name", "Status", "Created", "Behind"].map((t) => h("th", {}, t)))), consumers)),
     putForm,
     browseForm,

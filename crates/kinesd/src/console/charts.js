@@ -58,6 +58,8 @@ export function lineChart(svg, { title, unit, series, capacity }) {
 }
 
 const TWO_128 = 1n << 128n;
+/** Pixels of hash key space at most in the lineage graph (about 400 equal shards a column). */
+const LINEAGE_MAX_HEIGHT = 8000;
 /** Where a hash key (a decimal string) falls in [0, 1). */
 const position = (key) => Number((BigInt(key) * 1000000n) / TWO_128) / 1e6;
 
@@ -83,17 +85,24 @@ export function lineageGraph(svg, shards) {
   };
   shards.forEach((s) => depthOf(s));
   const columns = 1 + Math.max(0, ...depth.values());
-  const [colW, boxW, height, top] = [170, 120, 300, 10];
+  // A column's boxes share the height by hash range: it grows with the most shards in a
+  // column so that each keeps a readable box, up to LINEAGE_MAX_HEIGHT (then small shards'
+  // boxes overlap; their titles still name them). The container scrolls.
+  const perColumn = new Map();
+  for (const d of depth.values()) perColumn.set(d, (perColumn.get(d) ?? 0) + 1);
+  const [colW, boxW, top] = [170, 120, 10];
+  const height = Math.min(LINEAGE_MAX_HEIGHT, Math.max(300, 20 * Math.max(...perColumn.values(), 1)));
   const width = Math.max(colW * columns, 640);
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height + top * 2 + 14}`);
-  svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height + top * 2 + 14));
   const boxes = new Map();
   for (const s of shards) {
     const [lo, hi] = [position(s.HashKeyRange.StartingHashKey), position(s.HashKeyRange.EndingHashKey)];
     const x = 10 + depth.get(s.ShardId) * colW;
     const y = top + lo * height;
-    const h = Math.max(16, (hi - lo) * height - 2);
+    const h = Math.max(4, (hi - lo) * height - 2);
     boxes.set(s.ShardId, { x, y, h });
   }
   for (const s of shards) {
@@ -116,7 +125,7 @@ export function lineageGraph(svg, shards) {
     const [lo, hi] = [s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey];
     g.append(el("title", {}, `${s.ShardId}${closed ? " (closed)" : ""}\nhash keys ${lo} – ${hi}`));
     g.append(el("rect", { x, y, width: boxW, height: h, rx: 4 }));
-    g.append(el("text", { x: x + 6, y: y + 12, class: "shard-label" }, `shard ${shortShard(s.ShardId)}`));
+    if (h >= 14) g.append(el("text", { x: x + 6, y: y + 12, class: "shard-label" }, `shard ${shortShard(s.ShardId)}`));
     if (h >= 30) {
       const pct = (k) => `${(position(k) * 100).toFixed(1)}%`;
       g.append(el("text", { x: x + 6, y: y + 25, class: "shard-range" }, `${pct(lo)} – ${pct(hi)}`));
