@@ -165,6 +165,7 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     const o = await waitForStatus(client, onDemand, "ACTIVE");
     assert.equal(o.StreamModeDetails.StreamMode, "ON_DEMAND");
     await page.locator(`#streams tr[data-stream="${onDemand}"] .status.ACTIVE`).waitFor();
+    assert.equal(await page.locator(`#streams tr[data-stream="${onDemand}"] td`).nth(2).textContent(), "ON_DEMAND");
     await screenshot(page, "streams");
     // The API's refusal is shown as AWS sends it, and changes nothing.
     await page.fill("#create-name", provisioned);
@@ -172,6 +173,26 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     await page.click("#create-submit");
     await page.locator("#error:not([hidden])").waitFor();
     assert.match(await page.textContent("#error"), /^ResourceInUseException: Stream .* under account .* already exists\.$/);
+    await closePage(page);
+  });
+
+  test("a long list is described a bounded number of streams at a time", async () => {
+    const prefix = uniqueName("many");
+    for (let batch = 0; batch < 60; batch += 5) {
+      // AWS lets 5 streams at a time be CREATING.
+      const names = Array.from({ length: 5 }, (_, i) => `${prefix}-${batch + i}`);
+      await Promise.all(names.map((n) => client.send(new CreateStreamCommand({ StreamName: n, ShardCount: 1 }))));
+      await Promise.all(names.map((n) => waitForStatus(client, n, "ACTIVE")));
+    }
+    const page = await openPage(server);
+    let describes = 0;
+    page.on("request", (r) => {
+      if (r.headers()["x-amz-target"] === "Kinesis_20131202.DescribeStreamSummary") describes += 1;
+    });
+    await page.reload(); // counted from the first load
+    await page.locator(`#streams tr[data-stream^="${prefix}-"]`).nth(59).waitFor();
+    await page.locator("#streams-note", { hasText: /^\d+ streams$/ }).waitFor();
+    assert.ok(describes <= 40, `${describes} DescribeStreamSummary calls for the first refresh`);
     await closePage(page);
   });
 

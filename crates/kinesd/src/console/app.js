@@ -28,10 +28,14 @@ const errorBox = document.getElementById("error");
 const CHART_SAMPLES = 60;
 const CHART_INTERVAL_MS = 2000;
 const REFRESH_INTERVAL_MS = 5000;
+const TRANSITION_INTERVAL_MS = 1000;
 /** Streams listed at most (10 pages of ListStreams). */
 const LIST_PAGES = 10;
-/** DescribeStreamSummary calls in flight at once while listing. */
+/** DescribeStreamSummary calls in flight at once while listing, per refresh, and how old a
+ * stream's summary may get before it is asked again (see Summaries). */
 const DESCRIBE_CONCURRENCY = 4;
+const DESCRIBE_PER_REFRESH = 40;
+const DESCRIBE_MAX_AGE_MS = 30000;
 /** Bytes of one record's data shown (the rest is counted, not drawn). */
 const SHOWN_BYTES = { text: 16384, json: 16384, hex: 4096 };
 
@@ -153,24 +157,53 @@ function signIn() {
 
 const modeOf = (summary) => summary?.StreamModeDetails?.StreamMode ?? "PROVISIONED";
 
-async function describeAll(names) {
-  const out = new Map();
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const name = names[next++];
-      try {
-        out.set(name, (await call("DescribeStreamSummary", { StreamName: name })).StreamDescriptionSummary);
-      } catch (err) {
-        out.set(name, { error: err });
+/**
+ * The streams' summaries, kept between refreshes of the list: a stream is described again when
+ * ListStreams shows it in another status or recreated, or after DESCRIBE_MAX_AGE_MS, and at most
+ * DESCRIBE_PER_REFRESH at a time (the oldest first), so that a list of 1,000 streams costs a few
+ * calls a second, well inside DescribeStreamSummary's rate of 20 a second (--enforce-limits).
+ */
+class Summaries {
+  constructor() {
+    this.byName = new Map(); // name -> { at, status, created, summary | error }
+  }
+
+  async refresh(listed) {
+    const now = Date.now();
+    const names = new Set(listed.map((s) => s.StreamName));
+    for (const name of this.byName.keys()) if (!names.has(name)) this.byName.delete(name);
+    const stale = listed
+      .filter((s) => {
+        const c = this.byName.get(s.StreamName);
+        return !c || c.status !== s.StreamStatus || c.created !== s.StreamCreationTimestamp || now - c.at > DESCRIBE_MAX_AGE_MS;
+      })
+      .sort((a, b) => (this.byName.get(a.StreamName)?.at ?? 0) - (this.byName.get(b.StreamName)?.at ?? 0))
+      .slice(0, DESCRIBE_PER_REFRESH);
+    let next = 0;
+    const worker = async () => {
+      while (next < stale.length) {
+        const s = stale[next++];
+        const entry = { at: Date.now(), status: s.StreamStatus, created: s.StreamCreationTimestamp };
+        try {
+          entry.summary = (await call("DescribeStreamSummary", { StreamName: s.StreamName })).StreamDescriptionSummary;
+        } catch (err) {
+          entry.error = err;
+        }
+        this.byName.set(s.StreamName, entry);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: DESCRIBE_CONCURRENCY }, worker));
-  return out;
+    };
+    await Promise.all(Array.from({ length: DESCRIBE_CONCURRENCY }, worker));
+  }
+
+  get(name) {
+    return this.byName.get(name) ?? {};
+  }
 }
 
 function streamsPage() {
+  const described = new Summaries();
+  // Refreshed every 5 s, or every second while a stream is changing state (CREATING → ACTIVE).
+  let [lastLoad, changing] = [0, false];
   const body = h("tbody");
   const note = h("p", { class: "muted", id: "streams-note" });
   const table = h(
@@ -185,23 +218,24 @@ function streamsPage() {
       return list;
     });
     if (!summaries) return;
-    const names = summaries.map((s) => s.StreamName);
-    const described = await describeAll(names);
+    await described.refresh(summaries);
     body.replaceChildren(
       ...summaries.map((s) => {
-        const d = described.get(s.StreamName) ?? {};
+        const { summary: d = {}, error } = described.get(s.StreamName);
         return h(
           "tr",
           { dataset: { stream: s.StreamName } },
           h("td", {}, h("a", { href: `#/stream/${encodeURIComponent(s.StreamName)}` }, s.StreamName)),
-          h("td", {}, h("span", { class: `status ${d.StreamStatus ?? s.StreamStatus}` }, d.StreamStatus ?? s.StreamStatus)),
-          h("td", {}, modeOf(d.StreamModeDetails ? d : s)),
+          h("td", {}, h("span", { class: `status ${s.StreamStatus}` }, s.StreamStatus)),
+          h("td", {}, modeOf(s.StreamModeDetails ? s : d)),
           h("td", { class: "num" }, d.OpenShardCount ?? "–"),
-          h("td", { class: "num" }, d.RetentionPeriodHours !== undefined ? `${d.RetentionPeriodHours} h` : d.error ? String(d.error) : "–"),
+          h("td", { class: error ? "error-text" : "num" }, d.RetentionPeriodHours !== undefined ? `${d.RetentionPeriodHours} h` : error ? String(error) : "–"),
         );
       }),
     );
-    note.textContent = names.length ? `${names.length} stream${names.length === 1 ? "" : "s"}` : "No streams yet.";
+    const n = summaries.length;
+    note.textContent = n ? `${n} stream${n === 1 ? "" : "s"}` : "No streams yet.";
+    return summaries.some((s) => s.StreamStatus !== "ACTIVE");
   };
 
   const name = h("input", { id: "create-name", required: true, pattern: "[a-zA-Z0-9_.\\-]{1,128}", placeholder: "my-stream" });
@@ -228,6 +262,7 @@ function streamsPage() {
     if (ok) {
       created.textContent = `Creating ${input.StreamName}…`;
       name.value = "";
+      changing = true;
       await load();
     }
   });
@@ -236,7 +271,12 @@ function streamsPage() {
     h("section", {}, h("div", { class: "title" }, h("h2", {}, "Streams"), h("button", { id: "refresh", type: "button", onclick: () => load() }, "Refresh")), table, note),
     form,
   );
-  return every(REFRESH_INTERVAL_MS, load);
+  const tick = async () => {
+    if (!changing && Date.now() - lastLoad < REFRESH_INTERVAL_MS) return;
+    lastLoad = Date.now();
+    changing = (await load()) ?? false;
+  };
+  return every(TRANSITION_INTERVAL_MS, tick);
 }
 
 // ------------------------------------------------------------------------------ stream page
