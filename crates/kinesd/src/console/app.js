@@ -90,12 +90,15 @@ function every(ms, fn) {
     running = true;
     try {
       await fn();
+    } catch (err) {
+      showError(err); // a bug shown, not an unhandled rejection
     } finally {
       running = false;
     }
   };
   timers.push(setInterval(tick, ms));
-  return tick();
+  tick();
+  return tick; // to run it now (a Refresh button), unless it is running
 }
 
 // ---------------------------------------------------------------------------------- routing
@@ -263,12 +266,12 @@ function streamsPage() {
       created.textContent = `Creating ${input.StreamName}…`;
       name.value = "";
       changing = true;
-      await load();
+      refreshNow();
     }
   });
 
   main.replaceChildren(
-    h("section", {}, h("div", { class: "title" }, h("h2", {}, "Streams"), h("button", { id: "refresh", type: "button", onclick: () => load() }, "Refresh")), table, note),
+    h("section", {}, h("div", { class: "title" }, h("h2", {}, "Streams"), h("button", { id: "refresh", type: "button", onclick: () => refreshNow() }, "Refresh")), table, note),
     form,
   );
   const tick = async () => {
@@ -276,14 +279,21 @@ function streamsPage() {
     lastLoad = Date.now();
     changing = (await load()) ?? false;
   };
-  return every(TRANSITION_INTERVAL_MS, tick);
+  const ticker = every(TRANSITION_INTERVAL_MS, tick);
+  const refreshNow = () => {
+    lastLoad = 0;
+    return ticker();
+  };
 }
 
 // ------------------------------------------------------------------------------ stream page
 
 function streamPage(stream) {
   const state = { summary: null, shards: [], samples: [], records: [], iterator: null };
-  const header = h("div", { class: "title" }, h("h2", { id: "stream-name" }, stream), h("span", { id: "stream-status", class: "status" }), h("a", { href: "#/" }, "← all streams"));
+  // Elements are held, never looked up by id: a refresh still in flight when the user has gone
+  // to another screen then writes into the detached nodes, harmlessly.
+  const badge = h("span", { id: "stream-status", class: "status" });
+  const header = h("div", { class: "title" }, h("h2", { id: "stream-name" }, stream), badge, h("a", { href: "#/" }, "← all streams"));
   const facts = h("dl", { id: "stream-facts", class: "facts" });
   const recordsChart = svg("chart-records");
   const bytesChart = svg("chart-bytes");
@@ -321,8 +331,8 @@ function streamPage(stream) {
       state.consumersError = err;
     }
     const s = state.summary;
-    document.getElementById("stream-status").textContent = s.StreamStatus;
-    document.getElementById("stream-status").className = `status ${s.StreamStatus}`;
+    badge.textContent = s.StreamStatus;
+    badge.className = `status ${s.StreamStatus}`;
     const fact = (k, v) => [h("dt", {}, k), h("dd", { dataset: { fact: k } }, String(v))];
     facts.replaceChildren(
       ...fact("ARN", s.StreamARN),
@@ -489,7 +499,8 @@ function streamPage(stream) {
   );
   drawCharts();
   // The first rate sample waits for the stream's ARN (its account names its series).
-  return Promise.all([every(REFRESH_INTERVAL_MS, refresh), every(CHART_INTERVAL_MS, sample)]);
+  every(REFRESH_INTERVAL_MS, refresh);
+  every(CHART_INTERVAL_MS, sample);
 }
 
 // ------------------------------------------------------------------------------ one record
