@@ -521,25 +521,30 @@ function hexdump(bytes) {
 }
 
 /** `bytes` as text, pretty-printed JSON or a hex dump, cut at SHOWN_BYTES. */
-export function formatData(bytes, format) {
+function formatData(bytes, format) {
   const shown = bytes.subarray(0, SHOWN_BYTES[format]);
   const more = bytes.length - shown.length;
   let text;
   if (format === "hex") text = hexdump(shown);
   else if (format === "json") {
+    // The whole record is parsed (JSON cut short does not parse); what is drawn is cut.
+    let pretty;
     try {
-      text = JSON.stringify(JSON.parse(utf8(bytes)), null, 2);
+      pretty = JSON.stringify(JSON.parse(utf8(bytes)), null, 2);
     } catch {
-      text = `(not JSON) ${utf8(shown)}`;
+      return `(not JSON) ${utf8(shown)}${more > 0 ? `\n… ${more} more bytes` : ""}`;
     }
+    const cut = pretty.length - SHOWN_BYTES.json;
+    return cut > 0 ? `${pretty.slice(0, SHOWN_BYTES.json)}\n… ${cut} more characters` : pretty;
   } else {
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(shown);
+      // `stream` lets the cut fall inside a character without calling the data binary.
+      text = new TextDecoder("utf-8", { fatal: true }).decode(shown, { stream: more > 0 });
     } catch {
-      text = `(not UTF-8: shown as hex)\n${hexdump(bytes.subarray(0, SHOWN_BYTES.hex))}`; // binary data
+      return `(not UTF-8: shown as hex)\n${formatData(bytes, "hex")}`; // binary data
     }
   }
-  return more > 0 && format !== "json" ? `${text}\n… ${more} more bytes` : text;
+  return more > 0 ? `${text}\n… ${more} more bytes` : text;
 }
 
 function recordView(record, format) {
