@@ -24,6 +24,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("api.js", JAVASCRIPT, include_str!("../console/api.js")),
     ("kpl.js", JAVASCRIPT, include_str!("../console/kpl.js")),
     ("charts.js", JAVASCRIPT, include_str!("../console/charts.js")),
+    ("dom.js", JAVASCRIPT, include_str!("../console/dom.js")),
+    ("records.js", JAVASCRIPT, include_str!("../console/records.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../console/style.css")),
 ];
 
@@ -129,6 +131,13 @@ mod tests {
         for reference in html.split("\"/console/").skip(1) {
             let file = &reference[..reference.find('"').unwrap()];
             assert!(ASSETS.iter().any(|(f, _, _)| *f == file), "{file} is embedded");
+        }
+        // The modules import one another ("./x.js"): every import is embedded too.
+        for (file, _, body) in ASSETS {
+            for import in body.split("from \"./").skip(1) {
+                let name = &import[..import.find('"').unwrap()];
+                assert!(ASSETS.iter().any(|(f, _, _)| *f == name), "{file} imports {name}, which is not embedded");
+            }
         }
         assert_eq!(console(false).page("/console/../Cargo.toml").status, 404);
         assert_eq!(console(false).page("/console/nope.js").status, 404);
