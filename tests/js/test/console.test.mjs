@@ -53,13 +53,14 @@ after(async () => {
 });
 
 /** A fresh page (its own sessionStorage) that fails the test on any script error. */
-async function openPage(server, hash = "") {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+async function openPage(server, hash = "", { tls = false } = {}) {
+  // The TLS listener's certificate is kinesd's own self-signed one.
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, ignoreHTTPSErrors: tls });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  const response = await page.goto(`${server.endpoint}/console${hash}`);
+  const response = await page.goto(`${tls ? server.tlsEndpoint : server.endpoint}/console${hash}`);
   assert.equal(response.status(), 200);
   assert.match(response.headers()["content-type"], /^text\/html/);
   page.scriptErrors = errors;
@@ -382,6 +383,30 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     await screenshot(page, "stream");
     subscriber.destroy();
     await closePage(page);
+  });
+});
+
+// ----------------------------------------------------------------------- on the TLS port
+
+describe("console over TLS", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}` }, () => {
+  test("the page and its signed calls work on the TLS port (a secure context off loopback too)", async () => {
+    const server = await startServer({ tls: true, createMs: 50 });
+    try {
+      const client = makeClient(server);
+      const name = uniqueName("tls");
+      await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      await waitForStatus(client, name, "ACTIVE");
+      const page = await openPage(server, `#/stream/${name}`, { tls: true });
+      assert.ok(page.url().startsWith("https://"));
+      await page.fill("#put-data", "over TLS");
+      await page.click("#put-submit");
+      await page.locator("#put-result", { hasText: "Stored in" }).waitFor();
+      const [, shardId, seq] = /^Stored in (\S+) at (\d+)$/.exec(await page.textContent("#put-result"));
+      assert.equal(text((await readBack(client, name, shardId, seq)).Data), "over TLS");
+      await closePage(page);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
