@@ -167,6 +167,7 @@ describe("console", { skip: HAVE_CHROMIUM ? false : `no chromium at ${CHROMIUM}`
     assert.equal(o.StreamModeDetails.StreamMode, "ON_DEMAND");
     await page.locator(`#streams tr[data-stream="${onDemand}"] .status.ACTIVE`).waitFor();
     assert.equal(await page.locator(`#streams tr[data-stream="${onDemand}"] td`).nth(2).textContent(), "ON_DEMAND");
+    await page.locator("#create-result", { hasText: `${onDemand} is ACTIVE.` }).waitFor();
     await screenshot(page, "streams");
     // The API's refusal is shown as AWS sends it, and changes nothing.
     await page.fill("#create-name", provisioned);

@@ -186,6 +186,7 @@ function streamsPage() {
   const described = new Summaries();
   // Refreshed every 5 s, or every second while a stream is changing state (CREATING → ACTIVE).
   let [lastLoad, changing] = [0, false];
+  let pending = null; // the stream this page asked to create, until it is ACTIVE
   const body = h("tbody");
   const note = h("p", { class: "muted", id: "streams-note" });
   const table = h(
@@ -217,6 +218,11 @@ function streamsPage() {
     );
     const n = summaries.length;
     note.textContent = n ? `${n} stream${n === 1 ? "" : "s"}` : "No streams yet.";
+    const asked = summaries.find((s) => s.StreamName === pending);
+    if (asked?.StreamStatus === "ACTIVE") {
+      created.textContent = `${pending} is ACTIVE.`;
+      pending = null;
+    }
     return summaries.some((s) => s.StreamStatus !== "ACTIVE");
   };
 
@@ -243,6 +249,7 @@ function streamsPage() {
     const ok = await guarded(() => call("CreateStream", input));
     if (ok) {
       created.textContent = `Creating ${input.StreamName}…`;
+      pending = input.StreamName;
       name.value = "";
       changing = true;
       refreshNow();
