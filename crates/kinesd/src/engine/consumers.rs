@@ -102,7 +102,22 @@ impl Engine {
     /// creation time (an earlier registration under the same name) is not found.
     pub async fn consumer(&self, which: &ConsumerRef) -> Result<Arc<Consumer>> {
         self.advance().await?;
+        if self.shared && self.find_consumer(which).is_err() {
+            let _guard = self.control.lock().await;
+            self.read_through_consumer(which).await?;
+        }
         self.find_consumer(which)
+    }
+
+    /// With a shared store, looks a consumer this node does not know up in the catalog
+    /// (another node may have just registered it); call with `control` held.
+    pub(super) async fn read_through_consumer(&self, which: &ConsumerRef) -> Result<()> {
+        if self.shared && self.find_consumer(which).is_err() {
+            let key = format!("{CONSUMER_PREFIX}{}/{}/{}", which.stream.account, which.stream.name, which.name);
+            self.reload_entry(&key).await?;
+            self.read_through(&which.stream).await?;
+        }
+        Ok(())
     }
 
     pub(super) fn find_consumer(&self, which: &ConsumerRef) -> Result<Arc<Consumer>> {
@@ -148,6 +163,7 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through(stream).await?;
         let owner = self.current(stream)?;
         if !matches!(owner.status, StreamStatus::Active | StreamStatus::Updating) {
             return Err(self.not_active(&owner));
@@ -188,6 +204,7 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through_consumer(which).await?;
         let consumer = self.find_consumer(which)?;
         if consumer.status == ConsumerStatus::Deleting {
             return Ok(());

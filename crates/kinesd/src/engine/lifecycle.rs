@@ -43,6 +43,8 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        // Another node may have created it a moment ago.
+        self.read_through(&req.key).await?;
         let account = &req.key.account;
         let (existing, busy, open_shards) = {
             let streams = self.streams_of(account);
@@ -119,6 +121,7 @@ impl Engine {
             mode_switches_ms: Vec::new(),
             encryption_changes_ms: Vec::new(),
             resource_policy: None,
+            claim: None,
             gate: Default::default(),
             routing: Default::default(),
             meters: Default::default(),
@@ -142,6 +145,7 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through(key).await?;
         let stream = self.current(key)?;
         match stream.status {
             StreamStatus::Deleting => return Ok(()),
@@ -192,6 +196,7 @@ pub(super) async fn finish_transition(engine: &Engine, stream: &Arc<Stream>) -> 
             let mut next = (**stream).clone();
             next.status = StreamStatus::Active;
             next.status_until_ms = 0;
+            next.claim = None;
             match next.pending.take() {
                 Some(change) => super::settings::apply(engine, next, change).await,
                 None => engine.save(next).await.map(|_| ()),

@@ -152,8 +152,8 @@ pub(super) fn plan_for(stream: &Stream, change: &PendingChange) -> Option<Plan> 
 /// Carries out `plan` on `next` (the stream turning ACTIVE) and persists it. Called with the
 /// control lock held.
 pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Result<()> {
-    // Writers route and append under the shared gate; with it held exclusively no append is
-    // in flight, so each parent's tip is final.
+    // Writers route and append under the shared gate; with it held exclusively no append of
+    // this node is in flight, and the seal below stops every other node's.
     let gate = next.gate.clone();
     let _exclusive = gate.0.write().await;
     let now = now_ms();
@@ -161,7 +161,9 @@ pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Resu
         let Some(shard) = next.shards.get_mut(index as usize).filter(|s| s.index == index) else {
             continue;
         };
-        let tip = engine.store.extent(shard.log).await?.tip;
+        // Sealing fences the log against every node's appends, not only this node's (which
+        // the gate stops); a store only this engine opens just reports the tip.
+        let tip = engine.store.seal_log(shard.log).await?;
         shard.closed = Some(ShardEnd { end_position: tip, closed_ms: now });
     }
     for new in plan.creates {

@@ -21,7 +21,11 @@ use futures_util::StreamExt;
 
 use super::wire::REQUEST_TIMEOUT;
 use super::{is_wrong_last_sequence, nats_error, timed};
-use crate::store::{Expect, Result, Revision, StoreError};
+use crate::store::{CatalogEvent, Expect, Result, Revision, StoreError};
+
+/// Catalog changes waiting for the engine. Each is a few dozen bytes; when the engine is
+/// slower than the changes, the watch waits (and JetStream's flow control holds the rest).
+const WATCH_QUEUE: usize = 1024;
 
 /// The key under which the next log id is kept (a decimal u64), changed by compare-and-set.
 const NEXT_LOG_ID: &str = "sys.next_log_id";
@@ -177,6 +181,61 @@ impl Catalog {
             Ok(found) => StoreError::Conflict { key: key.to_owned(), expected, found: found.map(|(_, r)| r) },
             Err(e) => e,
         }
+    }
+
+    /// Every change of the bucket from now on (see `Store::watch_catalog`): an ordered push
+    /// consumer (`kv.watch_all`), which resumes by itself across reconnections. When it fails
+    /// or ends anyway, it is started again from the revision after the last one delivered and
+    /// a `Resync` is sent, so that the engine reloads whatever the gap might have hidden. The
+    /// task ends when the receiver is dropped.
+    pub(super) async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<CatalogEvent>> {
+        let mut watch = timed(self.kv.watch_all()).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(WATCH_QUEUE);
+        let kv = self.kv.clone();
+        tokio::spawn(async move {
+            let mut last = 0u64;
+            loop {
+                let next = tokio::select! {
+                    () = tx.closed() => return,
+                    next = watch.next() => next,
+                };
+                match next {
+                    Some(Ok(entry)) => {
+                        last = last.max(entry.revision);
+                        let Some(key) = decode_key(&entry.key) else { continue };
+                        let deleted = entry.operation != Operation::Put;
+                        let event = CatalogEvent::Changed { key, revision: Revision(entry.revision), deleted };
+                        if tx.send(event).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "catalog watch failed; starting it again"),
+                    None => tracing::warn!("catalog watch ended; starting it again"),
+                }
+                loop {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let again =
+                        if last == 0 { kv.watch_all().await } else { kv.watch_all_from_revision(last + 1).await };
+                    match again {
+                        Ok(w) => {
+                            watch = w;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "catalog watch cannot start again yet");
+                            tokio::time::sleep(OPEN_RETRY).await;
+                        }
+                    }
+                }
+                if tx.send(CatalogEvent::Resync).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
     }
 
     /// Hands out the next log id: a compare-and-set increment of a counter in the bucket, so

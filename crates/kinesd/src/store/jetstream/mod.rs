@@ -43,7 +43,7 @@ use tokio::sync::watch;
 
 use self::catalog::Catalog;
 use self::wire::{BatchOutcome, MAX_BATCH, REQUEST_TIMEOUT};
-use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
+use super::{Appended, CatalogEvent, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 
 /// The oldest server the store runs on: atomic batch publish arrived in 2.12, and
 /// `sync_interval: always` (fsync before acknowledging) in 2.11.
@@ -600,6 +600,39 @@ impl Store for JetStreamStore {
         // Purging below a sequence keeps the stream's sequence counter: positions go on.
         timed(stream.purge().sequence(horizon + 1).into_future()).await?;
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn watch_catalog(&self) -> Result<Option<tokio::sync::mpsc::Receiver<CatalogEvent>>> {
+        Ok(Some(self.shared.catalog.watch().await?))
+    }
+
+    /// Moves the log's stream off the subject appends publish to (`P.log.n` → `P.sealed.n`):
+    /// from then on an append, from any node, finds no stream and fails having stored
+    /// nothing. A purge of the new subject (which holds nothing) then goes through the
+    /// stream's Raft log behind every append accepted before the change, so the end read
+    /// after it counts them all.
+    async fn seal_log(&self, log: LogId) -> Result<u64> {
+        let state = self.shared.log(log).await?;
+        let sealed = format!("{}.sealed.{}", self.shared.prefix, log.0);
+        let stream = match tokio::time::timeout(REQUEST_TIMEOUT, self.shared.js.get_stream(&state.stream)).await {
+            Err(_) => return Err(nats_error("stream info timed out")),
+            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(log)),
+            Ok(Err(e)) => return Err(nats_error(e)),
+            Ok(Ok(stream)) => stream,
+        };
+        let mut config = stream.cached_info().config.clone();
+        if config.subjects != [sealed.clone()] {
+            config.subjects = vec![sealed.clone()];
+            timed(self.shared.js.update_stream(&config)).await?;
+        }
+        timed(stream.purge().filter(sealed).into_future()).await?;
+        let tip = self.shared.stream_extent(log, &state.stream).await?.tip;
+        Shared::advance_tip(&state, tip);
+        Ok(tip)
     }
 
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
