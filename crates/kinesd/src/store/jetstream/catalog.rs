@@ -18,6 +18,7 @@ use async_nats::jetstream::kv::{Operation, Store as KvStore};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use std::future::Future;
 
 use super::wire::REQUEST_TIMEOUT;
 use super::{is_wrong_last_sequence, nats_error, timed};
@@ -89,7 +90,14 @@ impl Catalog {
         Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}.") })
     }
 
+    /// Every entry; retried for up to OPEN_TIMEOUT, because a listing (an ordered consumer on
+    /// the bucket) can time out while a restarted server catches up, and a node starting then
+    /// should wait rather than fail.
     pub(super) async fn load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
+        retrying("catalog listing", || self.load_once()).await
+    }
+
+    async fn load_once(&self) -> Result<Vec<(String, Bytes, Revision)>> {
         let mut keys = timed(self.kv.keys()).await?;
         let mut names = Vec::new();
         loop {
@@ -189,7 +197,7 @@ impl Catalog {
     /// a `Resync` is sent, so that the engine reloads whatever the gap might have hidden. The
     /// task ends when the receiver is dropped.
     pub(super) async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<CatalogEvent>> {
-        let mut watch = timed(self.kv.watch_all()).await?;
+        let mut watch = retrying("catalog watch", || timed(self.kv.watch_all())).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(WATCH_QUEUE);
         let kv = self.kv.clone();
         tokio::spawn(async move {
@@ -258,6 +266,26 @@ impl Catalog {
                 return Ok(id);
             }
             // Another node took this id; read the counter again.
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or OPEN_TIMEOUT has passed (then its last error), pausing
+/// OPEN_RETRY between attempts: for requests that are safe to repeat and may fail while the
+/// cluster recovers from a lost server (listings, watches).
+pub(super) async fn retrying<T, F: Future<Output = Result<T>>>(
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
+    let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, "{what} failed; trying again");
+                tokio::time::sleep(OPEN_RETRY).await;
+            }
         }
     }
 }

@@ -178,7 +178,7 @@ impl JetStreamStore {
             deleted: Mutex::new(HashSet::new()),
         });
         // Learn every log's tip now, so that watches start at it.
-        for (id, tip) in shared.list_logs().await? {
+        for (id, tip) in catalog::retrying("stream listing", || shared.list_logs()).await? {
             shared.remember(id, tip);
         }
         Ok(JetStreamStore { shared })
@@ -462,7 +462,8 @@ impl Store for JetStreamStore {
     }
 
     async fn logs(&self) -> Result<Vec<LogId>> {
-        Ok(self.shared.list_logs().await?.into_iter().map(|(id, _)| id).collect())
+        let logs = catalog::retrying("stream listing", || self.shared.list_logs()).await?;
+        Ok(logs.into_iter().map(|(id, _)| id).collect())
     }
 
     async fn create_log(&self) -> Result<LogId> {
