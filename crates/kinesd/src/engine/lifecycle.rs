@@ -87,9 +87,9 @@ impl Engine {
         // a stream deleted and created again within one millisecond must still get a new one.
         let created = now.max(self.last_created_ms.load(Ordering::Acquire) + 1);
         self.last_created_ms.store(created, Ordering::Release);
+        let logs = self.allocate_logs(ranges.len()).await?;
         let mut shards = Vec::with_capacity(ranges.len());
-        for (i, range) in ranges.into_iter().enumerate() {
-            let log = self.allocate_log().await?;
+        for (i, (range, log)) in ranges.into_iter().zip(logs).enumerate() {
             shards.push(Shard {
                 index: i as u32,
                 log,
