@@ -53,7 +53,7 @@ class NatsCluster:
             name = f"n{i + 1}"
             (self.dir / f"{name}.conf").write_text(
                 f"server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{http}\n"
-                f"max_payload: 8MB\n"
+                f"max_payload: 16MB\n"
                 f"jetstream {{\n  store_dir: \"{self.dir / name}\"\n  sync_interval: always\n}}\n"
                 f"cluster {{\n  name: kinesd-test\n  listen: 127.0.0.1:{cluster}\n  routes: [{routes}]\n}}\n"
             )

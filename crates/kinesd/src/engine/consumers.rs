@@ -160,6 +160,8 @@ impl Engine {
         name: &str,
         tags: Vec<(String, String)>,
     ) -> Result<Arc<Consumer>> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
@@ -201,6 +203,8 @@ impl Engine {
     /// Deregisters a consumer: DELETING until `consumer_delete_ms` has passed, then gone. Its
     /// live subscriptions end at once.
     pub async fn deregister_consumer(&self, which: &ConsumerRef) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
@@ -321,6 +325,8 @@ impl Engine {
         which: &ConsumerRef,
         change: impl FnOnce(&Engine, &mut Consumer) -> Result<()>,
     ) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         self.advance_locked(now_ms()).await?;
         let current = self.find_consumer(which)?;

@@ -40,6 +40,8 @@ impl NewStream {
 
 impl Engine {
     pub async fn create_stream(&self, req: NewStream) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;

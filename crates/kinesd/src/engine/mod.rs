@@ -52,6 +52,8 @@ const ACCOUNT_SUFFIX: &str = "/settings";
 /// `stream/<name>` is a stream written before accounts were kept apart; it is moved under its
 /// account when the catalog loads.
 const STREAM_PREFIX: &str = "stream/";
+/// The longest a control-plane read waits for this node's catalog watch (`sync_catalog`).
+const SYNC_WAIT_MS: u64 = 2_000;
 /// Shard logs created concurrently by one CreateStream or reshard (see `allocate_logs`).
 const LOG_CREATES_IN_FLIGHT: usize = 16;
 /// How long the ticker waits before retrying a transition that failed (a store error).
@@ -156,6 +158,9 @@ pub struct Engine {
     orphans: parking_lot::Mutex<std::collections::HashMap<crate::store::LogId, u64>>,
     /// When the next orphan pass is due (shared stores only).
     orphans_due_ms: AtomicU64,
+    /// How far the catalog watch has been applied (a store revision, see
+    /// `Store::catalog_position`); reads wait on it in `sync_catalog`.
+    watched: tokio::sync::watch::Sender<u64>,
 }
 
 /// A store failure reaches the client as AWS's InternalFailure; what went wrong is logged here,
@@ -318,6 +323,7 @@ impl Engine {
             node: rand::random(),
             orphans: parking_lot::Mutex::new(std::collections::HashMap::new()),
             orphans_due_ms: AtomicU64::new(if shared { 0 } else { u64::MAX }),
+            watched: tokio::sync::watch::Sender::new(0),
         });
         if let Some(changes) = changes {
             tokio::spawn(follow_catalog(Arc::downgrade(&engine), changes));
@@ -343,14 +349,48 @@ impl Engine {
     /// A snapshot of one stream, after applying any transition that is due.
     pub async fn stream(&self, key: &StreamKey) -> Result<Arc<Stream>> {
         self.advance().await?;
-        if let Some(stream) = self.streams.read().get(key).cloned() {
-            return Ok(stream);
-        }
-        if self.shared {
-            let _guard = self.control.lock().await;
-            self.read_through(key).await?;
+        let known = self.streams.read().get(key).cloned();
+        match known {
+            Some(stream) if !self.shared || stream.status_until_ms == 0 || stream.status_until_ms > now_ms() => {
+                return Ok(stream);
+            }
+            // Overdue and claimed by another node, which may have finished it a moment ago
+            // (and told the client so): look at the catalog rather than answer the old state.
+            Some(_) => {
+                let _guard = self.control.lock().await;
+                self.reload_entry(&stream_catalog_key(key)).await?;
+            }
+            None if self.shared => {
+                let _guard = self.control.lock().await;
+                self.read_through(key).await?;
+            }
+            None => {}
         }
         self.streams.read().get(key).cloned().ok_or_else(|| self.not_found(key))
+    }
+
+    /// With a shared store, waits (a little) until this node has applied every catalog change
+    /// made, by any node, before the call: a read that follows another node's write then sees
+    /// it. For control-plane reads (Describe*, List*): one request to the cluster, so the data
+    /// plane does not pay it (it reads through on a miss instead). Bounded by `SYNC_WAIT_MS`;
+    /// a watch that lags longer than that answers with what it has.
+    pub async fn sync_catalog(&self) {
+        if !self.shared {
+            return;
+        }
+        let target = match self.store.catalog_position().await {
+            Ok(Some(revision)) => revision.0,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "catalog position unknown; answering with what this node has");
+                return;
+            }
+        };
+        let mut watched = self.watched.subscribe();
+        let wait = std::time::Duration::from_millis(SYNC_WAIT_MS);
+        if tokio::time::timeout(wait, watched.wait_for(|w| *w >= target)).await.is_err() {
+            tracing::debug!(target, "the catalog watch lags; answering with what this node has");
+        }
     }
 
     /// With a shared store, looks a stream this node does not know up in the catalog: another
@@ -541,6 +581,8 @@ impl Engine {
         key: &StreamKey,
         change: impl FnOnce(&mut Stream, u64) -> Result<R>,
     ) -> Result<(Arc<Stream>, R)> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
@@ -723,6 +765,7 @@ impl Engine {
                 }
                 self.reload_entry(&key).await
             }
+            crate::store::CatalogEvent::Moved { .. } => Ok(()),
             crate::store::CatalogEvent::Resync => {
                 let stored = self.store.catalog_load().await?;
                 let mut stale: Vec<String> = self.revisions.lock().keys().cloned().collect();
@@ -844,11 +887,24 @@ async fn follow_catalog(
             },
         };
         let Some(engine) = engine.upgrade() else { return };
-        if let Err(e) = engine.apply_catalog_event(event).await {
-            tracing::warn!(error = %e, "could not apply a catalog change; reloading the catalog");
-            pending = Some(crate::store::CatalogEvent::Resync);
-            drop(engine);
-            tokio::time::sleep(std::time::Duration::from_millis(RETRY_MS)).await;
+        let position = match &event {
+            crate::store::CatalogEvent::Changed { revision, .. } | crate::store::CatalogEvent::Moved { revision } => {
+                Some(revision.0)
+            }
+            crate::store::CatalogEvent::Resync => None,
+        };
+        match engine.apply_catalog_event(event).await {
+            Ok(()) => {
+                if let Some(position) = position {
+                    engine.watched.send_if_modified(|w| std::mem::replace(w, (*w).max(position)) < position);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not apply a catalog change; reloading the catalog");
+                pending = Some(crate::store::CatalogEvent::Resync);
+                drop(engine);
+                tokio::time::sleep(std::time::Duration::from_millis(RETRY_MS)).await;
+            }
         }
     }
 }

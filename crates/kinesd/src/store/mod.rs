@@ -215,6 +215,15 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// How far the catalog has changed: the revision of its latest change, in the order
+    /// `watch_catalog` reports changes (a watcher that has received a change at this revision
+    /// or later has seen everything written before this call). None when nothing outside this
+    /// process changes the catalog. A node answering a read waits until its watch got this
+    /// far, so that it answers with what another node wrote before the request came.
+    async fn catalog_position(&self) -> Result<Option<Revision>> {
+        Ok(None)
+    }
+
     /// Fences a log against appends from every node: once this returns `end`, no append lands
     /// at `end` or after (appends fail instead), and every append acknowledged before it lies
     /// below `end`. Reads, trims and deletes still work. Sealing twice returns the same end.
@@ -239,6 +248,9 @@ pub enum CatalogEvent {
     Changed { key: String, revision: Revision, deleted: bool },
     /// Changes may have been missed (the watch had to start again): reload every entry.
     Resync,
+    /// The store changed something of its own at `revision` (not a catalog entry): only the
+    /// watch's position moves (see `Store::catalog_position`).
+    Moved { revision: Revision },
 }
 
 /// See [`Store::stats_snapshot`]. Counters only grow while the store is open.

@@ -37,6 +37,8 @@ pub(super) struct Catalog {
     js: Context,
     /// `$KV.<bucket>.`, the subject prefix of every key.
     subject_prefix: String,
+    /// `KV_<bucket>`, the bucket's stream.
+    stream: String,
 }
 
 /// How long opening the catalog bucket keeps trying before the start fails.
@@ -87,7 +89,7 @@ impl Catalog {
                 }
             }
         };
-        Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}.") })
+        Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}."), stream })
     }
 
     /// Every entry; retried for up to OPEN_TIMEOUT, because a listing (an ordered consumer on
@@ -210,9 +212,14 @@ impl Catalog {
                 match next {
                     Some(Ok(entry)) => {
                         last = last.max(entry.revision);
-                        let Some(key) = decode_key(&entry.key) else { continue };
-                        let deleted = entry.operation != Operation::Put;
-                        let event = CatalogEvent::Changed { key, revision: Revision(entry.revision), deleted };
+                        let revision = Revision(entry.revision);
+                        let event = match decode_key(&entry.key) {
+                            Some(key) => {
+                                CatalogEvent::Changed { key, revision, deleted: entry.operation != Operation::Put }
+                            }
+                            // The log-id counter: no entry changed, but the position moved.
+                            None => CatalogEvent::Moved { revision },
+                        };
                         if tx.send(event).await.is_err() {
                             return;
                         }
@@ -244,6 +251,13 @@ impl Catalog {
             }
         });
         Ok(rx)
+    }
+
+    /// The bucket's last revision, asked of its stream leader (see `Store::catalog_position`).
+    pub(super) async fn position(&self) -> Result<Revision> {
+        // Not `kv.status()`, which answers from the info cached when the bucket was opened.
+        let stream = timed(self.js.get_stream(&self.stream)).await?;
+        Ok(Revision(stream.cached_info().state.last_sequence))
     }
 
     /// Hands out the next log id: a compare-and-set increment of a counter in the bucket, so

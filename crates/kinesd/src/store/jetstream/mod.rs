@@ -611,6 +611,10 @@ impl Store for JetStreamStore {
         Ok(Some(self.shared.catalog.watch().await?))
     }
 
+    async fn catalog_position(&self) -> Result<Option<Revision>> {
+        Ok(Some(self.shared.catalog.position().await?))
+    }
+
     /// Moves the log's stream off the subject appends publish to (`P.log.n` → `P.sealed.n`):
     /// from then on an append, from any node, finds no stream and fails having stored
     /// nothing. A purge of the new subject (which holds nothing) then goes through the
