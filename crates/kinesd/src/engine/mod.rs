@@ -378,18 +378,22 @@ impl Engine {
         if !self.shared {
             return;
         }
-        let target = match self.store.catalog_position().await {
-            Ok(Some(revision)) => revision.0,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "catalog position unknown; answering with what this node has");
-                return;
-            }
+        let sync = async {
+            let target = match self.store.catalog_position().await {
+                Ok(Some(revision)) => revision.0,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "catalog position unknown; answering with what this node has");
+                    return;
+                }
+            };
+            let mut watched = self.watched.subscribe();
+            let _ = watched.wait_for(|w| *w >= target).await;
         };
-        let mut watched = self.watched.subscribe();
-        let wait = std::time::Duration::from_millis(SYNC_WAIT_MS);
-        if tokio::time::timeout(wait, watched.wait_for(|w| *w >= target)).await.is_err() {
-            tracing::debug!(target, "the catalog watch lags; answering with what this node has");
+        // The position request counts too: during an election of the catalog's leader it may
+        // take seconds, and a read is better answered from this node's copy than held up.
+        if tokio::time::timeout(std::time::Duration::from_millis(SYNC_WAIT_MS), sync).await.is_err() {
+            tracing::debug!("the catalog watch lags; answering with what this node has");
         }
     }
 
