@@ -181,6 +181,16 @@ impl Engine {
     pub async fn open(config: EngineConfig, store: Arc<dyn Store>) -> Result<Arc<Engine>> {
         // Watched before the load, so that no change made by another node falls between them.
         let changes = store.watch_catalog().await?;
+        // Everything up to here is in the load below, everything after comes through the
+        // watch: this node has "seen" the catalog up to this position (see `sync_catalog`).
+        let loaded_position = match store.catalog_position().await {
+            Ok(position) => position.map_or(0, |r| r.0),
+            Err(e) => {
+                // Reads wait (up to SYNC_WAIT_MS each) until the watch brings the next change.
+                tracing::warn!(error = %e, "catalog position unknown at start");
+                0
+            }
+        };
         let shared = store.shared();
         let mut secret = None;
         let mut accounts = std::collections::HashMap::new();
@@ -323,7 +333,7 @@ impl Engine {
             node: rand::random(),
             orphans: parking_lot::Mutex::new(std::collections::HashMap::new()),
             orphans_due_ms: AtomicU64::new(if shared { 0 } else { u64::MAX }),
-            watched: tokio::sync::watch::Sender::new(0),
+            watched: tokio::sync::watch::Sender::new(loaded_position),
         });
         if let Some(changes) = changes {
             tokio::spawn(follow_catalog(Arc::downgrade(&engine), changes));
