@@ -36,6 +36,16 @@ def pytest_collection_modifyitems(config, items):
     items[:] = keep
 
 
+@pytest.fixture(scope="module")
+def nats():
+    """A 3-node NATS JetStream cluster on loopback for one test module (the cluster tests)."""
+    from nats_harness import NatsCluster, require_nats_server
+
+    cluster = NatsCluster(require_nats_server())
+    yield cluster
+    cluster.stop()
+
+
 class TwoNodes:
     """Two kinesd nodes sharing one NATS JetStream cluster, standing in for one server: raw
     requests go to node A, and every boto3 client it makes alternates between A and B call by
@@ -43,19 +53,16 @@ class TwoNodes:
     header of an unsigned-checked request)."""
 
     def __init__(self, **kwargs):
-        import tempfile
         import uuid
 
-        from nats_harness import NatsCluster, require_nats_server
+        from nats_harness import NatsCluster, kinesd_node, require_nats_server
 
         self.nats = NatsCluster(require_nats_server())
         prefix = f"suite{uuid.uuid4().hex[:8]}"
-        args = ["--nats-url", self.nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix]
         self.nodes = []
         try:
             for _ in range(2):
-                data_dir = tempfile.mkdtemp(prefix="kinesd-node-")
-                self.nodes.append(KinesdServer(data_dir=data_dir, extra_args=args, **kwargs))
+                self.nodes.append(kinesd_node(self.nats, prefix, **kwargs))
         except Exception:
             self.stop()
             raise

@@ -5,7 +5,6 @@ issued by one works on the other."""
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -22,22 +21,10 @@ from kinesd_harness import (
     wait_for_status,
     wait_until_gone,
 )
-from nats_harness import NatsCluster, require_nats_server
+from nats_harness import kinesd_node
 
 
-@pytest.fixture(scope="module")
-def nats():
-    cluster = NatsCluster(require_nats_server())
-    yield cluster
-    cluster.stop()
-
-
-def node(nats: NatsCluster, prefix: str, **kwargs) -> KinesdServer:
-    return KinesdServer(
-        data_dir=tempfile.mkdtemp(prefix="kinesd-node-"),
-        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix],
-        **kwargs,
-    )
+node = kinesd_node
 
 
 def kill9(server: KinesdServer) -> None:

@@ -14,22 +14,10 @@ import uuid
 import pytest
 
 from kinesd_harness import KinesdServer, create_active, read_all, wait_for_status
-from nats_harness import NatsCluster, require_nats_server
+from nats_harness import kinesd_node, require_nats_server, terminate
 
 
-@pytest.fixture(scope="module")
-def nats():
-    cluster = NatsCluster(require_nats_server())
-    yield cluster
-    cluster.stop()
-
-
-def node(nats: NatsCluster, prefix: str, **kwargs) -> KinesdServer:
-    return KinesdServer(
-        data_dir=tempfile.mkdtemp(prefix="kinesd-node-"),
-        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix],
-        **kwargs,
-    )
+node = kinesd_node
 
 
 class Load:
@@ -47,6 +35,8 @@ class Load:
         self.lock = threading.Lock()
         self.progress = {label: 0 for label in nodes}
         self.stopped = threading.Event()
+        self.winding_down = threading.Event()
+        self.started_batches = {label: 0 for label in nodes}
         self.threads = [threading.Thread(target=self._write, args=(label,), daemon=True) for label in nodes]
         for t in self.threads:
             t.start()
@@ -64,6 +54,9 @@ class Load:
     def _write_all(self, label: str) -> None:
         server, client = self._client(label)
         for n in range(self.batches):
+            if self.winding_down.is_set():
+                return
+            self.started_batches[label] = n + 1
             pending = [f"{label}-{n}-{i}".encode() for i in range(self.size)]
             while pending:
                 if self.stopped.is_set():
@@ -100,6 +93,10 @@ class Load:
             assert time.monotonic() < deadline, f"writers made no progress: {self.progress}"
             time.sleep(0.05)
 
+    def wind_down(self) -> None:
+        """The writers finish the batch they are sending (until acknowledged) and start no other."""
+        self.winding_down.set()
+
     def stop(self) -> None:
         """Ends the writers early (a test failed)."""
         self.stopped.set()
@@ -112,7 +109,15 @@ class Load:
             t.join(timeout=max(1.0, self.deadline - time.monotonic() + 10))
             assert not t.is_alive(), "a writer did not finish"
         assert not self.failures, self.failures
-        assert len(self.acked) == len(self.nodes) * self.batches * self.size
+        if not self.winding_down.is_set():
+            assert all(n == self.batches for n in self.started_batches.values()), self.started_batches
+        assert len(self.acked) == sum(self.started_batches.values()) * self.size
+
+    def verify(self, servers) -> None:
+        """Waits for the writers, then checks the acknowledged records through every server."""
+        self.finish()
+        for server in servers:
+            self.check(server.client())
 
     def check(self, client) -> None:
         """Every acknowledged record is where its acknowledgement said, read through `client`."""
@@ -158,14 +163,9 @@ def test_kill9_of_a_nats_server_and_a_kinesd_node_under_load_loses_nothing_ackno
         dead = nodes["a"]
         nodes["a"] = node(nats, prefix)
         dead.stop()
-        load.finish()
-        for server in nodes.values():
-            load.check(server.client())
+        load.verify(nodes.values())
     finally:
-        if load is not None:
-            load.stop()
-        for server in nodes.values():
-            server.stop()
+        shut_down(load, nodes)
 
 
 @pytest.mark.timeout(300)
@@ -184,16 +184,18 @@ def test_a_split_while_both_nodes_write_loses_nothing_and_fences_the_parent(nats
         kb.split_shard(StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
         assert load.alive(), "the split must land while both nodes write"
         wait_for_status(kb, name, "ACTIVE", timeout=30)
-        load.finish()
+        load.verify(nodes.values())
         children = [d for d, (shard, _) in load.acked.items() if shard in ("shardId-000000000002", "shardId-000000000003")]
         assert children, "no record reached the children"
-        for server in nodes.values():
-            load.check(server.client())
     finally:
-        if load is not None:
-            load.stop()
-        for server in nodes.values():
-            server.stop()
+        shut_down(load, nodes)
+
+
+def shut_down(load: Load | None, nodes: dict[str, KinesdServer]) -> None:
+    if load is not None:
+        load.stop()
+    for server in nodes.values():
+        server.stop()
 
 
 class NetnsNatsCluster:
@@ -291,13 +293,7 @@ class NetnsNatsCluster:
         import subprocess
 
         for proc in self.procs:
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            terminate(proc)
         for cmd in ([["ip", "link", "del", o] for o in self.outer]
                     + [["ip", "netns", "del", ns] for ns in self.namespaces]
                     + [["ip", "link", "del", self.bridge]]):
@@ -334,7 +330,8 @@ def test_a_partitioned_nats_server_under_load_loses_nothing_acknowledged():
     try:
         nodes = {label: node(cluster, prefix) for label in ("a", "b")}
         name = create_active(nodes["a"].client(), shards=4)
-        load = Load(name, nodes, batches=300)
+        # Writers that go on until told to stop: the partition must land while they write.
+        load = Load(name, nodes, batches=1_000_000)
         load.wait_for(5)
         cluster.cut(0)
         # The clients notice the lost server by missed pings (about 3 s) and the shards it led
@@ -346,13 +343,11 @@ def test_a_partitioned_nats_server_under_load_loses_nothing_acknowledged():
         during = {label: load.progress[label] - settled[label] for label in load.progress}
         assert all(n > 0 for n in during.values()), f"writes stalled during the partition: {during}"
         cluster.heal(0)
+        time.sleep(1)
+        load.wind_down()
         load.finish()
         cluster.wait_ready()
-        for server in nodes.values():
-            load.check(server.client())
+        load.verify(nodes.values())
     finally:
-        if load is not None:
-            load.stop()
-        for server in nodes.values():
-            server.stop()
+        shut_down(load, nodes)
         cluster.stop()
