@@ -563,7 +563,17 @@ impl Engine {
                     streams.insert(stream_key, Arc::new(stream));
                 }
                 None => {
-                    self.streams.write().remove(&stream_key);
+                    // Deleted through another node: forget what this node kept about it too.
+                    let removed = self.streams.write().remove(&stream_key);
+                    if let Some(old) = removed {
+                        if let Some(limits) = &self.limits {
+                            limits.forget_stream(old.created_ms, &old.account, &old.name);
+                        }
+                        let mut trimmed = self.fully_trimmed.lock();
+                        for shard in &old.shards {
+                            trimmed.remove(&shard.log);
+                        }
+                    }
                 }
             }
         } else if key.starts_with(consumers::CONSUMER_PREFIX) {
