@@ -112,12 +112,12 @@ def test_a_stream_created_through_one_node_is_used_through_the_other_at_once(nat
 
 @pytest.mark.timeout(120)
 def test_a_split_whose_node_is_killed_is_finished_by_the_other(nats):
-    """SplitShard through A puts the stream in UPDATING for 3 s; A is killed -9 at once. B ends
+    """SplitShard through A puts the stream in UPDATING for 5 s; A is killed -9 at once. B ends
     the transition at its deadline (parent closed at its end, children created, once), and a
     node started afterwards sees the same."""
     prefix = f"t{uuid.uuid4().hex[:8]}"
-    a = node(nats, prefix, update_ms=3000)
-    b = node(nats, prefix, update_ms=3000)
+    a = node(nats, prefix, update_ms=5000)
+    b = node(nats, prefix, update_ms=5000)
     c = None
     try:
         ka, kb = a.client(), b.client()

@@ -336,7 +336,7 @@ def test_a_partitioned_nats_server_under_load_loses_nothing_acknowledged():
         cluster.cut(0)
         # The clients notice the lost server by missed pings (about 3 s) and the shards it led
         # elect new leaders; after that, writes must go on through the majority.
-        time.sleep(6)
+        time.sleep(8)
         settled = dict(load.progress)
         time.sleep(6)
         assert load.alive(), f"the partition must last while both nodes write: {load.progress} {load.failures}"
