@@ -87,6 +87,9 @@ PYTEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-pytest.XXXXXX")
 trap 'rm -rf "$PYTEST_TMP"' EXIT
 (cd tests/python && "$PYTHON" -m pytest -q --basetemp "$PYTEST_TMP/basetemp")
 
+step "python tests in cluster mode (two kinesd nodes on a 3-node NATS cluster, alternating; conftest.CLUSTER_SUITE)"
+(cd tests/python && "$PYTHON" -m pytest -q --cluster --basetemp "$PYTEST_TMP/basetemp-cluster")
+
 step "javascript tests (@aws-sdk/client-kinesis over HTTP/2)"
 (cd tests/js && npm test --silent)
 

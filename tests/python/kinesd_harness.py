@@ -104,15 +104,18 @@ class KinesdServer:
         try:
             first = lines.get(timeout=20)
         except queue.Empty:
+            tail = self.stderr_tail()
             self.stop()
-            raise RuntimeError(f"kinesd printed nothing within 20 s: {self.stderr_tail()}")
+            raise RuntimeError(f"kinesd printed nothing within 20 s: {tail}")
         if first is None:
+            tail = self.stderr_tail()
             self.stop()
-            raise RuntimeError(f"kinesd exited before listening: {self.stderr_tail()}")
+            raise RuntimeError(f"kinesd exited before listening: {tail}")
         m = LISTEN_RE.match(first)
         if not m:
+            tail = self.stderr_tail()
             self.stop()
-            raise RuntimeError(f"unexpected first stdout line {first!r}: {self.stderr_tail()}")
+            raise RuntimeError(f"unexpected first stdout line {first!r}: {tail}")
         self.endpoint = m.group(1)
         self.port = int(m.group(2))
         self.tls_endpoint: str | None = None
@@ -129,8 +132,9 @@ class KinesdServer:
             line = None
         m = pattern.match(line) if line is not None else None
         if not m:
+            tail = self.stderr_tail()
             self.stop()
-            raise RuntimeError(f"expected {pattern.pattern}, got {line!r}: {self.stderr_tail()}")
+            raise RuntimeError(f"expected {pattern.pattern}, got {line!r}: {tail}")
         return (m.group(1), int(m.group(2))) if pattern.groups == 2 else (m.group(1),)
 
     def stderr_tail(self, n: int = 4000) -> str:

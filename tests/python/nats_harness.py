@@ -53,7 +53,7 @@ class NatsCluster:
             name = f"n{i + 1}"
             (self.dir / f"{name}.conf").write_text(
                 f"server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{http}\n"
-                f"max_payload: 8MB\n"
+                f"max_payload: 16MB\n"
                 f"jetstream {{\n  store_dir: \"{self.dir / name}\"\n  sync_interval: always\n}}\n"
                 f"cluster {{\n  name: kinesd-test\n  listen: 127.0.0.1:{cluster}\n  routes: [{routes}]\n}}\n"
             )
@@ -105,13 +105,29 @@ class NatsCluster:
 
     def stop(self) -> None:
         for i in range(len(self.procs)):
-            proc = self.procs[i]
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            terminate(self.procs[i])
             self.procs[i] = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def terminate(proc: subprocess.Popen | None) -> None:
+    """Stops a server this harness started: SIGTERM, then SIGKILL after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def kinesd_node(nats, prefix: str, **kwargs):
+    """A kinesd process in cluster mode on `nats` (anything with `urls`), R3, under `prefix`;
+    `kwargs` go to KinesdServer."""
+    from kinesd_harness import KinesdServer
+
+    return KinesdServer(
+        data_dir=tempfile.mkdtemp(prefix="kinesd-node-"),
+        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix],
+        **kwargs,
+    )

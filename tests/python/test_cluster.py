@@ -5,29 +5,142 @@ issued by one works on the other."""
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
 
 import pytest
 
-from kinesd_harness import KinesdServer, create_active, kinesd_binary, read_all
-from nats_harness import NatsCluster, require_nats_server
+from kinesd_harness import (
+    KinesdServer,
+    active_consumer,
+    create_active,
+    kinesd_binary,
+    read_all,
+    unique_name,
+    wait_for_status,
+    wait_until_gone,
+)
+from nats_harness import kinesd_node
 
 
-@pytest.fixture(scope="module")
-def nats():
-    cluster = NatsCluster(require_nats_server())
-    yield cluster
-    cluster.stop()
+node = kinesd_node
 
 
-def node(nats: NatsCluster, prefix: str) -> KinesdServer:
-    return KinesdServer(
-        data_dir=tempfile.mkdtemp(prefix="kinesd-node-"),
-        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix],
-    )
+def kill9(server: KinesdServer) -> None:
+    """Ends a node the hard way: no shutdown, nothing flushed or finished."""
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_a_stream_created_through_one_node_is_used_through_the_other_at_once(nats):
+    """Both nodes run before the stream exists. What A creates, B answers for the moment A's
+    CreateStream returned (no restart, no wait): describe, list, put, iterators, reads; a split
+    through A is followed by B's writes; a consumer registered through A feeds a subscription
+    through B; a delete through B is seen by A."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    a = node(nats, prefix)
+    b = node(nats, prefix)
+    try:
+        ka, kb = a.client(), b.client()
+        name = unique_name("x")
+        ka.create_stream(StreamName=name, ShardCount=2)
+        # At once, through B: the stream exists (CREATING or already ACTIVE).
+        status = kb.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+        assert status in ("CREATING", "ACTIVE")
+        wait_for_status(kb, name, "ACTIVE")
+        assert name in kb.list_streams()["StreamNames"]
+        put = kb.put_record(StreamName=name, Data=b"via B", PartitionKey="p", ExplicitHashKey="0")
+        assert put["ShardId"] == "shardId-000000000000"
+        ka.put_record(StreamName=name, Data=b"via A", PartitionKey="p", ExplicitHashKey="0")
+        it = kb.get_shard_iterator(StreamName=name, ShardId=put["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        assert [r["Data"] for r in kb.get_records(ShardIterator=it["ShardIterator"])["Records"]] == [b"via B", b"via A"]
+        it_a = ka.get_shard_iterator(StreamName=name, ShardId=put["ShardId"], ShardIteratorType="LATEST")
+        kb.put_record(StreamName=name, Data=b"after", PartitionKey="p", ExplicitHashKey="0")
+        assert [r["Data"] for r in kb.get_records(ShardIterator=it_a["ShardIterator"])["Records"]] == [b"after"]
+
+        # Tags through B, seen through A.
+        kb.add_tags_to_stream(StreamName=name, Tags={"team": "b"})
+        deadline = time.monotonic() + 10
+        while ka.list_tags_for_stream(StreamName=name)["Tags"] != [{"Key": "team", "Value": "b"}]:
+            assert time.monotonic() < deadline, "A does not see B's tag"
+            time.sleep(0.05)
+
+        # Split shard 0 through A; B's writes go to the children, the parent ends where it was.
+        middle = (2**128 // 2) // 2
+        ka.split_shard(StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(middle))
+        wait_for_status(ka, name, "ACTIVE")
+        wait_for_status(kb, name, "ACTIVE")
+        shards = {s["ShardId"]: s for s in kb.list_shards(StreamName=name)["Shards"]}
+        assert len(shards) == 4 and "EndingSequenceNumber" in shards["shardId-000000000000"]["SequenceNumberRange"]
+        low = kb.put_record(StreamName=name, Data=b"low", PartitionKey="p", ExplicitHashKey="0")
+        high = kb.put_record(StreamName=name, Data=b"high", PartitionKey="p", ExplicitHashKey=str(middle + 1))
+        assert (low["ShardId"], high["ShardId"]) == ("shardId-000000000002", "shardId-000000000003")
+        assert [r["Data"] for r in read_all(ka, name, "shardId-000000000000")] == [b"via B", b"via A", b"after"]
+        assert [r["Data"] for r in read_all(ka, name, "shardId-000000000002")] == [b"low"]
+
+        # A consumer registered through A; B's subscription gets records written through A,
+        # before and after it started.
+        consumer = active_consumer(ka, name, "reader")
+        assert kb.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE"
+        events = kb.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000002",
+                                       StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+        later = threading.Timer(
+            0.5, lambda: ka.put_record(StreamName=name, Data=b"pushed", PartitionKey="p", ExplicitHashKey="0"))
+        later.start()
+        got: list[bytes] = []
+        deadline = time.monotonic() + 15
+        try:
+            for event in events:
+                got += [r["Data"] for r in event["SubscribeToShardEvent"]["Records"]]
+                if len(got) >= 2 or time.monotonic() > deadline:
+                    break
+        finally:
+            events.close()
+            later.join()
+        assert got == [b"low", b"pushed"]
+
+        # Deleted through B: gone through A, in listings too.
+        kb.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+        wait_until_gone(ka, name)
+        assert name not in ka.list_streams()["StreamNames"]
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_split_whose_node_is_killed_is_finished_by_the_other(nats):
+    """SplitShard through A puts the stream in UPDATING for 5 s; A is killed -9 at once. B ends
+    the transition at its deadline (parent closed at its end, children created, once), and a
+    node started afterwards sees the same."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    a = node(nats, prefix, update_ms=5000)
+    b = node(nats, prefix, update_ms=5000)
+    c = None
+    try:
+        ka, kb = a.client(), b.client()
+        name = create_active(ka, shards=1)
+        for i in range(5):
+            kb.put_record(StreamName=name, Data=f"r{i}".encode(), PartitionKey="p")
+        ka.split_shard(StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+        kill9(a)
+        assert kb.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "UPDATING"
+        wait_for_status(kb, name, "ACTIVE", timeout=30)
+        shards = kb.list_shards(StreamName=name)["Shards"]
+        assert [s["ShardId"] for s in shards] == [f"shardId-00000000000{i}" for i in range(3)]
+        put = kb.put_record(StreamName=name, Data=b"child", PartitionKey="p", ExplicitHashKey="1")
+        assert put["ShardId"] == "shardId-000000000001"
+        c = node(nats, prefix)
+        kc = c.client()
+        assert kc.list_shards(StreamName=name)["Shards"] == shards
+        assert [r["Data"] for r in read_all(kc, name, "shardId-000000000000")] == [f"r{i}".encode() for i in range(5)]
+    finally:
+        a.stop()
+        b.stop()
+        if c is not None:
+            c.stop()
 
 
 def test_a_record_written_through_one_node_is_read_through_the_other(nats):

@@ -121,6 +121,8 @@ impl Engine {
 
     /// UpdateAccountSettings: persists the change before answering, and returns the result.
     pub async fn update_commitment(&self, account: &str, enabled: bool) -> Result<Commitment> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         let next = self.account_settings(account).updated(enabled, now);

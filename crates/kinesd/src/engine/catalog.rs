@@ -159,6 +159,17 @@ pub enum PendingChange {
     },
 }
 
+/// A node's claim on finishing a stream's transition. Other nodes leave the transition alone
+/// until `until_ms`; a claimant that dies lets its lease run out, and the next node to claim
+/// does every step again (each is idempotent: sealing a log twice gives the same end, and child
+/// logs of an abandoned attempt are orphans the reconciler deletes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The claimant: a random id each engine picks when it opens.
+    pub node: u64,
+    pub until_ms: u64,
+}
+
 /// Serialises a stream's writers against the closing of its shards: PutRecord(s) hold it
 /// shared while they route and append, resharding holds it exclusively while it reads the
 /// tips of the shards it closes. Without it an append routed to a shard just before it closed
@@ -247,6 +258,10 @@ pub struct Stream {
     pub encryption_changes_ms: Vec<u64>,
     #[serde(default)]
     pub resource_policy: Option<String>,
+    /// With a shared store: the node finishing the current transition, recorded by
+    /// compare-and-set before it does anything else (see `Engine::advance_locked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
     #[serde(skip)]
     pub gate: WriteGate,
     #[serde(skip)]

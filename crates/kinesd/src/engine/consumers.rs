@@ -102,7 +102,22 @@ impl Engine {
     /// creation time (an earlier registration under the same name) is not found.
     pub async fn consumer(&self, which: &ConsumerRef) -> Result<Arc<Consumer>> {
         self.advance().await?;
+        if self.shared && self.find_consumer(which).is_err() {
+            let _guard = self.control.lock().await;
+            self.read_through_consumer(which).await?;
+        }
         self.find_consumer(which)
+    }
+
+    /// With a shared store, looks a consumer this node does not know up in the catalog
+    /// (another node may have just registered it); call with `control` held.
+    pub(super) async fn read_through_consumer(&self, which: &ConsumerRef) -> Result<()> {
+        if self.shared && self.find_consumer(which).is_err() {
+            let key = format!("{CONSUMER_PREFIX}{}/{}/{}", which.stream.account, which.stream.name, which.name);
+            self.reload_entry(&key).await?;
+            self.read_through(&which.stream).await?;
+        }
+        Ok(())
     }
 
     pub(super) fn find_consumer(&self, which: &ConsumerRef) -> Result<Arc<Consumer>> {
@@ -145,9 +160,12 @@ impl Engine {
         name: &str,
         tags: Vec<(String, String)>,
     ) -> Result<Arc<Consumer>> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through(stream).await?;
         let owner = self.current(stream)?;
         if !matches!(owner.status, StreamStatus::Active | StreamStatus::Updating) {
             return Err(self.not_active(&owner));
@@ -185,9 +203,12 @@ impl Engine {
     /// Deregisters a consumer: DELETING until `consumer_delete_ms` has passed, then gone. Its
     /// live subscriptions end at once.
     pub async fn deregister_consumer(&self, which: &ConsumerRef) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through_consumer(which).await?;
         let consumer = self.find_consumer(which)?;
         if consumer.status == ConsumerStatus::Deleting {
             return Ok(());
@@ -304,6 +325,8 @@ impl Engine {
         which: &ConsumerRef,
         change: impl FnOnce(&Engine, &mut Consumer) -> Result<()>,
     ) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         self.advance_locked(now_ms()).await?;
         let current = self.find_consumer(which)?;

@@ -40,9 +40,13 @@ impl NewStream {
 
 impl Engine {
     pub async fn create_stream(&self, req: NewStream) -> Result<()> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        // Another node may have created it a moment ago.
+        self.read_through(&req.key).await?;
         let account = &req.key.account;
         let (existing, busy, open_shards) = {
             let streams = self.streams_of(account);
@@ -85,9 +89,9 @@ impl Engine {
         // a stream deleted and created again within one millisecond must still get a new one.
         let created = now.max(self.last_created_ms.load(Ordering::Acquire) + 1);
         self.last_created_ms.store(created, Ordering::Release);
+        let logs = self.allocate_logs(ranges.len()).await?;
         let mut shards = Vec::with_capacity(ranges.len());
-        for (i, range) in ranges.into_iter().enumerate() {
-            let log = self.allocate_log().await?;
+        for (i, (range, log)) in ranges.into_iter().zip(logs).enumerate() {
             shards.push(Shard {
                 index: i as u32,
                 log,
@@ -119,6 +123,7 @@ impl Engine {
             mode_switches_ms: Vec::new(),
             encryption_changes_ms: Vec::new(),
             resource_policy: None,
+            claim: None,
             gate: Default::default(),
             routing: Default::default(),
             meters: Default::default(),
@@ -142,6 +147,7 @@ impl Engine {
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through(key).await?;
         let stream = self.current(key)?;
         match stream.status {
             StreamStatus::Deleting => return Ok(()),
@@ -192,6 +198,7 @@ pub(super) async fn finish_transition(engine: &Engine, stream: &Arc<Stream>) -> 
             let mut next = (**stream).clone();
             next.status = StreamStatus::Active;
             next.status_until_ms = 0;
+            next.claim = None;
             match next.pending.take() {
                 Some(change) => super::settings::apply(engine, next, change).await,
                 None => engine.save(next).await.map(|_| ()),

@@ -9,6 +9,8 @@
 pub mod account;
 pub mod catalog;
 pub mod claim;
+#[cfg(test)]
+mod cluster_tests;
 pub mod consumers;
 pub mod fanout;
 pub mod hash;
@@ -50,6 +52,10 @@ const ACCOUNT_SUFFIX: &str = "/settings";
 /// `stream/<name>` is a stream written before accounts were kept apart; it is moved under its
 /// account when the catalog loads.
 const STREAM_PREFIX: &str = "stream/";
+/// The longest a control-plane read waits for this node's catalog watch (`sync_catalog`).
+const SYNC_WAIT_MS: u64 = 2_000;
+/// Shard logs created concurrently by one CreateStream or reshard (see `allocate_logs`).
+const LOG_CREATES_IN_FLIGHT: usize = 16;
 /// How long the ticker waits before retrying a transition that failed (a store error).
 const RETRY_MS: u64 = 1_000;
 
@@ -74,6 +80,14 @@ pub struct EngineConfig {
     pub consumer_delete_ms: u64,
     /// How long a SubscribeToShard subscription lasts before it ends (AWS: 5 minutes).
     pub subscription_ms: u64,
+    /// With a shared store: how long a node's claim on finishing a transition holds before
+    /// another node may take it over (the claimant died). Longer than the slowest transition:
+    /// a reshard creates one log per child.
+    pub claim_lease_ms: u64,
+    /// With a shared store: how long a log must stay unnamed by the catalog before it is
+    /// deleted as an orphan. Another node creates a stream's logs before its catalog entry
+    /// names them; this must be longer than the slowest CreateStream or reshard.
+    pub orphan_grace_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +106,8 @@ impl Default for EngineConfig {
             consumer_create_ms: 500,
             consumer_delete_ms: 500,
             subscription_ms: 300_000,
+            claim_lease_ms: 60_000,
+            orphan_grace_ms: 600_000,
         }
     }
 }
@@ -133,6 +149,18 @@ pub struct Engine {
     /// The revision of every catalog entry as this engine last loaded or wrote it: each write
     /// expects it, so a write never silently replaces a change it has not seen.
     revisions: parking_lot::Mutex<std::collections::HashMap<String, Revision>>,
+    /// Whether other nodes share the store (`Store::shared`): see `docs/cluster.md`.
+    shared: bool,
+    /// This engine's id in transition claims (random, new at every open).
+    node: u64,
+    /// With a shared store: logs no catalog entry named, and when this node first saw that;
+    /// at most one entry per log in the store.
+    orphans: parking_lot::Mutex<std::collections::HashMap<crate::store::LogId, u64>>,
+    /// When the next orphan pass is due (shared stores only).
+    orphans_due_ms: AtomicU64,
+    /// How far the catalog watch has been applied (a store revision, see
+    /// `Store::catalog_position`); reads wait on it in `sync_catalog`.
+    watched: tokio::sync::watch::Sender<u64>,
 }
 
 /// A store failure reaches the client as AWS's InternalFailure; what went wrong is logged here,
@@ -151,6 +179,19 @@ pub fn now_ms() -> u64 {
 impl Engine {
     /// Loads the catalog from `store` (creating the token secret on first start).
     pub async fn open(config: EngineConfig, store: Arc<dyn Store>) -> Result<Arc<Engine>> {
+        // Watched before the load, so that no change made by another node falls between them.
+        let changes = store.watch_catalog().await?;
+        // Everything up to here is in the load below, everything after comes through the
+        // watch: this node has "seen" the catalog up to this position (see `sync_catalog`).
+        let loaded_position = match store.catalog_position().await {
+            Ok(position) => position.map_or(0, |r| r.0),
+            Err(e) => {
+                // Reads wait (up to SYNC_WAIT_MS each) until the watch brings the next change.
+                tracing::warn!(error = %e, "catalog position unknown at start");
+                0
+            }
+        };
+        let shared = store.shared();
         let mut secret = None;
         let mut accounts = std::collections::HashMap::new();
         let mut streams = BTreeMap::new();
@@ -236,14 +277,34 @@ impl Engine {
             None => {
                 let s = TokenSecret::generate();
                 let value = Bytes::copy_from_slice(s.as_bytes());
-                let revision = store.catalog_put(SECRET_KEY, value, Expect::Absent).await?;
-                revisions.insert(SECRET_KEY.to_owned(), revision);
-                s
+                match store.catalog_put(SECRET_KEY, value, Expect::Absent).await {
+                    Ok(revision) => {
+                        revisions.insert(SECRET_KEY.to_owned(), revision);
+                        s
+                    }
+                    // Another node opening at the same time wrote its secret first: use it.
+                    Err(StoreError::Conflict { .. }) if shared => {
+                        let (value, revision) = store
+                            .catalog_get(SECRET_KEY)
+                            .await?
+                            .ok_or_else(|| KinesisError::internal_failure_because("token secret vanished"))?;
+                        let bytes: [u8; 32] = value
+                            .as_ref()
+                            .try_into()
+                            .map_err(|_| KinesisError::internal_failure_because("corrupt token secret"))?;
+                        revisions.insert(SECRET_KEY.to_owned(), revision);
+                        TokenSecret::from_bytes(bytes)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         };
         let referenced: std::collections::HashSet<crate::store::LogId> =
             streams.values().flat_map(|s: &Arc<Stream>| s.shards.iter().map(|sh| sh.log)).collect();
-        for log in store.logs().await? {
+        // With a shared store, a log no entry names may be one another node has just created
+        // for a stream it is about to record: the orphan pass deletes it only after a grace
+        // period (see `collect_orphans`).
+        for log in if shared { Vec::new() } else { store.logs().await? } {
             if !referenced.contains(&log) {
                 tracing::info!(log = log.0, "deleting a shard log no stream refers to");
                 store.delete_log(log).await?;
@@ -268,7 +329,15 @@ impl Engine {
             accounts: parking_lot::Mutex::new(accounts),
             fully_trimmed: parking_lot::Mutex::new(std::collections::HashSet::new()),
             revisions: parking_lot::Mutex::new(revisions),
+            shared,
+            node: rand::random(),
+            orphans: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            orphans_due_ms: AtomicU64::new(if shared { 0 } else { u64::MAX }),
+            watched: tokio::sync::watch::Sender::new(loaded_position),
         });
+        if let Some(changes) = changes {
+            tokio::spawn(follow_catalog(Arc::downgrade(&engine), changes));
+        }
         engine.advance().await?;
         Ok(engine)
     }
@@ -290,7 +359,62 @@ impl Engine {
     /// A snapshot of one stream, after applying any transition that is due.
     pub async fn stream(&self, key: &StreamKey) -> Result<Arc<Stream>> {
         self.advance().await?;
+        let known = self.streams.read().get(key).cloned();
+        match known {
+            Some(stream) if !self.shared || stream.status_until_ms == 0 || stream.status_until_ms > now_ms() => {
+                return Ok(stream);
+            }
+            // Overdue and claimed by another node, which may have finished it a moment ago
+            // (and told the client so): look at the catalog rather than answer the old state.
+            Some(_) => {
+                let _guard = self.control.lock().await;
+                self.reload_entry(&stream_catalog_key(key)).await?;
+            }
+            None if self.shared => {
+                let _guard = self.control.lock().await;
+                self.read_through(key).await?;
+            }
+            None => {}
+        }
         self.streams.read().get(key).cloned().ok_or_else(|| self.not_found(key))
+    }
+
+    /// With a shared store, waits (a little) until this node has applied every catalog change
+    /// made, by any node, before the call: a read that follows another node's write then sees
+    /// it. For control-plane reads (Describe*, List*): one request to the cluster, so the data
+    /// plane does not pay it (it reads through on a miss instead). Bounded by `SYNC_WAIT_MS`;
+    /// a watch that lags longer than that answers with what it has.
+    pub async fn sync_catalog(&self) {
+        if !self.shared {
+            return;
+        }
+        let sync = async {
+            let target = match self.store.catalog_position().await {
+                Ok(Some(revision)) => revision.0,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "catalog position unknown; answering with what this node has");
+                    return;
+                }
+            };
+            let mut watched = self.watched.subscribe();
+            let _ = watched.wait_for(|w| *w >= target).await;
+        };
+        // The position request counts too: during an election of the catalog's leader it may
+        // take seconds, and a read is better answered from this node's copy than held up.
+        if tokio::time::timeout(std::time::Duration::from_millis(SYNC_WAIT_MS), sync).await.is_err() {
+            tracing::debug!("the catalog watch lags; answering with what this node has");
+        }
+    }
+
+    /// With a shared store, looks a stream this node does not know up in the catalog: another
+    /// node may have created it a moment ago, before the catalog watch brought it here. Call
+    /// with `control` held.
+    async fn read_through(&self, key: &StreamKey) -> Result<()> {
+        if self.shared && !self.streams.read().contains_key(key) {
+            self.reload_entry(&stream_catalog_key(key)).await?;
+        }
+        Ok(())
     }
 
     /// Snapshots of one account's streams, in name order.
@@ -392,12 +516,17 @@ impl Engine {
     /// (clustered) catalog needs to recover from losing a race.
     async fn catalog_failed(&self, key: &str, e: StoreError) -> KinesisError {
         if let StoreError::Conflict { expected, found, .. } = &e {
-            tracing::error!(
-                key,
-                ?expected,
-                ?found,
-                "catalog entry changed behind this node's back (a bug with a single-node store); reloading it"
-            );
+            if self.shared {
+                // Another node changed it first: an everyday race in a cluster.
+                tracing::debug!(key, ?expected, ?found, "catalog entry changed by another node; reloading it");
+            } else {
+                tracing::error!(
+                    key,
+                    ?expected,
+                    ?found,
+                    "catalog entry changed behind this node's back (a bug with a single-node store); reloading it"
+                );
+            }
             if let Err(e) = self.reload_entry(key).await {
                 tracing::error!(key, error = %e, "could not reload the catalog entry");
             }
@@ -428,12 +557,23 @@ impl Engine {
                         stream.meters = old.meters.clone();
                     }
                     if stream.status_until_ms != 0 {
-                        self.schedule_transition(stream.status_until_ms);
+                        self.schedule_transition(self.due_at(&stream));
                     }
+                    self.last_created_ms.fetch_max(stream.created_ms, Ordering::AcqRel);
                     streams.insert(stream_key, Arc::new(stream));
                 }
                 None => {
-                    self.streams.write().remove(&stream_key);
+                    // Deleted through another node: forget what this node kept about it too.
+                    let removed = self.streams.write().remove(&stream_key);
+                    if let Some(old) = removed {
+                        if let Some(limits) = &self.limits {
+                            limits.forget_stream(old.created_ms, &old.account, &old.name);
+                        }
+                        let mut trimmed = self.fully_trimmed.lock();
+                        for shard in &old.shards {
+                            trimmed.remove(&shard.log);
+                        }
+                    }
                 }
             }
         } else if key.starts_with(consumers::CONSUMER_PREFIX) {
@@ -465,9 +605,12 @@ impl Engine {
         key: &StreamKey,
         change: impl FnOnce(&mut Stream, u64) -> Result<R>,
     ) -> Result<(Arc<Stream>, R)> {
+        // A change starts from every change other nodes made before it (cluster mode).
+        self.sync_catalog().await;
         let _guard = self.control.lock().await;
         let now = now_ms();
         self.advance_locked(now).await?;
+        self.read_through(key).await?;
         let current = self.current(key)?;
         let mut next = (*current).clone();
         let value = change(&mut next, now)?;
@@ -521,6 +664,18 @@ impl Engine {
         Ok(self.store.create_log().await?)
     }
 
+    /// `n` new, empty shard logs, in order of allocation, at most `LOG_CREATES_IN_FLIGHT`
+    /// created at a time: an R3 JetStream stream takes about half a second to place and elect,
+    /// so one after another a 100-shard stream would take nearly a minute. When one fails, the
+    /// ones already made are left to the orphan clean-up.
+    async fn allocate_logs(&self, n: usize) -> Result<Vec<crate::store::LogId>> {
+        use futures_util::{StreamExt, TryStreamExt};
+        futures_util::stream::iter((0..n).map(|_| self.allocate_log()))
+            .buffered(LOG_CREATES_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
     /// Makes sure the ticker applies a transition at `at_ms`, waking it if it sleeps longer.
     fn schedule_transition(&self, at_ms: u64) {
         if self.next_transition_ms.fetch_min(at_ms, Ordering::AcqRel) > at_ms {
@@ -546,28 +701,142 @@ impl Engine {
     }
 
     async fn advance_locked(&self, now: u64) -> Result<()> {
-        let due: Vec<Arc<Stream>> = self
-            .streams
-            .read()
-            .values()
-            .filter(|s| s.status_until_ms != 0 && s.status_until_ms <= now)
-            .cloned()
-            .collect();
+        let due: Vec<Arc<Stream>> =
+            self.streams.read().values().filter(|s| s.status_until_ms != 0 && self.due_at(s) <= now).cloned().collect();
+        // With a shared store every node tries to finish every transition; the claim decides
+        // which one does, and a lost race (a conflict) is no failure of this node's request:
+        // it is logged and tried again a little later.
+        let mut failed = false;
         for stream in due {
-            lifecycle::finish_transition(self, &stream).await?;
+            let finished = match self.claim(&stream, now).await {
+                Ok(Some(claimed)) => lifecycle::finish_transition(self, &claimed).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = finished {
+                if !self.shared {
+                    return Err(e);
+                }
+                tracing::info!(stream = %stream.name, error = %e, "transition not finished here; will look again");
+                failed = true;
+            }
         }
-        let next_consumer = self.finish_consumer_transitions(now).await?;
-        let next = self
+        let next_consumer = match self.finish_consumer_transitions(now).await {
+            Ok(next) => next,
+            Err(e) if self.shared => {
+                tracing::info!(error = %e, "consumer transition not finished here; will look again");
+                failed = true;
+                u64::MAX
+            }
+            Err(e) => return Err(e),
+        };
+        let mut next = self
             .streams
             .read()
             .values()
             .filter(|s| s.status_until_ms != 0)
-            .map(|s| s.status_until_ms)
+            .map(|s| self.due_at(s))
             .min()
             .unwrap_or(u64::MAX)
             .min(next_consumer);
+        if failed {
+            next = next.max(now + RETRY_MS);
+        }
         self.next_transition_ms.store(next, Ordering::Release);
         Ok(())
+    }
+
+    /// When this node should next try to finish `stream`'s transition: at its deadline, or,
+    /// while another node's claim holds, when the claim runs out.
+    fn due_at(&self, stream: &Stream) -> u64 {
+        match stream.claim {
+            Some(claim) if self.shared && claim.node != self.node => stream.status_until_ms.max(claim.until_ms),
+            _ => stream.status_until_ms,
+        }
+    }
+
+    /// The stream with this node's claim on finishing its transition recorded (by
+    /// compare-and-set, before any side effect), or None when another node got there first.
+    /// Only a shared store needs claims; with one engine the stream is returned as it is.
+    async fn claim(&self, stream: &Arc<Stream>, now: u64) -> Result<Option<Arc<Stream>>> {
+        if !self.shared {
+            return Ok(Some(stream.clone()));
+        }
+        let mut claimed = (**stream).clone();
+        claimed.claim = Some(catalog::Claim { node: self.node, until_ms: now + self.config.claim_lease_ms });
+        match self.save(claimed).await {
+            Ok(claimed) => Ok(Some(claimed)),
+            // A conflict reloaded the entry: the other node's claim or result is here now.
+            Err(KinesisError::InternalFailure(_)) if self.stream_changed(stream) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the stream in memory is no longer the snapshot `stream` (it was reloaded).
+    fn stream_changed(&self, stream: &Arc<Stream>) -> bool {
+        self.streams.read().get(&stream.key()).is_none_or(|now| !Arc::ptr_eq(now, stream) && **now != **stream)
+    }
+
+    /// Applies one catalog change made by any node (see `follow_catalog`).
+    async fn apply_catalog_event(&self, event: crate::store::CatalogEvent) -> Result<()> {
+        let _guard = self.control.lock().await;
+        match event {
+            crate::store::CatalogEvent::Changed { key, revision, deleted } => {
+                let known = self.revisions.lock().get(&key).copied();
+                // This node's own write, or one it has already reloaded.
+                if (!deleted && known == Some(revision)) || (deleted && known.is_none()) {
+                    return Ok(());
+                }
+                self.reload_entry(&key).await
+            }
+            crate::store::CatalogEvent::Moved { .. } => Ok(()),
+            crate::store::CatalogEvent::Resync => {
+                let stored = self.store.catalog_load().await?;
+                let mut stale: Vec<String> = self.revisions.lock().keys().cloned().collect();
+                let live: std::collections::HashSet<&str> = stored.iter().map(|(k, _, _)| k.as_str()).collect();
+                stale.retain(|k| !live.contains(k.as_str()));
+                for (key, _, revision) in &stored {
+                    if self.revisions.lock().get(key) != Some(revision) {
+                        stale.push(key.clone());
+                    }
+                }
+                for key in stale {
+                    self.reload_entry(&key).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// With a shared store: deletes logs that no catalog entry has named for
+    /// `orphan_grace_ms` (a crash between creating a log and recording it, or a transition
+    /// attempt abandoned by a node that died, leaves them). The catalog is read afresh, not
+    /// taken from memory, which may lag behind other nodes. Returns when the next pass is due.
+    async fn collect_orphans(&self, now: u64) -> Result<u64> {
+        let grace = self.config.orphan_grace_ms;
+        let logs = self.store.logs().await?;
+        let mut named = std::collections::HashSet::new();
+        for (key, value, _) in self.store.catalog_load().await? {
+            if key.starts_with(STREAM_PREFIX)
+                && let Ok(stream) = serde_json::from_slice::<Stream>(&value)
+            {
+                named.extend(stream.shards.iter().map(|s| s.log));
+            }
+        }
+        let expired: Vec<_> = {
+            let mut orphans = self.orphans.lock();
+            orphans.retain(|log, _| !named.contains(log) && logs.contains(log));
+            for log in logs.iter().filter(|l| !named.contains(l)) {
+                orphans.entry(*log).or_insert(now);
+            }
+            orphans.iter().filter(|(_, seen)| now.saturating_sub(**seen) >= grace).map(|(l, _)| *l).collect()
+        };
+        for log in expired {
+            tracing::info!(log = log.0, "deleting a shard log no stream has named for the grace period");
+            self.store.delete_log(log).await?;
+            self.orphans.lock().remove(&log);
+        }
+        Ok(now + (grace / 2).max(100))
     }
 
     /// Runs state transitions in the background the moment they are due (so that deleted
@@ -588,6 +857,13 @@ impl Engine {
                     // Not at once: a failing store would otherwise be retried in a busy loop.
                     engine.next_transition_ms.fetch_max(now + RETRY_MS, Ordering::AcqRel);
                 }
+                if now >= engine.orphans_due_ms.load(Ordering::Acquire) {
+                    let due = engine.collect_orphans(now).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "orphan log pass failed; will retry");
+                        now + RETRY_MS.max(engine.config.orphan_grace_ms / 10)
+                    });
+                    engine.orphans_due_ms.store(due, Ordering::Release);
+                }
                 if now >= engine.retention_due_ms.load(Ordering::Acquire) {
                     // Claimed for this pass; a decrease while it runs lowers it again.
                     engine.retention_due_ms.store(u64::MAX, Ordering::Release);
@@ -604,7 +880,8 @@ impl Engine {
                 let deadline = engine
                     .next_transition_ms
                     .load(Ordering::Acquire)
-                    .min(engine.retention_due_ms.load(Ordering::Acquire));
+                    .min(engine.retention_due_ms.load(Ordering::Acquire))
+                    .min(engine.orphans_due_ms.load(Ordering::Acquire));
                 // Holding no strong reference while asleep lets the engine be dropped.
                 drop(engine);
                 let sleep = std::time::Duration::from_millis(deadline.saturating_sub(now_ms()));
@@ -614,6 +891,45 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// Applies every catalog change the store reports (other nodes' creates, deletes, reshards,
+/// settings, consumers) to the engine's maps, one at a time, until the engine is dropped. A
+/// change that cannot be applied now (the store failing) is followed by a full reload.
+async fn follow_catalog(
+    engine: std::sync::Weak<Engine>,
+    mut changes: tokio::sync::mpsc::Receiver<crate::store::CatalogEvent>,
+) {
+    let mut pending = None;
+    loop {
+        let event = match pending.take() {
+            Some(event) => event,
+            None => match changes.recv().await {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        let Some(engine) = engine.upgrade() else { return };
+        let position = match &event {
+            crate::store::CatalogEvent::Changed { revision, .. } | crate::store::CatalogEvent::Moved { revision } => {
+                Some(revision.0)
+            }
+            crate::store::CatalogEvent::Resync => None,
+        };
+        match engine.apply_catalog_event(event).await {
+            Ok(()) => {
+                if let Some(position) = position {
+                    engine.watched.send_if_modified(|w| std::mem::replace(w, (*w).max(position)) < position);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not apply a catalog change; reloading the catalog");
+                pending = Some(crate::store::CatalogEvent::Resync);
+                drop(engine);
+                tokio::time::sleep(std::time::Duration::from_millis(RETRY_MS)).await;
+            }
+        }
     }
 }
 

@@ -152,8 +152,12 @@ pub(super) fn plan_for(stream: &Stream, change: &PendingChange) -> Option<Plan> 
 /// Carries out `plan` on `next` (the stream turning ACTIVE) and persists it. Called with the
 /// control lock held.
 pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Result<()> {
-    // Writers route and append under the shared gate; with it held exclusively no append is
-    // in flight, so each parent's tip is final.
+    // The children's logs first, while the parents still take writes: with a shared store a
+    // sealed parent refuses every node's records until the catalog names its children, so
+    // that window holds only the seal and the catalog write.
+    let logs = engine.allocate_logs(plan.creates.len()).await?;
+    // Writers route and append under the shared gate; with it held exclusively no append of
+    // this node is in flight, and the seal below stops every other node's.
     let gate = next.gate.clone();
     let _exclusive = gate.0.write().await;
     let now = now_ms();
@@ -161,11 +165,12 @@ pub(super) async fn apply(engine: &Engine, mut next: Stream, plan: Plan) -> Resu
         let Some(shard) = next.shards.get_mut(index as usize).filter(|s| s.index == index) else {
             continue;
         };
-        let tip = engine.store.extent(shard.log).await?.tip;
+        // Sealing fences the log against every node's appends, not only this node's (which
+        // the gate stops); a store only this engine opens just reports the tip.
+        let tip = engine.store.seal_log(shard.log).await?;
         shard.closed = Some(ShardEnd { end_position: tip, closed_ms: now });
     }
-    for new in plan.creates {
-        let log = engine.allocate_log().await?;
+    for (new, log) in plan.creates.into_iter().zip(logs) {
         next.shards.push(Shard {
             index: new.index,
             log,

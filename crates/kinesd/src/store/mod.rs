@@ -195,12 +195,62 @@ pub trait Store: Send + Sync + 'static {
     /// the appender (it is not `Send`, so it cannot be held across an `.await` in a task).
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>>;
 
+    // Sharing. A store several kinesd nodes open at once (the JetStream store) tells the engine
+    // so, and reports catalog changes whoever made them; the defaults are those of a store only
+    // this process opens (memory, disk), whose catalog never changes from outside.
+
+    /// Whether other processes (other kinesd nodes) may change this store while it is open.
+    /// The engine then follows catalog changes, reads through on a miss, claims transitions
+    /// before finishing them, and leaves unnamed logs alone for a grace period (another node
+    /// may be about to name them).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Changes of the catalog from now on, by anyone (this node's own writes included), in the
+    /// order the store applied them. None: nothing outside this process changes the catalog.
+    /// Call it before `catalog_load`, so that no change falls between the two. The queue is
+    /// bounded (the store waits for the receiver); dropping the receiver ends the watch.
+    async fn watch_catalog(&self) -> Result<Option<tokio::sync::mpsc::Receiver<CatalogEvent>>> {
+        Ok(None)
+    }
+
+    /// How far the catalog has changed: the revision of its latest change, in the order
+    /// `watch_catalog` reports changes (a watcher that has received a change at this revision
+    /// or later has seen everything written before this call). None when nothing outside this
+    /// process changes the catalog. A node answering a read waits until its watch got this
+    /// far, so that it answers with what another node wrote before the request came.
+    async fn catalog_position(&self) -> Result<Option<Revision>> {
+        Ok(None)
+    }
+
+    /// Fences a log against appends from every node: once this returns `end`, no append lands
+    /// at `end` or after (appends fail instead), and every append acknowledged before it lies
+    /// below `end`. Reads, trims and deletes still work. Sealing twice returns the same end.
+    /// The default is for stores only one engine opens, whose write gate already stops its
+    /// own appends: the tip is final once the gate is held.
+    async fn seal_log(&self, log: LogId) -> Result<u64> {
+        Ok(self.extent(log).await?.tip)
+    }
+
     /// What the store has done and holds, for metrics; read at each scrape, so it may look at
     /// the file system but must not wait for the writer. A store that counts nothing keeps the
     /// default.
     fn stats_snapshot(&self) -> StoreStats {
         StoreStats::default()
     }
+}
+
+/// One change of a shared catalog (see [`Store::watch_catalog`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogEvent {
+    /// The entry under `key` was written (or deleted) and is now at `revision`.
+    Changed { key: String, revision: Revision, deleted: bool },
+    /// Changes may have been missed (the watch had to start again): reload every entry.
+    Resync,
+    /// The store changed something of its own at `revision` (not a catalog entry): only the
+    /// watch's position moves (see `Store::catalog_position`).
+    Moved { revision: Revision },
 }
 
 /// See [`Store::stats_snapshot`]. Counters only grow while the store is open.

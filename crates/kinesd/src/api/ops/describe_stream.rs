@@ -14,6 +14,8 @@ const MAX_SHARDS_PER_PAGE: usize = 100;
 
 pub async fn handle(ctx: &Context, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let limit = input.limit.map_or(MAX_SHARDS_PER_PAGE, |l| l as usize).min(MAX_SHARDS_PER_PAGE);

@@ -7,6 +7,8 @@ use crate::protocol::model::{ConsumerDescription, DescribeStreamConsumerInput, D
 
 pub async fn handle(ctx: &Context, input: DescribeStreamConsumerInput) -> Result<DescribeStreamConsumerOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let which =
         consumer_named(ctx, input.consumer_arn.as_deref(), input.stream_arn.as_deref(), input.consumer_name.as_deref())
             .await?;

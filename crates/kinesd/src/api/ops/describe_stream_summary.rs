@@ -11,6 +11,8 @@ use crate::protocol::model::{
 
 pub async fn handle(ctx: &Context, input: DescribeStreamSummaryInput) -> Result<DescribeStreamSummaryOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let open_shard_count = if stream.status == StreamStatus::Creating { 0 } else { stream.open_shard_count() };

@@ -60,6 +60,8 @@ impl Filter {
 
 pub async fn handle(ctx: &Context, input: ListShardsInput) -> Result<ListShardsOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let (name, after, filter) = match input.next_token.as_deref() {
         Some(token) => {
             // AWS refuses a NextToken beside anything that names the listing anew.

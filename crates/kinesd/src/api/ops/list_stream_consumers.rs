@@ -13,6 +13,8 @@ const MAX_RESULTS: usize = 100;
 
 pub async fn handle(ctx: &Context, input: ListStreamConsumersInput) -> Result<ListStreamConsumersOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let name = stream_key(ctx, None, input.stream_arn.as_deref()).await?;
     if input.next_token.is_some() && input.stream_creation_timestamp.is_some() {
         return Err(KinesisError::next_token_combined_with("StreamCreationTimestamp"));

@@ -11,6 +11,8 @@ const DEFAULT_LIMIT: usize = 100;
 
 pub async fn handle(ctx: &Context, input: ListStreamsInput) -> Result<ListStreamsOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     access::account(ctx, &access::all_streams_arn(ctx)).await?;
     let account = &ctx.caller.account_id;
     let after = match input.next_token.as_deref() {

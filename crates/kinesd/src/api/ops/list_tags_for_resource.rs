@@ -7,6 +7,8 @@ use crate::protocol::model::{ListTagsForResourceInput, ListTagsForResourceOutput
 
 pub async fn handle(ctx: &Context, input: ListTagsForResourceInput) -> Result<ListTagsForResourceOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let tags = match resource(ctx, input.resource_arn.as_deref().unwrap_or_default()).await? {
         Resource::Stream(name) => tag_list(&*engine.stream(&name).await?),
         Resource::Consumer(consumer) => tags_view(&engine.consumer(&consumer).await?.tags),

@@ -9,6 +9,8 @@ const DEFAULT_LIMIT: usize = 50;
 
 pub async fn handle(ctx: &Context, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
     let engine = &*ctx.engine;
+    // Sees what other nodes of a cluster changed before this request (no-op on one node).
+    engine.sync_catalog().await;
     let name = stream_key(ctx, input.stream_name.as_deref(), input.stream_arn.as_deref()).await?;
     let stream = engine.stream(&name).await?;
     let mut tags: Vec<&(String, String)> = stream.tags.iter().collect();

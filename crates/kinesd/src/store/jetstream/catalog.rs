@@ -18,10 +18,15 @@ use async_nats::jetstream::kv::{Operation, Store as KvStore};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use std::future::Future;
 
 use super::wire::REQUEST_TIMEOUT;
 use super::{is_wrong_last_sequence, nats_error, timed};
-use crate::store::{Expect, Result, Revision, StoreError};
+use crate::store::{CatalogEvent, Expect, Result, Revision, StoreError};
+
+/// Catalog changes waiting for the engine. Each is a few dozen bytes; when the engine is
+/// slower than the changes, the watch waits (and JetStream's flow control holds the rest).
+const WATCH_QUEUE: usize = 1024;
 
 /// The key under which the next log id is kept (a decimal u64), changed by compare-and-set.
 const NEXT_LOG_ID: &str = "sys.next_log_id";
@@ -32,6 +37,8 @@ pub(super) struct Catalog {
     js: Context,
     /// `$KV.<bucket>.`, the subject prefix of every key.
     subject_prefix: String,
+    /// `KV_<bucket>`, the bucket's stream.
+    stream: String,
 }
 
 /// How long opening the catalog bucket keeps trying before the start fails.
@@ -82,10 +89,17 @@ impl Catalog {
                 }
             }
         };
-        Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}.") })
+        Ok(Catalog { kv, js: js.clone(), subject_prefix: format!("$KV.{bucket}."), stream })
     }
 
+    /// Every entry; retried for up to OPEN_TIMEOUT, because a listing (an ordered consumer on
+    /// the bucket) can time out while a restarted server catches up, and a node starting then
+    /// should wait rather than fail.
     pub(super) async fn load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
+        retrying("catalog listing", || self.load_once()).await
+    }
+
+    async fn load_once(&self) -> Result<Vec<(String, Bytes, Revision)>> {
         let mut keys = timed(self.kv.keys()).await?;
         let mut names = Vec::new();
         loop {
@@ -179,6 +193,73 @@ impl Catalog {
         }
     }
 
+    /// Every change of the bucket from now on (see `Store::watch_catalog`): an ordered push
+    /// consumer (`kv.watch_all`), which resumes by itself across reconnections. When it fails
+    /// or ends anyway, it is started again from the revision after the last one delivered and
+    /// a `Resync` is sent, so that the engine reloads whatever the gap might have hidden. The
+    /// task ends when the receiver is dropped.
+    pub(super) async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<CatalogEvent>> {
+        let mut watch = retrying("catalog watch", || timed(self.kv.watch_all())).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(WATCH_QUEUE);
+        let kv = self.kv.clone();
+        tokio::spawn(async move {
+            let mut last = 0u64;
+            loop {
+                let next = tokio::select! {
+                    () = tx.closed() => return,
+                    next = watch.next() => next,
+                };
+                match next {
+                    Some(Ok(entry)) => {
+                        last = last.max(entry.revision);
+                        let revision = Revision(entry.revision);
+                        let event = match decode_key(&entry.key) {
+                            Some(key) => {
+                                CatalogEvent::Changed { key, revision, deleted: entry.operation != Operation::Put }
+                            }
+                            // The log-id counter: no entry changed, but the position moved.
+                            None => CatalogEvent::Moved { revision },
+                        };
+                        if tx.send(event).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "catalog watch failed; starting it again"),
+                    None => tracing::warn!("catalog watch ended; starting it again"),
+                }
+                loop {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let again =
+                        if last == 0 { kv.watch_all().await } else { kv.watch_all_from_revision(last + 1).await };
+                    match again {
+                        Ok(w) => {
+                            watch = w;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "catalog watch cannot start again yet");
+                            tokio::time::sleep(OPEN_RETRY).await;
+                        }
+                    }
+                }
+                if tx.send(CatalogEvent::Resync).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// The bucket's last revision, asked of its stream leader (see `Store::catalog_position`).
+    pub(super) async fn position(&self) -> Result<Revision> {
+        // Not `kv.status()`, which answers from the info cached when the bucket was opened.
+        let stream = timed(self.js.get_stream(&self.stream)).await?;
+        Ok(Revision(stream.cached_info().state.last_sequence))
+    }
+
     /// Hands out the next log id: a compare-and-set increment of a counter in the bucket, so
     /// no id is ever handed out twice, by any node, across any restart.
     pub(super) async fn next_log_id(&self) -> Result<u64> {
@@ -199,6 +280,26 @@ impl Catalog {
                 return Ok(id);
             }
             // Another node took this id; read the counter again.
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or OPEN_TIMEOUT has passed (then its last error), pausing
+/// OPEN_RETRY between attempts: for requests that are safe to repeat and may fail while the
+/// cluster recovers from a lost server (listings, watches).
+pub(super) async fn retrying<T, F: Future<Output = Result<T>>>(
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T> {
+    let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, "{what} failed; trying again");
+                tokio::time::sleep(OPEN_RETRY).await;
+            }
         }
     }
 }

@@ -43,11 +43,14 @@ use tokio::sync::watch;
 
 use self::catalog::Catalog;
 use self::wire::{BatchOutcome, MAX_BATCH, REQUEST_TIMEOUT};
-use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
+use super::{Appended, CatalogEvent, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 
 /// The oldest server the store runs on: atomic batch publish arrived in 2.12, and
 /// `sync_interval: always` (fsync before acknowledging) in 2.11.
 pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
+
+/// How often the client pings its server (see `JetStreamStore::open`).
+const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How a node reaches its NATS cluster and lays its data out there.
 #[derive(Debug, Clone)]
@@ -149,7 +152,11 @@ impl JetStreamStore {
         if !valid_prefix {
             return Err(nats_error(format!("invalid NATS prefix {:?}: use [A-Za-z0-9_-]+", options.prefix)));
         }
-        let mut connect = ConnectOptions::new().name("kinesd").request_timeout(Some(REQUEST_TIMEOUT));
+        // A server cut off by the network (no reset, packets dropped) is noticed only by missed
+        // pings: with a ping a second and two outstanding at most, the client moves to another
+        // server within about 3 s instead of async-nats's default of several minutes.
+        let mut connect =
+            ConnectOptions::new().name("kinesd").request_timeout(Some(REQUEST_TIMEOUT)).ping_interval(PING_INTERVAL);
         if let Some(creds) = &options.creds {
             connect = connect.credentials_file(creds).await?;
         }
@@ -178,7 +185,7 @@ impl JetStreamStore {
             deleted: Mutex::new(HashSet::new()),
         });
         // Learn every log's tip now, so that watches start at it.
-        for (id, tip) in shared.list_logs().await? {
+        for (id, tip) in catalog::retrying("stream listing", || shared.list_logs()).await? {
             shared.remember(id, tip);
         }
         Ok(JetStreamStore { shared })
@@ -462,7 +469,8 @@ impl Store for JetStreamStore {
     }
 
     async fn logs(&self) -> Result<Vec<LogId>> {
-        Ok(self.shared.list_logs().await?.into_iter().map(|(id, _)| id).collect())
+        let logs = catalog::retrying("stream listing", || self.shared.list_logs()).await?;
+        Ok(logs.into_iter().map(|(id, _)| id).collect())
     }
 
     async fn create_log(&self) -> Result<LogId> {
@@ -600,6 +608,43 @@ impl Store for JetStreamStore {
         // Purging below a sequence keeps the stream's sequence counter: positions go on.
         timed(stream.purge().sequence(horizon + 1).into_future()).await?;
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn watch_catalog(&self) -> Result<Option<tokio::sync::mpsc::Receiver<CatalogEvent>>> {
+        Ok(Some(self.shared.catalog.watch().await?))
+    }
+
+    async fn catalog_position(&self) -> Result<Option<Revision>> {
+        Ok(Some(self.shared.catalog.position().await?))
+    }
+
+    /// Moves the log's stream off the subject appends publish to (`P.log.n` → `P.sealed.n`):
+    /// from then on an append, from any node, finds no stream and fails having stored
+    /// nothing. A purge of the new subject (which holds nothing) then goes through the
+    /// stream's Raft log behind every append accepted before the change, so the end read
+    /// after it counts them all.
+    async fn seal_log(&self, log: LogId) -> Result<u64> {
+        let state = self.shared.log(log).await?;
+        let sealed = format!("{}.sealed.{}", self.shared.prefix, log.0);
+        let stream = match tokio::time::timeout(REQUEST_TIMEOUT, self.shared.js.get_stream(&state.stream)).await {
+            Err(_) => return Err(nats_error("stream info timed out")),
+            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(log)),
+            Ok(Err(e)) => return Err(nats_error(e)),
+            Ok(Ok(stream)) => stream,
+        };
+        let mut config = stream.cached_info().config.clone();
+        if config.subjects != [sealed.clone()] {
+            config.subjects = vec![sealed.clone()];
+            timed(self.shared.js.update_stream(&config)).await?;
+        }
+        timed(stream.purge().filter(sealed).into_future()).await?;
+        let tip = self.shared.stream_extent(log, &state.stream).await?.tip;
+        Shared::advance_tip(&state, tip);
+        Ok(tip)
     }
 
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
