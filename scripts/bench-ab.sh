@@ -8,6 +8,7 @@
 #                                                 and target/release/kinesd after it
 #   AB_ROUNDS=3 AB_DURATION=5 AB_FILL=2000000 AB_WORKLOADS="put-100 put-1k get"
 #   AB_BENCH_ARGS="--access-key K --secret-key S"   more kinesd-bench arguments for every run
+#   AB_BENCH=path/to/kinesd-bench                   use this load generator, do not build one
 #
 # Prints, per workload, each round's records/s, the medians of A and B with B's difference, and
 # the median server CPU time per record (kinesd-bench --server-pid).
@@ -21,8 +22,14 @@ FILL=${AB_FILL:-2000000}
 WORKLOADS=${AB_WORKLOADS:-"put-100 put-1k get"}
 PORT=${AB_PORT:-45690}
 
-cargo build --release -q -p kinesd-bench
-BENCH=target/release/kinesd-bench
+# AB_BENCH=PATH runs that kinesd-bench binary instead of building target/release/kinesd-bench
+# (building it alone resolves other dependency features than a build with kinesd, and rebuilds).
+if [ -n "${AB_BENCH:-}" ]; then
+    BENCH=$AB_BENCH
+else
+    cargo build --release -q -p kinesd-bench
+    BENCH=target/release/kinesd-bench
+fi
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/kinesd-ab.XXXXXX")
 SERVER_PID= DATA=
 stop() {

@@ -29,6 +29,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("tokens", tokens),
     ("sigv4", sigv4),
     ("http", http),
+    ("policy", policy),
+    ("event_stream", event_stream),
 ];
 
 /// The generic decoder's PutRecords input for a decoded tree, if it is a structure that
@@ -134,6 +136,205 @@ pub fn sigv4_verifies(data: &[u8]) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Policy documents (PutResourcePolicy's `Policy`, the credentials file's `policy`) and their
+/// evaluation. Fields separated by 0xff: the document, then the caller's account, the caller's
+/// ARN, the action and the resource of one request (evaluated beside a few fixed realistic
+/// ones). Any text is refused or parsed, never a panic; for a document that parses:
+/// - its decision for every request is its statements' combined: Deny if any statement denies
+///   (an explicit Deny wins, whatever the order: the reversed document decides the same), else
+///   Allow if any allows, else not applicable;
+/// - with a universal Deny statement added, it denies every request, and `access::decide`
+///   refuses whichever side (identity or resource) carries that Deny;
+/// - re-encoding it (`serde_json`) parses to the same policy.
+pub fn policy(data: &[u8]) {
+    use kinesd::api::access::decide;
+    use kinesd::auth::policy::{Decision, Kind, MAX_POLICY_BYTES, MAX_STATEMENTS, Policy, Request};
+    use serde_json::{Value as Json, json};
+
+    let mut fields = data.splitn(5, |&b| b == 0xff);
+    let mut next = || String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();
+    let (text, account, principal_arn, action, resource) = (next(), next(), next(), next(), next());
+    const STREAM: &str = "arn:aws:kinesis:us-east-1:111111111111:stream/s";
+    let requests = [
+        Request { account: &account, principal_arn: &principal_arn, action: &action, resource: &resource },
+        Request { account: &account, principal_arn: &principal_arn, action: &action, resource: STREAM },
+        Request {
+            account: "222222222222",
+            principal_arn: "arn:aws:iam::222222222222:root",
+            action: "kinesis:GetRecords",
+            resource: STREAM,
+        },
+        Request {
+            account: "111111111111",
+            principal_arn: "arn:aws:iam::111111111111:user/producer",
+            action: "kinesis:PutRecords",
+            resource: STREAM,
+        },
+        Request {
+            account: "111111111111",
+            principal_arn: "arn:aws:iam::111111111111:root",
+            action: "kinesis:ListStreams",
+            resource: "*",
+        },
+    ];
+    // A document with `statements` in place of the original's; None when it would exceed the
+    // size limit (re-encoding may lengthen a number), which the parser refuses by design.
+    let with = |doc: &serde_json::Map<String, Json>, statements: Vec<Json>| -> Option<String> {
+        let mut doc = doc.clone();
+        doc.insert("Statement".into(), Json::Array(statements));
+        Some(serde_json::to_string(&doc).unwrap()).filter(|t| t.len() <= MAX_POLICY_BYTES)
+    };
+    for kind in [Kind::Resource, Kind::Identity] {
+        let Ok(policy) = Policy::parse(&text, kind) else { continue };
+        let _ = policy.names_resource(&resource);
+        let Ok(Json::Object(doc)) = serde_json::from_str::<Json>(&text) else {
+            panic!("a document that parsed as a policy is not a JSON object: {text:?}");
+        };
+        let statements = match &doc["Statement"] {
+            Json::Array(items) => items.clone(),
+            one => vec![one.clone()],
+        };
+        let reparse =
+            |text: Option<String>| text.map(|t| Policy::parse(&t, kind).expect("a variant of a valid policy parses"));
+        let encoded = serde_json::to_string(&doc).unwrap();
+        if encoded.len() <= MAX_POLICY_BYTES {
+            assert_eq!(Policy::parse(&encoded, kind).as_ref(), Ok(&policy), "re-encoded, the policy changed");
+        }
+        let single: Vec<Option<Policy>> = statements.iter().map(|s| reparse(with(&doc, vec![s.clone()]))).collect();
+        let reversed = reparse(with(&doc, statements.iter().rev().cloned().collect()));
+        let deny_all = match kind {
+            Kind::Resource => json!({"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}),
+            Kind::Identity => json!({"Effect": "Deny", "Action": "*", "Resource": "*"}),
+        };
+        let mut denying = statements.clone();
+        denying.push(deny_all);
+        let denying = (statements.len() < MAX_STATEMENTS).then(|| reparse(with(&doc, denying))).flatten();
+        for request in &requests {
+            let decision = policy.evaluate(request);
+            if single.iter().all(Option::is_some) {
+                let each: Vec<Decision> = single.iter().flatten().map(|p| p.evaluate(request)).collect();
+                let expected = if each.contains(&Decision::Deny) {
+                    Decision::Deny
+                } else if each.contains(&Decision::Allow) {
+                    Decision::Allow
+                } else {
+                    Decision::NotApplicable
+                };
+                assert_eq!(decision, expected, "the document does not decide as its statements do: {request:?}");
+            }
+            if let Some(reversed) = &reversed {
+                assert_eq!(reversed.evaluate(request), decision, "statement order changed the decision");
+            }
+            if let Some(denying) = &denying {
+                let denied = denying.evaluate(request);
+                assert_eq!(denied, Decision::Deny, "a universal Deny did not win: {request:?}");
+                for foreign in [false, true] {
+                    assert!(decide(denied, Decision::Allow, foreign).is_some(), "identity Deny not enforced");
+                    assert!(decide(Decision::Allow, denied, foreign).is_some(), "resource Deny not enforced");
+                }
+            }
+        }
+    }
+}
+
+/// Event-stream framing (SubscribeToShard's response body). No client sends kinesd a frame
+/// (a SubscribeToShard request body is JSON or CBOR); the server only encodes. So the first
+/// byte picks what is checked with the rest:
+/// - 0: a message with arbitrary string headers (fields separated by 0xff, the last one the
+///   payload), encoded by kinesd, is read back by the AWS SDK's own decoder
+///   (aws-smithy-eventstream) exactly — same headers in order, same payload, the whole frame
+///   consumed — and refused once any one bit of it is flipped;
+/// - 1: an exception with an arbitrary type and message text, in JSON or CBOR: the SDK reads
+///   the frame and kinesd's own parser reads the text back from its payload unchanged;
+/// - 2: a SubscribeToShard request body, in JSON or CBOR, as the server decodes it: accepted
+///   or refused with an AWS error, never a panic.
+pub fn event_stream(data: &[u8]) {
+    use aws_smithy_eventstream::frame::read_message_from;
+    use aws_smithy_types::event_stream::HeaderValue;
+    use kinesd::protocol::{Codec, eventstream};
+
+    // A string cut to at most `max` bytes, on a character boundary.
+    fn fit(s: &str, max: usize) -> String {
+        let mut end = s.len().min(max);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s[..end].to_owned()
+    }
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let codec = if mode & 0x80 == 0 { Codec::Json } else { Codec::Cbor };
+    match mode % 3 {
+        0 => {
+            let mut fields: Vec<String> =
+                rest.split(|&b| b == 0xff).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let payload = fields.pop().unwrap_or_default();
+            // kinesd's headers are non-empty names of at most 255 bytes and values of at most
+            // 64 KiB (the format's limits); the fuzzer's are cut to fit.
+            let headers: Vec<(String, String)> = fields
+                .chunks(2)
+                .map(|pair| (fit(&pair[0], 255), fit(pair.get(1).map_or("", String::as_str), u16::MAX as usize)))
+                .filter(|(name, _)| !name.is_empty())
+                .collect();
+            let borrowed: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let frame = eventstream::message(&borrowed, payload.as_bytes());
+            let mut rest = &frame[..];
+            let message = read_message_from(&mut rest).expect("the SDK refuses a message kinesd encoded");
+            assert!(rest.is_empty(), "the SDK did not consume the whole frame");
+            let read: Vec<(&str, &str)> = message
+                .headers()
+                .iter()
+                .map(|h| match h.value() {
+                    HeaderValue::String(v) => (h.name().as_str(), v.as_str()),
+                    other => panic!("header {} read as {other:?}", h.name().as_str()),
+                })
+                .collect();
+            assert_eq!(read, borrowed, "headers changed on the way");
+            assert_eq!(message.payload().as_ref(), payload.as_bytes(), "payload changed on the way");
+            let bit = bit_seed(data) % (frame.len() * 8);
+            let mut flipped = frame.to_vec();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert!(read_message_from(&mut &flipped[..]).is_err(), "a frame with bit {bit} flipped was accepted");
+        }
+        1 => {
+            // The type before the first 0xff, the text after it.
+            let (kind, message_text) = match rest.iter().position(|&b| b == 0xff) {
+                Some(i) => (String::from_utf8_lossy(&rest[..i]), String::from_utf8_lossy(&rest[i + 1..])),
+                None => ("ResourceNotFoundException".into(), String::from_utf8_lossy(rest)),
+            };
+            let kind = fit(&kind, u16::MAX as usize);
+            let frame = eventstream::exception(codec, &kind, &message_text);
+            let message = read_message_from(&mut &frame[..]).expect("the SDK refuses an exception kinesd encoded");
+            let header =
+                |name: &str| match message.headers().iter().find(|h| h.name().as_str() == name).map(|h| h.value()) {
+                    Some(HeaderValue::String(v)) => v.as_str().to_owned(),
+                    other => panic!("header {name} read as {other:?}"),
+                };
+            assert_eq!(header(":message-type"), "exception");
+            assert_eq!(header(":exception-type"), kind);
+            assert_eq!(header(":content-type"), codec.content_type());
+            let payload = message.payload();
+            let value = match codec {
+                Codec::Json => json::parse(payload).expect("the exception's JSON payload does not parse"),
+                Codec::Cbor => cbor::parse(payload).expect("the exception's CBOR payload does not parse"),
+            };
+            let expected = Value::Map(vec![("message".into(), Value::String(message_text.into_owned()))]);
+            assert_eq!(value, expected, "the exception's text changed on the way");
+        }
+        _ => {
+            use kinesd::protocol::model::{Operation, SubscribeToShardInput};
+            use kinesd::protocol::request::{input, parse};
+            if let Ok(parsed) = parse(codec, Operation::SubscribeToShard, &Bytes::copy_from_slice(rest)) {
+                let _ = input::<SubscribeToShardInput>(parsed);
+            }
+        }
+    }
+}
+
+/// A number drawn from the whole input, to pick which bit of a frame to flip.
+fn bit_seed(data: &[u8]) -> usize {
+    data.iter().fold(data.len(), |acc, &b| acc.wrapping_mul(31).wrapping_add(b as usize))
 }
 
 /// How long a connection may take to be answered and closed after the client half-closes.

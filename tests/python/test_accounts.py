@@ -18,7 +18,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kinesd_harness import KinesdServer, create_active, error_of, unique_name
+from kinesd_harness import KinesdServer, create_active, error_of, unique_name, wait_until_gone
 
 REGION = "eu-west-1"
 A, B = "111111111111", "222222222222"
@@ -312,6 +312,105 @@ def test_put_resource_policy_refuses_what_aws_refuses_and_delete_without_one_is_
     assert error_of(e) == (400, "ResourceNotFoundException", f"No resource policy found for resource ARN {target}.")
 
 
+def test_a_policy_change_takes_effect_at_once_and_no_parsed_policy_outlives_it(a, b):
+    """Resource policies are parsed once and kept (`api::policy_cache`): every change —
+    Put, Delete, the stream deleted and created again with or without a policy — must decide
+    the very next request, with no wait and no retry."""
+    name = create_active(a, unique_name("fresh"), 1)
+    target = arn(A, name)
+    caller = f"arn:aws:iam::{B}:root"
+
+    def allow(*actions):
+        return json.dumps({"Statement": {"Effect": "Allow", "Principal": {"AWS": B},
+                                         "Action": [f"kinesis:{x}" for x in actions], "Resource": target}})
+
+    def describe_ok() -> bool:
+        try:
+            b.describe_stream_summary(StreamARN=target)
+            return True
+        except ClientError as e:
+            assert error_of(e)[1] == "AccessDeniedException", error_of(e)
+            return False
+
+    granting, other = allow("DescribeStreamSummary"), allow("ListShards")
+    for _ in range(10):
+        a.put_resource_policy(ResourceARN=target, Policy=granting)
+        assert describe_ok()
+        a.put_resource_policy(ResourceARN=target, Policy=other)
+        assert not describe_ok()
+    a.put_resource_policy(ResourceARN=target, Policy=granting)
+    assert describe_ok()
+    a.put_resource_policy(ResourceARN=target, Policy=json.dumps({"Statement": [
+        json.loads(granting)["Statement"],
+        {"Effect": "Deny", "Principal": "*", "Action": "kinesis:Describe*", "Resource": target}]}))
+    with pytest.raises(ClientError) as e:
+        b.describe_stream_summary(StreamARN=target)
+    denied(e, caller, "DescribeStreamSummary", target, "with an explicit deny in a resource-based policy")
+    a.put_resource_policy(ResourceARN=target, Policy=granting)
+    assert describe_ok()
+    a.delete_resource_policy(ResourceARN=target)
+    assert not describe_ok()
+    # Deleted and created again: the new stream has no policy, whatever the old one allowed.
+    a.put_resource_policy(ResourceARN=target, Policy=granting)
+    assert describe_ok()
+    a.delete_stream(StreamName=name)
+    wait_until_gone(a, name)
+    create_active(a, name, 1)
+    assert not describe_ok()
+    # ... and created again with the same document: it grants again.
+    a.put_resource_policy(ResourceARN=target, Policy=granting)
+    assert describe_ok()
+    # A consumer's policy, likewise.
+    consumer_arn = active_consumer(a, target, "fresh")
+    for policy, expected in [(allow("DescribeStreamConsumer"), True), (allow("ListShards"), False),
+                             (allow("DescribeStreamConsumer"), True), (None, False)]:
+        if policy is None:
+            a.delete_resource_policy(ResourceARN=consumer_arn)
+        else:
+            a.put_resource_policy(ResourceARN=consumer_arn, Policy=policy.replace(target, consumer_arn))
+        try:
+            b.describe_stream_consumer(ConsumerARN=consumer_arn)
+            assert expected, policy
+        except ClientError as e:
+            assert not expected and error_of(e)[1] == "AccessDeniedException", (policy, error_of(e))
+
+
+def test_the_models_constraints_come_before_authorization_and_the_operations_own_checks_after(server, a):
+    """aws-behaviour.md §22: a request that breaks the model's constraints is a
+    ValidationException whoever sends it; one that is well-formed but unauthorized is
+    AccessDeniedException even when the operation itself would refuse it."""
+    b_raw = boto3.client(
+        "kinesis", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=KEY_B, aws_secret_access_key=SECRET_B,
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
+    )
+    name = create_active(a, unique_name("order"), 1)
+    target = arn(A, name)
+    caller = f"arn:aws:iam::{B}:root"
+    with pytest.raises(ClientError) as e:
+        b_raw.put_record(StreamARN=target, Data=b"x", PartitionKey="")
+    assert error_of(e)[1] == "ValidationException", error_of(e)
+    # The owner's own request with the same flaw: the same answer.
+    with pytest.raises(ClientError) as owner:
+        boto3.client("kinesis", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id=KEY_A,
+                     aws_secret_access_key=SECRET_A, config=Config(parameter_validation=False)
+                     ).put_record(StreamARN=target, Data=b"x", PartitionKey="")
+    assert error_of(owner) == error_of(e)
+    # Lowering the retention below the current 24 hours is the operation's own refusal
+    # (InvalidArgumentException) for the owner; for B it is not authorized first.
+    with pytest.raises(ClientError) as e:
+        a.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=12)
+    assert error_of(e)[1] == "InvalidArgumentException"
+    with pytest.raises(ClientError) as e:
+        b_raw.increase_stream_retention_period(StreamARN=target, RetentionPeriodHours=12)
+    denied(e, caller, "IncreaseStreamRetentionPeriod", target, no_resource_policy("IncreaseStreamRetentionPeriod"))
+    # A stream that does not exist in another account: denied, not reported missing.
+    missing = arn(A, unique_name("nothere"))
+    with pytest.raises(ClientError) as e:
+        b_raw.increase_stream_retention_period(StreamARN=missing, RetentionPeriodHours=12)
+    denied(e, caller, "IncreaseStreamRetentionPeriod", missing, no_resource_policy("IncreaseStreamRetentionPeriod"))
+
+
 # ------------------------------------------------------------------------------ identity policies
 
 
@@ -547,3 +646,55 @@ def test_without_credentials_there_is_one_account_as_before():
         anyone.put_record(StreamName=name, Data=b"x", PartitionKey="k")
     finally:
         srv.stop()
+
+
+def test_an_identity_policy_change_takes_effect_when_sighup_reloads_the_file(tmp_path):
+    """Identity policies are parsed when the file loads; a SIGHUP reload replaces them, and the
+    first request after the reload is decided by the new policy."""
+    import signal
+
+    def write(actions):
+        policy = {"Statement": [{"Effect": "Allow", "Action": [f"kinesis:{x}" for x in actions], "Resource": "*"}]}
+        path.write_text(CREDENTIALS + f"""
+[[credential]]
+access_key_id = "AKIARELOADAAAAAAAAAA"
+secret_access_key = "secret-reload"
+account_id = "{A}"
+user = "reloaded"
+policy = '{json.dumps(policy)}'
+""")
+
+    def reload(count):
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while server.stderr_tail(200000).count("credentials reloaded") < count:
+            assert time.monotonic() < deadline, server.stderr_tail()
+            time.sleep(0.02)
+
+    path = tmp_path / "credentials.toml"
+    write(["DescribeStreamSummary"])
+    server = KinesdServer(create_ms=0, delete_ms=0, update_ms=0, region=REGION,
+                          extra_args=["--credentials", str(path)])
+    try:
+        owner = client(server, KEY_A, SECRET_A)
+        name = create_active(owner, unique_name("reload"), 1)
+        key = client(server, "AKIARELOADAAAAAAAAAA", "secret-reload")
+        key.describe_stream_summary(StreamName=name)
+        caller, target = f"arn:aws:iam::{A}:user/reloaded", arn(A, name)
+        with pytest.raises(ClientError) as e:
+            key.put_record(StreamName=name, Data=b"x", PartitionKey="k")
+        denied(e, caller, "PutRecord", target, no_identity_policy("PutRecord"))
+        write(["PutRecord"])
+        reload(1)
+        key.put_record(StreamName=name, Data=b"x", PartitionKey="k")
+        with pytest.raises(ClientError) as e:
+            key.describe_stream_summary(StreamName=name)
+        denied(e, caller, "DescribeStreamSummary", target, no_identity_policy("DescribeStreamSummary"))
+        write(["DescribeStreamSummary"])
+        reload(2)
+        with pytest.raises(ClientError) as e:
+            key.put_record(StreamName=name, Data=b"y", PartitionKey="k")
+        denied(e, caller, "PutRecord", target, no_identity_policy("PutRecord"))
+        assert read_one(owner, StreamName=name) == [b"x"]
+    finally:
+        server.stop()

@@ -41,3 +41,20 @@ fn a_committed_sigv4_seed_verifies() {
         .count();
     assert!(verified > 0, "no committed SigV4 seed verifies");
 }
+
+/// The policy target reaches its invariants: committed seeds parse as policies (of the kind
+/// their statements fit), so the decision checks run on them and not only the refusals.
+#[test]
+fn committed_policy_seeds_parse() {
+    use kinesd::auth::policy::{Kind, Policy};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/policy");
+    let parsed = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let data = std::fs::read(e.as_ref().unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(data.split(|&b| b == 0xff).next().unwrap_or_default()).into_owned();
+            [Kind::Resource, Kind::Identity].into_iter().any(|kind| Policy::parse(&text, kind).is_ok())
+        })
+        .count();
+    assert!(parsed > 0, "no committed policy seed parses");
+}

@@ -18,7 +18,7 @@
 //! `arn:aws:kinesis:<region>:<account>:stream/*` (ListStreams) or `*`.
 
 use crate::api::Context;
-use crate::auth::policy::{Decision, Kind, Policy, Request};
+use crate::auth::policy::{Decision, Request};
 use crate::engine::catalog::StreamKey;
 use crate::engine::consumers::ConsumerRef;
 use crate::error::{KinesisError, Result};
@@ -37,8 +37,8 @@ pub async fn stream(ctx: &Context, key: &StreamKey) -> Result<()> {
     if ctx.caller.principal.is_none() {
         return Ok(());
     }
-    let policy = ctx.engine.stream(key).await.ok().and_then(|s| s.resource_policy.clone());
-    let owner = Owner { account: &key.account, policy: policy.as_deref() };
+    let stream = ctx.engine.stream(key).await.ok();
+    let owner = Owner { account: &key.account, policy: stream.as_ref().and_then(|s| s.resource_policy.as_deref()) };
     check(ctx, &ctx.engine.stream_arn(key), Some(owner)).await
 }
 
@@ -49,11 +49,13 @@ pub async fn consumer(ctx: &Context, which: &ConsumerRef) -> Result<()> {
     }
     // A consumer that does not exist has no policy that allows anything; it is named as the
     // request names it.
-    let (arn, policy) = match ctx.engine.consumer(which).await {
-        Ok(consumer) => (ctx.engine.consumer_arn(&consumer), consumer.resource_policy.clone()),
-        Err(_) => (ctx.engine.named_consumer_arn(which), None),
+    let consumer = ctx.engine.consumer(which).await.ok();
+    let arn = match &consumer {
+        Some(consumer) => ctx.engine.consumer_arn(consumer),
+        None => ctx.engine.named_consumer_arn(which),
     };
-    let owner = Owner { account: &which.stream.account, policy: policy.as_deref() };
+    let owner =
+        Owner { account: &which.stream.account, policy: consumer.as_ref().and_then(|c| c.resource_policy.as_deref()) };
     check(ctx, &arn, Some(owner)).await
 }
 
@@ -91,7 +93,10 @@ async fn check(ctx: &Context, resource_arn: &str, owner: Option<Owner<'_>>) -> R
     };
     let identity = principal.policy.as_ref().map_or(Decision::Allow, |p| p.policy.evaluate(&request));
     let resource = match owner.as_ref().and_then(|o| o.policy) {
-        Some(document) => resource_decision(document, resource_arn, &request),
+        // Parsed once per document (`policy_cache`); one that does not parse allows nothing.
+        Some(document) => {
+            ctx.policies.get(resource_arn, document).map_or(Decision::NotApplicable, |p| p.evaluate(&request))
+        }
         None => Decision::NotApplicable,
     };
     let foreign = owner.is_some_and(|o| o.account != ctx.caller.account_id);
@@ -120,17 +125,6 @@ pub fn decide(identity: Decision, resource: Decision, foreign: bool) -> Option<R
         return None;
     }
     (identity != Decision::Allow && resource != Decision::Allow).then_some(Refusal::NoIdentityPolicy)
-}
-
-/// What a resource's policy says; a stored policy that no longer parses allows nothing.
-fn resource_decision(document: &str, resource_arn: &str, request: &Request<'_>) -> Decision {
-    match Policy::parse(document, Kind::Resource) {
-        Ok(policy) => policy.evaluate(request),
-        Err(e) => {
-            tracing::warn!(resource = %resource_arn, error = %e, "stored resource policy does not parse; it allows nothing");
-            Decision::NotApplicable
-        }
-    }
 }
 
 impl Refusal {

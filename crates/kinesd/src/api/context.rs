@@ -19,4 +19,6 @@ pub struct Context {
     pub shutdown: Shutdown,
     /// Fault rules in force (per-record failures are decided by the operation).
     pub faults: Arc<super::faults::Faults>,
+    /// Resource policies already parsed, shared by every request (`api::policy_cache`).
+    pub policies: Arc<super::policy_cache::PolicyCache>,
 }

@@ -32,6 +32,7 @@ impl Api {
             peer: Peer { addr: ([127, 0, 0, 1], 0).into(), connection: 0 },
             shutdown: self.shutdown.clone(),
             faults: self.faults.clone(),
+            policies: self.policies.clone(),
         };
         match dispatch(&context, operation, parsed).await? {
             ReplyBody::Encoded(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)),

@@ -14,6 +14,7 @@ pub mod local;
 pub mod metrics;
 pub mod ops;
 pub mod page;
+pub mod policy_cache;
 pub mod records;
 pub mod subscription;
 pub mod target;
@@ -36,6 +37,8 @@ pub struct Api {
     engine: Arc<Engine>,
     shutdown: Shutdown,
     faults: Arc<faults::Faults>,
+    /// Parsed resource policies, for every request's authorization (`policy_cache`).
+    policies: Arc<policy_cache::PolicyCache>,
     auth: auth::Authenticator,
     requests: Arc<metrics::RequestMeters>,
     connections: Arc<ConnectionStats>,
@@ -64,6 +67,7 @@ impl Api {
             engine,
             shutdown,
             faults: Arc::new(faults::Faults::new(None)),
+            policies: Arc::default(),
             auth,
             requests,
             connections,
@@ -151,6 +155,7 @@ impl Api {
             peer,
             shutdown: self.shutdown.clone(),
             faults: self.faults.clone(),
+            policies: self.policies.clone(),
         };
         match dispatch(&context, operation, parsed).await {
             Ok(body) => envelope::success_response(codec, body),

@@ -46,7 +46,12 @@ pub fn write_request(
     write_query(out, request.query.unwrap_or_default(), presigned);
     out.put(b"\n");
     for name in signed_headers.split(';') {
-        let lower = name.to_ascii_lowercase();
+        // The SDKs list header names in lowercase already; only another client pays for a copy.
+        let lower: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(name)
+        };
         out.put(lower.as_bytes());
         out.put(b":");
         write_header_value(out, request, &lower);

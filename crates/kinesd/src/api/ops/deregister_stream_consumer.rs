@@ -11,5 +11,11 @@ pub async fn handle(ctx: &Context, input: DeregisterStreamConsumerInput) -> Resu
     let consumer =
         consumer_named(ctx, input.consumer_arn.as_deref(), input.stream_arn.as_deref(), input.consumer_name.as_deref())
             .await?;
-    engine.deregister_consumer(&consumer).await
+    let arn = engine.consumer(&consumer).await.map(|c| engine.consumer_arn(&c));
+    engine.deregister_consumer(&consumer).await?;
+    // Frees the consumer's parsed policy early (`policy_cache`).
+    if let Ok(arn) = arn {
+        ctx.policies.forget(&arn);
+    }
+    Ok(())
 }

@@ -26,6 +26,9 @@ pub async fn handle(ctx: &Context, input: PutResourcePolicyInput) -> Result<()> 
             "a statement's Resource does not name the resource the policy is attached to, {arn}."
         )));
     }
+    // The parse is kept for the requests that will be authorized against it (should the write
+    // fail, the entry matches no document the resource carries, so it is never used).
+    ctx.policies.put(&arn, &document, policy);
     match resource {
         Resource::Stream(name) => engine.put_resource_policy(&name, document).await,
         Resource::Consumer(consumer) => engine.put_consumer_policy(&consumer, document).await,
