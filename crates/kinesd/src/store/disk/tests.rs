@@ -319,7 +319,8 @@ fn open_files_stay_bounded_however_many_segments_are_kept() {
 
         // Retention deletes most segments, including cached ones.
         store.trim(log, 1190).await.unwrap();
-        let on_disk: std::collections::BTreeSet<u64> = store.shared.files.on_disk().into_iter().collect();
+        let on_disk: std::collections::BTreeSet<u64> =
+            store.shared.files.on_disk().into_iter().map(|(id, _)| id).collect();
         assert!(on_disk.len() < 30, "{} segments left", on_disk.len());
         assert!(store.shared.files.open_sealed().iter().all(|(segment, _)| on_disk.contains(segment)));
         let open = descriptors_under(dir.path());
