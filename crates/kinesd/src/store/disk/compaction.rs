@@ -93,7 +93,9 @@ fn delete_files(dir: &Path, id: u64, generation: u32) -> std::io::Result<u64> {
 }
 
 /// The first stretch of consecutive sealed segments worth rewriting together, with at most
-/// `max_live` live bytes in all (at least one segment), or None.
+/// `max_live` live bytes in all (at least one segment), that frees at least a quarter of
+/// `max_live` (so that a segment compaction just wrote, whose only dead bytes are its header
+/// and log table, is not rewritten again), or None.
 pub fn plan(shared: &Shared, max_live: u64) -> Option<Vec<(u64, SegmentMeta)>> {
     let mut live: HashMap<u64, u64> = HashMap::new();
     {
@@ -105,6 +107,12 @@ pub fn plan(shared: &Shared, max_live: u64) -> Option<Vec<(u64, SegmentMeta)>> {
             }
         }
     }
+    // What the new segment costs besides its frames: header and log table.
+    let overhead = format::SEGMENT_HEADER_LEN + 64 + 32 * shared.logs.read().len() as u64;
+    let worth = |group: &[(u64, SegmentMeta)], live: u64| {
+        let len: u64 = group.iter().map(|(_, m)| m.len).sum();
+        !group.is_empty() && len.saturating_sub(live + overhead) >= max_live / 4
+    };
     let mut group: Vec<(u64, SegmentMeta)> = Vec::new();
     let mut group_live = 0;
     for (id, meta) in shared.files.sealed_segments() {
@@ -113,11 +121,19 @@ pub fn plan(shared: &Shared, max_live: u64) -> Option<Vec<(u64, SegmentMeta)>> {
         if mostly_dead && (group.is_empty() || group_live + l <= max_live) {
             group.push((id, meta));
             group_live += l;
-        } else if !group.is_empty() {
-            break;
+            continue;
+        }
+        if worth(&group, group_live) {
+            return Some(group);
+        }
+        group.clear();
+        group_live = 0;
+        if mostly_dead {
+            group.push((id, meta));
+            group_live = l;
         }
     }
-    (!group.is_empty()).then_some(group)
+    worth(&group, group_live).then_some(group)
 }
 
 /// Rewrites `group` (from [`plan`]) as one segment holding only its live frames, and switches

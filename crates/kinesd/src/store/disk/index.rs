@@ -78,13 +78,11 @@ pub struct SealedRun {
 }
 
 impl SealedRun {
-    /// The run's bytes still needed when records before `trim` are gone, estimated in
-    /// proportion to the positions left (frames are not all the same size, but a run is
-    /// mostly records of one stream).
+    /// The run's bytes still needed when records before `trim` are gone: all of them while any
+    /// record is left. Never less than what compacting the run copies, so that a segment
+    /// compaction wrote never looks more dead than it is (and is not rewritten again and again).
     pub fn live_bytes(&self, trim: u64) -> u64 {
-        let all = self.end_position - self.first_position;
-        let left = self.end_position.saturating_sub(trim.max(self.first_position));
-        if all == 0 { 0 } else { (u128::from(self.bytes) * u128::from(left) / u128::from(all)) as u64 }
+        if self.end_position > trim { self.bytes } else { 0 }
     }
 }
 
@@ -475,7 +473,8 @@ mod tests {
         assert_eq!((log.sealed.len(), log.live.len(), log.tip), (1, 1, 7));
         assert_eq!(log.segments().collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(log.sealed[0].live_bytes(0), 20);
-        assert_eq!(log.sealed[0].live_bytes(3), 8, "two of five positions left");
+        assert_eq!(log.sealed[0].live_bytes(3), 20, "a run with records left counts whole");
+        assert_eq!(log.sealed[0].live_bytes(5), 0);
         log.trim_to(5);
         assert_eq!((log.sealed.len(), log.live.len(), log.trim), (0, 1, 5));
         assert_eq!(log.segments().collect::<Vec<_>>(), vec![2]);
