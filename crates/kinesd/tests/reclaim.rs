@@ -155,15 +155,12 @@ async fn a_short_retention_stream_gives_its_disk_back_while_a_long_one_keeps_its
     assert!(journal_bytes(dir.path()) * 3 <= peak);
 }
 
+/// What the server acknowledged: (sequence number, data), in order.
+type Acks = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Writes batches to `stream` until the server dies; every acknowledged record goes into
 /// `acks` as (sequence number, data).
-async fn produce(
-    client: Client,
-    stream: &'static str,
-    size: usize,
-    batch: usize,
-    acks: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
-) {
+async fn produce(client: Client, stream: &'static str, size: usize, batch: usize, acks: Acks) {
     let mut n = 0usize;
     loop {
         let base = acks.lock().unwrap().len() + n;
@@ -274,7 +271,8 @@ async fn acknowledged_unexpired_records_survive_sigkill_during_reclaim() {
     assert!(acks.len() > cycles * 20, "the test wrote too little to prove anything: {} records", acks.len());
     assert!(compactions > 0, "no compaction ran while the producers wrote");
     eprintln!(
-        "{} acknowledged long-retention records survived {cycles} SIGKILLs amid {compactions} compactions",
+        "{} acknowledged long-retention records survived {cycles} SIGKILLs amid {compactions} compactions; \
+         the newest short-retention records were checked after {young_checked} of the restarts",
         acks.len()
     );
 }
