@@ -78,8 +78,8 @@ pub fn reclaim(dir: &Path, shared: &Shared) -> std::io::Result<u64> {
     Ok(freed)
 }
 
-/// Deletes a segment's data and index files; returns their size.
-fn delete_files(dir: &Path, id: u64, generation: u32) -> std::io::Result<u64> {
+/// Deletes a segment's data and index files (either may be missing); returns their size.
+pub fn delete_files(dir: &Path, id: u64, generation: u32) -> std::io::Result<u64> {
     let mut freed = 0;
     for path in [journal::segment_path(dir, id, generation), journal::index_path(dir, id, generation)] {
         freed += fs::metadata(&path).map_or(0, |m| m.len());

@@ -77,18 +77,6 @@ fn merged_count(dir: &Path, id: u64, generation: u32) -> std::io::Result<u32> {
     Ok(merged)
 }
 
-/// Deletes both files of a segment that a compacted one replaced.
-fn delete_replaced(dir: &Path, id: u64, generation: u32) -> std::io::Result<()> {
-    tracing::info!(segment = id, "deleting a journal segment that a compaction replaced");
-    for path in [journal::segment_path(dir, id, generation), journal::index_path(dir, id, generation)] {
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// The segment left open by the last run: id, file, valid length, its frames.
 type OpenTail = (u64, File, u64, Vec<(LogId, FrameRef)>);
 
@@ -100,7 +88,8 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     let mut kept = Vec::with_capacity(ids.len());
     for (i, &(id, generation)) in ids.iter().enumerate() {
         if id <= replaced_through {
-            delete_replaced(dir, id, generation)?;
+            tracing::info!(segment = id, "deleting a journal segment that a compaction replaced");
+            super::compaction::delete_files(dir, id, generation)?;
             continue;
         }
         // The last segment is the writer's, never a compaction's (its header may be torn).
