@@ -155,6 +155,28 @@ async fn a_short_retention_stream_gives_its_disk_back_while_a_long_one_keeps_its
     assert!(journal_bytes(dir.path()) * 3 <= peak);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_that_expire_while_the_server_is_down_are_gone_when_it_answers_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = server(dir.path(), 100);
+    let client = srv.client();
+    make_streams(&client, 8760).await;
+    let short: Vec<Vec<u8>> = (0..100).map(|i| payload("short", i, 100)).collect();
+    let written = Instant::now();
+    put(&client, "short", &short).await.unwrap();
+    let long: Vec<Vec<u8>> = (0..100).map(|i| payload("long", i, 100)).collect();
+    let seqs = put(&client, "long", &long).await.unwrap();
+    assert_eq!(read_all(&client, "short").await.len(), 100);
+    srv.kill9();
+    assert!(written.elapsed() < Duration::from_millis(2_000), "too slow to kill before the records expire");
+    // 24 "hours" of 100 ms after they were written, the short stream's records have expired.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    let srv = server(dir.path(), 100);
+    let client = srv.client();
+    assert!(read_all(&client, "short").await.is_empty(), "expired records served after a restart");
+    same(&read_all(&client, "long").await, &seqs.into_iter().zip(long).collect::<Vec<_>>(), "the long stream");
+}
+
 /// What the server acknowledged: (sequence number, data), in order.
 type Acks = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
