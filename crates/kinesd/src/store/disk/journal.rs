@@ -298,7 +298,19 @@ impl Writer {
             };
             effects.push(effect);
         }
-        let result = self.write_group(base);
+        let mut result = self.write_group(base);
+        // Even with relaxed durability a trim is synced before it is answered: the caller then
+        // gives back the trimmed records' space, and a power loss must not leave a journal
+        // whose trim is lost but whose segments are gone (a hole in a log).
+        let trimmed =
+            group.iter().zip(&effects).any(|(c, e)| matches!((c, e), (Command::Trim { .. }, Effect::Changed)));
+        if result.is_ok() && trimmed && self.unsynced {
+            result = self.state.file.sync_data();
+            if result.is_ok() {
+                self.unsynced = false;
+                self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Err(e) = &result {
             tracing::error!(error = %e, "journal write failed; the group is refused and nothing of it is kept");
             // Put the logs back as they were, newest change undone first.
