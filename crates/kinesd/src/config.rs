@@ -107,6 +107,13 @@ pub struct Config {
     #[arg(long, default_value_t = 300)]
     pub iterator_ttl_seconds: u64,
 
+    /// Milliseconds that one hour of a stream's retention period lasts when records are
+    /// trimmed: for tests of retention and disk reclaim only (the default is a real hour).
+    ///
+    /// Only trimming is sped up; listings and the retention hours reported stay as in AWS.
+    #[arg(long, default_value_t = 3_600_000)]
+    pub retention_hour_ms: u64,
+
     /// Client connections served at once at most; further ones wait in the listen backlog.
     #[arg(long, default_value_t = 10_000)]
     pub max_connections: u32,
@@ -438,6 +445,9 @@ impl Config {
             shard_limit: self.shard_limit,
             on_demand_stream_limit: self.on_demand_stream_limit,
             iterator_ttl_ms: self.iterator_ttl_seconds.saturating_mul(1000),
+            retention_hour_ms: self.retention_hour_ms.max(1),
+            // A pass every 5 s for real hours, proportionally more often for shortened ones.
+            retention_interval_ms: (self.retention_hour_ms / 720).clamp(50, 5_000),
             consumer_create_ms: self.consumer_create_ms,
             consumer_delete_ms: self.consumer_delete_ms,
             subscription_ms: self.subscription_seconds.saturating_mul(1000),

@@ -106,6 +106,11 @@ async fn run(config: Config) -> Result<(), String> {
     let engine_config = kinesd::engine::EngineConfig { limits: config.limits_config()?, ..config.engine() };
     let faults = Arc::new(config.faults()?);
     let engine = Engine::open(engine_config, store).await.map_err(|e| e.to_string())?;
+    // Records that expired while the server was down are trimmed before the port accepts a
+    // request (those trimmed before it stopped stay trimmed: the store keeps the horizon).
+    if let Err(e) = engine.trim_expired(kinesd::engine::now_ms()).await {
+        tracing::warn!(error = %e, "retention trim at start-up failed; the ticker retries");
+    }
     let ticker = engine.spawn_ticker();
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // TLS set-up before anything is printed: a bad certificate or key stops the start, and

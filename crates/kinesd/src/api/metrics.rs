@@ -452,6 +452,27 @@ impl Sources {
             MetricType::Gauge,
             one(Sample::Gauge(s.bytes_on_disk)),
         )?;
+        family(
+            e,
+            "kinesd_journal_reclaimed_bytes",
+            "Bytes of journal files given back: segments deleted by retention or log deletion, or shrunk by compaction.",
+            MetricType::Counter,
+            one(Sample::Counter(s.reclaimed_bytes)),
+        )?;
+        family(
+            e,
+            "kinesd_journal_compactions",
+            "Compactions: rewrites of mostly expired journal segments that keep only their live records.",
+            MetricType::Counter,
+            one(Sample::Counter(s.compactions)),
+        )?;
+        family(
+            e,
+            "kinesd_journal_compacted_bytes",
+            "Bytes of live records that compactions copied.",
+            MetricType::Counter,
+            one(Sample::Counter(s.compacted_bytes)),
+        )?;
         if let Some(free) = s.free_bytes {
             family(
                 e,

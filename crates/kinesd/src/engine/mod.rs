@@ -73,6 +73,9 @@ pub struct EngineConfig {
     /// long after they expire, and a stream written continuously (whose oldest record expires
     /// every moment) costs one pass per interval, not one per record.
     pub retention_interval_ms: u64,
+    /// How long one hour of a retention period lasts when records are trimmed (a real hour,
+    /// except in tests of retention: `--retention-hour-ms`).
+    pub retention_hour_ms: u64,
     /// AWS's quotas, enforced when set (`--enforce-limits`).
     pub limits: Option<limits::LimitsConfig>,
     /// How long a new consumer stays CREATING, and a deregistered one DELETING.
@@ -102,6 +105,7 @@ impl Default for EngineConfig {
             on_demand_stream_limit: 50,
             iterator_ttl_ms: 300_000,
             retention_interval_ms: 5_000,
+            retention_hour_ms: 3_600_000,
             limits: None,
             consumer_create_ms: 500,
             consumer_delete_ms: 500,

@@ -703,6 +703,32 @@ async fn logs_survive_reopen<H: Harness>() {
     assert!(next.arrival_ms >= 1029, "arrival times never go back, even across a reopen");
 }
 
+async fn trims_survive_reopen<H: Harness>() {
+    let (h, s) = fresh::<H>().await;
+    let short = s.create_log().await.unwrap();
+    let long = s.create_log().await.unwrap();
+    for t in 0..40u64 {
+        s.append(short, recs(&format!("s{t}"), 2), 1000 + t).await.unwrap();
+        s.append(long, recs(&format!("l{t}"), 2), 1000 + t).await.unwrap();
+    }
+    s.trim(short, 1030).await.unwrap();
+    s.trim(long, 1005).await.unwrap();
+    let (kept_short, kept_long) = (all(&*s, short).await, all(&*s, long).await);
+    assert_eq!(kept_short.first().map(|r| r.position), Some(60));
+    let s = reopen(&h, s).await;
+    // Not even for a moment (before the engine's retention pass would trim again).
+    assert_eq!(s.extent(short).await.unwrap(), Extent { trim: 60, tip: 80 });
+    assert_eq!(s.extent(long).await.unwrap(), Extent { trim: 10, tip: 80 });
+    assert_eq!(all(&*s, short).await, kept_short, "trimmed records never come back");
+    assert_eq!(all(&*s, long).await, kept_long);
+    assert_eq!(s.seek_time(short, 0).await.unwrap(), 60);
+    s.trim(short, u64::MAX).await.unwrap();
+    let s = reopen(&h, s).await;
+    assert_eq!(s.extent(short).await.unwrap(), Extent { trim: 80, tip: 80 });
+    assert!(all(&*s, short).await.is_empty());
+    assert_eq!(s.append(short, recs("next", 1), 1).await.unwrap().first_position, 80);
+}
+
 async fn log_ids_are_never_reused_across_reopen<H: Harness>() {
     let (h, mut s) = fresh::<H>().await;
     let mut ids = HashSet::new();
@@ -837,6 +863,7 @@ macro_rules! conformance {
         each_test!($harness;
             catalog_survives_reopen,
             logs_survive_reopen,
+            trims_survive_reopen,
             log_ids_are_never_reused_across_reopen,
         );
     };

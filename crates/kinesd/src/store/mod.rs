@@ -178,8 +178,9 @@ pub trait Store: Send + Sync + 'static {
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64>;
 
     /// Drops records that arrived before `before_ms`; the trim horizon only moves forward and
-    /// never past the tip. A store need not remember trims across a reopen (the engine applies
-    /// retention again), but positions below the horizon are never reused.
+    /// never past the tip. A persistent store remembers the horizon across a reopen (records
+    /// trimmed before a restart never come back, not even until the engine's next retention
+    /// pass), and positions below the horizon are never reused.
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()>;
 
     /// A watch on the log's tip (the next position to be written), for waiting for records
@@ -269,4 +270,9 @@ pub struct StoreStats {
     pub bytes_on_disk: u64,
     /// Free bytes for an unprivileged user on the data directory's file system.
     pub free_bytes: Option<u64>,
+    /// Bytes of journal files given back (segments deleted, or shrunk by compaction).
+    pub reclaimed_bytes: u64,
+    /// Compactions (rewrites of mostly dead segments), and the live bytes they copied.
+    pub compactions: u64,
+    pub compacted_bytes: u64,
 }

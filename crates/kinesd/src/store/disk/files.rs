@@ -10,7 +10,7 @@
 //! reader cannot put a file of a segment that retention has just deleted back into the cache
 //! (its descriptor would keep the deleted file's space in use).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,16 +37,30 @@ pub struct SegmentFiles {
     state: Mutex<State>,
 }
 
+/// What is known of a segment on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegmentMeta {
+    /// Which rewrite of the segment its files are (see `journal::segment_path`).
+    pub generation: u32,
+    /// Bytes of valid frames (for the active segment, 0: it is still growing).
+    pub len: u64,
+}
+
 struct State {
     /// Every segment on disk, the active one included.
-    on_disk: BTreeSet<u64>,
+    on_disk: BTreeMap<u64, SegmentMeta>,
     cache: Lru,
 }
 
 impl SegmentFiles {
-    pub fn new(dir: PathBuf, on_disk: BTreeSet<u64>, active: (u64, File), capacity: usize) -> SegmentFiles {
+    pub fn new(
+        dir: PathBuf,
+        on_disk: BTreeMap<u64, SegmentMeta>,
+        active: (u64, File),
+        capacity: usize,
+    ) -> SegmentFiles {
         let mut on_disk = on_disk;
-        on_disk.insert(active.0);
+        on_disk.entry(active.0).or_default();
         SegmentFiles {
             dir,
             active: RwLock::new((active.0, Arc::new(active.1))),
@@ -71,29 +85,31 @@ impl SegmentFiles {
     }
 
     fn sealed(&self, segment: u64, kind: Kind) -> std::io::Result<Option<Arc<File>>> {
-        {
+        let generation = {
             let mut state = self.state.lock();
             if let Some(file) = state.cache.get((segment, kind)) {
                 return Ok(Some(file));
             }
-            if !state.on_disk.contains(&segment) {
-                return Ok(None);
+            match state.on_disk.get(&segment) {
+                Some(meta) => meta.generation,
+                None => return Ok(None),
             }
-        }
+        };
         // Opened without the lock, so a miss does not hold up other readers' hits.
         let path = match kind {
-            Kind::Data => journal::segment_path(&self.dir, segment),
-            Kind::Index => journal::index_path(&self.dir, segment),
+            Kind::Data => journal::segment_path(&self.dir, segment, generation),
+            Kind::Index => journal::index_path(&self.dir, segment, generation),
         };
+        let current = |state: &State| state.on_disk.get(&segment).is_some_and(|m| m.generation == generation);
         let file = match File::open(&path) {
             Ok(f) => Arc::new(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.state.lock().on_disk.contains(&segment) => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !current(&self.state.lock()) => {
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
         let mut state = self.state.lock();
-        if !state.on_disk.contains(&segment) {
+        if !current(&state) {
             // Deleted while we opened it: do not keep its space alive in the cache.
             return Ok(None);
         }
@@ -105,35 +121,53 @@ impl SegmentFiles {
         self.active.read().0
     }
 
-    /// Sealed segments older than `limit`, oldest first.
-    pub fn sealed_before(&self, limit: u64) -> Vec<u64> {
+    /// Sealed segments, oldest first.
+    pub fn sealed_segments(&self) -> Vec<(u64, SegmentMeta)> {
         let active = self.active_id();
-        self.state.lock().on_disk.range(..limit.min(active)).copied().collect()
+        self.state.lock().on_disk.range(..active).map(|(id, m)| (*id, *m)).collect()
     }
 
     /// Every segment on disk, oldest first.
-    pub fn on_disk(&self) -> Vec<u64> {
-        self.state.lock().on_disk.iter().copied().collect()
+    pub fn on_disk(&self) -> Vec<(u64, SegmentMeta)> {
+        self.state.lock().on_disk.iter().map(|(id, m)| (*id, *m)).collect()
     }
 
-    /// Seals the active segment (its data and new index file join the cache, as the most
-    /// recently used: reads of recent records want them) and makes `next` the active one.
-    pub fn roll(&self, index: File, next: u64, next_file: File) {
+    /// Seals the active segment, `len` bytes long (its data and new index file join the cache,
+    /// as the most recently used: reads of recent records want them) and makes `next` the
+    /// active one.
+    pub fn roll(&self, index: File, len: u64, next: u64, next_file: File) {
         let mut state = self.state.lock();
-        state.on_disk.insert(next);
+        state.on_disk.insert(next, SegmentMeta::default());
         let mut active = self.active.write();
         let (sealed, data) = std::mem::replace(&mut *active, (next, Arc::new(next_file)));
         drop(active);
+        state.on_disk.insert(sealed, SegmentMeta { generation: 0, len });
         state.cache.insert((sealed, Kind::Index), Arc::new(index));
         state.cache.insert((sealed, Kind::Data), data);
     }
 
-    /// Forgets a segment that is about to be deleted, closing its cached files.
-    pub fn forget(&self, segment: u64) {
+    /// Forgets a segment that is about to be deleted, closing its cached files; returns what
+    /// it was (None: already gone).
+    pub fn forget(&self, segment: u64) -> Option<SegmentMeta> {
         let mut state = self.state.lock();
-        state.on_disk.remove(&segment);
         state.cache.remove((segment, Kind::Data));
         state.cache.remove((segment, Kind::Index));
+        state.on_disk.remove(&segment)
+    }
+
+    /// Compaction replaced the segments `merged` by generation `meta` of the first of them:
+    /// their cached files are closed and readers find the new files from now on. Returns the
+    /// files that are no longer used (to delete), as (id, generation).
+    pub fn replace(&self, merged: &std::ops::RangeInclusive<u64>, meta: SegmentMeta) -> Vec<(u64, u32)> {
+        let mut state = self.state.lock();
+        let old: Vec<(u64, u32)> = state.on_disk.range(merged.clone()).map(|(id, m)| (*id, m.generation)).collect();
+        for (id, _) in &old {
+            state.on_disk.remove(id);
+            state.cache.remove((*id, Kind::Data));
+            state.cache.remove((*id, Kind::Index));
+        }
+        state.on_disk.insert(*merged.start(), meta);
+        old
     }
 
     /// Files of sealed segments open now.

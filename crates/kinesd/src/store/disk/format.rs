@@ -3,14 +3,19 @@
 //! A segment is a header followed by frames, each protected by a CRC32C:
 //!
 //! ```text
-//! segment header (24 bytes): magic "KNSDLOG1" | version u32 = 1 | reserved u32 | segment id u64
+//! segment header (24 bytes): magic "KNSDLOG1" | version u32 = 1 | merged u32 | segment id u64
 //! frame:  len u32 (bytes after this field, CRC included)
-//!         kind u8 (1 records, 2 create log, 3 delete log, 4 log table) | log u64 | first position u64
+//!         kind u8 (1 records, 2 create log, 3 delete log, 4 log table, 5 trim, 6 log table with
+//!         trims) | log u64 | first position u64
 //!         count u32 | arrival ms u64
 //!         count × (flags u8 | key len u16 | data len u32 | key | data)     (records only)
 //!         crc32c u32 over everything from `kind` to the last record byte
 //! ```
-//! A log table frame holds one record whose data is `n × (log u64 | tip u64 | last arrival u64)`.
+//! A log table frame holds one record whose data is `n × (log u64 | tip u64 | last arrival u64)`
+//! (kind 4, written by earlier builds) or `n × (log u64 | tip u64 | last arrival u64 | trim u64)`
+//! (kind 6). A trim frame (kind 5) says that the log's records before `first position` are gone.
+//! `merged` is 0 for a segment the writer wrote; a segment written by compaction holds the live
+//! frames of segments `id ..= id + merged` and replaces all of them (see `compaction`).
 //! All integers are little-endian. A frame whose length runs past the end of the file, whose
 //! CRC does not match, or whose length is zero marks the end of the valid data: recovery cuts
 //! the tail there.
@@ -36,6 +41,11 @@ pub enum FrameKind {
     /// The table of live logs and their tips, first in every segment, so that any suffix of
     /// the journal is enough to know every log (retention deletes old segments).
     LogTable = 4,
+    /// The log's records before `first position` are gone (retention), durably.
+    Trim = 5,
+    /// The log table with each log's trim horizon (what `LogTable` became), so that a trim
+    /// outlives the segment its trim frame was written in.
+    LogTable2 = 6,
 }
 
 impl FrameKind {
@@ -45,21 +55,26 @@ impl FrameKind {
             2 => Some(FrameKind::CreateLog),
             3 => Some(FrameKind::DeleteLog),
             4 => Some(FrameKind::LogTable),
+            5 => Some(FrameKind::Trim),
+            6 => Some(FrameKind::LogTable2),
             _ => None,
         }
     }
 }
 
-pub fn segment_header(id: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
+/// A segment's header; `merged` is how many following segment ids it replaces (compaction).
+pub fn segment_header(id: u64, merged: u32) -> [u8; SEGMENT_HEADER_LEN as usize] {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     h[..8].copy_from_slice(SEGMENT_MAGIC);
     h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[12..16].copy_from_slice(&merged.to_le_bytes());
     h[16..24].copy_from_slice(&id.to_le_bytes());
     h
 }
 
-/// Checks a segment header; returns the segment id it names.
-pub fn check_segment_header(h: &[u8]) -> Result<u64, String> {
+/// Checks a segment header; returns the segment id it names and how many following ids it
+/// replaces.
+pub fn check_segment_header(h: &[u8]) -> Result<(u64, u32), String> {
     if h.len() < SEGMENT_HEADER_LEN as usize || &h[..8] != SEGMENT_MAGIC {
         return Err("not a kinesd journal segment (bad magic)".into());
     }
@@ -67,7 +82,8 @@ pub fn check_segment_header(h: &[u8]) -> Result<u64, String> {
     if version != FORMAT_VERSION {
         return Err(format!("unsupported journal format version {version}"));
     }
-    Ok(u64::from_le_bytes(h[16..24].try_into().unwrap_or_default()))
+    let merged = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+    Ok((u64::from_le_bytes(h[16..24].try_into().unwrap_or_default()), merged))
 }
 
 /// Appends one frame to `out`; returns its length in bytes.

@@ -6,17 +6,19 @@
 //! Frame lists of sealed segments are read from the index file when a read or a seek needs
 //! them, and kept in a small bounded cache.
 //!
-//! Index file (version 1), little-endian:
+//! Index file (version 2), little-endian:
 //! ```text
 //! header     magic "KNSDIDX1" | version u32 | segment u64 | valid length u64 | logs u32 | runs u32
-//! log table  logs × (log u64 | tip u64 | last arrival ms u64)            (at seal time)
+//! log table  logs × (log u64 | tip u64 | last arrival ms u64 | trim u64)   (at seal time)
 //! runs       runs × (log u64 | first position u64 | end position u64 | first arrival u64
-//!                    | last arrival u64 | frames offset u64 | frames u32 | frames crc32c u32)
+//!                    | last arrival u64 | frames offset u64 | bytes u64 | frames u32
+//!                    | frames crc32c u32)
 //! crc32c u32 over header, log table and runs
 //! frames     per run, in position order: (first position u64 | count u32 | arrival ms u64
 //!                    | offset u64 | len u32)
 //! ```
-//! Start-up reads only the header, table and runs of each sealed segment.
+//! Start-up reads only the header, table and runs of each sealed segment. A version 1 index
+//! (no trims, no run sizes) fails the check and is rebuilt by scanning its segment.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -27,10 +29,10 @@ use tokio::sync::watch;
 use crate::store::LogId;
 
 pub const INDEX_MAGIC: &[u8; 8] = b"KNSDIDX1";
-const INDEX_VERSION: u32 = 1;
+const INDEX_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4 + 4;
-const LOG_ENTRY_LEN: usize = 24;
-const RUN_ENTRY_LEN: usize = 8 * 6 + 4 + 4;
+const LOG_ENTRY_LEN: usize = 32;
+const RUN_ENTRY_LEN: usize = 8 * 7 + 4 + 4;
 const FRAME_ENTRY_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// One frame of one log: `count` records from `first_position`, all arrived at `arrival_ms`.
@@ -50,11 +52,14 @@ impl FrameRef {
     }
 }
 
-/// The write-side state of a live log: where the next record goes.
+/// The write-side state of a live log: where the next record goes, and (durably) where its
+/// records begin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogTip {
     pub tip: u64,
     pub last_arrival_ms: u64,
+    /// Records before this position are gone (the last trim written to the journal).
+    pub trim: u64,
 }
 
 /// A log's records in one sealed segment.
@@ -66,8 +71,19 @@ pub struct SealedRun {
     pub first_arrival_ms: u64,
     pub last_arrival_ms: u64,
     pub frames_offset: u64,
+    /// Bytes of the run's frames in the segment (what copying it costs, what dropping it frees).
+    pub bytes: u64,
     pub frames: u32,
     pub frames_crc: u32,
+}
+
+impl SealedRun {
+    /// The run's bytes still needed when records before `trim` are gone: all of them while any
+    /// record is left. Never less than what compacting the run copies, so that a segment
+    /// compaction wrote never looks more dead than it is (and is not rewritten again and again).
+    pub fn live_bytes(&self, trim: u64) -> u64 {
+        if self.end_position > trim { self.bytes } else { 0 }
+    }
 }
 
 /// A segment's index as built from its frames (to be written when it is sealed).
@@ -128,6 +144,7 @@ impl SegmentIndex {
                     first_arrival_ms: first.arrival_ms,
                     last_arrival_ms: last.arrival_ms,
                     frames_offset: (directory_len + start) as u64,
+                    bytes: frames.iter().map(|f| u64::from(f.len)).sum(),
                     frames: frames.len() as u32,
                     frames_crc: crc32c::crc32c(&frames_block[start..]),
                 },
@@ -144,9 +161,19 @@ impl SegmentIndex {
             out.extend_from_slice(&id.0.to_le_bytes());
             out.extend_from_slice(&t.tip.to_le_bytes());
             out.extend_from_slice(&t.last_arrival_ms.to_le_bytes());
+            out.extend_from_slice(&t.trim.to_le_bytes());
         }
         for (log, r) in &runs {
-            for v in [log.0, r.first_position, r.end_position, r.first_arrival_ms, r.last_arrival_ms, r.frames_offset] {
+            let fields = [
+                log.0,
+                r.first_position,
+                r.end_position,
+                r.first_arrival_ms,
+                r.last_arrival_ms,
+                r.frames_offset,
+                r.bytes,
+            ];
+            for v in fields {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             out.extend_from_slice(&r.frames.to_le_bytes());
@@ -214,7 +241,7 @@ pub fn read_directory(file: &File) -> Result<IndexDirectory, String> {
     let mut logs = HashMap::with_capacity(n_logs);
     for _ in 0..n_logs {
         let id = LogId(r.u64()?);
-        logs.insert(id, LogTip { tip: r.u64()?, last_arrival_ms: r.u64()? });
+        logs.insert(id, LogTip { tip: r.u64()?, last_arrival_ms: r.u64()?, trim: r.u64()? });
     }
     let mut runs = Vec::with_capacity(n_runs);
     for _ in 0..n_runs {
@@ -226,6 +253,7 @@ pub fn read_directory(file: &File) -> Result<IndexDirectory, String> {
             first_arrival_ms: r.u64()?,
             last_arrival_ms: r.u64()?,
             frames_offset: r.u64()?,
+            bytes: r.u64()?,
             frames: r.u32()?,
             frames_crc: r.u32()?,
         };
@@ -317,9 +345,23 @@ impl LogIndex {
         self.live.drain(..drop);
     }
 
-    /// The oldest segment this log still needs.
-    pub fn oldest_segment(&self) -> Option<u64> {
-        self.sealed.first().map(|r| r.segment).or_else(|| self.live.first().map(|f| f.segment))
+    /// The segments this log still needs.
+    pub fn segments(&self) -> impl Iterator<Item = u64> + '_ {
+        self.sealed.iter().map(|r| r.segment).chain(self.live.first().map(|f| f.segment))
+    }
+
+    /// Compaction replaced segments `merged` by `segment`: this log's runs there go, and its
+    /// run in the new segment (if it had live records there) takes their place. Runs stay in
+    /// position order because the new segment holds what the old ones held, in order, and
+    /// sorts where the first of them did.
+    pub fn replace_runs(&mut self, merged: &std::ops::RangeInclusive<u64>, run: Option<SealedRun>) {
+        let at = self.sealed.iter().position(|r| merged.contains(&r.segment));
+        self.sealed.retain(|r| !merged.contains(&r.segment));
+        if let (Some(run), Some(at)) = (run, at)
+            && run.end_position > self.trim
+        {
+            self.sealed.insert(at, run);
+        }
     }
 }
 
@@ -382,8 +424,8 @@ mod tests {
     #[test]
     fn index_files_round_trip_and_detect_damage() {
         let mut idx = SegmentIndex { segment: 4, valid_len: 999, ..Default::default() };
-        idx.logs.insert(LogId(1), LogTip { tip: 10, last_arrival_ms: 5 });
-        idx.logs.insert(LogId(2), LogTip { tip: 3, last_arrival_ms: 6 });
+        idx.logs.insert(LogId(1), LogTip { tip: 10, last_arrival_ms: 5, trim: 8 });
+        idx.logs.insert(LogId(2), LogTip { tip: 3, last_arrival_ms: 6, trim: 0 });
         idx.frames.push((LogId(1), frame(8, 2, 5, 4)));
         idx.frames.push((LogId(2), frame(0, 3, 6, 4)));
         idx.frames.push((LogId(1), frame(10, 1, 7, 4)));
@@ -423,15 +465,19 @@ mod tests {
             first_arrival_ms: 10,
             last_arrival_ms: 20,
             frames_offset: 0,
+            bytes: 20,
             frames: 2,
             frames_crc: 0,
         });
         log.push(frame(5, 2, 30, 2));
         assert_eq!((log.sealed.len(), log.live.len(), log.tip), (1, 1, 7));
-        assert_eq!(log.oldest_segment(), Some(1));
+        assert_eq!(log.segments().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(log.sealed[0].live_bytes(0), 20);
+        assert_eq!(log.sealed[0].live_bytes(3), 20, "a run with records left counts whole");
+        assert_eq!(log.sealed[0].live_bytes(5), 0);
         log.trim_to(5);
         assert_eq!((log.sealed.len(), log.live.len(), log.trim), (0, 1, 5));
-        assert_eq!(log.oldest_segment(), Some(2));
+        assert_eq!(log.segments().collect::<Vec<_>>(), vec![2]);
         log.trim_to(100);
         assert_eq!((log.trim, log.live.len()), (7, 0), "trim never passes the tip");
     }

@@ -36,9 +36,27 @@ pub const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
 pub const QUEUE_BYTES: usize = 2 * MAX_GROUP_BYTES;
 
 pub enum Command {
-    Append { log: LogId, records: Vec<NewRecord>, now_ms: u64, reply: oneshot::Sender<Result<Appended, StoreError>> },
-    Create { log: LogId, reply: oneshot::Sender<Result<(), StoreError>> },
-    Delete { log: LogId, reply: oneshot::Sender<Result<(), StoreError>> },
+    Append {
+        log: LogId,
+        records: Vec<NewRecord>,
+        now_ms: u64,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Create {
+        log: LogId,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Delete {
+        log: LogId,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Records of `log` before `position` are gone: written as a trim frame (and carried in
+    /// every later segment's log table), so a restart never serves them again.
+    Trim {
+        log: LogId,
+        position: u64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl Command {
@@ -63,12 +81,36 @@ impl Command {
     }
 }
 
-pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:020}.log"))
+/// A segment's data file. `generation` counts the times compaction rewrote the segment: the
+/// writer's file is generation 0 (`<id>.log`), a rewrite gets a new name (`<id>.<gen>.log`), so
+/// that the old files stay whole until the new ones are complete.
+pub fn segment_path(dir: &Path, id: u64, generation: u32) -> PathBuf {
+    match generation {
+        0 => dir.join(format!("{id:020}.log")),
+        g => dir.join(format!("{id:020}.{g}.log")),
+    }
 }
 
-pub fn index_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:020}.idx"))
+pub fn index_path(dir: &Path, id: u64, generation: u32) -> PathBuf {
+    match generation {
+        0 => dir.join(format!("{id:020}.idx")),
+        g => dir.join(format!("{id:020}.{g}.idx")),
+    }
+}
+
+/// Which segment file a journal file name is: (id, generation, is the data file); None for
+/// anything else.
+pub fn parse_file_name(name: &str) -> Option<(u64, u32, bool)> {
+    let (stem, data) = match (name.strip_suffix(".log"), name.strip_suffix(".idx")) {
+        (Some(stem), _) => (stem, true),
+        (_, Some(stem)) => (stem, false),
+        _ => return None,
+    };
+    let (id, generation) = match stem.split_once('.') {
+        Some((id, g)) => (id, g.parse().ok()?),
+        None => (stem, 0),
+    };
+    Some((id.parse().ok()?, generation, data))
 }
 
 /// The state the writer starts from, as recovery found it.
@@ -208,9 +250,10 @@ impl Writer {
                             format::encode_frame(&mut self.buf, FrameKind::Records, *log, tip.tip, arrival_ms, records);
                         let count = records.len() as u32;
                         undo.push((*log, Some(tip)));
-                        self.state
-                            .tips
-                            .insert(*log, LogTip { tip: tip.tip + u64::from(count), last_arrival_ms: arrival_ms });
+                        self.state.tips.insert(
+                            *log,
+                            LogTip { tip: tip.tip + u64::from(count), last_arrival_ms: arrival_ms, ..tip },
+                        );
                         Effect::Frame(
                             *log,
                             FrameRef {
@@ -242,10 +285,32 @@ impl Writer {
                     }
                     None => Effect::None,
                 },
+                Command::Trim { log, position, .. } => match self.state.tips.get(log).copied() {
+                    Some(tip) if (*position).min(tip.tip) > tip.trim => {
+                        let trim = (*position).min(tip.tip);
+                        format::encode_frame(&mut self.buf, FrameKind::Trim, *log, trim, 0, &[]);
+                        undo.push((*log, Some(tip)));
+                        self.state.tips.insert(*log, LogTip { trim, ..tip });
+                        Effect::Changed
+                    }
+                    _ => Effect::None,
+                },
             };
             effects.push(effect);
         }
-        let result = self.write_group(base);
+        let mut result = self.write_group(base);
+        // Even with relaxed durability a trim is synced before it is answered: the caller then
+        // gives back the trimmed records' space, and a power loss must not leave a journal
+        // whose trim is lost but whose segments are gone (a hole in a log).
+        let trimmed =
+            group.iter().zip(&effects).any(|(c, e)| matches!((c, e), (Command::Trim { .. }, Effect::Changed)));
+        if result.is_ok() && trimmed && self.unsynced {
+            result = self.state.file.sync_data();
+            if result.is_ok() {
+                self.unsynced = false;
+                self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Err(e) = &result {
             tracing::error!(error = %e, "journal write failed; the group is refused and nothing of it is kept");
             // Put the logs back as they were, newest change undone first.
@@ -287,6 +352,10 @@ impl Writer {
                             index.write().close();
                         }
                     }
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
+                }
+                // The caller moves the readers' trim horizon once the trim is durable.
+                Command::Trim { reply, .. } => {
                     let _ = reply.send(result.as_ref().map(|_| ()).map_err(|_| failed()));
                 }
             }
@@ -339,7 +408,7 @@ impl Writer {
         self.unsynced = false;
         let next = self.state.segment + 1;
         let discard_next = |dir: &Path| {
-            let _ = fs::remove_file(segment_path(dir, next));
+            let _ = fs::remove_file(segment_path(dir, next, 0));
         };
         let (file, len, reader) = match create_segment(&self.dir, next, &self.state.tips).and_then(|(f, len)| {
             let reader = f.try_clone()?;
@@ -358,7 +427,7 @@ impl Writer {
             frames: self.state.frames_in_segment.clone(),
         };
         let (bytes, directory) = index.encode();
-        let index_file = match write_index(&self.dir, index.segment, &bytes) {
+        let index_file = match write_index(&self.dir, index.segment, 0, &bytes) {
             Ok(f) => f,
             Err(e) => {
                 drop(file);
@@ -376,7 +445,7 @@ impl Writer {
             }
         }
         drop(logs);
-        self.shared.files.roll(index_file, next, reader);
+        self.shared.files.roll(index_file, self.state.len, next, reader);
         self.state.segment = next;
         self.state.file = file;
         self.state.len = len;
@@ -385,13 +454,13 @@ impl Writer {
 }
 
 /// Writes an index file atomically and returns it opened for reading.
-pub fn write_index(dir: &Path, segment: u64, bytes: &[u8]) -> std::io::Result<File> {
-    let tmp = dir.join(format!("{segment:020}.idx.tmp"));
+pub fn write_index(dir: &Path, segment: u64, generation: u32, bytes: &[u8]) -> std::io::Result<File> {
+    let path = index_path(dir, segment, generation);
+    let tmp = path.with_extension("idx.tmp");
     let f = File::create(&tmp)?;
     f.write_all_at(bytes, 0)?;
     f.sync_data()?;
     drop(f);
-    let path = index_path(dir, segment);
     fs::rename(&tmp, &path)?;
     sync_dir(dir)?;
     File::open(path)
@@ -399,37 +468,45 @@ pub fn write_index(dir: &Path, segment: u64, bytes: &[u8]) -> std::io::Result<Fi
 
 /// Creates segment `id`, starting with the table of live logs; returns it and its length.
 pub fn create_segment(dir: &Path, id: u64, tips: &HashMap<LogId, LogTip>) -> std::io::Result<(File, u64)> {
-    let path = segment_path(dir, id);
+    let path = segment_path(dir, id, 0);
     let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
-    let mut buf = format::segment_header(id).to_vec();
-    format::encode_frame(&mut buf, FrameKind::LogTable, LogId(0), 0, 0, &[log_table(tips)]);
+    let buf = segment_start(id, 0, tips);
     file.write_all_at(&buf, 0)?;
     file.sync_data()?;
     sync_dir(dir)?;
     Ok((file, buf.len() as u64))
 }
 
+/// A segment's first bytes: its header and the table of live logs.
+pub fn segment_start(id: u64, merged: u32, tips: &HashMap<LogId, LogTip>) -> Vec<u8> {
+    let mut buf = format::segment_header(id, merged).to_vec();
+    format::encode_frame(&mut buf, FrameKind::LogTable2, LogId(0), 0, 0, &[log_table(tips)]);
+    buf
+}
+
 fn log_table(tips: &HashMap<LogId, LogTip>) -> NewRecord {
     let mut logs: Vec<_> = tips.iter().collect();
     logs.sort_by_key(|(id, _)| **id);
-    let mut data = Vec::with_capacity(logs.len() * 24);
+    let mut data = Vec::with_capacity(logs.len() * 32);
     for (id, t) in logs {
-        data.extend_from_slice(&id.0.to_le_bytes());
-        data.extend_from_slice(&t.tip.to_le_bytes());
-        data.extend_from_slice(&t.last_arrival_ms.to_le_bytes());
+        for v in [id.0, t.tip, t.last_arrival_ms, t.trim] {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
     }
     NewRecord { partition_key: Bytes::new(), data: Bytes::from(data), flags: 0 }
 }
 
-/// Decodes a log table record.
-pub fn parse_log_table(data: &[u8]) -> Option<HashMap<LogId, LogTip>> {
-    if !data.len().is_multiple_of(24) {
+/// Decodes a log table record: entries of 32 bytes (`LogTable2`), or of 24 bytes without the
+/// trim (`LogTable`, written by earlier builds).
+pub fn parse_log_table(kind: FrameKind, data: &[u8]) -> Option<HashMap<LogId, LogTip>> {
+    let entry = if kind == FrameKind::LogTable2 { 32 } else { 24 };
+    if !data.len().is_multiple_of(entry) {
         return None;
     }
-    let mut tips = HashMap::with_capacity(data.len() / 24);
-    for e in data.chunks_exact(24) {
-        let n = |at: usize| u64::from_le_bytes(e[at..at + 8].try_into().unwrap_or_default());
-        tips.insert(LogId(n(0)), LogTip { tip: n(8), last_arrival_ms: n(16) });
+    let mut tips = HashMap::with_capacity(data.len() / entry);
+    for e in data.chunks_exact(entry) {
+        let n = |at: usize| e.get(at..at + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        tips.insert(LogId(n(0)), LogTip { tip: n(8), last_arrival_ms: n(16), trim: n(24) });
     }
     Some(tips)
 }

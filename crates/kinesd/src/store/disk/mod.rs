@@ -6,6 +6,7 @@
 //! format, the bounds and the recovery rules, and `docs/decisions/` for why this design.
 
 mod catalog;
+mod compaction;
 mod files;
 pub mod format;
 pub mod index;
@@ -66,6 +67,11 @@ pub struct JournalStats {
     pub sync_micros: crate::meter::Histogram,
     /// Appends (and other commands) committed per group: how well group commit batches.
     pub group_commands: crate::meter::Histogram,
+    /// Bytes of segment files deleted or shrunk by retention, log deletion and compaction.
+    pub reclaimed_bytes: std::sync::atomic::AtomicU64,
+    /// Compactions done, and the bytes of live frames they copied.
+    pub compactions: std::sync::atomic::AtomicU64,
+    pub compacted_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Bounds of [`JournalStats::group_commands`].
@@ -79,6 +85,9 @@ impl Default for JournalStats {
             bytes: Default::default(),
             sync_micros: crate::meter::Histogram::new(crate::meter::LATENCY_MICROS),
             group_commands: crate::meter::Histogram::new(GROUP_SIZES),
+            reclaimed_bytes: Default::default(),
+            compactions: Default::default(),
+            compacted_bytes: Default::default(),
         }
     }
 }
@@ -97,6 +106,16 @@ pub struct Shared {
     /// Segment files open for reading: the active one, and a bounded cache of sealed ones.
     files: SegmentFiles,
     cache: Mutex<FrameCache>,
+    /// Held (shared) by every read and seek from the moment it looks at a log's index until
+    /// it has read its frames, and (exclusively) by a compaction while it switches readers to
+    /// the segment it wrote: no read mixes the old files' offsets with the new ones.
+    layout: RwLock<()>,
+    /// Held while segments are reclaimed or compacted: one at a time, so a compaction never
+    /// reads a segment that reclaim is deleting.
+    maintenance: Mutex<()>,
+    /// A compaction in a test stops at this point as a crash there would.
+    #[cfg(test)]
+    crash_at: Mutex<Option<&'static str>>,
 }
 
 /// Bounds of the store's memory and descriptors: `open` takes the defaults, tests shrink them.
@@ -132,9 +151,14 @@ pub struct DiskStore {
     shared: Arc<Shared>,
     commands: Mutex<Option<Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Wakes the maintenance thread (a queue of one: one waiting wake-up covers any number
+    /// of trims); dropped to stop it.
+    maintain: Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
+    maintainer: Mutex<Option<std::thread::JoinHandle<()>>>,
     catalog: Arc<FileCatalog>,
     log_ids: Arc<LogIds>,
     queue_bytes: usize,
+    segment_bytes: u64,
     /// Held for the store's life: one kinesd per data directory.
     _lock: File,
 }
@@ -180,6 +204,10 @@ impl DiskStore {
                 limits.open_sealed_files,
             ),
             cache: Mutex::new(FrameCache::new(FRAME_CACHE_CAPACITY)),
+            layout: RwLock::new(()),
+            maintenance: Mutex::new(()),
+            #[cfg(test)]
+            crash_at: Mutex::new(None),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = journal::Writer::new(
@@ -191,14 +219,30 @@ impl DiskStore {
             recovered.writer,
         );
         let handle = std::thread::Builder::new().name("kinesd-journal".into()).spawn(move || writer.run(rx))?;
+        let (wake_maintainer, wake) = std::sync::mpsc::sync_channel(1);
+        let maintainer = {
+            let (dir, shared) = (journal_dir.clone(), shared.clone());
+            let max_live = options.segment_bytes;
+            std::thread::Builder::new().name("kinesd-compact".into()).spawn(move || {
+                // Runs after every trim or deletion that freed something, until the store closes.
+                while wake.recv().is_ok() {
+                    if let Err(e) = maintain(&dir, &shared, max_live) {
+                        tracing::error!(error = %e, "journal compaction failed; the old segments are kept and it is tried again later");
+                    }
+                }
+            })?
+        };
         Ok(DiskStore {
             journal_dir,
             shared,
             commands: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
+            maintain: Mutex::new(Some(wake_maintainer)),
+            maintainer: Mutex::new(Some(maintainer)),
             catalog,
             log_ids,
             queue_bytes: limits.queue_bytes,
+            segment_bytes: options.segment_bytes,
             _lock: lock,
         })
     }
@@ -225,44 +269,49 @@ impl DiskStore {
     fn disk_usage(&self) -> (u64, u64) {
         let segments = self.shared.files.on_disk();
         let mut bytes = 0;
-        for &id in &segments {
-            for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
+        for &(id, meta) in &segments {
+            for path in [
+                journal::segment_path(&self.journal_dir, id, meta.generation),
+                journal::index_path(&self.journal_dir, id, meta.generation),
+            ] {
                 bytes += std::fs::metadata(path).map_or(0, |m| m.len());
             }
         }
         (segments.len() as u64, bytes)
     }
 
-    /// Stops the writer after it has committed everything queued.
+    /// Stops the writer after it has committed everything queued, and the maintenance thread
+    /// after the compaction it is doing, if any.
     pub fn close(&self) {
         self.commands.lock().take();
         if let Some(handle) = self.writer.lock().take() {
             let _ = handle.join();
         }
+        self.maintain.lock().take();
+        if let Some(handle) = self.maintainer.lock().take() {
+            let _ = handle.join();
+        }
     }
 
-    /// Deletes sealed segments that no live log needs any more. Logs only grow forward, so a
-    /// segment older than every log's oldest needed segment holds nothing anyone can read.
-    fn collect_segments(&self) -> Result<()> {
-        let oldest_needed = {
-            let logs = self.shared.logs.read();
-            logs.values().filter_map(|l| l.read().oldest_segment()).min()
-        };
-        // The active segment is never deleted (`sealed_before` stops below it).
-        let limit = oldest_needed.unwrap_or(u64::MAX);
-        for id in self.shared.files.sealed_before(limit) {
-            self.shared.files.forget(id);
-            self.shared.cache.lock().forget_segment(id);
-            for path in [journal::segment_path(&self.journal_dir, id), journal::index_path(&self.journal_dir, id)] {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            tracing::debug!(segment = id, "deleted an expired journal segment");
+    /// Gives back the space of segments nobody needs now, at once unless a compaction is
+    /// running (then the maintenance thread does it next), and wakes the maintenance thread to
+    /// compact what is mostly dead.
+    fn reclaim(&self) -> Result<()> {
+        if let Some(_held) = self.shared.maintenance.try_lock() {
+            let freed = compaction::reclaim(&self.journal_dir, &self.shared)?;
+            self.shared.stats.reclaimed_bytes.fetch_add(freed, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(wake) = self.maintain.lock().as_ref() {
+            // Full: a wake-up is already waiting, and it will see this change too.
+            let _ = wake.try_send(());
         }
         Ok(())
+    }
+
+    /// Reclaims and compacts until nothing is left worth doing, in the caller's thread (the
+    /// maintenance thread does the same in the background); returns how many compactions ran.
+    pub fn compact_now(&self) -> std::io::Result<usize> {
+        maintain(&self.journal_dir, &self.shared, self.segment_bytes)
     }
 
     /// A sealed run's frame list, from the cache or its index file; None if retention has
@@ -319,6 +368,23 @@ impl Drop for DiskStore {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// One maintenance pass: reclaim, then compact while a stretch of segments is worth it.
+fn maintain(dir: &Path, shared: &Shared, max_live: u64) -> std::io::Result<usize> {
+    let _held = shared.maintenance.lock();
+    let freed = compaction::reclaim(dir, shared)?;
+    shared.stats.reclaimed_bytes.fetch_add(freed, std::sync::atomic::Ordering::Relaxed);
+    let mut done = 0;
+    while let Some(group) = compaction::plan(shared, max_live) {
+        let c = compaction::compact(dir, shared, &group)?;
+        shared
+            .stats
+            .reclaimed_bytes
+            .fetch_add(c.bytes_before.saturating_sub(c.bytes_after), std::sync::atomic::Ordering::Relaxed);
+        done += 1;
+    }
+    Ok(done)
 }
 
 async fn answer<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
@@ -379,7 +445,7 @@ impl Store for DiskStore {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Delete { log, reply }).await?;
         answer(rx).await?;
-        self.collect_segments()
+        self.reclaim()
     }
 
     async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
@@ -389,6 +455,7 @@ impl Store for DiskStore {
     }
 
     async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
+        let _layout = self.shared.layout.read();
         let (sources, start, tip) = {
             let index = self.shared.log(log)?;
             let index = index.read();
@@ -440,6 +507,7 @@ impl Store for DiskStore {
     }
 
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64> {
+        let _layout = self.shared.layout.read();
         let (run, live_hit, trim, tip) = {
             let index = self.shared.log(log)?;
             let index = index.read();
@@ -463,17 +531,17 @@ impl Store for DiskStore {
 
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()> {
         let position = self.seek_time(log, before_ms).await?;
-        let changed = {
-            let index = self.shared.log(log)?;
-            let mut index = index.write();
-            let before = (index.trim, index.sealed.len(), index.live.len());
-            index.trim_to(position);
-            before != (index.trim, index.sealed.len(), index.live.len())
-        };
-        if changed {
-            self.collect_segments()?;
+        let index = self.shared.log(log)?;
+        if position <= index.read().trim {
+            return Ok(());
         }
-        Ok(())
+        // Durable first: readers' horizon moves (and space is given back) only for a trim that
+        // a restart will find again, so trimmed records never come back.
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Trim { log, position, reply }).await?;
+        answer(rx).await?;
+        index.write().trim_to(position);
+        self.reclaim()
     }
 
     fn stats_snapshot(&self) -> StoreStats {
@@ -489,6 +557,9 @@ impl Store for DiskStore {
             segments,
             bytes_on_disk,
             free_bytes,
+            reclaimed_bytes: crate::meter::read(&stats.reclaimed_bytes),
+            compactions: crate::meter::read(&stats.compactions),
+            compacted_bytes: crate::meter::read(&stats.compacted_bytes),
         }
     }
 

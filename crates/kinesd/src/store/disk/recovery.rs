@@ -7,12 +7,20 @@
 //! rest is cut off. In an older segment it is damage: it is reported, the frames before it are
 //! kept, nothing after it in that segment is ever served, and the segment is sealed at that
 //! point.
+//!
+//! Compaction (see `compaction`) leaves its traces here too: of a segment's generations the
+//! newest data file wins (a rewrite renames its data file last, so one that exists is whole)
+//! and the others are deleted, and a rewritten segment that replaced the segments after it
+//! (`merged` in its header) has them deleted if a crash left them behind. Each log's trim
+//! horizon comes from the log tables and trim frames, so records trimmed before a restart
+//! stay gone.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::files::SegmentMeta;
 use super::format::{self, FrameError, FrameKind};
 use super::index::{self, FrameRef, IndexDirectory, LogIndex, LogTip, SegmentIndex};
 use super::journal::{self, WriterState};
@@ -23,13 +31,16 @@ pub struct Recovered {
     /// The highest log id any remaining segment mentions, deleted logs included.
     pub max_log_id: Option<LogId>,
     /// Every segment on disk, the one the writer continues in included.
-    pub segments: BTreeSet<u64>,
+    pub segments: BTreeMap<u64, SegmentMeta>,
     pub writer: WriterState,
 }
 
-/// Segment ids present in `dir`, in order.
-fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
-    let mut ids = Vec::new();
+/// Segments present in `dir`, in order: each id with the generation of its newest data
+/// file. Files of other generations (replaced by a rewrite, or a rewrite's index whose data
+/// file never got its name) and leftovers of interrupted renames are deleted.
+fn segment_ids(dir: &Path) -> std::io::Result<Vec<(u64, u32)>> {
+    let mut files = Vec::new();
+    let mut newest: BTreeMap<u64, u32> = BTreeMap::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -38,12 +49,32 @@ fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
             fs::remove_file(&path)?;
             continue;
         }
-        if let Some(id) = name.strip_suffix(".log").and_then(|n| n.parse::<u64>().ok()) {
-            ids.push(id);
+        if let Some((id, generation, data)) = journal::parse_file_name(name) {
+            if data {
+                let g = newest.entry(id).or_insert(generation);
+                *g = (*g).max(generation);
+            }
+            files.push((id, generation, path));
         }
     }
-    ids.sort_unstable();
-    Ok(ids)
+    for (id, generation, path) in files {
+        if newest.get(&id) != Some(&generation) {
+            tracing::info!(file = %path.display(), "deleting a journal file that a compaction replaced");
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(newest.into_iter().collect())
+}
+
+/// How many following segment ids the segment replaces (its header's `merged`).
+fn merged_count(dir: &Path, id: u64, generation: u32) -> std::io::Result<u32> {
+    let file = File::open(journal::segment_path(dir, id, generation))?;
+    let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| std::io::Error::other(format!("journal segment {id} is shorter than its header: {e}")))?;
+    let (_, merged) = format::check_segment_header(&header)
+        .map_err(|e| std::io::Error::other(format!("journal segment {id}: {e}")))?;
+    Ok(merged)
 }
 
 /// The segment left open by the last run: id, file, valid length, its frames.
@@ -51,18 +82,34 @@ type OpenTail = (u64, File, u64, Vec<(LogId, FrameRef)>);
 
 pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     fs::create_dir_all(dir)?;
-    let ids = segment_ids(dir)?;
+    let mut ids = segment_ids(dir)?;
+    // Segments that a compacted segment replaced, left behind by a crash: gone.
+    let mut replaced_through = 0;
+    let mut kept = Vec::with_capacity(ids.len());
+    for (i, &(id, generation)) in ids.iter().enumerate() {
+        if id <= replaced_through {
+            tracing::info!(segment = id, "deleting a journal segment that a compaction replaced");
+            super::compaction::delete_files(dir, id, generation)?;
+            continue;
+        }
+        // The last segment is the writer's, never a compaction's (its header may be torn).
+        if i + 1 < ids.len() {
+            replaced_through = id + u64::from(merged_count(dir, id, generation)?);
+        }
+        kept.push((id, generation));
+    }
+    ids = kept;
     let mut logs: HashMap<LogId, LogIndex> = HashMap::new();
     let mut tips: HashMap<LogId, LogTip> = HashMap::new();
-    let mut segments = BTreeSet::new();
+    let mut segments = BTreeMap::new();
     let mut open_tail: Option<OpenTail> = None;
     let mut max_log_id: Option<LogId> = None;
-    for (i, &id) in ids.iter().enumerate() {
+    for (i, &(id, generation)) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
-        segments.insert(id);
         // A sealed segment is known from its index alone; neither file stays open (readers
         // open them when they need them, see `files`).
-        let sealed = File::open(journal::index_path(dir, id)).ok().and_then(|f| match index::read_directory(&f) {
+        let index_file = File::open(journal::index_path(dir, id, generation)).ok();
+        let sealed = index_file.and_then(|f| match index::read_directory(&f) {
             Ok(d) if d.segment == id => Some(d),
             Ok(_) => None,
             Err(e) => {
@@ -73,7 +120,8 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
         let directory = match sealed {
             Some(directory) => directory,
             None => {
-                let file = OpenOptions::new().read(true).write(true).open(journal::segment_path(dir, id))?;
+                let file =
+                    OpenOptions::new().read(true).write(true).open(journal::segment_path(dir, id, generation))?;
                 let (scanned, scanned_max) = scan(&file, id, is_last, &tips)?;
                 max_log_id = max_log_id.max(scanned_max);
                 if is_last {
@@ -82,14 +130,16 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
                         logs.entry(*log).or_default().push(*frame);
                     }
                     tips = scanned.logs.clone();
+                    segments.insert(id, SegmentMeta { generation, len: 0 });
                     open_tail = Some((id, file, scanned.valid_len, scanned.frames));
                     continue;
                 }
                 let (bytes, directory) = scanned.encode();
-                journal::write_index(dir, id, &bytes)?;
+                journal::write_index(dir, id, generation, &bytes)?;
                 directory
             }
         };
+        segments.insert(id, SegmentMeta { generation, len: directory.valid_len });
         let mentioned = directory.logs.keys().chain(directory.runs.iter().map(|(log, _)| log)).max();
         max_log_id = max_log_id.max(mentioned.copied());
         apply(&mut logs, &mut tips, &directory);
@@ -99,12 +149,14 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
     for (id, tip) in &tips {
         let log = logs.entry(*id).or_default();
         log.tip = tip.tip;
-        log.trim = log
+        let oldest_kept = log
             .sealed
             .first()
             .map(|r| r.first_position)
             .or(log.live.first().map(|f| f.first_position))
             .unwrap_or(tip.tip);
+        // A trimmed run may outlive its trim in a segment another log still needs.
+        log.trim_to(oldest_kept.max(tip.trim));
     }
     let writer = match open_tail {
         Some((segment, file, len, frames_in_segment)) => {
@@ -113,9 +165,9 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
             WriterState { segment, file, len, tips, frames_in_segment }
         }
         None => {
-            let next = ids.last().map_or(1, |id| id + 1);
+            let next = ids.last().map_or(1, |(id, _)| id + 1);
             let (file, len) = journal::create_segment(dir, next, &tips)?;
-            segments.insert(next);
+            segments.insert(next, SegmentMeta::default());
             WriterState { segment: next, file, len, tips, frames_in_segment: Vec::new() }
         }
     };
@@ -145,7 +197,7 @@ fn scan(
         return Err(std::io::Error::other(format!("journal segment {id} is shorter than its header")));
     }
     file.read_exact_at(&mut header, 0)?;
-    let named = format::check_segment_header(&header)
+    let (named, _) = format::check_segment_header(&header)
         .map_err(|e| std::io::Error::other(format!("journal segment {id}: {e}")))?;
     if named != id {
         return Err(std::io::Error::other(format!("journal segment {id} names itself {named}")));
@@ -208,7 +260,12 @@ fn scan(
             FrameKind::DeleteLog => {
                 index.logs.remove(&header.log);
             }
-            FrameKind::LogTable => {
+            FrameKind::Trim => {
+                if let Some(tip) = index.logs.get_mut(&header.log) {
+                    tip.trim = tip.trim.max(header.first_position);
+                }
+            }
+            FrameKind::LogTable | FrameKind::LogTable2 => {
                 let mut records = Vec::new();
                 let mut budget = usize::MAX;
                 format::decode_records(
@@ -219,18 +276,20 @@ fn scan(
                     1,
                     &mut budget,
                 );
-                if let Some(table) = records.first().and_then(|r| journal::parse_log_table(&r.data)) {
+                if let Some(table) = records.first().and_then(|r| journal::parse_log_table(header.kind, &r.data)) {
                     max_log_id = max_log_id.max(table.keys().max().copied());
                     index.logs = table;
                 }
             }
         }
-        if header.kind != FrameKind::LogTable {
+        if !matches!(header.kind, FrameKind::LogTable | FrameKind::LogTable2) {
             max_log_id = max_log_id.max(Some(header.log));
         }
         if header.kind == FrameKind::Records {
             let tip = index.logs.entry(header.log).or_default();
-            tip.tip = header.first_position + u64::from(header.count);
+            // A compacted segment's table is the one of the last segment it replaced, already
+            // past its frames: the tip never goes back.
+            tip.tip = tip.tip.max(header.first_position + u64::from(header.count));
             tip.last_arrival_ms = tip.last_arrival_ms.max(header.arrival_ms);
         }
         at += header.total_len as u64;
