@@ -1,0 +1,313 @@
+//! A node's writer of one log: coalesces concurrent appends into packs and keeps several packs
+//! in flight (`docs/decisions/0020-cluster-throughput.md`).
+//!
+//! Appends wait in the log's queue; one writer task per log (started by the first append,
+//! ending when the queue is empty) takes as many as fit in a pack, publishes it, and goes on
+//! with the next pack while up to [`PIPELINE_DEPTH`] are unacknowledged. Positions are
+//! predicted: each pack starts where the previous one (this node's, in flight, or the log's
+//! last as the leader had it) ends. Guards make the prediction safe across nodes:
+//!
+//! - the first pack of a *chain* carries `Nats-Expected-Last-Sequence` = the last sequence the
+//!   writer read from the leader (checked against stored *and* proposed messages), so it lands
+//!   right after the pack whose end it took as its first position;
+//! - every later pack carries `Nats-Expected-Last-Msg-Id` = the message id of this writer's
+//!   previous pack, which every replica checks when it applies the pack in log order: it lands
+//!   only right after that pack. A refused pack makes every later pack of the chain refused too,
+//!   so nothing lands at a position it was not framed for.
+//!
+//! A refused pack (another node appended) is queued again in front, in order, and the writer
+//! re-reads the log's end once its packs in flight are answered. An append is answered only
+//! once JetStream acknowledged the pack carrying it, and acknowledgements are taken in chain
+//! order, so the tip moves over stored records only.
+//!
+//! Bounds: at most [`MAX_QUEUED_APPENDS`] appends wait per log (each caller waits for its
+//! answer, so the engine's connection limit bounds this first); a pack holds at most
+//! [`MAX_PACK_BYTES`] of framed records unless one append alone is larger (it still must fit
+//! the server's `max_payload`); [`PIPELINE_DEPTH`] packs in flight per log per node.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::publish::PublishAck;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::wire::{self, PackMeta, REQUEST_TIMEOUT};
+use super::{LogState, Shared, WriterView, nats_error};
+use crate::store::{Appended, NewRecord, Result, StoreError};
+
+/// Packs of one log in flight per node. Two hide a commit's round trip behind the next pack's;
+/// more only lengthen the queue on a 2-core machine (see the decision record's figures).
+pub(super) const PIPELINE_DEPTH: usize = 4;
+/// Framed bytes of records per pack: big enough that a pack's fixed cost (one Raft entry, one
+/// acknowledgement) is small next to its records, small enough that a reader of one record
+/// does not fetch megabytes.
+pub(super) const MAX_PACK_BYTES: usize = 1 << 20;
+/// Appends waiting for one log's writer on one node.
+pub(super) const MAX_QUEUED_APPENDS: usize = 16_384;
+/// How long an append may keep losing races with other nodes' appends before it fails.
+const RACE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One append waiting for the writer.
+pub(super) struct Pending {
+    pub records: Vec<NewRecord>,
+    /// Framed size of the records.
+    pub bytes: usize,
+    pub now_ms: u64,
+    pub deadline: Instant,
+    pub reply: oneshot::Sender<Result<Appended>>,
+}
+
+impl Pending {
+    pub fn new(records: Vec<NewRecord>, now_ms: u64) -> (Pending, oneshot::Receiver<Result<Appended>>) {
+        let (reply, answer) = oneshot::channel();
+        let bytes = records.iter().map(wire::framed_len).sum();
+        (Pending { records, bytes, now_ms, deadline: Instant::now() + RACE_DEADLINE, reply }, answer)
+    }
+}
+
+/// The appends of a log waiting on this node, and whether a writer task serves them.
+#[derive(Default)]
+pub(super) struct WriterQueue {
+    pub pending: VecDeque<Pending>,
+    pub running: bool,
+}
+
+/// The end of the log as this writer's chain predicts it.
+struct Chain {
+    view: WriterView,
+    /// The message id of this writer's last pack in the chain; None right after a re-read.
+    last_msg_id: Option<String>,
+}
+
+type AckFuture = Pin<Box<dyn Future<Output = std::result::Result<PublishAck, PublishError>> + Send>>;
+
+struct InFlight {
+    ack: AckFuture,
+    seq: u64,
+    meta: PackMeta,
+    appends: Vec<Pending>,
+}
+
+/// A copy of an error for each append that shares it (store errors are not `Clone`).
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NoSuchLog(id) => StoreError::NoSuchLog(*id),
+        other => StoreError::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+fn fail_all(appends: impl IntoIterator<Item = Pending>, e: &StoreError) {
+    for p in appends {
+        let _ = p.reply.send(Err(copy_error(e)));
+    }
+}
+
+/// Queues an append and starts the log's writer if none runs.
+pub(super) fn enqueue(shared: &Arc<Shared>, log: &Arc<LogState>, pending: Pending) {
+    let start = {
+        let mut queue = log.queue.lock();
+        if queue.pending.len() >= MAX_QUEUED_APPENDS {
+            let _ = pending.reply.send(Err(nats_error("too many appends waiting for this log's writer")));
+            return;
+        }
+        queue.pending.push_back(pending);
+        !std::mem::replace(&mut queue.running, true)
+    };
+    if start {
+        tokio::spawn(run(shared.clone(), log.clone()));
+    } else {
+        log.work.notify_one();
+    }
+}
+
+/// Takes the appends of the next pack from the queue: at least one, then as many as fit.
+fn take_pack(log: &LogState, max_payload: usize) -> Vec<Pending> {
+    let mut queue = log.queue.lock();
+    let mut taken: Vec<Pending> = Vec::new();
+    let mut bytes = 0;
+    while let Some(next) = queue.pending.front() {
+        if !taken.is_empty() && bytes + next.bytes > MAX_PACK_BYTES.min(max_payload) {
+            break;
+        }
+        bytes += next.bytes;
+        taken.extend(queue.pending.pop_front());
+    }
+    taken
+}
+
+/// The writer task of one log on this node; returns when its queue is empty and nothing is in
+/// flight.
+async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
+    // Room for the headers next to the payload in one message.
+    let max_payload = (shared.client.server_info().max_payload).saturating_sub(4096).max(64 << 10);
+    let mut chain: Option<Chain> = None;
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    // Appends whose pack was refused, to go back in front of the queue (in order) once the
+    // packs in flight are answered.
+    let mut refused: Vec<Pending> = Vec::new();
+    let mut backoff = std::time::Duration::from_millis(1);
+    loop {
+        // Fill the pipeline, unless a refusal is pending: nothing may be framed on a broken
+        // chain until the end is read again.
+        while in_flight.len() < PIPELINE_DEPTH && refused.is_empty() {
+            if chain.is_none() {
+                if !in_flight.is_empty() || log.queue.lock().pending.is_empty() {
+                    break;
+                }
+                match shared.writer_view(&log).await {
+                    Ok(view) => chain = Some(Chain { view, last_msg_id: None }),
+                    Err(e) => {
+                        let gone = matches!(e, StoreError::NoSuchLog(_));
+                        fail_all(std::mem::take(&mut log.queue.lock().pending), &e);
+                        if gone {
+                            shared.forget(log.id);
+                        }
+                        break;
+                    }
+                }
+            }
+            let appends = take_pack(&log, max_payload);
+            if appends.is_empty() {
+                break;
+            }
+            let c = chain.as_mut().expect("a chain was read above");
+            match publish(&shared, &log, c, appends, max_payload).await {
+                Ok(flight) => in_flight.push_back(flight),
+                Err((appends, e)) => {
+                    fail_all(appends, &e);
+                    chain = None;
+                }
+            }
+        }
+        if in_flight.is_empty() {
+            if !refused.is_empty() {
+                let now = Instant::now();
+                {
+                    let mut queue = log.queue.lock();
+                    for p in refused.drain(..).rev() {
+                        if now > p.deadline {
+                            let _ = p.reply.send(Err(nats_error("append kept losing races with other nodes' appends")));
+                        } else {
+                            queue.pending.push_front(p);
+                        }
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_millis(50));
+                continue;
+            }
+            let idle = {
+                let mut queue = log.queue.lock();
+                let idle = queue.pending.is_empty();
+                if idle {
+                    queue.running = false;
+                }
+                idle
+            };
+            if idle {
+                return;
+            }
+            continue;
+        }
+        let room = in_flight.len() < PIPELINE_DEPTH && chain.is_some() && refused.is_empty();
+        let oldest = in_flight.front_mut().expect("not empty");
+        let outcome = tokio::select! {
+            outcome = &mut oldest.ack => outcome,
+            // New appends while the pipeline has room: frame the next pack now.
+            _ = log.work.notified(), if room => continue,
+        };
+        let flight = in_flight.pop_front().expect("the oldest was just answered");
+        match outcome {
+            Ok(ack) if ack.sequence == flight.seq && !ack.duplicate => {
+                backoff = std::time::Duration::from_millis(1);
+                log.index.lock().insert(flight.seq, flight.meta);
+                Shared::advance_tip(&log, flight.meta.end());
+                let mut position = flight.meta.first_pos;
+                for p in flight.appends {
+                    let first_position = position;
+                    position += p.records.len() as u64;
+                    let _ = p.reply.send(Ok(Appended { first_position, arrival_ms: flight.meta.arrival_ms }));
+                }
+            }
+            Ok(ack) => {
+                chain = None;
+                let e = StoreError::Corrupt(format!(
+                    "log {:?}: a pack framed for sequence {} was stored at {}",
+                    log.id, flight.seq, ack.sequence
+                ));
+                fail_all(flight.appends, &e);
+            }
+            Err(e)
+                if matches!(e.kind(), PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId) =>
+            {
+                // Nothing of this pack was stored; every later pack of the chain is refused too.
+                chain = None;
+                refused.extend(flight.appends);
+            }
+            Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+                // Nobody took the pack: the log is gone, or its stream is between leaders.
+                chain = None;
+                let e = match shared.stream_info(log.id, &log.stream).await {
+                    Err(StoreError::NoSuchLog(id)) => {
+                        shared.forget(id);
+                        StoreError::NoSuchLog(id)
+                    }
+                    _ => nats_error(format!("log {:?} has no stream leader now", log.id)),
+                };
+                fail_all(flight.appends, &e);
+            }
+            Err(e) => {
+                // Unknown outcome (a timeout during an election): learn the end again.
+                chain = None;
+                fail_all(flight.appends, &nats_error(e));
+            }
+        }
+    }
+}
+
+/// Frames `appends` as the chain's next pack and sends it; the acknowledgement is awaited by
+/// the caller. On failure the appends come back with the error.
+async fn publish(
+    shared: &Shared,
+    log: &LogState,
+    chain: &mut Chain,
+    appends: Vec<Pending>,
+    max_payload: usize,
+) -> std::result::Result<InFlight, (Vec<Pending>, StoreError)> {
+    let count: usize = appends.iter().map(|p| p.records.len()).sum();
+    let bytes: usize = appends.iter().map(|p| p.bytes).sum();
+    if bytes > max_payload {
+        let e = nats_error(format!("an append of {bytes} bytes does not fit the server's max_payload"));
+        return Err((appends, e));
+    }
+    let arrival_ms = appends.iter().map(|p| p.now_ms).fold(chain.view.last_arrival_ms, u64::max);
+    let meta = PackMeta { first_pos: chain.view.end, count: count as u32, arrival_ms };
+    let payload = wire::encode_pack(meta, appends.iter().flat_map(|p| p.records.iter()));
+    let msg_id = format!("{:016x}.{}", shared.node_id, shared.next_msg.fetch_add(1, Ordering::Relaxed));
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", msg_id.as_str());
+    match &chain.last_msg_id {
+        Some(previous) => headers.insert("Nats-Expected-Last-Msg-Id", previous.as_str()),
+        None => headers.insert("Nats-Expected-Last-Sequence", chain.view.last_seq.to_string().as_str()),
+    }
+    headers.insert(wire::PACK_META_HEADER, meta.header_value().as_str());
+    headers.insert(wire::WRITER_HEADER, format!("{:016x}", shared.node_id).as_str());
+    let sent =
+        tokio::time::timeout(REQUEST_TIMEOUT, shared.js.publish_with_headers(log.subject.clone(), headers, payload))
+            .await;
+    let ack = match sent {
+        Ok(Ok(ack)) => ack,
+        Ok(Err(e)) => return Err((appends, nats_error(e))),
+        Err(_) => return Err((appends, nats_error("publish timed out"))),
+    };
+    let seq = chain.view.last_seq + 1;
+    chain.view = WriterView { last_seq: seq, end: meta.end(), last_arrival_ms: arrival_ms };
+    chain.last_msg_id = Some(msg_id);
+    Ok(InFlight { ack: Box::pin(std::future::IntoFuture::into_future(ack)), seq, meta, appends })
+}
