@@ -61,7 +61,7 @@ mod tests {
     use super::*;
 
     fn meta(first_pos: u64, count: u32) -> PackMeta {
-        PackMeta { first_pos, count, arrival_ms: 0 }
+        PackMeta { first_pos, count, arrival_ms: 0, writer: 0 }
     }
 
     #[test]

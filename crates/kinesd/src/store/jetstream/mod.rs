@@ -20,6 +20,7 @@
 //! stored (the pack's end travels in a header); no polling.
 
 mod catalog;
+mod forward;
 mod index;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -70,6 +71,8 @@ pub struct JetStreamOptions {
 
 pub struct JetStreamStore {
     shared: Arc<Shared>,
+    /// The task taking appends other nodes forward to this one (`forward.rs`).
+    forwarded: tokio::task::JoinHandle<()>,
 }
 
 struct Shared {
@@ -80,6 +83,8 @@ struct Shared {
     node_id: u64,
     /// The counter of pack message ids.
     next_msg: AtomicU64,
+    /// Appends this node forwarded to another node's writer (`forward.rs`).
+    forwarded: AtomicU64,
     prefix: String,
     replicas: usize,
     catalog: Catalog,
@@ -104,6 +109,8 @@ struct LogState {
     work: Notify,
     /// Where packs sit (a bounded cache).
     index: Mutex<PackIndex>,
+    /// The node this node sends the log's appends to, and until when (`forward.rs`).
+    delegate: Mutex<Option<(u64, tokio::time::Instant)>>,
     /// The consumer task following other nodes' appends, started by the first `watch_tip`.
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -116,6 +123,8 @@ struct WriterView {
     /// The position after the last record (the tip).
     end: u64,
     last_arrival_ms: u64,
+    /// The node that wrote the last pack (0: none yet).
+    last_writer: u64,
 }
 
 /// A log's stream as its leader has it, with the metas of its first and last packs.
@@ -202,6 +211,7 @@ impl JetStreamStore {
             js,
             node_id: rand::random(),
             next_msg: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
             prefix: options.prefix,
             replicas: options.replicas,
             catalog,
@@ -229,7 +239,9 @@ impl JetStreamStore {
             Shared::advance_tip(&state, tip);
         }
         drop(tips);
-        Ok(JetStreamStore { shared })
+        let requests = timed(shared.client.subscribe(forward::subject(&shared.prefix, shared.node_id))).await?;
+        let forwarded = tokio::spawn(forward::serve(Arc::downgrade(&shared), requests));
+        Ok(JetStreamStore { shared, forwarded })
     }
 
     /// The server version this node is connected to.
@@ -308,6 +320,7 @@ impl Shared {
                     queue: Mutex::new(WriterQueue::default()),
                     work: Notify::new(),
                     index: Mutex::new(PackIndex::default()),
+                    delegate: Mutex::new(None),
                     follower: Mutex::new(None),
                 })
             })
@@ -395,7 +408,8 @@ impl Shared {
         let ends = self.ends(log).await?;
         // A log never appended to starts from the caller's clock.
         let last_arrival_ms = ends.last.map_or(0, |m| m.arrival_ms);
-        Ok(WriterView { last_seq: ends.last_seq, end: ends.tip, last_arrival_ms })
+        let last_writer = ends.last.map_or(0, |m| m.writer);
+        Ok(WriterView { last_seq: ends.last_seq, end: ends.tip, last_arrival_ms, last_writer })
     }
 
     /// The sequence of the pack holding `position` (which must be in `ends.trim..ends.tip`):
@@ -461,6 +475,16 @@ impl Shared {
         records: Vec<NewRecord>,
         now_ms: u64,
     ) -> Result<Appended> {
+        let delegate = *log.delegate.lock();
+        if let Some((node, until)) = delegate {
+            if tokio::time::Instant::now() < until {
+                if let Some(answer) = forward::forward(self, log, node, &records, now_ms).await {
+                    return answer;
+                }
+            }
+            // Lapsed, or nobody answers for that node any more: write directly.
+            log.delegate.lock().take_if(|d| d.0 == node);
+        }
         let (pending, answer) = Pending::new(records, now_ms);
         writer::enqueue(self, log, pending);
         answer.await.map_err(|_| nats_error("the log's writer stopped"))?
@@ -705,6 +729,7 @@ impl Store for JetStreamStore {
 
 impl Drop for JetStreamStore {
     fn drop(&mut self) {
+        self.forwarded.abort();
         // Close every tip watch, as the other stores do when dropped.
         self.shared.logs.write().clear();
     }

@@ -22,15 +22,13 @@ use crate::store::{NewRecord, Result, StoreError, StoredRecord};
 /// The payload framing's version byte; a reader refuses anything else rather than guess
 /// (version 1, one record per message, was phase 1's layout and is not read any more).
 const PACK_VERSION: u8 = 2;
-/// version, first position (u64), count (u32), arrival (u64).
-const PACK_HEADER: usize = 1 + 8 + 4 + 8;
+/// version, first position (u64), count (u32), arrival (u64), writer node (u64).
+const PACK_HEADER: usize = 1 + 8 + 4 + 8 + 8;
 /// flags, partition-key length (u16), data length (u32).
 pub(super) const RECORD_HEADER: usize = 1 + 2 + 4;
-/// The NATS header repeating a pack's meta (`first,count,arrival_ms`), so that a headers-only
-/// consumer (the tip follower) learns where the pack ends without its payload.
+/// The NATS header repeating a pack's meta (`first,count,arrival_ms,writer`), so that a
+/// headers-only consumer (the tip follower) learns where the pack ends without its payload.
 pub(super) const PACK_META_HEADER: &str = "Kd-Pack";
-/// The NATS header naming the node that wrote a pack (see the writer's delegation).
-pub(super) const WRITER_HEADER: &str = "Kd-Node";
 
 /// The most messages asked for by one batched direct get; a read loops for more.
 const MAX_GET_BATCH: usize = 1000;
@@ -40,13 +38,14 @@ const MAX_GET_BYTES: usize = 16 << 20;
 /// error.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where a pack's records sit in the log, and when they arrived (one arrival per pack: the
-/// appends a pack carries share it).
+/// Where a pack's records sit in the log, when they arrived (one arrival per pack: the appends
+/// a pack carries share it), and which node wrote it (see the writer's delegation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct PackMeta {
     pub first_pos: u64,
     pub count: u32,
     pub arrival_ms: u64,
+    pub writer: u64,
 }
 
 impl PackMeta {
@@ -56,13 +55,13 @@ impl PackMeta {
     }
 
     pub fn header_value(&self) -> String {
-        format!("{},{},{}", self.first_pos, self.count, self.arrival_ms)
+        format!("{},{},{},{}", self.first_pos, self.count, self.arrival_ms, self.writer)
     }
 
     pub fn from_header_value(value: &str) -> Option<PackMeta> {
         let mut parts = value.split(',').map(|p| p.parse::<u64>().ok());
-        let (first_pos, count, arrival_ms) = (parts.next()??, parts.next()??, parts.next()??);
-        Some(PackMeta { first_pos, count: u32::try_from(count).ok()?, arrival_ms })
+        let (first_pos, count, arrival_ms, writer) = (parts.next()??, parts.next()??, parts.next()??, parts.next()??);
+        Some(PackMeta { first_pos, count: u32::try_from(count).ok()?, arrival_ms, writer })
     }
 }
 
@@ -71,7 +70,8 @@ pub(super) fn framed_len(record: &NewRecord) -> usize {
     RECORD_HEADER + record.partition_key.len() + record.data.len()
 }
 
-/// A pack's payload: `[version][first_pos u64 BE][count u32 BE][arrival_ms u64 BE]`, then per
+/// A pack's payload: `[version][first_pos u64 BE][count u32 BE][arrival_ms u64 BE][writer u64
+/// BE]`, then per
 /// record `[flags][pk_len u16 BE][data_len u32 BE][partition key][data]`. Partition keys and
 /// arrivals travel in the payload, not in headers, because header values cannot hold every byte
 /// a partition key can, and the arrival is the engine's clock (kept monotonic by the store),
@@ -83,6 +83,7 @@ pub(super) fn encode_pack<'a>(meta: PackMeta, records: impl Iterator<Item = &'a 
     out.put_u64(meta.first_pos);
     out.put_u32(meta.count);
     out.put_u64(meta.arrival_ms);
+    out.put_u64(meta.writer);
     let mut n = 0u32;
     for record in records {
         out.put_u8(record.flags);
@@ -106,7 +107,12 @@ pub(super) fn pack_meta(seq: u64, payload: &[u8]) -> Result<PackMeta> {
         return Err(corrupt(seq));
     }
     let mut header = &payload[1..PACK_HEADER];
-    Ok(PackMeta { first_pos: header.get_u64(), count: header.get_u32(), arrival_ms: header.get_u64() })
+    Ok(PackMeta {
+        first_pos: header.get_u64(),
+        count: header.get_u32(),
+        arrival_ms: header.get_u64(),
+        writer: header.get_u64(),
+    })
 }
 
 /// The pack at stream sequence `seq`: its meta and its records, which share the payload's
@@ -214,7 +220,7 @@ mod tests {
             NewRecord { partition_key: Bytes::from_static(b"k"), data: Bytes::new(), flags: 0 },
             NewRecord { partition_key: Bytes::from_static(b"k3"), data: Bytes::from(vec![7u8; 100_000]), flags: 2 },
         ];
-        let meta = PackMeta { first_pos: 40, count: 3, arrival_ms: 123_456 };
+        let meta = PackMeta { first_pos: 40, count: 3, arrival_ms: 123_456, writer: 5 };
         let payload = encode_pack(meta, written.iter());
         assert_eq!(payload.len(), PACK_HEADER + written.iter().map(framed_len).sum::<usize>());
         assert_eq!(pack_meta(9, &payload).unwrap(), meta);
@@ -233,12 +239,12 @@ mod tests {
             );
         }
         assert_eq!(PackMeta::from_header_value(&meta.header_value()), Some(meta));
-        assert_eq!(PackMeta::from_header_value("1,2"), None);
+        assert_eq!(PackMeta::from_header_value("1,2,3"), None);
     }
 
     #[test]
     fn a_marker_carries_no_records() {
-        let meta = PackMeta { first_pos: 8, count: 0, arrival_ms: 30 };
+        let meta = PackMeta { first_pos: 8, count: 0, arrival_ms: 30, writer: 1 };
         let (got, records) = unpack(1, encode_pack(meta, [].iter())).unwrap();
         assert_eq!((got.end(), records.len()), (8, 0));
     }
@@ -247,7 +253,7 @@ mod tests {
     fn damaged_packs_are_refused() {
         let records =
             [NewRecord { partition_key: Bytes::from_static(b"key"), data: Bytes::from_static(b"d"), flags: 0 }];
-        let good = encode_pack(PackMeta { first_pos: 0, count: 1, arrival_ms: 1 }, records.iter()).to_vec();
+        let good = encode_pack(PackMeta { first_pos: 0, count: 1, arrival_ms: 1, writer: 1 }, records.iter()).to_vec();
         assert!(unpack(1, Bytes::from_static(b"plain")).is_err());
         let mut truncated = good.clone();
         truncated.pop();

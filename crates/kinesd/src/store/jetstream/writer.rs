@@ -38,7 +38,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::wire::{self, PackMeta, REQUEST_TIMEOUT};
-use super::{LogState, Shared, WriterView, nats_error};
+use super::{LogState, Shared, WriterView, forward, nats_error};
 use crate::store::{Appended, NewRecord, Result, StoreError};
 
 /// Packs of one log in flight per node. Two hide a commit's round trip behind the next pack's;
@@ -126,6 +126,27 @@ pub(super) fn enqueue(shared: &Arc<Shared>, log: &Arc<LogState>, pending: Pendin
     }
 }
 
+/// Hands the log to `node` for [`forward::DELEGATE_FOR`]: every queued append is forwarded to
+/// it (and appended here after all if `node` is gone).
+fn delegate(shared: &Arc<Shared>, log: &Arc<LogState>, node: u64) {
+    *log.delegate.lock() = Some((node, Instant::now() + forward::DELEGATE_FOR));
+    let queued = std::mem::take(&mut log.queue.lock().pending);
+    for p in queued {
+        let (shared, log) = (shared.clone(), log.clone());
+        tokio::spawn(async move {
+            match forward::forward(&shared, &log, node, &p.records, p.now_ms).await {
+                Some(answer) => {
+                    let _ = p.reply.send(answer);
+                }
+                None => {
+                    log.delegate.lock().take_if(|d| d.0 == node);
+                    enqueue(&shared, &log, p);
+                }
+            }
+        });
+    }
+}
+
 /// Takes the appends of the next pack from the queue: at least one, then as many as fit.
 fn take_pack(log: &LogState, max_payload: usize) -> Vec<Pending> {
     let mut queue = log.queue.lock();
@@ -152,6 +173,8 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
     // packs in flight are answered.
     let mut refused: Vec<Pending> = Vec::new();
     let mut backoff = std::time::Duration::from_millis(1);
+    // Whether the chain broke because another node's pack got in first.
+    let mut after_refusal = false;
     loop {
         // Fill the pipeline, unless a refusal is pending: nothing may be framed on a broken
         // chain until the end is read again.
@@ -161,6 +184,13 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
                     break;
                 }
                 match shared.writer_view(&log).await {
+                    Ok(view) if after_refusal && view.last_writer != 0 && view.last_writer < shared.node_id => {
+                        // Another node is writing this log: send it our appends rather than
+                        // race it (`forward.rs`).
+                        delegate(&shared, &log, view.last_writer);
+                        after_refusal = false;
+                        continue;
+                    }
                     Ok(view) => chain = Some(Chain { view, last_msg_id: None }),
                     Err(e) => {
                         let gone = matches!(e, StoreError::NoSuchLog(_));
@@ -226,6 +256,7 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
         match outcome {
             Ok(ack) if ack.sequence == flight.seq && !ack.duplicate => {
                 backoff = std::time::Duration::from_millis(1);
+                after_refusal = false;
                 log.index.lock().insert(flight.seq, flight.meta);
                 Shared::advance_tip(&log, flight.meta.end());
                 let mut position = flight.meta.first_pos;
@@ -248,6 +279,7 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
             {
                 // Nothing of this pack was stored; every later pack of the chain is refused too.
                 chain = None;
+                after_refusal = true;
                 refused.extend(flight.appends);
             }
             Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
@@ -287,7 +319,7 @@ async fn publish(
         return Err((appends, e));
     }
     let arrival_ms = appends.iter().map(|p| p.now_ms).fold(chain.view.last_arrival_ms, u64::max);
-    let meta = PackMeta { first_pos: chain.view.end, count: count as u32, arrival_ms };
+    let meta = PackMeta { first_pos: chain.view.end, count: count as u32, arrival_ms, writer: shared.node_id };
     let payload = wire::encode_pack(meta, appends.iter().flat_map(|p| p.records.iter()));
     let msg_id = format!("{:016x}.{}", shared.node_id, shared.next_msg.fetch_add(1, Ordering::Relaxed));
     let mut headers = HeaderMap::new();
@@ -297,7 +329,6 @@ async fn publish(
         None => headers.insert("Nats-Expected-Last-Sequence", chain.view.last_seq.to_string().as_str()),
     }
     headers.insert(wire::PACK_META_HEADER, meta.header_value().as_str());
-    headers.insert(wire::WRITER_HEADER, format!("{:016x}", shared.node_id).as_str());
     let sent =
         tokio::time::timeout(REQUEST_TIMEOUT, shared.js.publish_with_headers(log.subject.clone(), headers, payload))
             .await;
@@ -307,7 +338,8 @@ async fn publish(
         Err(_) => return Err((appends, nats_error("publish timed out"))),
     };
     let seq = chain.view.last_seq + 1;
-    chain.view = WriterView { last_seq: seq, end: meta.end(), last_arrival_ms: arrival_ms };
+    chain.view =
+        WriterView { last_seq: seq, end: meta.end(), last_arrival_ms: arrival_ms, last_writer: shared.node_id };
     chain.last_msg_id = Some(msg_id);
     Ok(InFlight { ack: Box::pin(std::future::IntoFuture::into_future(ack)), seq, meta, appends })
 }
