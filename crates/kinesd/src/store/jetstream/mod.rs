@@ -477,10 +477,10 @@ impl Shared {
     ) -> Result<Appended> {
         let delegate = *log.delegate.lock();
         if let Some((node, until)) = delegate {
-            if tokio::time::Instant::now() < until {
-                if let Some(answer) = forward::forward(self, log, node, &records, now_ms).await {
-                    return answer;
-                }
+            if tokio::time::Instant::now() < until
+                && let Some(answer) = forward::forward(self, log, node, &records, now_ms).await
+            {
+                return answer;
             }
             // Lapsed, or nobody answers for that node any more: write directly.
             log.delegate.lock().take_if(|d| d.0 == node);
