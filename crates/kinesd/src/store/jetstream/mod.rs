@@ -52,8 +52,10 @@ use self::wire::{PackMeta, REQUEST_TIMEOUT};
 use self::writer::{Pending, WriterQueue};
 use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 
-/// The oldest server the store runs on: atomic batch publish arrived in 2.12, and
-/// `sync_interval: always` (fsync before acknowledging) in 2.11.
+/// The oldest server the store runs on: `sync_interval: always` (fsync before acknowledging)
+/// arrived in 2.11; 2.12 is the oldest the store's guards (apply-time
+/// `Nats-Expected-Last-Msg-Id` with proposal-time `Nats-Expected-Last-Sequence`, see
+/// `writer.rs`) were checked against (phase 1 needed it for atomic batches).
 pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
 
 /// How a node reaches its NATS cluster and lays its data out there.
@@ -199,7 +201,7 @@ impl JetStreamStore {
             Some(v) if v >= MIN_SERVER_VERSION => {}
             _ => {
                 return Err(nats_error(format!(
-                    "nats-server {version} is too old: the JetStream store needs {}.{} or newer (atomic batch publish)",
+                    "nats-server {version} is too old: the JetStream store needs {}.{} or newer",
                     MIN_SERVER_VERSION.0, MIN_SERVER_VERSION.1
                 )));
             }
