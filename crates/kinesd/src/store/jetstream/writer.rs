@@ -1,24 +1,28 @@
-//! A node's writer of one log: coalesces concurrent appends into packs and keeps several packs
-//! in flight (`docs/decisions/0020-cluster-throughput.md`).
+//! A node's writer of one log: coalesces concurrent appends into packs
+//! (`docs/decisions/0020-cluster-throughput.md`).
 //!
 //! Appends wait in the log's queue; one writer task per log (started by the first append,
-//! ending when the queue is empty) takes as many as fit in a pack, publishes it, and goes on
-//! with the next pack while up to [`PIPELINE_DEPTH`] are unacknowledged. Positions are
-//! predicted: each pack starts where the previous one (this node's, in flight, or the log's
-//! last as the leader had it) ends. Guards make the prediction safe across nodes:
+//! ending when the queue is empty) takes as many as fit in a pack, publishes it, and while its
+//! acknowledgement is awaited more appends queue up for the next pack: the busier the log, the
+//! bigger the packs, and a pack's cost (one Raft entry, one fsync, one acknowledgement) is paid
+//! once for all of them.
 //!
-//! - the first pack of a *chain* carries `Nats-Expected-Last-Sequence` = the last sequence the
-//!   writer read from the leader (checked against stored *and* proposed messages), so it lands
-//!   right after the pack whose end it took as its first position;
-//! - every later pack carries `Nats-Expected-Last-Msg-Id` = the message id of this writer's
-//!   previous pack, which every replica checks when it applies the pack in log order: it lands
-//!   only right after that pack. A refused pack makes every later pack of the chain refused too,
-//!   so nothing lands at a position it was not framed for.
+//! Each pack carries `Nats-Expected-Last-Sequence` = the sequence of the pack whose end it took
+//! as its first position (the writer's own last pack, or the last pack as read from the leader).
+//! The leader checks it against stored *and proposed* messages before proposing the pack, so
+//! the pack lands right after that pack or not at all. A refused pack (another node appended)
+//! is queued again in front, in order, and the writer re-reads the log's end.
 //!
-//! A refused pack (another node appended) is queued again in front, in order, and the writer
-//! re-reads the log's end once its packs in flight are answered. An append is answered only
-//! once JetStream acknowledged the pack carrying it, and acknowledgements are taken in chain
-//! order, so the tip moves over stored records only.
+//! One pack per log per node is in flight ([`PIPELINE_DEPTH`]). A second one would have to be
+//! framed on the predicted end of the first, and no guard JetStream offers makes that safe
+//! against another node: `Nats-Expected-Last-Sequence` of the second pack also passes when
+//! another node's pack took the first one's place, and `Nats-Expected-Last-Msg-Id`, which would
+//! catch that, is checked when the entry is applied, where nats-server 2.15.1 (clustered)
+//! treats a mismatch as a critical write error and stops applying the stream (measured: the
+//! stream stalled). The decision record has the details.
+//!
+//! An append is answered only once JetStream acknowledged the pack carrying it, so the tip
+//! moves over stored records only.
 //!
 //! Bounds: at most [`MAX_QUEUED_APPENDS`] appends wait per log (each caller waits for its
 //! answer, so the engine's connection limit bounds this first); a pack holds at most
@@ -29,7 +33,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
@@ -41,9 +44,8 @@ use super::wire::{self, PackMeta, REQUEST_TIMEOUT};
 use super::{LogState, Shared, WriterView, forward, nats_error};
 use crate::store::{Appended, NewRecord, Result, StoreError};
 
-/// Packs of one log in flight per node. Two hide a commit's round trip behind the next pack's;
-/// more only lengthen the queue on a 2-core machine (see the decision record's figures).
-pub(super) const PIPELINE_DEPTH: usize = 4;
+/// Packs of one log in flight per node: one, see the module's comment for why not more.
+pub(super) const PIPELINE_DEPTH: usize = 1;
 /// Framed bytes of records per pack: big enough that a pack's fixed cost (one Raft entry, one
 /// acknowledgement) is small next to its records, small enough that a reader of one record
 /// does not fetch megabytes.
@@ -78,11 +80,9 @@ pub(super) struct WriterQueue {
     pub running: bool,
 }
 
-/// The end of the log as this writer's chain predicts it.
+/// The end of the log as this writer last knew it (its own last pack, or a re-read).
 struct Chain {
     view: WriterView,
-    /// The message id of this writer's last pack in the chain; None right after a re-read.
-    last_msg_id: Option<String>,
 }
 
 type AckFuture = Pin<Box<dyn Future<Output = std::result::Result<PublishAck, PublishError>> + Send>>;
@@ -191,7 +191,7 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
                         after_refusal = false;
                         continue;
                     }
-                    Ok(view) => chain = Some(Chain { view, last_msg_id: None }),
+                    Ok(view) => chain = Some(Chain { view }),
                     Err(e) => {
                         let gone = matches!(e, StoreError::NoSuchLog(_));
                         fail_all(std::mem::take(&mut log.queue.lock().pending), &e);
@@ -277,7 +277,7 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
             Err(e)
                 if matches!(e.kind(), PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId) =>
             {
-                // Nothing of this pack was stored; every later pack of the chain is refused too.
+                // Nothing of this pack was stored.
                 chain = None;
                 after_refusal = true;
                 refused.extend(flight.appends);
@@ -321,13 +321,8 @@ async fn publish(
     let arrival_ms = appends.iter().map(|p| p.now_ms).fold(chain.view.last_arrival_ms, u64::max);
     let meta = PackMeta { first_pos: chain.view.end, count: count as u32, arrival_ms, writer: shared.node_id };
     let payload = wire::encode_pack(meta, appends.iter().flat_map(|p| p.records.iter()));
-    let msg_id = format!("{:016x}.{}", shared.node_id, shared.next_msg.fetch_add(1, Ordering::Relaxed));
     let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", msg_id.as_str());
-    match &chain.last_msg_id {
-        Some(previous) => headers.insert("Nats-Expected-Last-Msg-Id", previous.as_str()),
-        None => headers.insert("Nats-Expected-Last-Sequence", chain.view.last_seq.to_string().as_str()),
-    }
+    headers.insert("Nats-Expected-Last-Sequence", chain.view.last_seq.to_string().as_str());
     headers.insert(wire::PACK_META_HEADER, meta.header_value().as_str());
     let sent =
         tokio::time::timeout(REQUEST_TIMEOUT, shared.js.publish_with_headers(log.subject.clone(), headers, payload))
@@ -340,6 +335,5 @@ async fn publish(
     let seq = chain.view.last_seq + 1;
     chain.view =
         WriterView { last_seq: seq, end: meta.end(), last_arrival_ms: arrival_ms, last_writer: shared.node_id };
-    chain.last_msg_id = Some(msg_id);
     Ok(InFlight { ack: Box::pin(std::future::IntoFuture::into_future(ack)), seq, meta, appends })
 }
