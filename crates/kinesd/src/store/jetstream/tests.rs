@@ -249,3 +249,32 @@ async fn two_nodes_hammering_one_log_both_progress() {
         forwarded(&b)
     );
 }
+
+/// A node that forwards a log's appends to another node (after losing a race to it) appends
+/// them itself once that node is gone, without waiting for the delegation to lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_forwarded_to_a_vanished_node_are_written_by_the_sender() {
+    let Some(bin) = binary_or_skip("appends_forwarded_to_a_vanished_node_are_written_by_the_sender") else { return };
+    let cluster = tokio::task::spawn_blocking(move || NatsServers::start(bin, 3)).await.unwrap();
+    let (a, b) = (node(&cluster, "vanish").await, node(&cluster, "vanish").await);
+    // The node with the lower id is the one the other forwards to.
+    let (target, sender) = if a.shared.node_id < b.shared.node_id { (a, b) } else { (b, a) };
+    let forwarded = |s: &JetStreamStore| s.shared.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    let log = sender.create_log().await.unwrap();
+    assert_eq!(sender.append(log, batch("s0", 1), 1).await.unwrap().first_position, 0);
+    assert_eq!(target.append(log, batch("t", 1), 1).await.unwrap().first_position, 1);
+    // The sender's view of the end is stale: its pack is refused, it re-reads, finds the
+    // target's pack last and forwards the append to the target.
+    assert_eq!(sender.append(log, batch("s1", 2), 1).await.unwrap().first_position, 2);
+    assert_eq!(forwarded(&sender), 1, "the refused append was forwarded");
+    // The target goes away (its subscription with it, as when its process dies).
+    drop(target);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = std::time::Instant::now();
+    let a2 = tokio::time::timeout(STUCK, sender.append(log, batch("s2", 3), 2)).await.expect("in time").unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "no wait for the vanished node: {:?}", t.elapsed());
+    assert_eq!(forwarded(&sender), 2, "the delegate was tried first");
+    assert_eq!(a2.first_position, 4);
+    let records = all(&sender, log).await;
+    assert_eq!(datas(&records), ["s0/0", "t/0", "s1/0", "s1/1", "s2/0", "s2/1", "s2/2"]);
+}

@@ -54,6 +54,10 @@ pub(super) const MAX_PACK_BYTES: usize = 1 << 20;
 pub(super) const MAX_QUEUED_APPENDS: usize = 16_384;
 /// How long an append may keep losing races with other nodes' appends before it fails.
 const RACE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long an append is retried while its log's stream has no leader (nobody took the pack, so
+/// nothing was stored): a stream just created, or a short election. Longer elections are
+/// answered with an error the client retries (`docs/cluster.md`).
+const LEADERLESS_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One append waiting for the writer.
 pub(super) struct Pending {
@@ -61,6 +65,7 @@ pub(super) struct Pending {
     /// Framed size of the records.
     pub bytes: usize,
     pub now_ms: u64,
+    pub queued_at: Instant,
     pub deadline: Instant,
     pub reply: oneshot::Sender<Result<Appended>>,
 }
@@ -69,7 +74,8 @@ impl Pending {
     pub fn new(records: Vec<NewRecord>, now_ms: u64) -> (Pending, oneshot::Receiver<Result<Appended>>) {
         let (reply, answer) = oneshot::channel();
         let bytes = records.iter().map(wire::framed_len).sum();
-        (Pending { records, bytes, now_ms, deadline: Instant::now() + RACE_DEADLINE, reply }, answer)
+        let queued_at = Instant::now();
+        (Pending { records, bytes, now_ms, queued_at, deadline: queued_at + RACE_DEADLINE, reply }, answer)
     }
 }
 
@@ -78,6 +84,9 @@ impl Pending {
 pub(super) struct WriterQueue {
     pub pending: VecDeque<Pending>,
     pub running: bool,
+    /// The end of the log as the last writer task left it, for the next one: an append to an
+    /// idle log then needs no re-read (a stale view is refused and re-read).
+    last_view: Option<WriterView>,
 }
 
 /// The end of the log as this writer last knew it (its own last pack, or a re-read).
@@ -167,7 +176,7 @@ fn take_pack(log: &LogState, max_payload: usize) -> Vec<Pending> {
 async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
     // Room for the headers next to the payload in one message.
     let max_payload = (shared.client.server_info().max_payload).saturating_sub(4096).max(64 << 10);
-    let mut chain: Option<Chain> = None;
+    let mut chain: Option<Chain> = log.queue.lock().last_view.take().map(|view| Chain { view });
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     // Appends whose pack was refused, to go back in front of the queue (in order) once the
     // packs in flight are answered.
@@ -237,6 +246,7 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
                 let idle = queue.pending.is_empty();
                 if idle {
                     queue.running = false;
+                    queue.last_view = chain.as_ref().map(|c| c.view);
                 }
                 idle
             };
@@ -285,14 +295,20 @@ async fn run(shared: Arc<Shared>, log: Arc<LogState>) {
             Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
                 // Nobody took the pack: the log is gone, or its stream is between leaders.
                 chain = None;
-                let e = match shared.stream_info(log.id, &log.stream).await {
+                match shared.stream_info(log.id, &log.stream).await {
                     Err(StoreError::NoSuchLog(id)) => {
                         shared.forget(id);
-                        StoreError::NoSuchLog(id)
+                        fail_all(flight.appends, &StoreError::NoSuchLog(id));
                     }
-                    _ => nats_error(format!("log {:?} has no stream leader now", log.id)),
-                };
-                fail_all(flight.appends, &e);
+                    _ => {
+                        let e = nats_error(format!("log {:?} has no stream leader now", log.id));
+                        let (retry, give_up): (Vec<_>, Vec<_>) =
+                            flight.appends.into_iter().partition(|p| p.queued_at.elapsed() < LEADERLESS_RETRY);
+                        fail_all(give_up, &e);
+                        // Retried like a refused pack: back in front, after a pause.
+                        refused.extend(retry);
+                    }
+                }
             }
             Err(e) => {
                 // Unknown outcome (a timeout during an election): learn the end again.
