@@ -16,6 +16,10 @@
 #   BENCH_NO_REPORT=1   leave BENCHMARKS.md and the chart alone
 #   BENCH_KINESD=path   benchmark this kinesd binary instead of building target/release/kinesd
 #   BENCH_KINESD_COMMIT=id  what BENCH_KINESD was built from, for the report
+#   BENCH_CLUSTER=1     also run kinesd in cluster mode (scripts/bench-cluster.py: a 3-node NATS
+#                       JetStream cluster, R3, sync_interval: always, 1 and 2 kinesd nodes); its
+#                       table goes to $BENCH_OUT/cluster.md and its runs to cluster.json
+#   BENCH_CLUSTER_SHARDS="4,16,64"  BENCH_CLUSTER_NODES="1,2"
 #
 # Peers are installed on first use under target/peers (npm packages in target/peers/node_modules,
 # ferrokinesis in target/peers/bin), never globally. A peer that fails to install or start, or
@@ -236,6 +240,15 @@ for round in $(seq 1 "$ROUNDS"); do
         done
     done
 done
+
+if [ -n "${BENCH_CLUSTER:-}" ]; then
+    step "cluster mode (scripts/bench-cluster.py)"
+    BENCH_KINESD="$KINESD" python3 scripts/bench-cluster.py --shards "${BENCH_CLUSTER_SHARDS:-4,16,64}" \
+        --nodes "${BENCH_CLUSTER_NODES:-1,2}" --rounds "$ROUNDS" --duration "$DURATION" \
+        --json "$OUT/cluster.json" > "$OUT/cluster.md" 2> "$OUT/logs/cluster.log" \
+        || note "the cluster benchmark failed (see $OUT/logs/cluster.log)"
+    cat "$OUT/cluster.md" >&2
+fi
 
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/loadavg.end"
 

@@ -3,31 +3,35 @@
 //!
 //! Layout under one prefix `P` (several deployments may share a NATS system):
 //! - the catalog: KV bucket `P_catalog` (see `catalog.rs`), which also holds the log-id counter;
-//! - log `n`: stream `P_log_n`, subject `P.log.n`, file storage, `--nats-replicas` replicas,
-//!   atomic batch publish allowed; a record is one message, its position the message's stream
-//!   sequence minus one (see `wire.rs`), so a position means the same on every node.
+//! - log `n`: stream `P_log_n`, subject `P.log.n`, file storage, `--nats-replicas` replicas;
+//!   each message is a *pack* of consecutive records naming its first position (`wire.rs`), so
+//!   a position means the same on every node and positions stay dense across packs.
 //!
-//! Appends to one log are serialised within a node (a per-log lock held across the batch and
-//! its acknowledgement), and guarded across nodes by `Nats-Expected-Last-Sequence`: a node
-//! whose idea of the log's end is stale is refused, re-reads the end and tries again. That is
-//! what keeps a batch's positions consecutive and arrival times monotonic along the log with
-//! several writers. Reads go to any replica (batched direct get) but never return less than
-//! the leader reported: a lagging replica is asked again.
+//! Appends go through one writer task per log per node (`writer.rs`), which coalesces
+//! concurrent appends into packs, guarded across nodes by `Nats-Expected-Last-Sequence` so that
+//! a pack lands only where it was framed to; a node whose idea of the log's end is stale is refused, re-reads the end and
+//! tries again. Reads find the pack holding a position through a per-node cache (`index.rs`) or
+//! a binary search over the stream's sequences, then fetch packs from any replica (batched direct
+//! get) but never return less than the leader reported: a lagging replica is asked again.
 //!
 //! Tip watches are fed by this node's own appends and, for appends by other nodes, by one
 //! ordered, headers-only consumer per watched log, which JetStream delivers once a message is
-//! stored; no polling.
+//! stored (the pack's end travels in a header); no polling.
 
 mod catalog;
+mod forward;
+mod index;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 mod wire;
+mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -39,14 +43,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use self::catalog::Catalog;
-use self::wire::{BatchOutcome, MAX_BATCH, REQUEST_TIMEOUT};
+use self::index::PackIndex;
+use self::wire::{PackMeta, REQUEST_TIMEOUT};
+use self::writer::{Pending, WriterQueue};
 use super::{Appended, CatalogEvent, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
 
-/// The oldest server the store runs on: atomic batch publish arrived in 2.12, and
-/// `sync_interval: always` (fsync before acknowledging) in 2.11.
+/// The oldest server the store runs on: `sync_interval: always` (fsync before acknowledging)
+/// arrived in 2.11; 2.12 is the oldest the store was tested against (phase 1 needed it for
+/// atomic batches).
 pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
 
 /// How often the client pings its server (see `JetStreamStore::open`).
@@ -67,11 +74,19 @@ pub struct JetStreamOptions {
 
 pub struct JetStreamStore {
     shared: Arc<Shared>,
+    /// The task taking appends other nodes forward to this one (`forward.rs`).
+    forwarded: tokio::task::JoinHandle<()>,
 }
 
 struct Shared {
     client: Client,
+    /// JetStream requests, and publishes whose acknowledgement may take [`REQUEST_TIMEOUT`].
     js: Context,
+    /// This node's name in the packs it writes and for forwarded appends (random per open
+    /// store).
+    node_id: u64,
+    /// Appends this node forwarded to another node's writer (`forward.rs`).
+    forwarded: AtomicU64,
     prefix: String,
     replicas: usize,
     catalog: Catalog,
@@ -90,8 +105,14 @@ struct LogState {
     subject: String,
     /// The tip as this node last learnt it: never above the real tip, only goes up.
     tip: watch::Sender<u64>,
-    /// Held across a whole append; what this node believes the log's end is.
-    writer: tokio::sync::Mutex<Option<WriterView>>,
+    /// Appends waiting for this node's writer of the log (`writer.rs`).
+    queue: Mutex<WriterQueue>,
+    /// Wakes the writer when an append is queued while it waits for an acknowledgement.
+    work: Notify,
+    /// Where packs sit (a bounded cache).
+    index: Mutex<PackIndex>,
+    /// The node this node sends the log's appends to, and until when (`forward.rs`).
+    delegate: Mutex<Option<(u64, tokio::time::Instant)>>,
     /// The consumer task following other nodes' appends, started by the first `watch_tip`.
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -99,8 +120,24 @@ struct LogState {
 /// The end of a log as the last append (or a re-read) left it.
 #[derive(Clone, Copy)]
 struct WriterView {
+    /// The stream sequence of the last pack.
     last_seq: u64,
+    /// The position after the last record (the tip).
+    end: u64,
     last_arrival_ms: u64,
+    /// The node that wrote the last pack (0: none yet).
+    last_writer: u64,
+}
+
+/// A log's stream as its leader has it, with the metas of its first and last packs.
+#[derive(Clone, Copy)]
+struct Ends {
+    /// Sequences of the first and last pack; 0 and 0 for a log never appended to.
+    first_seq: u64,
+    last_seq: u64,
+    trim: u64,
+    tip: u64,
+    last: Option<PackMeta>,
 }
 
 impl Drop for LogState {
@@ -168,27 +205,48 @@ impl JetStreamStore {
             Some(v) if v >= MIN_SERVER_VERSION => {}
             _ => {
                 return Err(nats_error(format!(
-                    "nats-server {version} is too old: the JetStream store needs {}.{} or newer (atomic batch publish)",
+                    "nats-server {version} is too old: the JetStream store needs {}.{} or newer",
                     MIN_SERVER_VERSION.0, MIN_SERVER_VERSION.1
                 )));
             }
         }
-        let js = jetstream::new(client.clone());
+        let js = jetstream::ContextBuilder::new().timeout(REQUEST_TIMEOUT).build(client.clone());
         let catalog = Catalog::open(&js, &options.prefix, options.replicas).await?;
         let shared = Arc::new(Shared {
             client,
             js,
+            node_id: rand::random(),
+            forwarded: AtomicU64::new(0),
             prefix: options.prefix,
             replicas: options.replicas,
             catalog,
             logs: RwLock::new(HashMap::new()),
             deleted: Mutex::new(HashSet::new()),
         });
-        // Learn every log's tip now, so that watches start at it.
-        for (id, tip) in catalog::retrying("stream listing", || shared.list_logs()).await? {
-            shared.remember(id, tip);
+        // Learn every log's tip now, so that watches start at it (the tip is the end of the
+        // last pack: one get per log, a few at a time).
+        let logs = catalog::retrying("stream listing", || shared.list_logs()).await?;
+        let mut tips = futures_util::stream::iter(logs)
+            .map(|(id, last_seq)| {
+                let shared = shared.clone();
+                async move {
+                    let state = shared.remember(id, 0);
+                    let tip = match last_seq {
+                        0 => 0,
+                        seq => shared.meta(&state, seq).await?.map_or(0, |m| m.end()),
+                    };
+                    Ok::<_, StoreError>((state, tip))
+                }
+            })
+            .buffer_unordered(16);
+        while let Some(learnt) = tips.next().await {
+            let (state, tip) = learnt?;
+            Shared::advance_tip(&state, tip);
         }
-        Ok(JetStreamStore { shared })
+        drop(tips);
+        let requests = timed(shared.client.subscribe(forward::subject(&shared.prefix, shared.node_id))).await?;
+        let forwarded = tokio::spawn(forward::serve(Arc::downgrade(&shared), requests));
+        Ok(JetStreamStore { shared, forwarded })
     }
 
     /// The server version this node is connected to.
@@ -264,7 +322,10 @@ impl Shared {
                     stream: self.stream_name(id),
                     subject: format!("{}.log.{}", self.prefix, id.0),
                     tip: watch::Sender::new(tip),
-                    writer: tokio::sync::Mutex::new(None),
+                    queue: Mutex::new(WriterQueue::default()),
+                    work: Notify::new(),
+                    index: Mutex::new(PackIndex::default()),
+                    delegate: Mutex::new(None),
                     follower: Mutex::new(None),
                 })
             })
@@ -286,47 +347,132 @@ impl Shared {
         if self.deleted.lock().contains(&id) {
             return Err(StoreError::NoSuchLog(id));
         }
-        let extent = self.stream_extent(id, &self.stream_name(id)).await?;
-        Ok(self.remember(id, extent.tip))
+        // Make sure the stream exists before remembering it, then learn its tip.
+        self.stream_info(id, &self.stream_name(id)).await?;
+        let state = self.remember(id, 0);
+        let ends = self.ends(&state).await?;
+        Self::advance_tip(&state, ends.tip);
+        Ok(state)
     }
 
-    /// The extent of a log's stream, asked of its leader.
-    async fn stream_extent(&self, id: LogId, stream: &str) -> Result<Extent> {
+    /// The first and last sequence of a log's stream and its message count, asked of its
+    /// leader.
+    async fn stream_info(&self, id: LogId, stream: &str) -> Result<(u64, u64, u64)> {
         let info = match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(stream)).await {
             Err(_) => return Err(nats_error("stream info timed out")),
             Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(id)),
             Ok(Err(e)) => return Err(nats_error(e)),
             Ok(Ok(stream)) => stream.cached_info().clone(),
         };
-        let tip = info.state.last_sequence;
-        // An empty stream (new, or purged to its end) has its horizon at its tip.
-        let trim = if info.state.messages == 0 { tip } else { info.state.first_sequence - 1 };
-        Ok(Extent { trim, tip })
+        Ok((info.state.first_sequence, info.state.last_sequence, info.state.messages))
     }
 
-    /// The arrival time of the record at `position`, asked of the leader; None if it is gone
-    /// (trimmed).
-    async fn arrival_at(&self, log: &LogState, position: u64) -> Result<Option<u64>> {
+    /// Whether the log was sealed (`seal_log`): its stream exists but has moved off the subject
+    /// appends publish to, so a publish finds no stream. Such an append is answered as one to a
+    /// missing log at once, not retried as if the stream were between leaders.
+    async fn sealed(&self, log: &LogState) -> Result<bool> {
+        let stream = match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(&log.stream)).await {
+            Err(_) => return Err(nats_error("stream info timed out")),
+            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(log.id)),
+            Ok(Err(e)) => return Err(nats_error(e)),
+            Ok(Ok(stream)) => stream,
+        };
+        Ok(!stream.cached_info().config.subjects.contains(&log.subject))
+    }
+
+    /// The meta of the pack at `seq`: from the index, else asked of the leader (and then
+    /// remembered); None if it is gone (trimmed).
+    async fn meta(&self, log: &LogState, seq: u64) -> Result<Option<PackMeta>> {
+        if let Some(meta) = log.index.lock().get(seq) {
+            return Ok(Some(meta));
+        }
         let stream = timed(self.js.get_stream_no_info(&log.stream)).await?;
-        match tokio::time::timeout(REQUEST_TIMEOUT, stream.get_raw_message(position + 1)).await {
+        match tokio::time::timeout(REQUEST_TIMEOUT, stream.get_raw_message(seq)).await {
             Err(_) => Err(nats_error("message get timed out")),
-            Ok(Ok(message)) => Ok(Some(wire::unframe(position, message.payload)?.arrival_ms)),
+            Ok(Ok(message)) => {
+                let meta = wire::pack_meta(seq, &message.payload)?;
+                log.index.lock().insert(seq, meta);
+                Ok(Some(meta))
+            }
             Ok(Err(e)) if e.to_string().contains("no message found") || e.to_string().contains("10037") => Ok(None),
             Ok(Err(e)) if is_stream_not_found(&e) => Err(StoreError::NoSuchLog(log.id)),
             Ok(Err(e)) => Err(nats_error(e)),
         }
     }
 
-    /// The log's end as its leader has it: what an appender re-reads when its view is stale.
+    /// Where a log's records are, as its leader has it: the first pack's first position is
+    /// the trim horizon, the last pack's end the tip.
+    async fn ends(&self, log: &LogState) -> Result<Ends> {
+        // A trim may purge the first pack between the stream info and its get: ask again.
+        for _ in 0..10 {
+            let (first_seq, last_seq, messages) = self.stream_info(log.id, &log.stream).await?;
+            if last_seq == 0 {
+                return Ok(Ends { first_seq: 0, last_seq: 0, trim: 0, tip: 0, last: None });
+            }
+            if messages == 0 {
+                // The store always keeps the last pack (a marker when everything is trimmed).
+                return Err(StoreError::Corrupt(format!("log {:?}: its stream was emptied outside kinesd", log.id)));
+            }
+            let (Some(first), Some(last)) = (self.meta(log, first_seq).await?, self.meta(log, last_seq).await?) else {
+                continue;
+            };
+            return Ok(Ends { first_seq, last_seq, trim: first.first_pos, tip: last.end(), last: Some(last) });
+        }
+        Err(nats_error(format!("log {:?} kept changing under a read of its ends", log.id)))
+    }
+
+    /// The log's end as its leader has it: what a writer re-reads when its view is stale.
     async fn writer_view(&self, log: &LogState) -> Result<WriterView> {
-        let extent = self.stream_extent(log.id, &log.stream).await?;
-        // A log trimmed to its end keeps no arrival: the next append starts again from the
-        // caller's clock (see the decision record).
-        let last_arrival_ms = match extent.tip {
-            0 => 0,
-            tip => self.arrival_at(log, tip - 1).await?.unwrap_or(0),
-        };
-        Ok(WriterView { last_seq: extent.tip, last_arrival_ms })
+        let ends = self.ends(log).await?;
+        // A log never appended to starts from the caller's clock.
+        let last_arrival_ms = ends.last.map_or(0, |m| m.arrival_ms);
+        let last_writer = ends.last.map_or(0, |m| m.writer);
+        Ok(WriterView { last_seq: ends.last_seq, end: ends.tip, last_arrival_ms, last_writer })
+    }
+
+    /// The sequence of the pack holding `position` (which must be in `ends.trim..ends.tip`):
+    /// from the index, else a binary search over the stream's sequences (first positions grow
+    /// with them).
+    async fn locate(&self, log: &LogState, ends: &Ends, position: u64) -> Result<u64> {
+        if let Some(seq) = log.index.lock().locate(position) {
+            return Ok(seq);
+        }
+        // The last pack whose first position is at or before `position`.
+        let (mut lo, mut hi) = (ends.first_seq, ends.last_seq);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            match self.meta(log, mid).await? {
+                Some(meta) if meta.first_pos <= position => lo = mid,
+                Some(_) => hi = mid - 1,
+                // Trimmed meanwhile: the position is later still.
+                None => lo = mid,
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The first pack that arrived at or after `at_ms`, if any (arrivals never decrease along
+    /// the log: a binary search, one get per step unless the index has it).
+    async fn first_at_or_after(&self, log: &LogState, ends: &Ends, at_ms: u64) -> Result<Option<(u64, PackMeta)>> {
+        if ends.last.is_none() {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (ends.first_seq, ends.last_seq + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.meta(log, mid).await? {
+                Some(meta) if meta.arrival_ms >= at_ms => hi = mid,
+                // Arrived earlier, or trimmed meanwhile (so earlier still).
+                _ => lo = mid + 1,
+            }
+        }
+        if lo > ends.last_seq {
+            return Ok(None);
+        }
+        match self.meta(log, lo).await? {
+            Some(meta) => Ok(Some((lo, meta))),
+            None => Err(nats_error(format!("log {:?} was trimmed during a seek", log.id))),
+        }
     }
 
     fn advance_tip(log: &LogState, tip: u64) {
@@ -339,91 +485,44 @@ impl Shared {
         });
     }
 
-    /// The whole append, run as its own task so that a caller going away cannot stop it
-    /// between the messages of a batch.
-    async fn append(self: Arc<Self>, log: Arc<LogState>, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
-        let mut view = log.writer.lock().await;
-        // Losing a race means another node's append succeeded; the loser waits until that
-        // append is visible (a batch being stored counts against the expectation before the
-        // stream info shows it), and tries again. The deadline is only against a storm.
-        let deadline = tokio::time::Instant::now() + 3 * REQUEST_TIMEOUT;
-        let mut wait_for = 0;
-        let mut backoff = std::time::Duration::from_millis(1);
-        loop {
-            let current = match *view {
-                Some(v) => v,
-                None => loop {
-                    let v = self.writer_view(&log).await?;
-                    if v.last_seq >= wait_for {
-                        break v;
-                    }
-                    if tokio::time::Instant::now() > deadline {
-                        return Err(nats_error("append kept losing races with other nodes' appends"));
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(std::time::Duration::from_millis(50));
-                },
-            };
-            let arrival_ms = now_ms.max(current.last_arrival_ms);
-            let mut last_seq = current.last_seq;
-            let mut stale = false;
-            // PutRecords sends at most 500 records per shard; longer appends are cut into
-            // atomic batches of the server's maximum, each guarded by the previous one's end.
-            for (i, chunk) in records.chunks(MAX_BATCH).enumerate() {
-                let payloads = chunk.iter().map(|r| wire::frame(r, arrival_ms)).collect();
-                let outcome = wire::publish_batch(&self.client, &log.subject, payloads, last_seq).await;
-                match outcome {
-                    Ok(BatchOutcome::Stored { last_seq: end }) => last_seq = end,
-                    Ok(BatchOutcome::WrongLastSequence { found }) if i == 0 => {
-                        wait_for = found.unwrap_or(last_seq + 1);
-                        stale = true;
-                        break;
-                    }
-                    Ok(BatchOutcome::WrongLastSequence { .. }) => {
-                        *view = None;
-                        return Err(nats_error("another node appended in the middle of a long append"));
-                    }
-                    Ok(BatchOutcome::NoStream) => {
-                        // Nobody took the commit: nothing was stored. Either the log is gone
-                        // or its stream is between leaders (an election); ask which.
-                        *view = None;
-                        drop(view);
-                        return match self.stream_extent(log.id, &log.stream).await {
-                            Err(StoreError::NoSuchLog(id)) => {
-                                self.forget(id);
-                                Err(StoreError::NoSuchLog(id))
-                            }
-                            _ => Err(nats_error(format!("log {:?} has no stream leader now", log.id))),
-                        };
-                    }
-                    Err(e) => {
-                        // Unknown outcome: learn the end again before the next append.
-                        *view = None;
-                        return Err(e);
-                    }
-                }
+    /// Hands records to the log's writer and waits for their pack's acknowledgement. The
+    /// writer runs as its own task, so a caller going away cannot stop a pack half-sent.
+    async fn append_pack(
+        self: &Arc<Self>,
+        log: &Arc<LogState>,
+        records: Vec<NewRecord>,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        let delegate = *log.delegate.lock();
+        if let Some((node, until)) = delegate {
+            if tokio::time::Instant::now() < until
+                && let Some(answer) = forward::forward(self, log, node, &records, now_ms).await
+            {
+                return answer;
             }
-            if stale {
-                *view = None;
-                if tokio::time::Instant::now() > deadline {
-                    return Err(nats_error("append kept losing races with other nodes' appends"));
-                }
-                continue;
-            }
-            *view = Some(WriterView { last_seq, last_arrival_ms: arrival_ms });
-            Self::advance_tip(&log, last_seq);
-            return Ok(Appended { first_position: current.last_seq, arrival_ms });
+            // Lapsed, or nobody answers for that node any more: write directly.
+            log.delegate.lock().take_if(|d| d.0 == node);
         }
+        let (pending, answer) = Pending::new(records, now_ms);
+        writer::enqueue(self, log, pending);
+        answer.await.map_err(|_| nats_error("the log's writer stopped"))?
     }
 
     /// Follows appends made through other nodes: an ordered consumer delivering only the
-    /// headers of messages after the watched tip, each of which moves the tip watch.
+    /// headers of packs from the stream's last one on (whose end is at or above any tip this
+    /// node had told a watcher before), each of which moves the tip watch to the pack's end.
     async fn follow(shared: Weak<Shared>, log: Weak<LogState>) {
-        let Some((stream, subject, start, client_js)) = (|| {
+        let Some((id, stream, subject, client_js)) = (|| {
             let shared = shared.upgrade()?;
             let log = log.upgrade()?;
-            Some((log.stream.clone(), log.subject.clone(), *log.tip.borrow() + 1, shared.js.clone()))
+            Some((log.id, log.stream.clone(), log.subject.clone(), shared.js.clone()))
         })() else {
+            return;
+        };
+        let Some(start) = (match shared.upgrade() {
+            Some(s) => s.stream_info(id, &stream).await.ok().map(|(_, last_seq, _)| last_seq.max(1)),
+            None => None,
+        }) else {
             return;
         };
         let Ok(Ok(stream)) = tokio::time::timeout(REQUEST_TIMEOUT, client_js.get_stream_no_info(&stream)).await else {
@@ -442,10 +541,12 @@ impl Shared {
         let Ok(mut messages) = consumer.messages().await else { return };
         while let Some(Ok(message)) = messages.next().await {
             let Ok(info) = message.info() else { continue };
+            let meta = message.headers.as_ref().and_then(|h| h.get(wire::PACK_META_HEADER));
+            let Some(meta) = meta.and_then(|m| PackMeta::from_header_value(m.as_str())) else { continue };
             let Some(log) = log.upgrade() else { return };
-            // What the consumer has yet to deliver is stored too: a batch is stored whole, so
-            // the tip is past the batch's last message, not the one delivered first.
-            Self::advance_tip(&log, info.stream_sequence + info.pending);
+            // The pack's end is the tip: everything before it is stored.
+            log.index.lock().insert(info.stream_sequence, meta);
+            Self::advance_tip(&log, meta.end());
         }
     }
 }
@@ -482,7 +583,6 @@ impl Store for JetStreamStore {
             storage: StorageType::File,
             num_replicas: self.shared.replicas,
             allow_direct: true,
-            allow_atomic_publish: true,
             ..Default::default()
         };
         if let Err(e) = timed(self.shared.js.create_stream(config)).await {
@@ -507,106 +607,124 @@ impl Store for JetStreamStore {
     async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
         let state = self.shared.log(log).await?;
         if records.is_empty() {
-            let tip = self.shared.stream_extent(log, &state.stream).await?.tip;
+            let tip = self.shared.ends(&state).await?.tip;
             return Ok(Appended { first_position: tip, arrival_ms: now_ms });
         }
-        let task = tokio::spawn(self.shared.clone().append(state, records, now_ms));
-        task.await.map_err(nats_error)?
+        self.shared.append_pack(&state, records, now_ms).await
     }
 
     async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
         let state = self.shared.log(log).await?;
-        let extent = self.shared.stream_extent(log, &state.stream).await?;
-        let start = from.max(extent.trim);
-        let end = extent.tip.min(start.saturating_add(max_records as u64));
+        let ends = self.shared.ends(&state).await?;
+        let start = from.max(ends.trim);
+        let end = ends.tip.min(start.saturating_add(max_records as u64));
         let mut records = Vec::new();
         let mut bytes = 0usize;
         let mut next = start;
-        // Replicas answer direct gets, and one may not have everything the leader reported
-        // yet: ask again (it catches up in milliseconds) rather than return a short read.
-        let mut lagging = 0u32;
-        while next < end && (records.is_empty() || bytes < max_bytes) {
-            let want = (end - next) as usize;
-            // Ask for more bytes than the budget by the framing, so that the server does not
-            // stop before the record that crosses it (the budget counts key and data only).
-            let ask_bytes = max_bytes.saturating_sub(bytes).saturating_add(want.min(1000) * 64);
-            let got = wire::get_batch(&self.shared.client, &state.stream, next + 1, want, ask_bytes).await?;
-            let mut progressed = false;
-            for (seq, payload) in got {
-                let position = seq - 1;
-                if position < next {
-                    continue;
-                }
-                if position >= end {
-                    break;
-                }
-                if position != next {
-                    if records.is_empty() {
-                        // Trimmed between the extent and the get: start at the new horizon.
-                        next = position;
-                    } else {
-                        return Err(StoreError::Corrupt(format!("log {log:?}: position {position} after {next}")));
+        if start < end {
+            let mut seq = self.shared.locate(&state, &ends, start).await?;
+            // Replicas answer direct gets, and one may not have everything the leader reported
+            // yet: ask again (it catches up in milliseconds) rather than return a short read.
+            let mut lagging = 0u32;
+            'fetch: while next < end {
+                let packs = (ends.last_seq + 1 - seq) as usize;
+                // Packs are read whole: ask for the budget plus a pack's worth, so that the
+                // server does not stop before the pack holding the record that crosses it.
+                let ask_bytes = max_bytes.saturating_sub(bytes).saturating_add(writer::MAX_PACK_BYTES);
+                let got = wire::get_batch(&self.shared.client, &state.stream, seq, packs, ask_bytes).await?;
+                let before = seq;
+                for (s, payload) in got {
+                    if s < seq {
+                        continue;
+                    }
+                    let (meta, pack) = wire::unpack(s, payload)?;
+                    state.index.lock().insert(s, meta);
+                    seq = s + 1;
+                    for record in pack {
+                        if record.position < next {
+                            continue;
+                        }
+                        if record.position >= end {
+                            break 'fetch;
+                        }
+                        if record.position != next {
+                            if !records.is_empty() {
+                                return Err(StoreError::Corrupt(format!(
+                                    "log {log:?}: position {} after {next}",
+                                    record.position
+                                )));
+                            }
+                            // Trimmed between the ends and the get: start at the new horizon.
+                            next = record.position;
+                        }
+                        let size = record.partition_key.len() + record.data.len();
+                        if !records.is_empty() && bytes + size > max_bytes {
+                            break 'fetch;
+                        }
+                        bytes += size;
+                        next = record.position + 1;
+                        records.push(record);
+                        if bytes >= max_bytes || next >= end {
+                            break 'fetch;
+                        }
                     }
                 }
-                let record = wire::unframe(position, payload)?;
-                let size = record.partition_key.len() + record.data.len();
-                if !records.is_empty() && bytes + size > max_bytes {
-                    return Ok(ReadBatch { records, next, tip: extent.tip });
+                if seq == before {
+                    lagging += 1;
+                    if lagging > 200 {
+                        return Err(nats_error(format!(
+                            "no replica of log {log:?} has the pack {seq} the leader reported"
+                        )));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
-                bytes += size;
-                records.push(record);
-                next = position + 1;
-                progressed = true;
-                if bytes >= max_bytes {
-                    break;
-                }
-            }
-            if !progressed {
-                lagging += 1;
-                if lagging > 200 {
-                    return Err(nats_error(format!(
-                        "no replica of log {log:?} has position {next} the leader reported"
-                    )));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         }
-        Shared::advance_tip(&state, extent.tip);
-        Ok(ReadBatch { records, next, tip: extent.tip })
+        Shared::advance_tip(&state, ends.tip);
+        Ok(ReadBatch { records, next, tip: ends.tip })
     }
 
     async fn extent(&self, log: LogId) -> Result<Extent> {
         let state = self.shared.log(log).await?;
-        let extent = self.shared.stream_extent(log, &state.stream).await?;
-        Shared::advance_tip(&state, extent.tip);
-        Ok(extent)
+        let ends = self.shared.ends(&state).await?;
+        Shared::advance_tip(&state, ends.tip);
+        Ok(Extent { trim: ends.trim, tip: ends.tip })
     }
 
     async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64> {
         let state = self.shared.log(log).await?;
-        let extent = self.shared.stream_extent(log, &state.stream).await?;
-        // Arrival times never decrease along a log: binary search, one leader get per step.
-        let (mut lo, mut hi) = (extent.trim, extent.tip);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.shared.arrival_at(&state, mid).await? {
-                Some(arrival) if arrival >= at_ms => hi = mid,
-                // Arrived earlier, or trimmed meanwhile (so earlier still).
-                _ => lo = mid + 1,
-            }
-        }
-        Ok(lo)
+        let ends = self.shared.ends(&state).await?;
+        Ok(match self.shared.first_at_or_after(&state, &ends, at_ms).await? {
+            // A pack's records share its arrival: the seek lands on its first record (a
+            // marker's first position is the next record's).
+            Some((_, meta)) => meta.first_pos.max(ends.trim),
+            None => ends.tip,
+        })
     }
 
     async fn trim(&self, log: LogId, before_ms: u64) -> Result<()> {
-        let horizon = self.seek_time(log, before_ms).await?;
         let state = self.shared.log(log).await?;
-        if horizon <= self.shared.stream_extent(log, &state.stream).await?.trim {
+        let ends = self.shared.ends(&state).await?;
+        let Some(last) = ends.last else { return Ok(()) };
+        // Packs share an arrival, so trimming whole packs drops exactly the records that
+        // arrived before `before_ms`. Purging below a sequence keeps the stream's counter.
+        let keep = match self.shared.first_at_or_after(&state, &ends, before_ms).await? {
+            Some((seq, _)) => seq,
+            // Everything arrived before: the last pack stays, so the log keeps its end and its
+            // last arrival; when it holds records, a marker (a pack of none) is appended to
+            // stay in its place.
+            None if last.count == 0 => ends.last_seq,
+            None => {
+                self.shared.append_pack(&state, Vec::new(), 0).await?;
+                ends.last_seq + 1
+            }
+        };
+        if keep <= ends.first_seq {
             return Ok(());
         }
         let stream = timed(self.shared.js.get_stream_no_info(&state.stream)).await?;
-        // Purging below a sequence keeps the stream's sequence counter: positions go on.
-        timed(stream.purge().sequence(horizon + 1).into_future()).await?;
+        timed(stream.purge().sequence(keep).into_future()).await?;
+        state.index.lock().forget_below(keep);
         Ok(())
     }
 
@@ -642,7 +760,7 @@ impl Store for JetStreamStore {
             timed(self.shared.js.update_stream(&config)).await?;
         }
         timed(stream.purge().filter(sealed).into_future()).await?;
-        let tip = self.shared.stream_extent(log, &state.stream).await?.tip;
+        let tip = self.shared.ends(&state).await?.tip;
         Shared::advance_tip(&state, tip);
         Ok(tip)
     }
@@ -664,6 +782,7 @@ impl Store for JetStreamStore {
 
 impl Drop for JetStreamStore {
     fn drop(&mut self) {
+        self.forwarded.abort();
         // Close every tip watch, as the other stores do when dropped.
         self.shared.logs.write().clear();
     }

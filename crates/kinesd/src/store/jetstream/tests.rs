@@ -189,3 +189,92 @@ fn varz_replies_tell_whether_a_server_syncs() {
     assert_eq!(super::varz_sync(br#"{"server":{"name":"n1"},"data":{}}"#), None, "no JetStream: not counted");
     assert_eq!(super::varz_sync(b"not json"), None);
 }
+
+/// Two nodes, each with several concurrent appenders, on one log: every append is answered
+/// (neither node starves: the refused one forwards to the other, see `forward.rs`), each batch
+/// lands whole at consecutive positions, positions stay dense and each appender's batches keep
+/// their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_hammering_one_log_both_progress() {
+    const APPENDERS: usize = 4;
+    const BATCHES: usize = 25;
+    let Some(bin) = binary_or_skip("two_nodes_hammering_one_log_both_progress") else { return };
+    let cluster = tokio::task::spawn_blocking(move || NatsServers::start(bin, 3)).await.unwrap();
+    let (a, b) = (node(&cluster, "hammer").await, node(&cluster, "hammer").await);
+    let log = a.create_log().await.unwrap();
+    b.append(log, batch("first", 1), 1).await.unwrap();
+    let started = std::time::Instant::now();
+    let writers: Vec<_> = (0..2 * APPENDERS)
+        .map(|w| {
+            let s = if w % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let mut slowest = Duration::ZERO;
+                let mut firsts = Vec::new();
+                for i in 0..BATCHES {
+                    let t = std::time::Instant::now();
+                    let got = s.append(log, batch(&format!("w{w}.{i}"), 1 + i % 7), 10 + i as u64).await.unwrap();
+                    slowest = slowest.max(t.elapsed());
+                    firsts.push(got.first_position);
+                }
+                (w, firsts, slowest)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for w in writers {
+        results.push(tokio::time::timeout(STUCK, w).await.expect("every appender finishes").unwrap());
+    }
+    let records = all(&a, log).await;
+    let total: usize = 1 + 2 * APPENDERS * (0..BATCHES).map(|i| 1 + i % 7).sum::<usize>();
+    assert_eq!(records.len(), total, "every acknowledged record is there, once");
+    assert!(records.iter().enumerate().all(|(i, r)| r.position == i as u64), "positions dense");
+    assert!(records.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms), "arrivals never decrease");
+    for (w, firsts, slowest) in results {
+        assert!(firsts.windows(2).all(|f| f[0] < f[1]), "appender {w}: batches in order");
+        for (i, first) in firsts.iter().enumerate() {
+            let n = 1 + i % 7;
+            let got = datas(&records[*first as usize..*first as usize + n]);
+            assert_eq!(got, (0..n).map(|k| format!("w{w}.{i}/{k}")).collect::<Vec<_>>(), "a batch is consecutive");
+        }
+        // Generous for a loaded 2-core machine; phase 1's loser waited up to 4.8 s per append.
+        assert!(slowest < Duration::from_secs(10), "appender {w} waited {slowest:?} for one append");
+    }
+    assert_eq!(all(&b, log).await, records, "both nodes read the same log");
+    let forwarded = |s: &JetStreamStore| s.shared.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "two nodes, {} appends in {:?}; forwarded by A {}, by B {}",
+        2 * APPENDERS * BATCHES,
+        started.elapsed(),
+        forwarded(&a),
+        forwarded(&b)
+    );
+}
+
+/// A node that forwards a log's appends to another node (after losing a race to it) appends
+/// them itself once that node is gone, without waiting for the delegation to lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_forwarded_to_a_vanished_node_are_written_by_the_sender() {
+    let Some(bin) = binary_or_skip("appends_forwarded_to_a_vanished_node_are_written_by_the_sender") else { return };
+    let cluster = tokio::task::spawn_blocking(move || NatsServers::start(bin, 3)).await.unwrap();
+    let (a, b) = (node(&cluster, "vanish").await, node(&cluster, "vanish").await);
+    // The node with the lower id is the one the other forwards to.
+    let (target, sender) = if a.shared.node_id < b.shared.node_id { (a, b) } else { (b, a) };
+    let forwarded = |s: &JetStreamStore| s.shared.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    let log = sender.create_log().await.unwrap();
+    assert_eq!(sender.append(log, batch("s0", 1), 1).await.unwrap().first_position, 0);
+    assert_eq!(target.append(log, batch("t", 1), 1).await.unwrap().first_position, 1);
+    // The sender's view of the end is stale: its pack is refused, it re-reads, finds the
+    // target's pack last and forwards the append to the target.
+    assert_eq!(sender.append(log, batch("s1", 2), 1).await.unwrap().first_position, 2);
+    assert_eq!(forwarded(&sender), 1, "the refused append was forwarded");
+    // The target goes away (its subscription with it, as when its process dies).
+    drop(target);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = std::time::Instant::now();
+    let a2 = tokio::time::timeout(STUCK, sender.append(log, batch("s2", 3), 2)).await.expect("in time").unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5), "no wait for the vanished node: {:?}", t.elapsed());
+    assert_eq!(forwarded(&sender), 2, "the delegate was tried first");
+    assert_eq!(a2.first_position, 4);
+    let records = all(&sender, log).await;
+    assert_eq!(datas(&records), ["s0/0", "t/0", "s1/0", "s1/1", "s2/0", "s2/1", "s2/2"]);
+}

@@ -1,131 +1,155 @@
-//! How records travel to and from a log's JetStream stream: the message payload framing, the
-//! atomic batch publish that appends, and the batched direct get that reads.
+//! How records travel to and from a log's JetStream stream: the *pack* (one message carrying a
+//! run of consecutive records), and the batched direct get that reads packs.
 //!
-//! A record is one message; its position is the message's stream sequence minus one (JetStream
-//! counts from 1, logs from 0), so positions are assigned by the stream's Raft leader and mean
-//! the same on every node.
+//! JetStream's per-message cost caps a record-per-message layout near 40 k messages/s on an R3
+//! cluster, so a message carries many records: every append that a node's writer coalesces
+//! into one publish (`docs/decisions/0020-cluster-throughput.md`). Each pack names the store
+//! position of its first record and its count, so positions stay dense and consecutive
+//! across packs and mean the same on every node; the stream sequence only orders packs.
+//!
+//! A pack with no records (a *marker*) carries the log's end when every record was trimmed:
+//! the stream keeps its last message, so the position counter and the last arrival survive.
 
 use std::time::Duration;
 
-use async_nats::{Client, HeaderMap};
+use async_nats::Client;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use super::nats_error;
 use crate::store::{NewRecord, Result, StoreError, StoredRecord};
 
-/// The payload framing's version byte; a reader refuses anything else rather than guess.
-const FRAME_VERSION: u8 = 1;
-/// version, flags, arrival (u64), partition-key length (u16).
-const FRAME_HEADER: usize = 1 + 1 + 8 + 2;
+/// The payload framing's version byte; a reader refuses anything else rather than guess
+/// (version 1, one record per message, was phase 1's layout and is not read any more).
+const PACK_VERSION: u8 = 2;
+/// version, first position (u64), count (u32), arrival (u64), writer node (u64).
+const PACK_HEADER: usize = 1 + 8 + 4 + 8 + 8;
+/// flags, partition-key length (u16), data length (u32).
+pub(super) const RECORD_HEADER: usize = 1 + 2 + 4;
+/// The NATS header repeating a pack's meta (`first,count,arrival_ms,writer`), so that a
+/// headers-only consumer (the tip follower) learns where the pack ends without its payload.
+pub(super) const PACK_META_HEADER: &str = "Kd-Pack";
 
-/// The most messages the server takes in one atomic batch (nats-server's fixed limit).
-pub(super) const MAX_BATCH: usize = 1000;
 /// The most messages asked for by one batched direct get; a read loops for more.
 const MAX_GET_BATCH: usize = 1000;
 /// The most bytes asked for by one batched direct get (the server stops there; a read loops).
 const MAX_GET_BYTES: usize = 16 << 20;
-/// How long one request (a batch commit, one batched get) may take before it is an error.
+/// How long one request (a publish acknowledgement, one batched get) may take before it is an
+/// error.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One record as a message payload: `[version][flags][arrival_ms: u64 BE][pk_len: u16 BE]
-/// [partition key][data]`. The partition key and arrival travel in the payload, not in
-/// headers, because header values cannot hold every byte a partition key can, and the arrival
-/// is the engine's clock (kept monotonic by the store), not the leader's timestamp.
-pub(super) fn frame(record: &NewRecord, arrival_ms: u64) -> Bytes {
-    let mut out = BytesMut::with_capacity(FRAME_HEADER + record.partition_key.len() + record.data.len());
-    out.put_u8(FRAME_VERSION);
-    out.put_u8(record.flags);
-    out.put_u64(arrival_ms);
-    out.put_u16(record.partition_key.len() as u16);
-    out.put_slice(&record.partition_key);
-    out.put_slice(&record.data);
+/// Where a pack's records sit in the log, when they arrived (one arrival per pack: the appends
+/// a pack carries share it), and which node wrote it (see the writer's delegation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PackMeta {
+    pub first_pos: u64,
+    pub count: u32,
+    pub arrival_ms: u64,
+    pub writer: u64,
+}
+
+impl PackMeta {
+    /// The position after the pack's last record.
+    pub fn end(&self) -> u64 {
+        self.first_pos + u64::from(self.count)
+    }
+
+    pub fn header_value(&self) -> String {
+        format!("{},{},{},{}", self.first_pos, self.count, self.arrival_ms, self.writer)
+    }
+
+    pub fn from_header_value(value: &str) -> Option<PackMeta> {
+        let mut parts = value.split(',').map(|p| p.parse::<u64>().ok());
+        let (first_pos, count, arrival_ms, writer) = (parts.next()??, parts.next()??, parts.next()??, parts.next()??);
+        Some(PackMeta { first_pos, count: u32::try_from(count).ok()?, arrival_ms, writer })
+    }
+}
+
+/// The framed size of one record inside a pack.
+pub(super) fn framed_len(record: &NewRecord) -> usize {
+    RECORD_HEADER + record.partition_key.len() + record.data.len()
+}
+
+/// A pack's payload: `[version][first_pos u64 BE][count u32 BE][arrival_ms u64 BE][writer u64
+/// BE]`, then per
+/// record `[flags][pk_len u16 BE][data_len u32 BE][partition key][data]`. Partition keys and
+/// arrivals travel in the payload, not in headers, because header values cannot hold every byte
+/// a partition key can, and the arrival is the engine's clock (kept monotonic by the store),
+/// not the leader's timestamp.
+pub(super) fn encode_pack<'a>(meta: PackMeta, records: impl Iterator<Item = &'a NewRecord> + Clone) -> Bytes {
+    let size = PACK_HEADER + records.clone().map(framed_len).sum::<usize>();
+    let mut out = BytesMut::with_capacity(size);
+    out.put_u8(PACK_VERSION);
+    out.put_u64(meta.first_pos);
+    out.put_u32(meta.count);
+    out.put_u64(meta.arrival_ms);
+    out.put_u64(meta.writer);
+    let mut n = 0u32;
+    for record in records {
+        out.put_u8(record.flags);
+        out.put_u16(record.partition_key.len() as u16);
+        out.put_u32(record.data.len() as u32);
+        out.put_slice(&record.partition_key);
+        out.put_slice(&record.data);
+        n += 1;
+    }
+    debug_assert_eq!(n, meta.count, "a pack's count is the records it carries");
     out.freeze()
 }
 
-/// The record a message payload frames (see [`frame`]).
-pub(super) fn unframe(position: u64, mut payload: Bytes) -> Result<StoredRecord> {
-    let corrupt = || StoreError::Corrupt(format!("record at position {position} is not a kinesd record frame"));
-    if payload.len() < FRAME_HEADER || payload[0] != FRAME_VERSION {
-        return Err(corrupt());
-    }
-    payload.advance(1);
-    let flags = payload.get_u8();
-    let arrival_ms = payload.get_u64();
-    let pk_len = payload.get_u16() as usize;
-    if payload.len() < pk_len {
-        return Err(corrupt());
-    }
-    let partition_key = payload.split_to(pk_len);
-    Ok(StoredRecord { position, arrival_ms, partition_key, data: payload, flags })
+fn corrupt(seq: u64) -> StoreError {
+    StoreError::Corrupt(format!("message {seq} is not a kinesd record pack"))
 }
 
-/// How an atomic batch publish ended.
-pub(super) enum BatchOutcome {
-    /// Stored: the last message's stream sequence.
-    Stored { last_seq: u64 },
-    /// Refused because the stream's last sequence was not the expected one; nothing stored.
-    /// `found`: the last sequence the leader holds, stored or still being stored, when it
-    /// says (a batch in flight counts, before a stream info shows it).
-    WrongLastSequence { found: Option<u64> },
-    /// No stream takes the subject (the log was deleted).
-    NoStream,
+/// The meta of the pack at stream sequence `seq`, without decoding its records.
+pub(super) fn pack_meta(seq: u64, payload: &[u8]) -> Result<PackMeta> {
+    if payload.len() < PACK_HEADER || payload[0] != PACK_VERSION {
+        return Err(corrupt(seq));
+    }
+    let mut header = &payload[1..PACK_HEADER];
+    Ok(PackMeta {
+        first_pos: header.get_u64(),
+        count: header.get_u32(),
+        arrival_ms: header.get_u64(),
+        writer: header.get_u64(),
+    })
 }
 
-/// Publishes `payloads` to `subject` as one atomic batch (ADR-50, nats-server 2.12+): either
-/// all are stored, at consecutive sequences right after `expect_last_seq`, or none is. The
-/// commit is acknowledged by the stream leader only once the whole batch is stored on a
-/// quorum (and synced, on a server with `sync_interval: always`).
-pub(super) async fn publish_batch(
-    client: &Client,
-    subject: &str,
-    payloads: Vec<Bytes>,
-    expect_last_seq: u64,
-) -> Result<BatchOutcome> {
-    debug_assert!(!payloads.is_empty() && payloads.len() <= MAX_BATCH);
-    let batch_id = format!("{:032x}", rand::random::<u128>());
-    let count = payloads.len();
-    let mut commit = None;
-    for (i, payload) in payloads.into_iter().enumerate() {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Batch-Id", batch_id.as_str());
-        headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
-        if i == 0 {
-            // Allowed on the first message of a batch only; it guards the whole batch.
-            headers.insert("Nats-Expected-Last-Sequence", expect_last_seq.to_string().as_str());
-        }
-        if i + 1 == count {
-            headers.insert("Nats-Batch-Commit", "1");
-            commit = Some((headers, payload));
-        } else {
-            client.publish_with_headers(subject.to_owned(), headers, payload).await.map_err(nats_error)?;
-        }
+/// The pack at stream sequence `seq`: its meta and its records, which share the payload's
+/// memory (no copy).
+pub(super) fn unpack(seq: u64, mut payload: Bytes) -> Result<(PackMeta, Vec<StoredRecord>)> {
+    let meta = pack_meta(seq, &payload)?;
+    payload.advance(PACK_HEADER);
+    // Each record needs its header at least: a count the payload cannot hold is corrupt, and
+    // is refused before it sizes an allocation.
+    if (meta.count as usize).saturating_mul(RECORD_HEADER) > payload.len() {
+        return Err(corrupt(seq));
     }
-    let (headers, payload) = commit.expect("a batch has a last message");
-    let request = client.request_with_headers(subject.to_owned(), headers, payload);
-    let reply = match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
-        Err(_) => {
-            return Err(StoreError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "batch commit timed out")));
+    let mut records = Vec::with_capacity(meta.count as usize);
+    for i in 0..u64::from(meta.count) {
+        if payload.len() < RECORD_HEADER {
+            return Err(corrupt(seq));
         }
-        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => return Ok(BatchOutcome::NoStream),
-        Ok(reply) => reply.map_err(nats_error)?,
-    };
-    let ack: serde_json::Value = serde_json::from_slice(&reply.payload)
-        .map_err(|e| StoreError::Io(std::io::Error::other(format!("unreadable batch ack: {e}"))))?;
-    if let Some(error) = ack.get("error") {
-        if super::is_wrong_last_sequence(&error.to_string()) {
-            let description = error.get("description").and_then(|d| d.as_str()).unwrap_or_default();
-            let found = description.rsplit(": ").next().and_then(|n| n.parse().ok());
-            return Ok(BatchOutcome::WrongLastSequence { found });
+        let flags = payload.get_u8();
+        let pk_len = payload.get_u16() as usize;
+        let data_len = payload.get_u32() as usize;
+        if payload.len() < pk_len.saturating_add(data_len) {
+            return Err(corrupt(seq));
         }
-        return Err(StoreError::Io(std::io::Error::other(format!("batch publish refused: {error}"))));
+        let partition_key = payload.split_to(pk_len);
+        let data = payload.split_to(data_len);
+        records.push(StoredRecord {
+            position: meta.first_pos + i,
+            arrival_ms: meta.arrival_ms,
+            partition_key,
+            data,
+            flags,
+        });
     }
-    let last_seq = ack.get("seq").and_then(|s| s.as_u64());
-    let stored = ack.get("count").and_then(|c| c.as_u64());
-    match (last_seq, stored) {
-        (Some(last_seq), Some(stored)) if stored == count as u64 => Ok(BatchOutcome::Stored { last_seq }),
-        _ => Err(StoreError::Io(std::io::Error::other(format!("unexpected batch ack {ack}")))),
+    if !payload.is_empty() {
+        return Err(corrupt(seq));
     }
+    Ok((meta, records))
 }
 
 /// One batched direct get: up to `batch` messages of `stream` from stream sequence `seq`, and
@@ -186,27 +210,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_round_trip() {
-        let record = NewRecord {
-            partition_key: Bytes::from(vec![b'\n'; 300]),
-            data: Bytes::from_static(b"\0\xff data"),
-            flags: 0x81,
-        };
-        let got = unframe(7, frame(&record, 123_456)).unwrap();
-        assert_eq!(
-            got,
-            StoredRecord {
-                position: 7,
-                arrival_ms: 123_456,
-                partition_key: record.partition_key,
-                data: record.data,
-                flags: 0x81
-            }
-        );
-        assert!(unframe(0, Bytes::from_static(b"plain")).is_err());
-        let mut truncated =
-            frame(&NewRecord { partition_key: Bytes::from_static(b"key"), data: Bytes::new(), flags: 0 }, 1).to_vec();
+    fn packs_round_trip() {
+        let written = [
+            NewRecord {
+                partition_key: Bytes::from(vec![b'\n'; 256]),
+                data: Bytes::from_static(b"\0\xff data"),
+                flags: 0x81,
+            },
+            NewRecord { partition_key: Bytes::from_static(b"k"), data: Bytes::new(), flags: 0 },
+            NewRecord { partition_key: Bytes::from_static(b"k3"), data: Bytes::from(vec![7u8; 100_000]), flags: 2 },
+        ];
+        let meta = PackMeta { first_pos: 40, count: 3, arrival_ms: 123_456, writer: 5 };
+        let payload = encode_pack(meta, written.iter());
+        assert_eq!(payload.len(), PACK_HEADER + written.iter().map(framed_len).sum::<usize>());
+        assert_eq!(pack_meta(9, &payload).unwrap(), meta);
+        let (got_meta, got) = unpack(9, payload).unwrap();
+        assert_eq!(got_meta, meta);
+        for (i, (w, g)) in written.iter().zip(&got).enumerate() {
+            assert_eq!(
+                g,
+                &StoredRecord {
+                    position: 40 + i as u64,
+                    arrival_ms: 123_456,
+                    partition_key: w.partition_key.clone(),
+                    data: w.data.clone(),
+                    flags: w.flags
+                }
+            );
+        }
+        assert_eq!(PackMeta::from_header_value(&meta.header_value()), Some(meta));
+        assert_eq!(PackMeta::from_header_value("1,2,3"), None);
+    }
+
+    #[test]
+    fn a_marker_carries_no_records() {
+        let meta = PackMeta { first_pos: 8, count: 0, arrival_ms: 30, writer: 1 };
+        let (got, records) = unpack(1, encode_pack(meta, [].iter())).unwrap();
+        assert_eq!((got.end(), records.len()), (8, 0));
+    }
+
+    #[test]
+    fn damaged_packs_are_refused() {
+        let records =
+            [NewRecord { partition_key: Bytes::from_static(b"key"), data: Bytes::from_static(b"d"), flags: 0 }];
+        let good = encode_pack(PackMeta { first_pos: 0, count: 1, arrival_ms: 1, writer: 1 }, records.iter()).to_vec();
+        assert!(unpack(1, Bytes::from_static(b"plain")).is_err());
+        let mut truncated = good.clone();
         truncated.pop();
-        assert!(unframe(0, Bytes::from(truncated)).is_err(), "a key longer than the payload");
+        assert!(unpack(1, Bytes::from(truncated)).is_err(), "a record longer than the payload");
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(unpack(1, Bytes::from(trailing)).is_err(), "bytes after the last record");
+        let mut huge_count = good;
+        huge_count[9..13].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(unpack(1, Bytes::from(huge_count)).is_err(), "a count the payload cannot hold");
     }
 }
