@@ -1,0 +1,180 @@
+//! What the soak shows: one row per sample (a table line on stderr, a JSON line in --report),
+//! and the verdict that sets the last sample against the first.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::ledger::FollowerCheck;
+use super::{DRAIN_TIMEOUT, TotalsSnapshot};
+
+/// Memory growth from the first to the last sample that still counts as flat: this much, or
+/// `MEMORY_FLAT_FRACTION` of the first sample, whichever is larger (caches and allocator arenas
+/// settle during the first minutes).
+pub(super) const MEMORY_FLAT_KIB: u64 = 16 * 1024;
+pub(super) const MEMORY_FLAT_FRACTION: f64 = 0.10;
+/// p99 of the last sample over the first that still counts as flat (the machine is shared).
+pub(super) const LATENCY_FLAT_RATIO: f64 = 2.0;
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Sample {
+    pub(super) elapsed_s: f64,
+    /// Seconds since the previous sample: the window the latencies and counts cover.
+    pub(super) window_s: f64,
+    pub(super) unix_ms: u64,
+    /// The server's resident set (VmRSS).
+    pub(super) rss_kib: Option<u64>,
+    pub(super) open_files: Option<u64>,
+    /// Client connections the server has open (its `/metrics`), this sampler's included.
+    pub(super) connections: Option<u64>,
+    pub(super) put_p50_us: u64,
+    pub(super) put_p99_us: u64,
+    pub(super) get_records_p99_us: u64,
+    /// From a record's send stamp to the fan-out event that delivered it.
+    pub(super) put_to_event_p99_us: u64,
+    /// Records acknowledged, polled and delivered in the window (delivered: over all consumers).
+    pub(super) put_records: u64,
+    pub(super) polled_records: u64,
+    pub(super) delivered_records: u64,
+    pub(super) errors: BTreeMap<String, u64>,
+    pub(super) open_shards: usize,
+    pub(super) reshards: u64,
+    pub(super) subscriptions: u64,
+    /// Acknowledged records not yet consumed (the slowest fan-out consumer for fan-out).
+    pub(super) polling_lag_records: u64,
+    pub(super) fan_out_lag_records: u64,
+    /// Duplicates and reorders seen so far by any follower.
+    pub(super) out_of_order: u64,
+    pub(super) totals: TotalsSnapshot,
+}
+
+impl Sample {
+    pub(super) const HEADER: &str = "  time    RSS MiB  fds  conns  put p50  put p99  get p99  fan p99   put/s  poll/s   fan/s  shards lag(poll/fan) ooo  errors";
+
+    pub(super) fn row(&self) -> String {
+        let per_second = |n: u64| n as f64 / self.window_s.max(1e-3);
+        let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+        let errors: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+        format!(
+            "{:>5.0}s {:>9} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7.0} {:>7.0} {:>7.0} {:>7} {:>6}/{:<6} {:>3}  {}",
+            self.elapsed_s,
+            self.rss_kib.map_or("-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            opt(self.open_files),
+            opt(self.connections),
+            crate::report::micros(self.put_p50_us, 1),
+            crate::report::micros(self.put_p99_us, 1),
+            crate::report::micros(self.get_records_p99_us, 1),
+            crate::report::micros(self.put_to_event_p99_us, 1),
+            per_second(self.put_records),
+            per_second(self.polled_records),
+            per_second(self.delivered_records),
+            self.open_shards,
+            self.polling_lag_records,
+            self.fan_out_lag_records,
+            self.out_of_order,
+            if errors.is_empty() { "-".to_owned() } else { errors.join(" ") }
+        )
+    }
+}
+
+/// The end of a run: the first and last samples side by side, and the delivery check.
+#[derive(Debug, Serialize)]
+pub(super) struct Verdict {
+    pub(super) samples: usize,
+    pub(super) first: Option<Sample>,
+    pub(super) last: Option<Sample>,
+    pub(super) rss_growth_kib: Option<i64>,
+    pub(super) memory_flat: Option<bool>,
+    pub(super) put_p99_ratio: Option<f64>,
+    pub(super) get_records_p99_ratio: Option<f64>,
+    pub(super) put_to_event_p99_ratio: Option<f64>,
+    pub(super) latency_flat: bool,
+    /// Every follower caught up with the acknowledged records within the drain timeout.
+    pub(super) drained: bool,
+    pub(super) consumed_matches_acknowledged: bool,
+    pub(super) followers: Vec<FollowerCheck>,
+    pub(super) totals: TotalsSnapshot,
+}
+
+impl Verdict {
+    pub(super) fn new(
+        samples: &[Sample],
+        followers: Vec<FollowerCheck>,
+        drained: bool,
+        totals: TotalsSnapshot,
+    ) -> Verdict {
+        let (first, last) = (samples.first().cloned(), samples.last().cloned());
+        let pair = |f: fn(&Sample) -> Option<u64>| match (&first, &last) {
+            (Some(a), Some(b)) => f(a).zip(f(b)),
+            _ => None,
+        };
+        let rss = pair(|s| s.rss_kib);
+        let ratio = |f: fn(&Sample) -> u64| match (&first, &last) {
+            (Some(a), Some(b)) if f(a) > 0 && f(b) > 0 => Some(f(b) as f64 / f(a) as f64),
+            _ => None,
+        };
+        let (put, get, event) =
+            (ratio(|s| s.put_p99_us), ratio(|s| s.get_records_p99_us), ratio(|s| s.put_to_event_p99_us));
+        Verdict {
+            samples: samples.len(),
+            rss_growth_kib: rss.map(|(a, b)| b as i64 - a as i64),
+            memory_flat: rss.map(|(a, b)| b <= a + MEMORY_FLAT_KIB.max((a as f64 * MEMORY_FLAT_FRACTION) as u64)),
+            put_p99_ratio: put,
+            get_records_p99_ratio: get,
+            put_to_event_p99_ratio: event,
+            latency_flat: [put, get, event].iter().flatten().all(|r| *r <= LATENCY_FLAT_RATIO),
+            drained,
+            consumed_matches_acknowledged: followers.iter().all(FollowerCheck::ok),
+            followers,
+            totals,
+            first,
+            last,
+        }
+    }
+
+    pub(super) fn print(&self) {
+        eprintln!("\nsoak verdict after {} samples:", self.samples);
+        if let (Some(first), Some(last)) = (&self.first, &self.last) {
+            eprintln!("  first: {}", first.row());
+            eprintln!("  last:  {}", last.row());
+        }
+        let ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("×{r:.2}"));
+        eprintln!(
+            "  memory: {} ({}); p99 last/first: put {}, GetRecords {}, put-to-event {} ({})",
+            self.rss_growth_kib.map_or("-".to_owned(), |k| format!("{:+.1} MiB", k as f64 / 1024.0)),
+            match self.memory_flat {
+                Some(true) => "flat",
+                Some(false) => "GROWING",
+                None => "not measured: no --server-pid",
+            },
+            ratio(self.put_p99_ratio),
+            ratio(self.get_records_p99_ratio),
+            ratio(self.put_to_event_p99_ratio),
+            if self.latency_flat { "flat" } else { "DRIFTING" },
+        );
+        let t = &self.totals;
+        eprintln!(
+            "  totals: {} records acknowledged, {} polled, {} delivered by fan-out, {} errors, {} reshards, {} subscriptions",
+            t.put, t.polled, t.delivered, t.errors, t.reshards, t.subscriptions
+        );
+        for f in &self.followers {
+            eprintln!(
+                "  {}: {} of {} acknowledged consumed; {}",
+                f.follower,
+                f.consumed,
+                f.acknowledged,
+                if f.ok() {
+                    "exactly the acknowledged records, in order".to_owned()
+                } else {
+                    format!(
+                        "MISMATCH on shards {:?}: {} missing, {} extra, {} duplicates, {} reorders",
+                        f.mismatched_shards, f.missing, f.extra, f.duplicates, f.reorders
+                    )
+                }
+            );
+        }
+        if !self.drained {
+            eprintln!("  followers did not catch up within {DRAIN_TIMEOUT:?} after the producers stopped");
+        }
+    }
+}
