@@ -61,7 +61,8 @@ def test_a_short_soak_follows_reshards_and_consumes_exactly_what_was_acknowledge
     assert totals["reshards"] >= 2, totals
     # 4 shards, 2 consumers, subscriptions ended by the server every 4 s and at every reshard.
     assert totals["subscriptions"] > 2 * 4 * 2, totals
-    assert 9_000 <= totals["put"] <= 13_000, totals
+    # 1,000 records/s for 12 s, paced: fewer when calls take longer than the pace (a loaded machine).
+    assert 5_000 <= totals["put"] <= 12_500, totals
     assert [f["follower"] for f in verdict["followers"]] == [
         "polling consumer", "fan-out consumer 0", "fan-out consumer 1",
     ]
