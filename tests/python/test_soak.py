@@ -54,6 +54,8 @@ def test_a_short_soak_follows_reshards_and_consumes_exactly_what_was_acknowledge
         assert s["put_records"] > 0 and s["polled_records"] > 0 and s["delivered_records"] > 0, s
         assert s["put_p50_us"] > 0 and s["put_p99_us"] >= s["put_p50_us"], s
         assert s["errors"] == {}, s
+        # The server's own view of the polling consumers (/metrics): they keep up.
+        assert s["iterator_age_ms"] is not None and s["iterator_age_ms"] < 30_000, s
     verdict = lines[-1]["verdict"]
     totals = verdict["totals"]
     assert verdict["consumed_matches_acknowledged"] is True, verdict

@@ -644,13 +644,15 @@ impl Soak {
         };
         let (put, get, event) = (window.put.summary(), window.get_records.summary(), window.put_to_event.summary());
         let totals = self.totals.snapshot();
+        let scraped = scrape(metrics, &self.stream).await;
         Sample {
             elapsed_s: started.elapsed().as_secs_f64(),
             window_s,
             unix_ms: now_micros() / 1000,
             rss_kib: probe.and_then(Probe::rss_kib),
             open_files: probe.and_then(Probe::open_files),
-            connections: connections_open(metrics).await,
+            connections: scraped.connections,
+            iterator_age_ms: scraped.iterator_age_ms,
             put_p50_us: put.p50_us,
             put_p99_us: put.p99_us,
             get_records_p99_us: get.p99_us,
@@ -670,12 +672,29 @@ impl Soak {
     }
 }
 
-/// `kinesd_connections_open` from the server's `/metrics` (None for a server without it).
-async fn connections_open(conn: &mut Connection) -> Option<u64> {
-    let reply = conn.get("/metrics").await.ok().filter(|r| r.ok())?;
-    let text = std::str::from_utf8(&reply.body).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("kinesd_connections_open "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
+/// What the soak reads from the server's own `/metrics` (nothing from a server without it).
+#[derive(Default)]
+struct Scraped {
+    /// `kinesd_connections_open`.
+    connections: Option<u64>,
+    /// `kinesd_stream_get_records_iterator_age_milliseconds` of the soak's stream.
+    iterator_age_ms: Option<u64>,
+}
+
+async fn scrape(conn: &mut Connection, stream: &str) -> Scraped {
+    let Some(reply) = conn.get("/metrics").await.ok().filter(|r| r.ok()) else {
+        return Scraped::default();
+    };
+    let text = String::from_utf8_lossy(&reply.body);
+    let value = |v: &str| v.trim().parse::<f64>().ok().map(|v| v as u64);
+    let stream_label = format!("stream=\"{stream}\"");
+    Scraped {
+        connections: text.lines().find_map(|l| l.strip_prefix("kinesd_connections_open ")).and_then(value),
+        iterator_age_ms: text
+            .lines()
+            .filter(|l| {
+                l.starts_with("kinesd_stream_get_records_iterator_age_milliseconds{") && l.contains(&stream_label)
+            })
+            .find_map(|l| l.rsplit_once(' ').and_then(|(_, v)| value(v))),
+    }
 }

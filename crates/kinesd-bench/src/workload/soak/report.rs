@@ -27,6 +27,9 @@ pub(super) struct Sample {
     pub(super) open_files: Option<u64>,
     /// Client connections the server has open (its `/metrics`), this sampler's included.
     pub(super) connections: Option<u64>,
+    /// The server's GetRecords iterator age for the stream (its `/metrics`): how far behind
+    /// the polling consumers are, as the server sees it.
+    pub(super) iterator_age_ms: Option<u64>,
     pub(super) put_p50_us: u64,
     pub(super) put_p99_us: u64,
     pub(super) get_records_p99_us: u64,
@@ -49,14 +52,14 @@ pub(super) struct Sample {
 }
 
 impl Sample {
-    pub(super) const HEADER: &str = "  time    RSS MiB  fds  conns  put p50  put p99  get p99  fan p99   put/s  poll/s   fan/s  shards lag(poll/fan) ooo  errors";
+    pub(super) const HEADER: &str = "  time    RSS MiB  fds  conns  put p50  put p99  get p99  fan p99   put/s  poll/s   fan/s  shards lag(poll/fan)  itage ooo  errors";
 
     pub(super) fn row(&self) -> String {
         let per_second = |n: u64| n as f64 / self.window_s.max(1e-3);
         let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
         let errors: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k}×{v}")).collect();
         format!(
-            "{:>5.0}s {:>9} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7.0} {:>7.0} {:>7.0} {:>7} {:>6}/{:<6} {:>3}  {}",
+            "{:>5.0}s {:>9} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7.0} {:>7.0} {:>7.0} {:>7} {:>6}/{:<6} {:>6} {:>3}  {}",
             self.elapsed_s,
             self.rss_kib.map_or("-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
             opt(self.open_files),
@@ -71,6 +74,7 @@ impl Sample {
             self.open_shards,
             self.polling_lag_records,
             self.fan_out_lag_records,
+            self.iterator_age_ms.map_or("-".to_owned(), |ms| crate::report::micros(ms * 1000, 1)),
             self.out_of_order,
             if errors.is_empty() { "-".to_owned() } else { errors.join(" ") }
         )
