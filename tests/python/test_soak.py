@@ -60,6 +60,9 @@ def test_a_short_soak_follows_reshards_and_consumes_exactly_what_was_acknowledge
     totals = verdict["totals"]
     assert verdict["consumed_matches_acknowledged"] is True, verdict
     assert verdict["drained"] is True, verdict
+    first_half, second_half = verdict["rss_peak_halves_kib"]
+    assert first_half == max(s["rss_kib"] for s in samples[:2]) and second_half == max(s["rss_kib"] for s in samples[2:])
+    assert verdict["open_files"] == [samples[0]["open_files"], samples[-1]["open_files"]]
     assert totals["reshards"] >= 2, totals
     # 4 shards, 2 consumers, subscriptions ended by the server every 4 s and at every reshard.
     assert totals["subscriptions"] > 2 * 4 * 2, totals

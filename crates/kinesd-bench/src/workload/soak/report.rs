@@ -89,6 +89,13 @@ pub(super) struct Verdict {
     pub(super) last: Option<Sample>,
     pub(super) rss_growth_kib: Option<i64>,
     pub(super) memory_flat: Option<bool>,
+    /// The largest RSS of the first half of the samples and of the second half: a trend shows
+    /// as a second half above the first, where a single last sample may just be noise.
+    pub(super) rss_peak_halves_kib: Option<(u64, u64)>,
+    /// First and last samples' open descriptors and connections (a kinesd keeps up to 512
+    /// sealed journal files open, so its descriptors grow with the data until that bound).
+    pub(super) open_files: Option<(u64, u64)>,
+    pub(super) connections: Option<(u64, u64)>,
     pub(super) put_p99_ratio: Option<f64>,
     pub(super) get_records_p99_ratio: Option<f64>,
     pub(super) put_to_event_p99_ratio: Option<f64>,
@@ -113,6 +120,8 @@ impl Verdict {
             _ => None,
         };
         let rss = pair(|s| s.rss_kib);
+        let (early, late) = samples.split_at(samples.len() / 2);
+        let peak = |half: &[Sample]| half.iter().filter_map(|s| s.rss_kib).max();
         let ratio = |f: fn(&Sample) -> u64| match (&first, &last) {
             (Some(a), Some(b)) if f(a) > 0 && f(b) > 0 => Some(f(b) as f64 / f(a) as f64),
             _ => None,
@@ -123,6 +132,9 @@ impl Verdict {
             samples: samples.len(),
             rss_growth_kib: rss.map(|(a, b)| b as i64 - a as i64),
             memory_flat: rss.map(|(a, b)| b <= a + MEMORY_FLAT_KIB.max((a as f64 * MEMORY_FLAT_FRACTION) as u64)),
+            rss_peak_halves_kib: peak(early).zip(peak(late)),
+            open_files: pair(|s| s.open_files),
+            connections: pair(|s| s.connections),
             put_p99_ratio: put,
             get_records_p99_ratio: get,
             put_to_event_p99_ratio: event,
@@ -155,6 +167,14 @@ impl Verdict {
             ratio(self.get_records_p99_ratio),
             ratio(self.put_to_event_p99_ratio),
             if self.latency_flat { "flat" } else { "DRIFTING" },
+        );
+        let pair = |p: Option<(u64, u64)>| p.map_or("-".to_owned(), |(a, b)| format!("{a} → {b}"));
+        eprintln!(
+            "  RSS peak: first half {}, second half {}; open files {}; connections {}",
+            self.rss_peak_halves_kib.map_or("-".to_owned(), |(a, _)| format!("{:.1} MiB", a as f64 / 1024.0)),
+            self.rss_peak_halves_kib.map_or("-".to_owned(), |(_, b)| format!("{:.1} MiB", b as f64 / 1024.0)),
+            pair(self.open_files),
+            pair(self.connections),
         );
         let t = &self.totals;
         eprintln!(
