@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+import requests
 
-from kinesd_harness import KinesdServer, kinesd_binary
+from kinesd_harness import KinesdServer, kinesd_binary, wait_until_gone
 
 DECLARED = """
 [[stream]]
@@ -57,6 +58,25 @@ def test_declared_streams_are_active_at_the_first_request(tmp_path, monkeypatch)
         assert summary(kinesis, "logs")["OpenShardCount"] == 2
         assert summary(kinesis, "logs")["RetentionPeriodHours"] == 24
         kinesis.put_record(StreamName="orders", Data=b"x" * (1024 * 1024 + 1), PartitionKey="big")
+    finally:
+        srv.stop()
+
+
+def test_ready_names_the_declared_streams_and_a_client_deleting_one_does_not_unready_the_server():
+    srv = KinesdServer(create_ms=300, delete_ms=100, account_id="111122223333",
+                       extra_args=["--streams", "orders:2,events:on-demand"])
+    try:
+        r = requests.get(srv.endpoint + "/ready", timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "ready"
+        assert r.json()["declared"] == {"orders": "ACTIVE", "events": "ACTIVE"}
+        kinesis = srv.client()
+        kinesis.delete_stream(StreamName="orders")
+        wait_until_gone(kinesis, "orders")
+        # Ready means the server can serve; what a client does to a declared stream is its own.
+        r = requests.get(srv.endpoint + "/ready", timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["declared"] == {"orders": "missing", "events": "ACTIVE"}
     finally:
         srv.stop()
 

@@ -492,7 +492,7 @@ def rss_kib(pid):
 
 def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_path):
     """A client that subscribes and then never reads: its subscription waits on its own bounded
-    buffer while 40 MiB are written, another consumer receives everything, and the server's
+    buffer while 80 MiB are written, another consumer receives everything, and the server's
     memory does not grow with what the stalled one has not read."""
     s = KinesdServer(extra_args=FANOUT_ARGS, data_dir=str(tmp_path))
     try:
@@ -515,15 +515,25 @@ def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_pa
                 received += len(next(events)["SubscribeToShardEvent"]["Records"])
             return time.monotonic() - t0
 
-        # 20 MiB, then 20 MiB more: memory may settle in the first round (request buffers, the
-        # allocator), but it must not grow with how far behind the stalled subscriber is.
+        # 20 MiB, then 3 × 20 MiB more: memory may settle in the first round (request buffers,
+        # the allocator), but it must not grow with how far behind the stalled subscriber is.
+        # A buffer that held what the stalled one has not read would grow by 20 MiB a round and
+        # never shrink; the allocator, under a loaded machine, may keep freed request buffers
+        # for a while (a single round once showed 26 MiB more, the next rounds less: the
+        # thread caches of mimalloc are purged only when their thread allocates again). So the
+        # lowest of the later samples is what must stay near the first.
         first = write_and_receive(4)
         rss_after_first = rss_kib(s.proc.pid)
-        received = 0
-        second = write_and_receive(4)
-        growth_mib = (rss_kib(s.proc.pid) - rss_after_first) / 1024
-        assert growth_mib < 8, f"RSS grew {growth_mib:.1f} MiB while the stalled subscriber fell 20 MiB further behind"
-        assert first < 15 and second < 15
+        later, seconds = [], []
+        for _ in range(3):
+            received = 0
+            seconds.append(write_and_receive(4))
+            later.append(rss_kib(s.proc.pid))
+        growth_mib = (min(later) - rss_after_first) / 1024
+        assert growth_mib < 8, (
+            f"RSS grew at least {growth_mib:.1f} MiB while the stalled subscriber fell 60 MiB further behind "
+            f"(KiB after each round: {[rss_after_first, *later]})")
+        assert first < 15 and max(seconds) < 15, (first, seconds)
         stalled.close()
     finally:
         s.stop()

@@ -179,6 +179,56 @@ def test_fan_out_consumer_lag_and_subscriptions(srv, k):
     events.close()
 
 
+def test_polling_consumers_iterator_age(srv, k):
+    """GetRecords.IteratorAgeMilliseconds: the age of the last record a shard's most recent
+    GetRecords returned, 0 once a call comes back caught up; per stream the worst shard, per
+    shard only under EnableEnhancedMonitoring."""
+    name = create_active(k, unique_name("age"), 2)
+    labels = {"stream": name, "account": srv.account_id}
+    metric = "kinesd_stream_get_records_iterator_age_milliseconds"
+    shard_metric = "kinesd_shard_get_records_iterator_age_milliseconds"
+    shard0, shard1 = "shardId-000000000000", "shardId-000000000001"
+    for key in ("0", str(2**127)):  # five records on each shard
+        k.put_records(StreamName=name, Records=[{"Data": b"d", "PartitionKey": "p", "ExplicitHashKey": key}] * 5)
+    assert sample(scrape(srv), metric, **labels) is None, "nobody read the stream yet"
+    time.sleep(1.2)
+
+    def iterator(shard):
+        return k.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    # Shard 1 read to the tip, then once more: caught up. Shard 0's reader takes one record.
+    out = k.get_records(ShardIterator=iterator(shard1))
+    assert len(out["Records"]) == 5
+    assert k.get_records(ShardIterator=out["NextShardIterator"])["Records"] == []
+    behind = k.get_records(ShardIterator=iterator(shard0), Limit=1)
+    assert behind["MillisBehindLatest"] >= 1000
+    text = scrape(srv)
+    age = sample(text, metric, **labels)
+    assert age is not None and 1200 <= age < 60_000, age
+    assert sample(text, shard_metric, stream=name) is None, "no shard series without enhanced monitoring"
+
+    # The slow reader catches up: the stream is at 0.
+    it = behind["NextShardIterator"]
+    while True:
+        out = k.get_records(ShardIterator=it)
+        it = out["NextShardIterator"]
+        if not out["Records"]:
+            break
+    assert sample(scrape(srv), metric, **labels) == 0
+
+    # Shard series once EnableEnhancedMonitoring names the metric, and only that metric.
+    k.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["IteratorAgeMilliseconds"])
+    k.put_record(StreamName=name, Data=b"late", PartitionKey="p", ExplicitHashKey="0")
+    k.put_record(StreamName=name, Data=b"next", PartitionKey="p", ExplicitHashKey="0")
+    time.sleep(1.1)
+    assert len(k.get_records(ShardIterator=it, Limit=1)["Records"]) == 1
+    text = scrape(srv)
+    assert sample(text, shard_metric, shard=shard0, **labels) >= 1000
+    assert sample(text, shard_metric, shard=shard1, **labels) == 0
+    assert sample(text, metric, **labels) >= 1000
+    assert sample(text, "kinesd_shard_incoming_records_total", stream=name) is None
+
+
 def test_a_scrape_of_1000_streams_stays_cheap(tmp_path):
     s = KinesdServer(create_ms=0, extra_args=["--shard-limit", "2000"])
     try:

@@ -33,6 +33,11 @@ pub enum Command {
     /// kinesd's `GET /metrics` with many streams: create them (one record each), then time
     /// scrapes one after another.
     Scrape(ScrapeArgs),
+    /// Everything at once for a long time, sampled every minute: paced producers, polling
+    /// consumers and fan-out subscribers that follow every shard and its children, and
+    /// periodic resharding; server memory, open files, connections, latencies and errors per
+    /// minute, whether what was consumed is what was acknowledged, and a verdict on flatness.
+    Soak(SoakArgs),
     /// An HTTP server that answers every PutRecords with a fixed answer without parsing the
     /// request: the ceiling of the load generator and loopback on this machine.
     NullServer(NullServerArgs),
@@ -242,6 +247,46 @@ pub struct ScrapeArgs {
     /// Scrapes to time, one after another on one connection.
     #[arg(long, default_value_t = 50)]
     pub scrapes: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Minutes of load; the run then drains (at most a minute) and ends.
+    #[arg(long, default_value_t = 60.0)]
+    pub minutes: f64,
+    /// Seconds of load instead of --minutes (short runs in tests).
+    #[arg(long, hide = true)]
+    pub seconds: Option<f64>,
+    /// Seconds between two samples (one row of the report each).
+    #[arg(long, default_value_t = 60.0)]
+    pub sample_every: f64,
+    /// Records per second over all producers, paced (latency means something only below the
+    /// server's capacity).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// Producer connections.
+    #[arg(long, short = 'p', default_value_t = 2)]
+    pub producers: usize,
+    /// Enhanced fan-out consumers registered; each subscribes to every shard.
+    #[arg(long, default_value_t = 2)]
+    pub consumers: usize,
+    /// Seconds between two reshards (UpdateShardCount between --min-shards and --max-shards);
+    /// 0: never.
+    #[arg(long, default_value_t = 600.0)]
+    pub reshard_every: f64,
+    /// Open shards after a reshard down.
+    #[arg(long, default_value_t = 2)]
+    pub min_shards: u32,
+    /// Open shards after a reshard up.
+    #[arg(long, default_value_t = 4)]
+    pub max_shards: u32,
+    /// Also write every sample and the verdict as JSON lines to this file.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Clone)]

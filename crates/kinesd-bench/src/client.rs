@@ -63,6 +63,7 @@ pub enum Op {
     RegisterStreamConsumer,
     DescribeStreamConsumer,
     SubscribeToShard,
+    UpdateShardCount,
 }
 
 impl Op {
@@ -76,6 +77,7 @@ impl Op {
             Op::RegisterStreamConsumer => "Kinesis_20131202.RegisterStreamConsumer",
             Op::DescribeStreamConsumer => "Kinesis_20131202.DescribeStreamConsumer",
             Op::SubscribeToShard => "Kinesis_20131202.SubscribeToShard",
+            Op::UpdateShardCount => "Kinesis_20131202.UpdateShardCount",
         }
     }
 }

@@ -21,12 +21,18 @@ pub async fn ensure_stream(endpoint: &Endpoint, stream: &str, shards: u32) -> Re
     if !reply.ok() && reply.error_name() != "ResourceInUseException" {
         return Err(format!("CreateStream {stream}: {} {}", reply.error_name(), String::from_utf8_lossy(&reply.body)));
     }
+    wait_active(&mut conn, stream).await
+}
+
+/// Waits until the stream is ACTIVE (after a creation or a reshard) and returns its open shard
+/// ids in order.
+pub async fn wait_active(conn: &mut Connection, stream: &str) -> Result<Vec<String>, String> {
     let started = Instant::now();
     loop {
-        let description = describe(&mut conn, stream, None).await?;
+        let description = describe(conn, stream, None).await?;
         let status = description["StreamStatus"].as_str().unwrap_or_default();
         if status == "ACTIVE" {
-            return open_shards(&mut conn, stream, description).await;
+            return open_shards(conn, stream, description).await;
         }
         if started.elapsed() > ACTIVE_TIMEOUT {
             return Err(format!("stream {stream} still {status} after {ACTIVE_TIMEOUT:?}"));
@@ -74,11 +80,25 @@ async fn open_shards(conn: &mut Connection, stream: &str, mut page: serde_json::
 
 /// A TRIM_HORIZON iterator for one shard.
 pub async fn trim_horizon_iterator(conn: &mut Connection, stream: &str, shard_id: &str) -> Result<String, String> {
-    let body = json!({
-        "StreamName": stream,
-        "ShardId": shard_id,
-        "ShardIteratorType": "TRIM_HORIZON",
-    })
+    shard_iterator(conn, stream, shard_id, None).await
+}
+
+/// An iterator for one shard: after sequence number `after`, or at TRIM_HORIZON without one.
+pub async fn shard_iterator(
+    conn: &mut Connection,
+    stream: &str,
+    shard_id: &str,
+    after: Option<&str>,
+) -> Result<String, String> {
+    let body = match after {
+        None => json!({ "StreamName": stream, "ShardId": shard_id, "ShardIteratorType": "TRIM_HORIZON" }),
+        Some(sequence) => json!({
+            "StreamName": stream,
+            "ShardId": shard_id,
+            "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+            "StartingSequenceNumber": sequence,
+        }),
+    }
     .to_string();
     let reply = conn.call_retrying(Op::GetShardIterator, Bytes::from(body)).await?;
     if !reply.ok() {

@@ -3,7 +3,7 @@
 //!
 //! Layout: `cli` (options), `client` (one keep-alive awsJson connection), `control` (stream
 //! set-up, iterators), `records` (prebuilt request bodies, send stamps), `workload/` (put, get,
-//! mixed, subscribe, scrape), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
+//! mixed, subscribe, scrape, soak), `stats` and `probe` (what is measured), `progress` and `report` (what is shown),
 //! `null_server`.
 
 mod cli;
@@ -60,6 +60,7 @@ fn main() -> ExitCode {
                 (workload::scrape::run(args).await?, json)
             }
             Command::NullServer(args) => return null_server::run(args).await,
+            Command::Soak(args) => return workload::soak::run(args).await,
         };
         report.add_derived_notes();
         report.emit(json);

@@ -57,6 +57,11 @@ impl Probe {
         status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
     }
 
+    /// Descriptors the process holds open now (entries of /proc/<pid>/fd).
+    pub fn open_files(&self) -> Option<u64> {
+        Some(std::fs::read_dir(format!("/proc/{}/fd", self.pid)).ok()?.count() as u64)
+    }
+
     /// Usage between `cpu_at_start` (from [`Self::cpu_seconds`]) and now, over `records`.
     pub fn usage_since(&self, cpu_at_start: Option<f64>, records: u64) -> Option<ServerUsage> {
         let cpu_seconds = self.cpu_seconds()? - cpu_at_start?;
@@ -101,5 +106,6 @@ mod tests {
         let probe = Probe::new(std::process::id()).unwrap();
         assert!(probe.cpu_seconds().unwrap() >= 0.0);
         assert!(probe.peak_rss_kib().unwrap() > 0);
+        assert!(probe.open_files().unwrap() >= 1, "at least the fd directory itself");
     }
 }

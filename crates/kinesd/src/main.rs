@@ -179,6 +179,7 @@ async fn run(config: Config) -> Result<(), String> {
         None => {}
     }
     let mut api = kinesd::api::Api::new(engine, shutdown.clone())
+        .with_declared_streams(declared.iter().map(|d| d.name.clone()).collect())
         .with_faults(faults)
         .with_slow_request_warning(config.slow_request());
     if let Some(keyring) = keyring {

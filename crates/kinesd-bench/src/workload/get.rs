@@ -43,6 +43,7 @@ pub async fn run(args: GetArgs) -> Result<Report, String> {
         claimed: AtomicU64::new(0),
         pace: None,
         live: live.clone(),
+        observer: None,
     });
     let ticker = Ticker::start("fill", live, target.quiet);
     let fill = produce_all(plan, args.fill_connections).await;

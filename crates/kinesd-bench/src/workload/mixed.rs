@@ -77,6 +77,7 @@ pub async fn run(args: MixedArgs) -> Result<Report, String> {
         claimed: AtomicU64::new(0),
         pace: pace(args.rate, args.producers, shape.records_per_request),
         live: live.clone(),
+        observer: None,
     });
     let ticker = Ticker::start("mixed", live, target.quiet);
     let cpu = CpuWindow::starting_at(probe, measure_from);

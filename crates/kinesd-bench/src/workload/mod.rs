@@ -1,4 +1,4 @@
-//! The workloads (`put`, `get`, `mixed`, `subscribe`) and the producer loop they share.
+//! The workloads (`put`, `get`, `mixed`, `subscribe`, `scrape`, `soak`) and the producer loop they share.
 //!
 //! Every loop is bounded: producers stop at a deadline or when a record budget is spent,
 //! readers at a deadline or at the end of what was written, so a run always ends by itself.
@@ -7,6 +7,7 @@ pub mod get;
 pub mod mixed;
 pub mod put;
 pub mod scrape;
+pub mod soak;
 pub mod subscribe;
 
 use std::sync::Arc;
@@ -38,6 +39,17 @@ pub struct ProducerPlan {
     /// Least time between two calls on one connection (a rate limit), if any.
     pub pace: Option<Duration>,
     pub live: Arc<Live>,
+    /// Told of every outcome as it happens, warm-up included (`soak` keeps its per-minute rows
+    /// and its ledger of acknowledged records this way).
+    pub observer: Option<Arc<dyn PutObserver>>,
+}
+
+/// Sees each PutRecords outcome of a [`ProducerPlan`] as it happens.
+pub trait PutObserver: Send + Sync {
+    /// A successful answer (`body`, which may still carry per-record failures) after `latency`.
+    fn answered(&self, latency: Duration, body: &[u8]);
+    /// A failed call: AWS's error name, `timeout` or `transport`.
+    fn failed(&self, error: &str);
 }
 
 /// Runs `connections` producers to the end of the plan and merges their tallies.
@@ -84,6 +96,9 @@ async fn produce(plan: Arc<ProducerPlan>, index: usize) -> Tally {
         let measured = started >= plan.measure_from;
         match conn.call(Op::PutRecords, body).await {
             Ok(reply) if reply.ok() => {
+                if let Some(observer) = &plan.observer {
+                    observer.answered(started.elapsed(), &reply.body);
+                }
                 let failed = plan.bodies.failed_record_count(&reply.body).min(per_request);
                 let stored = per_request - failed;
                 Live::add(&plan.live.put_records, stored);
@@ -102,6 +117,9 @@ async fn produce(plan: Arc<ProducerPlan>, index: usize) -> Tally {
             }
             Ok(reply) => {
                 Live::add(&plan.live.errors, 1);
+                if let Some(observer) = &plan.observer {
+                    observer.failed(&reply.error_name());
+                }
                 if measured {
                     tally.latency.record(started.elapsed());
                     tally.requests += 1;
@@ -111,6 +129,9 @@ async fn produce(plan: Arc<ProducerPlan>, index: usize) -> Tally {
             }
             Err(e) => {
                 Live::add(&plan.live.errors, 1);
+                if let Some(observer) = &plan.observer {
+                    observer.failed(failure_kind(&e));
+                }
                 // A call that started in the warm-up but failed (e.g. timed out) inside the
                 // window counts: a server that stalls must show errors, not an empty window.
                 if Instant::now() >= plan.measure_from {

@@ -36,6 +36,7 @@ pub async fn run(args: PutArgs) -> Result<Report, String> {
         claimed: AtomicU64::new(0),
         pace: pace(args.rate, args.connections, shape.records_per_request),
         live: live.clone(),
+        observer: None,
     });
     let ticker = Ticker::start("put", live, target.quiet);
     let cpu = CpuWindow::starting_at(probe, measure_from);

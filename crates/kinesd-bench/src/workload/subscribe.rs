@@ -96,6 +96,7 @@ pub async fn run(args: SubscribeArgs) -> Result<Report, String> {
         claimed: AtomicU64::new(0),
         pace: pace(args.rate, args.producers, shape.records_per_request),
         live: live.clone(),
+        observer: None,
     });
     let ticker = Ticker::start("subscribe", live.clone(), target.quiet);
     let cpu = CpuWindow::starting_at(probe, measure_from);
@@ -327,15 +328,15 @@ struct EventRecord<'a> {
 
 /// One event-stream message: its type (`event`, `exception`), its event or exception type,
 /// and its payload.
-struct Message {
-    message_type: String,
-    event_type: String,
-    payload: Bytes,
+pub struct Message {
+    pub message_type: String,
+    pub event_type: String,
+    pub payload: Bytes,
 }
 
 /// Takes the next whole message off the front of `buffer` (None: not all of it arrived yet).
 /// Checksums are not verified: the server's own tests check its framing with the SDK's decoder.
-fn next_message(buffer: &mut BytesMut) -> Result<Option<Message>, String> {
+pub fn next_message(buffer: &mut BytesMut) -> Result<Option<Message>, String> {
     if buffer.len() < 12 {
         return Ok(None);
     }

@@ -306,6 +306,18 @@ impl Sources {
             MetricType::Counter,
             outgoing(true),
         )?;
+        // Like CloudWatch, a stream nobody reads with GetRecords has no iterator age.
+        let ages = streams.iter().filter_map(|s| {
+            let worst = s.meters.0.iterator_ages().into_iter().map(|(_, age)| age).max()?;
+            Some((stream_labels(&s.name, &s.account), Sample::Gauge(worst)))
+        });
+        family(
+            e,
+            "kinesd_stream_get_records_iterator_age_milliseconds",
+            "Over the stream's shards, the worst age of the last record the shard's most recent GetRecords returned (0 when that call was caught up) (CloudWatch GetRecords.IteratorAgeMilliseconds, Maximum).",
+            MetricType::Gauge,
+            ages,
+        )?;
         self.shards(e, &streams)
     }
 
@@ -364,7 +376,32 @@ impl Sources {
             });
             family(e, name, help, MetricType::Counter, samples)?;
         }
-        Ok(())
+        let wanted = |s: &crate::engine::catalog::Stream| {
+            s.shard_level_metrics.iter().any(|m| m == "IteratorAgeMilliseconds" || m == "ALL")
+        };
+        let ages: Vec<_> = monitored
+            .iter()
+            .filter(|(s, _)| wanted(s))
+            .flat_map(|(s, _)| {
+                s.meters
+                    .0
+                    .iterator_ages()
+                    .into_iter()
+                    .map(move |(i, age)| (s, crate::engine::catalog::shard_id(i), age))
+            })
+            .collect();
+        family(
+            e,
+            "kinesd_shard_get_records_iterator_age_milliseconds",
+            "The age of the last record the shard's most recent GetRecords returned (0 when that call was caught up).",
+            MetricType::Gauge,
+            ages.iter().map(|(s, id, age)| {
+                (
+                    vec![("stream", s.name.as_str()), ("account", s.account.as_str()), ("shard", id.as_str())],
+                    Sample::Gauge(*age),
+                )
+            }),
+        )
     }
 
     fn consumers(&self, e: &mut DescriptorEncoder) -> std::fmt::Result {

@@ -45,6 +45,8 @@ pub struct Api {
     metrics: Arc<metrics::Metrics>,
     /// Requests slower than this are logged as warnings (`--slow-request-ms`; None: never).
     slow_request: Option<std::time::Duration>,
+    /// The streams declared at start, which `/ready` waits for.
+    declared: Arc<health::DeclaredStreams>,
 }
 
 /// What [`Api::handle`] learned about a request, for its metrics and its log line.
@@ -73,7 +75,13 @@ impl Api {
             connections,
             metrics,
             slow_request: None,
+            declared: Arc::default(),
         }
+    }
+
+    /// The same API, not ready (`/ready`) until these streams, declared at start, are ACTIVE.
+    pub fn with_declared_streams(self, names: Vec<String>) -> Api {
+        Api { declared: Arc::new(health::DeclaredStreams::new(names)), ..self }
     }
 
     /// The same API logging requests slower than `threshold` as warnings.
@@ -207,7 +215,7 @@ impl Handler for Api {
     }
 
     fn admin(&self, request: AdminRequest<'_>) -> impl Future<Output = Option<WireResponse>> + Send {
-        let response = health::handle(&request, &self.engine, &self.shutdown, &self.metrics)
+        let response = health::handle(&request, &self.engine, &self.shutdown, &self.metrics, &self.declared)
             .or_else(|| admin::handle(&self.faults, request));
         std::future::ready(response)
     }

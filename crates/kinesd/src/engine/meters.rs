@@ -9,7 +9,7 @@
 //! write gate), and a stream deleted and created again starts from zero, as a new series.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::RwLock;
 
@@ -35,7 +35,15 @@ pub struct StreamMeters {
     pub failed_records: AtomicU64,
     /// Per shard, by shard index; grown on first use, only when enhanced monitoring is on.
     shards: RwLock<Vec<Arc<ShardMeters>>>,
+    /// Per shard, by shard index: the iterator age its most recent GetRecords reported
+    /// (CloudWatch's GetRecords.IteratorAgeMilliseconds), [`NOT_READ`] until one did. Kept for
+    /// every stream, since the stream-level gauge is the worst shard; one atomic per shard the
+    /// stream ever had, grown on the first GetRecords of a shard, dropped with the stream.
+    iterator_ages: RwLock<Vec<AtomicU64>>,
 }
+
+/// An iterator age slot of a shard no GetRecords has read yet.
+const NOT_READ: u64 = u64::MAX;
 
 /// One shard's counters, AWS's shard-level metrics.
 #[derive(Debug, Default)]
@@ -75,6 +83,43 @@ impl StreamMeters {
     /// Shards with counters, by index.
     pub fn shards(&self) -> Vec<(u32, Arc<ShardMeters>)> {
         self.shards.read().iter().enumerate().map(|(i, m)| (i as u32, m.clone())).collect()
+    }
+
+    /// Records the iterator age of a GetRecords on shard `index` (see [`iterator_age_ms`]).
+    pub fn set_iterator_age(&self, index: u32, age_ms: u64) {
+        let i = index as usize;
+        let age = age_ms.min(NOT_READ - 1);
+        if let Some(slot) = self.iterator_ages.read().get(i) {
+            slot.store(age, Relaxed);
+            return;
+        }
+        let mut ages = self.iterator_ages.write();
+        while ages.len() <= i {
+            ages.push(AtomicU64::new(NOT_READ));
+        }
+        ages[i].store(age, Relaxed);
+    }
+
+    /// The iterator age of each shard's most recent GetRecords, by index, for the shards that
+    /// were read.
+    pub fn iterator_ages(&self) -> Vec<(u32, u64)> {
+        let ages = self.iterator_ages.read();
+        ages.iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some(a.load(Relaxed)).filter(|&v| v != NOT_READ).map(|v| (i as u32, v)))
+            .collect()
+    }
+}
+
+/// CloudWatch's GetRecords.IteratorAgeMilliseconds of one call: the age of the last record it
+/// returned (now − its arrival), so a reader that falls behind shows a growing age. 0 when the
+/// call returned nothing (the reader is at the tip: caught up) or read a closed shard to its end
+/// (nothing is left to fall behind on, and a finished shard must not hold the stream's worst
+/// age up forever).
+pub fn iterator_age_ms(last_arrival_ms: Option<u64>, shard_ended: bool, now_ms: u64) -> u64 {
+    match last_arrival_ms {
+        Some(arrival) if !shard_ended => now_ms.saturating_sub(arrival),
+        _ => 0,
     }
 }
 
@@ -162,5 +207,19 @@ mod tests {
         assert_eq!(read(&shards[2].1.outgoing_bytes), 30);
         assert_eq!(read(&meters.0.get_records_records), 2);
         assert_eq!(read(&meters.0.fanout_bytes), 10);
+    }
+
+    #[test]
+    fn iterator_ages_are_kept_per_shard_read() {
+        let meters = Meters::default();
+        assert!(meters.0.iterator_ages().is_empty(), "no GetRecords yet");
+        meters.0.set_iterator_age(3, 1_500);
+        meters.0.set_iterator_age(1, 20);
+        meters.0.set_iterator_age(3, 0);
+        assert_eq!(meters.0.iterator_ages(), vec![(1, 20), (3, 0)], "shards 0 and 2 were never read");
+        assert_eq!(iterator_age_ms(Some(9_000), false, 10_000), 1_000);
+        assert_eq!(iterator_age_ms(None, false, 10_000), 0, "an empty page: caught up");
+        assert_eq!(iterator_age_ms(Some(9_000), true, 10_000), 0, "the shard's end");
+        assert_eq!(iterator_age_ms(Some(11_000), false, 10_000), 0, "a clock step back is not negative age");
     }
 }

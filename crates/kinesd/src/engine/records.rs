@@ -8,7 +8,7 @@ use super::catalog::{Shard, Stream, StreamKey, StreamMode, StreamStatus};
 use super::claim::{Claim, Version};
 use super::hash::{HashKey, HashKeyRange};
 use super::limits::WriteScope;
-use super::meters::Flow;
+use super::meters::{Flow, iterator_age_ms};
 use super::sequence::SequenceNumber;
 use super::token::ShardIteratorToken;
 use super::{Engine, now_ms};
@@ -362,6 +362,8 @@ impl Engine {
         } else {
             (Some(self.iterator(&stream, shard.index, batch.next)), Vec::new())
         };
+        let age = iterator_age_ms(batch.records.last().map(|r| r.arrival_ms), next_iterator.is_none(), now);
+        stream.meters.0.set_iterator_age(shard.index, age);
         Ok(RecordsPage { shard, records: batch.records, next_iterator, millis_behind_latest, child_shards })
     }
 }
