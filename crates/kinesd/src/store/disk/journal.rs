@@ -35,6 +35,19 @@ pub const MAX_GROUP_BYTES: usize = 32 * 1024 * 1024;
 /// instead of the queue growing without end when appends arrive faster than the disk syncs.
 pub const QUEUE_BYTES: usize = 2 * MAX_GROUP_BYTES;
 
+/// The group buffer's capacity kept between rounds at most. A burst (a stall that let a large
+/// group pile up) grows it towards `MAX_GROUP_BYTES`; keeping that forever would hold up to
+/// 32 MiB a steady load never uses again, so a buffer grown past this is given back after its
+/// round. Rounds this large are rare, and one allocation is nothing beside their fsync.
+const KEPT_BUF_BYTES: usize = 1 << 20;
+
+/// Frees a group buffer that a burst grew past `KEPT_BUF_BYTES` (after its round was written).
+fn give_back_burst(buf: &mut Vec<u8>) {
+    if buf.capacity() > KEPT_BUF_BYTES {
+        *buf = Vec::with_capacity(KEPT_BUF_BYTES);
+    }
+}
+
 pub enum Command {
     Append {
         log: LogId,
@@ -158,7 +171,7 @@ impl Writer {
             durability,
             segment_bytes,
             state,
-            buf: Vec::with_capacity(1 << 20),
+            buf: Vec::with_capacity(KEPT_BUF_BYTES),
             last_sync: Instant::now(),
             unsynced: false,
         }
@@ -395,6 +408,7 @@ impl Writer {
             Durability::Relaxed(_) => self.unsynced = true,
         }
         self.state.len = base + self.buf.len() as u64;
+        give_back_burst(&mut self.buf);
         Ok(())
     }
 
@@ -509,4 +523,22 @@ pub fn parse_log_table(kind: FrameKind, data: &[u8]) -> Option<HashMap<LogId, Lo
         tips.insert(LogId(n(0)), LogTip { tip: n(8), last_arrival_ms: n(16), trim: n(24) });
     }
     Some(tips)
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_grown_group_buffer_is_given_back_and_a_usual_one_kept() {
+        let mut burst = vec![0u8; MAX_GROUP_BYTES];
+        give_back_burst(&mut burst);
+        assert!(burst.capacity() <= KEPT_BUF_BYTES && burst.is_empty());
+
+        let mut usual = Vec::with_capacity(KEPT_BUF_BYTES);
+        usual.extend_from_slice(&[1u8; 4096]);
+        let before = usual.as_ptr();
+        give_back_burst(&mut usual);
+        assert_eq!(usual.as_ptr(), before, "a buffer within the bound is reused, not reallocated");
+    }
 }
