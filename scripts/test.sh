@@ -61,6 +61,15 @@ if [ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] && [ "$(id -u)" = 0 ] && comman
 fi
 echo "chromium: $("${CHROMIUM_BIN:-/usr/bin/chromium}" --version 2>/dev/null || echo "not installed")"
 
+step "iproute2 (the cluster partition test's network namespaces)"
+# tests/python/test_cluster_chaos.py cuts a NATS server off with `ip netns`; it runs when root
+# can create namespaces and skips otherwise (a container without CAP_NET_ADMIN).
+if ! command -v ip >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 >/dev/null; } \
+        || echo "iproute2 could not be installed"
+fi
+echo "ip: $(command -v ip || echo "not installed")"
+
 step "build"
 # Every target once; the micro-benchmark step runs the executable built here.
 cargo build --workspace --all-targets --message-format=json-render-diagnostics > target/test-build.json
