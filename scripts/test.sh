@@ -87,6 +87,9 @@ export KINESD_BIN="$root/target/debug/kinesd"
 step "rust tests"
 cargo test --workspace
 
+step "rust SDK suite in cluster mode (two kinesd nodes on a 3-node NATS cluster, alternating; no recompilation)"
+KINESD_TEST_CLUSTER=1 cargo test -p kinesd --test sdk
+
 step "micro-benchmarks (each run once, to prove they build and run; no recompilation)"
 "$HOT_PATHS" --test
 

@@ -7,6 +7,9 @@
 //! * [`Server::client`] builds an SDK client the way an application would, minus `aws-config`:
 //!   static credentials, an explicit region and endpoint, and a plain-HTTP hyper client (no TLS
 //!   stack). Retries are disabled so every server error reaches the assertion unchanged.
+//! * With `KINESD_TEST_CLUSTER=1` ([`cluster_mode`]), [`Server::start_with`] starts two kinesd
+//!   nodes in cluster mode on one 3-node NATS JetStream cluster shared by the test binary (see
+//!   `cluster.rs`), and [`Server::client`] alternates between the two nodes call by call.
 //! * Helpers for waiting on stream status, reading whole shards, hashing partition keys, and
 //!   comparing sequence numbers as big integers.
 #![allow(dead_code)]
@@ -26,6 +29,7 @@ use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::{Record, Shard, ShardIteratorType, StreamDescriptionSummary, StreamStatus};
 use md5::{Digest, Md5};
 
+pub mod cluster;
 pub mod h2;
 
 pub const ACCOUNT: &str = "000000000000";
@@ -79,6 +83,8 @@ pub struct Server {
     /// The child's TMPDIR (an in-memory TLS server's certificate goes there), removed after the
     /// child is killed: a SIGKILLed server cannot clean up, and nothing may be left behind.
     _tmp: tempfile::TempDir,
+    /// In cluster mode, the second node serving the same streams (`None` on itself).
+    pub peer: Option<Box<Server>>,
 }
 
 impl Server {
@@ -86,12 +92,37 @@ impl Server {
         Server::start_with(ServerOpts::default())
     }
 
+    /// One server, or in cluster mode ([`cluster_mode`]) two nodes on the shared NATS cluster
+    /// under a prefix of their own: the returned `Server` is the first, `peer` the second.
     pub fn start_with(opts: ServerOpts) -> Server {
+        // A test of a data directory (the durable store) runs on one node in either mode.
+        if !cluster_mode() || opts.data_dir.is_some() {
+            return Server::spawn(&opts, None);
+        }
+        let prefix = cluster::unique_prefix();
+        let mut node = Server::spawn(&opts, Some(&prefix));
+        node.peer = Some(Box::new(Server::spawn(&opts, Some(&prefix))));
+        node
+    }
+
+    /// Spawns one kinesd process; with `nats_prefix`, in cluster mode on the shared NATS cluster.
+    fn spawn(opts: &ServerOpts, nats_prefix: Option<&str>) -> Server {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinesd"));
         cmd.args(["--host", "127.0.0.1", "--port", "0"]);
-        match &opts.data_dir {
-            Some(dir) => cmd.arg("--data-dir").arg(dir),
-            None => cmd.arg("--in-memory"),
+        match (&opts.data_dir, nats_prefix) {
+            (_, Some(prefix)) => {
+                // Cluster mode keeps node-local state (none that a test sees) in a data directory.
+                let urls = cluster::shared().urls().join(",");
+                cmd.arg("--data-dir").arg(tmp.path().join("data"));
+                cmd.args(["--nats-url", &urls, "--nats-replicas", "3", "--nats-prefix", prefix]);
+            }
+            (Some(dir), None) => {
+                cmd.arg("--data-dir").arg(dir);
+            }
+            (None, None) => {
+                cmd.arg("--in-memory");
+            }
         };
         cmd.args(["--create-stream-ms", &opts.create_stream_ms.to_string()])
             .args(["--delete-stream-ms", &opts.delete_stream_ms.to_string()])
@@ -103,7 +134,6 @@ impl Server {
         if let Some(ttl) = opts.iterator_ttl_seconds {
             cmd.args(["--iterator-ttl-seconds", &ttl.to_string()]);
         }
-        let tmp = tempfile::tempdir().expect("a temporary directory");
         cmd.env("TMPDIR", tmp.path());
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn kinesd");
@@ -176,15 +206,30 @@ impl Server {
             let cert = lines[2].strip_prefix("kinesd tls certificate ").expect("the certificate line");
             (endpoint.to_owned(), std::path::PathBuf::from(cert))
         });
-        Server { child, endpoint: format!("http://127.0.0.1:{port}"), port, tls, stderr: stderr_buf, _tmp: tmp }
+        Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            tls,
+            stderr: stderr_buf,
+            _tmp: tmp,
+            peer: None,
+        }
     }
 
+    /// An SDK client of this server; in cluster mode one that sends its calls to the two nodes
+    /// in turn.
     pub fn client(&self) -> Client {
-        client_for(&self.endpoint)
+        let client = client_for(&self.endpoint);
+        match &self.peer {
+            None => client,
+            Some(peer) => cluster::alternating(client, &self.endpoint, &peer.endpoint),
+        }
     }
 
     /// Kills the process with SIGKILL (no chance to flush or clean up) and waits for it.
     pub fn kill9(&mut self) {
+        assert!(self.peer.is_none(), "kill9 of one node of two: such a test cannot run in cluster mode");
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -201,6 +246,23 @@ impl Drop for Server {
             }
         }
     }
+}
+
+/// `KINESD_TEST_CLUSTER=1`: servers are two kinesd nodes on a NATS JetStream cluster (meant for
+/// the SDK suite; servers with a data directory stay single nodes).
+pub fn cluster_mode() -> bool {
+    std::env::var("KINESD_TEST_CLUSTER").is_ok_and(|v| v == "1")
+}
+
+/// In cluster mode, says on stderr that `test` is skipped and why, and returns true; the test
+/// then returns at once. Keep such tests few, each with a reason.
+pub fn skip_in_cluster_mode(test: &str, reason: &str) -> bool {
+    if cluster_mode() {
+        use std::io::Write;
+        // Straight to stderr: the harness captures `eprintln!` of passing tests.
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test} in cluster mode: {reason}");
+    }
+    cluster_mode()
 }
 
 /// SDK client against `endpoint`: static credentials, us-east-1, plain-HTTP hyper client,

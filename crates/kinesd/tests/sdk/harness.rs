@@ -51,3 +51,34 @@ fn seq_cmp_is_big_integer_order() {
     assert_eq!(seq_cmp("123", "123"), Ordering::Equal);
     assert_eq!(seq_cmp("124", "123"), Ordering::Greater);
 }
+
+/// `GET /metrics` of the server at `port`, over a bounded plain HTTP/1.0 exchange.
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    write!(conn, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// How many successful `operation` requests a node's metrics count.
+fn served(metrics: &str, operation: &str) -> u64 {
+    let label = format!("kinesd_requests_total{{operation=\"{operation}\",outcome=\"success\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(label.as_str())).map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// In cluster mode the client really sends its calls to both nodes in turn (else the cluster
+/// run would test one node twice); in single-node mode every call reaches the one server.
+#[tokio::test]
+async fn the_client_alternates_between_the_nodes_in_cluster_mode() {
+    let server = Server::start();
+    let client = server.client();
+    for _ in 0..6 {
+        ok(client.list_streams().send().await);
+    }
+    let ports: Vec<u16> = std::iter::once(server.port).chain(server.peer.as_ref().map(|p| p.port)).collect();
+    let counts: Vec<u64> = ports.iter().map(|&p| served(&metrics(p), "ListStreams")).collect();
+    assert_eq!(counts, if cluster_mode() { vec![3, 3] } else { vec![6] }, "ListStreams served per node");
+}
