@@ -285,6 +285,18 @@ pub fn read_run_frames(file: &File, run: &SealedRun) -> Result<Vec<FrameRef>, St
     Ok(frames)
 }
 
+/// Live frames a log's list keeps room for when most of it was sealed or trimmed away. The
+/// list grows to a segment's worth of the log's frames (10,000 frames, 400 KB, is usual);
+/// a log closed by a reshard keeps its index until its records expire, a day or more, so
+/// without giving the room back every closed shard would hold its last segment's list.
+const KEPT_LIVE_FRAMES: usize = 1024;
+
+fn give_back_room(live: &mut Vec<FrameRef>) {
+    if live.capacity() > KEPT_LIVE_FRAMES && live.len() < live.capacity() / 4 {
+        live.shrink_to(live.len().max(KEPT_LIVE_FRAMES / 4));
+    }
+}
+
 /// The read-side view of one log.
 #[derive(Debug, Default)]
 pub struct LogIndex {
@@ -331,6 +343,7 @@ impl LogIndex {
     /// Moves the live frames of `segment` into a sealed run.
     pub fn seal(&mut self, run: SealedRun) {
         self.live.retain(|f| f.segment != run.segment);
+        give_back_room(&mut self.live);
         if run.end_position > self.trim {
             self.sealed.push(run);
         }
@@ -343,6 +356,7 @@ impl LogIndex {
         self.sealed.retain(|r| r.end_position > trim);
         let drop = self.live.partition_point(|f| f.end_position() <= trim);
         self.live.drain(..drop);
+        give_back_room(&mut self.live);
     }
 
     /// The segments this log still needs.
@@ -480,6 +494,37 @@ mod tests {
         assert_eq!(log.segments().collect::<Vec<_>>(), vec![2]);
         log.trim_to(100);
         assert_eq!((log.trim, log.live.len()), (7, 0), "trim never passes the tip");
+    }
+
+    #[test]
+    fn sealing_gives_back_the_live_frames_memory() {
+        // A log closed by a reshard keeps its index until its records expire (a day or more);
+        // the frame list of the segment it was last written in must not stay allocated.
+        let mut log = LogIndex::default();
+        for i in 0..10_000 {
+            log.push(frame(i, 1, 10, 1));
+        }
+        let run = SealedRun {
+            segment: 1,
+            first_position: 0,
+            end_position: 10_000,
+            first_arrival_ms: 10,
+            last_arrival_ms: 10,
+            frames_offset: 0,
+            bytes: 100_000,
+            frames: 10_000,
+            frames_crc: 0,
+        };
+        log.seal(run);
+        assert!(log.live.capacity() <= KEPT_LIVE_FRAMES, "capacity {} kept after the seal", log.live.capacity());
+        // A log still written keeps a list the size it needs.
+        log.push(frame(10_000, 1, 20, 2));
+        assert_eq!(log.live.len(), 1);
+        for i in 0..10_000 {
+            log.push(frame(10_001 + i, 1, 20, 2));
+        }
+        log.trim_to(20_000);
+        assert!(log.live.len() == 1 && log.live.capacity() <= KEPT_LIVE_FRAMES, "a trim gives memory back too");
     }
 
     #[test]
