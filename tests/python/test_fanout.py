@@ -515,13 +515,13 @@ def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_pa
                 received += len(next(events)["SubscribeToShardEvent"]["Records"])
             return time.monotonic() - t0
 
-        # 20 MiB, then 3 × 20 MiB more: memory may settle in the first round (request buffers,
-        # the allocator), but it must not grow with how far behind the stalled subscriber is.
-        # A buffer that held what the stalled one has not read would grow by 20 MiB a round and
-        # never shrink; the allocator, under a loaded machine, may keep freed request buffers
-        # for a while (a single round once showed 26 MiB more, the next rounds less: the
-        # thread caches of mimalloc are purged only when their thread allocates again). So the
-        # lowest of the later samples is what must stay near the first.
+        # 20 MiB, then 3 × 20 MiB more. A buffer that held what the stalled subscriber has not
+        # read would grow by 20 MiB a round and never shrink: +40 MiB from the second sample to
+        # the last. The allocator (mimalloc) may keep freed 5 MiB request buffers for a while,
+        # more so on a loaded machine: one round has shown +26 MiB and CI once +20 MiB that
+        # the next rounds partly gave back ([58996, 78908, 78916, 71432] KiB). So the check is
+        # the trend over the later rounds, which a retained buffer cannot pass, plus a loose
+        # bound on the total that is still far below the 60 MiB the stalled one fell behind.
         first = write_and_receive(4)
         rss_after_first = rss_kib(s.proc.pid)
         later, seconds = [], []
@@ -529,10 +529,14 @@ def test_a_stalled_subscriber_slows_neither_writers_nor_other_subscribers(tmp_pa
             received = 0
             seconds.append(write_and_receive(4))
             later.append(rss_kib(s.proc.pid))
+        samples = f"(KiB after each round: {[rss_after_first, *later]})"
+        trend_mib = (later[-1] - later[0]) / 1024
+        assert trend_mib < 16, (
+            f"RSS grew {trend_mib:.1f} MiB over the last two rounds while the stalled subscriber fell "
+            f"40 MiB further behind {samples}")
         growth_mib = (min(later) - rss_after_first) / 1024
-        assert growth_mib < 8, (
-            f"RSS grew at least {growth_mib:.1f} MiB while the stalled subscriber fell 60 MiB further behind "
-            f"(KiB after each round: {[rss_after_first, *later]})")
+        assert growth_mib < 30, (
+            f"RSS grew at least {growth_mib:.1f} MiB while the stalled subscriber fell 60 MiB further behind {samples}")
         assert first < 15 and max(seconds) < 15, (first, seconds)
         stalled.close()
     finally:
