@@ -413,3 +413,31 @@ def test_the_harness_leaves_no_log_file_behind():
     assert log.exists()
     s.stop()
     assert not log.exists()
+
+
+def test_kinesd_raises_its_open_file_soft_limit_to_the_hard_limit():
+    """Every connection is a descriptor: a soft limit of a few hundred (1,024 is a common
+    default) would refuse clients long before --max-connections. kinesd raises it at start."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = 400
+    if hard != resource.RLIM_INFINITY and hard <= low:
+        pytest.skip(f"the hard limit ({hard}) leaves nothing to raise")
+    # The child inherits the limit it is started with.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+    try:
+        s = KinesdServer()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        with open(f"/proc/{s.proc.pid}/limits") as f:
+            line = next(l for l in f if l.startswith("Max open files"))
+        child_soft, child_hard = line.split()[3:5]
+        expected = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        assert child_hard == expected
+        # An unlimited hard limit cannot become the soft one; anything else is taken whole.
+        assert child_soft == (str(low) if hard == resource.RLIM_INFINITY else expected), line
+        s.client().list_streams()
+    finally:
+        s.stop()

@@ -16,6 +16,7 @@ pub mod declared;
 pub mod engine;
 pub mod error;
 pub mod meter;
+pub mod open_files;
 pub mod protocol;
 pub mod shutdown;
 pub mod store;

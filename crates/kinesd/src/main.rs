@@ -66,6 +66,22 @@ async fn run(config: Config) -> Result<(), String> {
         signals.wait().await;
         trigger.trigger();
     });
+    // Room for every connection --max-connections allows (see open_files.rs).
+    let wanted = kinesd::open_files::wanted(u64::from(config.max_connections));
+    match kinesd::open_files::raise() {
+        Ok(limit) if limit.now < wanted => tracing::warn!(
+            limit = limit.now,
+            wanted,
+            "the open-file limit is below what --max-connections and the store may use; past it, \
+             connections are refused: raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or \
+             lower --max-connections"
+        ),
+        Ok(limit) if limit.now > limit.before => {
+            tracing::debug!(from = limit.before, to = limit.now, "open-file soft limit raised to the hard limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     // The port before anything is created on disk: a port in use stops the start with nothing
     // left behind. Connections wait in the backlog until the store is open.
     let ip: IpAddr = config.host.parse().map_err(|_| format!("--host {:?} is not an IP address", config.host))?;

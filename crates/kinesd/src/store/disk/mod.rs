@@ -8,6 +8,7 @@
 mod catalog;
 mod compaction;
 mod files;
+pub use files::OPEN_SEALED_FILES;
 pub mod format;
 pub mod index;
 mod journal;
