@@ -148,9 +148,11 @@ class KinesdServer:
         return f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{name}"
 
     def client(self, *, validate: bool = True, region: str | None = None, tls: bool = False,
-               verify=None):
+               verify=None, attempts: int = 1):
         """A boto3 client of the plain endpoint, or with `tls` of the TLS one, trusting `verify`
-        (a CA bundle path, or False) — by default the server's own certificate."""
+        (a CA bundle path, or False) — by default the server's own certificate. One attempt per
+        call (tests see every error as sent) unless `attempts` asks for botocore's standard
+        retries, as an application would use them."""
         extra = {}
         if tls:
             extra["verify"] = self.tls_cert if verify is None else verify
@@ -162,7 +164,7 @@ class KinesdServer:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             config=Config(
-                retries={"total_max_attempts": 1},
+                retries={"total_max_attempts": attempts, **({"mode": "standard"} if attempts > 1 else {})},
                 parameter_validation=validate,
                 connect_timeout=5,
                 read_timeout=30,
