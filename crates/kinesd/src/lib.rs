@@ -21,3 +21,4 @@ pub mod protocol;
 pub mod shutdown;
 pub mod store;
 pub mod transport;
+pub mod wildcard;

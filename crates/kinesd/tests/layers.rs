@@ -17,6 +17,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("error", &["api", "engine", "protocol", "transport", "auth", "store", "config"]),
     ("shutdown.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
     ("meter.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
+    ("wildcard.rs", &["api", "engine", "protocol", "transport", "auth", "store", "config", "error"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

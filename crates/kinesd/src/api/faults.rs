@@ -20,6 +20,7 @@ use crate::engine::catalog::parse_shard_id;
 use crate::engine::records::RecordFault;
 use crate::error::KinesisError;
 use crate::protocol::model::Operation;
+use crate::wildcard;
 
 /// Rules at most: each call walks them all.
 pub const MAX_RULES: usize = 256;
@@ -295,7 +296,7 @@ impl Rule {
         };
         let stream_ok = match (&self.streams, stream) {
             (None, _) => true,
-            (Some(globs), Some(stream)) => globs.iter().any(|g| glob_matches(g, stream)),
+            (Some(globs), Some(stream)) => globs.iter().any(|g| wildcard::matches(g, stream, false)),
             (Some(_), None) => false,
         };
         operation_ok && stream_ok
@@ -310,31 +311,6 @@ impl Rule {
             (Some(_), None) => false,
         }
     }
-}
-
-/// `*` matches any run of characters, `?` any one; everything else itself.
-pub fn glob_matches(glob: &str, text: &str) -> bool {
-    let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
-    // Iterative matching with backtracking to the last `*`: linear in practice, never
-    // exponential.
-    let (mut gi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if gi < g.len() && (g[gi] == '?' || g[gi] == t[ti]) {
-            gi += 1;
-            ti += 1;
-        } else if gi < g.len() && g[gi] == '*' {
-            star = Some((gi, ti));
-            gi += 1;
-        } else if let Some((sg, st)) = star {
-            gi = sg + 1;
-            ti = st + 1;
-            star = Some((sg, st + 1));
-        } else {
-            return false;
-        }
-    }
-    g[gi..].iter().all(|&c| c == '*')
 }
 
 /// What the rules decided for one call.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::wildcard;
 
 fn rules(toml: &str) -> Result<Faults, String> {
     let faults = Faults::new(Some(7));
@@ -8,14 +9,14 @@ fn rules(toml: &str) -> Result<Faults, String> {
 
 #[test]
 fn globs_match_runs_and_single_characters() {
-    assert!(glob_matches("faulty-*", "faulty-orders"));
-    assert!(glob_matches("faulty-*", "faulty-"));
-    assert!(!glob_matches("faulty-*", "orders"));
-    assert!(glob_matches("*-?", "a-b"));
-    assert!(!glob_matches("*-?", "a-bc"));
-    assert!(glob_matches("*a*b*", "xxaxxbxx"));
-    assert!(glob_matches("exact", "exact"));
-    assert!(!glob_matches("exact", "exactly"));
+    assert!(wildcard::matches("faulty-*", "faulty-orders", false));
+    assert!(wildcard::matches("faulty-*", "faulty-", false));
+    assert!(!wildcard::matches("faulty-*", "orders", false));
+    assert!(wildcard::matches("*-?", "a-b", false));
+    assert!(!wildcard::matches("*-?", "a-bc", false));
+    assert!(wildcard::matches("*a*b*", "xxaxxbxx", false));
+    assert!(wildcard::matches("exact", "exact", false));
+    assert!(!wildcard::matches("exact", "exactly", false));
 }
 
 #[test]
