@@ -355,28 +355,30 @@ impl Shared {
         Ok(state)
     }
 
+    /// A log's stream with its info as its leader answers now; a stream that is gone is the
+    /// log's absence.
+    async fn stream(&self, id: LogId, stream: &str) -> Result<jetstream::stream::Stream> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(stream)).await {
+            Err(_) => Err(nats_error("stream info timed out")),
+            Ok(Err(e)) if is_stream_not_found(&e) => Err(StoreError::NoSuchLog(id)),
+            Ok(Err(e)) => Err(nats_error(e)),
+            Ok(Ok(stream)) => Ok(stream),
+        }
+    }
+
     /// The first and last sequence of a log's stream and its message count, asked of its
     /// leader.
     async fn stream_info(&self, id: LogId, stream: &str) -> Result<(u64, u64, u64)> {
-        let info = match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(stream)).await {
-            Err(_) => return Err(nats_error("stream info timed out")),
-            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(id)),
-            Ok(Err(e)) => return Err(nats_error(e)),
-            Ok(Ok(stream)) => stream.cached_info().clone(),
-        };
-        Ok((info.state.first_sequence, info.state.last_sequence, info.state.messages))
+        let stream = self.stream(id, stream).await?;
+        let state = &stream.cached_info().state;
+        Ok((state.first_sequence, state.last_sequence, state.messages))
     }
 
     /// Whether the log was sealed (`seal_log`): its stream exists but has moved off the subject
     /// appends publish to, so a publish finds no stream. Such an append is answered as one to a
     /// missing log at once, not retried as if the stream were between leaders.
     async fn sealed(&self, log: &LogState) -> Result<bool> {
-        let stream = match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(&log.stream)).await {
-            Err(_) => return Err(nats_error("stream info timed out")),
-            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(log.id)),
-            Ok(Err(e)) => return Err(nats_error(e)),
-            Ok(Ok(stream)) => stream,
-        };
+        let stream = self.stream(log.id, &log.stream).await?;
         Ok(!stream.cached_info().config.subjects.contains(&log.subject))
     }
 
@@ -748,12 +750,7 @@ impl Store for JetStreamStore {
     async fn seal_log(&self, log: LogId) -> Result<u64> {
         let state = self.shared.log(log).await?;
         let sealed = format!("{}.sealed.{}", self.shared.prefix, log.0);
-        let stream = match tokio::time::timeout(REQUEST_TIMEOUT, self.shared.js.get_stream(&state.stream)).await {
-            Err(_) => return Err(nats_error("stream info timed out")),
-            Ok(Err(e)) if is_stream_not_found(&e) => return Err(StoreError::NoSuchLog(log)),
-            Ok(Err(e)) => return Err(nats_error(e)),
-            Ok(Ok(stream)) => stream,
-        };
+        let stream = self.shared.stream(log, &state.stream).await?;
         let mut config = stream.cached_info().config.clone();
         if config.subjects != [sealed.clone()] {
             config.subjects = vec![sealed.clone()];
