@@ -255,8 +255,11 @@ impl Catalog {
 
     /// The bucket's last revision, asked of its stream leader (see `Store::catalog_position`).
     pub(super) async fn position(&self) -> Result<Revision> {
-        // Not `kv.status()`, which answers from the info cached when the bucket was opened.
-        let stream = timed(self.js.get_stream(&self.stream)).await?;
+        // Not `kv.status()`, which answers from the info cached when the bucket was opened; and
+        // not an answer of a deposed leader, which would let a barrier pass early.
+        let stream = super::stream_from_leader(&self.js, &self.stream)
+            .await?
+            .ok_or_else(|| nats_error(format!("the catalog bucket's stream {} is gone", self.stream)))?;
         Ok(Revision(stream.cached_info().state.last_sequence))
     }
 

@@ -49,7 +49,10 @@ use self::catalog::Catalog;
 use self::index::PackIndex;
 use self::wire::{PackMeta, REQUEST_TIMEOUT};
 use self::writer::{Pending, WriterQueue};
-use super::{Appended, CatalogEvent, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError};
+use super::{
+    Appended, CatalogEvent, Expect, Extent, LogId, NewRecord, ReadBatch, Result, Revision, Store, StoreError,
+    StoredRecord,
+};
 
 /// The oldest server the store runs on: `sync_interval: always` (fsync before acknowledging)
 /// arrived in 2.11; 2.12 is the oldest the store was tested against (phase 1 needed it for
@@ -287,6 +290,61 @@ fn varz_sync(reply: &[u8]) -> Option<(String, bool)> {
     Some((name, config.get("sync_always") == Some(&serde_json::Value::Bool(true))))
 }
 
+/// How long a node asks again while the leader answering for a stream is out of touch with
+/// its replicas (see `Shared::stream`).
+const STALE_LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// A replica not heard from for this long is out of touch: three of JetStream's 1 s Raft
+/// heartbeats, what nats-server itself calls a healthy peer when it picks a new leader.
+const OUT_OF_TOUCH: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A stream with its info as its leader answers now; None when there is no such stream.
+///
+/// Right after a partition heals, the server that was cut off may answer too, before it learns
+/// of the leader elected without it (JetStream's API takes whichever answer comes first): as a
+/// leader deposed meanwhile, or as a replica that knows no leader. Either way it answers with
+/// the stream as it was when it was cut off, an end that acknowledged records have long
+/// passed (CI saw a read come back empty there). Such an answer names no leader or shows its
+/// leader out of touch with its replicas, and is asked again (the server learns of the new
+/// leader within a heartbeat of hearing from it), for at most [`STALE_LEADER_WAIT`]; after
+/// that the error is one the client retries.
+async fn stream_from_leader(js: &Context, stream: &str) -> Result<Option<jetstream::stream::Stream>> {
+    let deadline = tokio::time::Instant::now() + STALE_LEADER_WAIT;
+    loop {
+        let answer = match tokio::time::timeout(REQUEST_TIMEOUT, js.get_stream(stream)).await {
+            Err(_) => return Err(nats_error("stream info timed out")),
+            Ok(Err(e)) if is_stream_not_found(&e) => return Ok(None),
+            Ok(Err(e)) => return Err(nats_error(e)),
+            Ok(Ok(answer)) => answer,
+        };
+        if in_touch_with_replicas(answer.cached_info()) {
+            return Ok(Some(answer));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(nats_error(format!("the leader of {stream} that answers is out of touch with its replicas")));
+        }
+        if let Some(cluster) = &answer.cached_info().cluster {
+            let replicas: Vec<_> = cluster.replicas.iter().map(|r| (&r.name, r.active, r.current)).collect();
+            tracing::debug!(stream, leader = ?cluster.leader, ?replicas, "an answer from a leader out of touch with its replicas: asking again");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether a stream info was answered by a leader that hears from a majority of its group
+/// (itself included); a stream of one replica always is. A replica that knows no leader also
+/// answers (with its own state, possibly long behind): that answer names no leader.
+fn in_touch_with_replicas(info: &jetstream::stream::Info) -> bool {
+    let Some(cluster) = &info.cluster else { return true };
+    if cluster.replicas.is_empty() {
+        return true;
+    }
+    if cluster.leader.is_none() {
+        return false;
+    }
+    let heard = cluster.replicas.iter().filter(|r| r.active < OUT_OF_TOUCH).count();
+    (1 + heard) * 2 > 1 + cluster.replicas.len()
+}
+
 impl Shared {
     fn stream_name(&self, id: LogId) -> String {
         format!("{}_log_{}", self.prefix, id.0)
@@ -355,15 +413,10 @@ impl Shared {
         Ok(state)
     }
 
-    /// A log's stream with its info as its leader answers now; a stream that is gone is the
-    /// log's absence.
+    /// A log's stream with its info as its leader answers now (see [`stream_from_leader`]); a
+    /// stream that is gone is the log's absence.
     async fn stream(&self, id: LogId, stream: &str) -> Result<jetstream::stream::Stream> {
-        match tokio::time::timeout(REQUEST_TIMEOUT, self.js.get_stream(stream)).await {
-            Err(_) => Err(nats_error("stream info timed out")),
-            Ok(Err(e)) if is_stream_not_found(&e) => Err(StoreError::NoSuchLog(id)),
-            Ok(Err(e)) => Err(nats_error(e)),
-            Ok(Ok(stream)) => Ok(stream),
-        }
+        stream_from_leader(&self.js, stream).await?.ok_or(StoreError::NoSuchLog(id))
     }
 
     /// The first and last sequence of a log's stream and its message count, asked of its
@@ -451,6 +504,117 @@ impl Shared {
             }
         }
         Ok(lo)
+    }
+
+    /// Records from `start` up to `end` (at least one, then at most `max_bytes` of them) and
+    /// the position after the last one returned.
+    ///
+    /// Packs come from any replica (batched direct get). A replica may lag behind the leader,
+    /// and one catching up after a partition may for a while lack packs it will have later, so
+    /// a reply is checked rather than trusted: the pack at each sequence must begin where the
+    /// one before it ended, and sequences or positions a reply skips are skipped only when the
+    /// leader confirms they were trimmed. Anything else is asked again (whichever replica
+    /// answers then), and a read never returns less than the leader reported as stored.
+    async fn read_packs(
+        &self,
+        log: &LogState,
+        ends: &Ends,
+        start: u64,
+        end: u64,
+        max_bytes: usize,
+    ) -> Result<(Vec<StoredRecord>, u64)> {
+        let mut records = Vec::new();
+        let mut bytes = 0usize;
+        let mut next = start;
+        let mut seq = self.locate(log, ends, start).await?;
+        // The end of the pack at `seq - 1`, when this read has seen it.
+        let mut chain: Option<u64> = None;
+        // Whether the leader confirmed that packs this read skips were trimmed.
+        let mut trimmed = false;
+        let mut asked_again = 0u32;
+        'fetch: while next < end {
+            let packs = (ends.last_seq + 1).saturating_sub(seq).max(1) as usize;
+            // Packs are read whole: ask for the budget plus a pack's worth, so that the server
+            // does not stop before the pack holding the record that crosses it.
+            let ask_bytes = max_bytes.saturating_sub(bytes).saturating_add(writer::MAX_PACK_BYTES);
+            let got = wire::get_batch(&self.client, &log.stream, seq, packs, ask_bytes).await?;
+            let before = seq;
+            for (s, payload) in got {
+                if s < seq {
+                    continue;
+                }
+                if s > seq {
+                    // The replica has nothing from `seq` to `s`: true only if they were trimmed.
+                    let (first_seq, _, _) = self.stream_info(log.id, &log.stream).await?;
+                    if first_seq > seq {
+                        seq = first_seq;
+                        chain = None;
+                        trimmed = true;
+                    }
+                    if s != seq {
+                        tracing::debug!(log = log.id.0, seq, got = s, "a replica skipped packs: asking again");
+                        break;
+                    }
+                }
+                let (meta, pack) = wire::unpack(s, payload)?;
+                log.index.lock().insert(s, meta);
+                if let Some(previous_end) = chain
+                    && meta.first_pos != previous_end
+                {
+                    return Err(StoreError::Corrupt(format!(
+                        "log {:?}: the pack at sequence {s} starts at position {}, the pack before it ends at {previous_end}",
+                        log.id, meta.first_pos
+                    )));
+                }
+                if meta.first_pos > next && !records.is_empty() {
+                    // Trimmed between two gets: this page ends before the gap; the next read
+                    // starts at the new horizon.
+                    break 'fetch;
+                }
+                chain = Some(meta.end());
+                seq = s + 1;
+                if meta.first_pos > next {
+                    // Positions skipped: only trimmed ones may be.
+                    if !trimmed && self.ends(log).await?.trim < meta.first_pos {
+                        return Err(nats_error(format!(
+                            "log {:?}: the read of position {next} found the pack at sequence {s} starting at {}",
+                            log.id, meta.first_pos
+                        )));
+                    }
+                    next = meta.first_pos;
+                }
+                for record in pack {
+                    if record.position < next {
+                        continue;
+                    }
+                    if record.position >= end {
+                        break 'fetch;
+                    }
+                    let size = record.partition_key.len() + record.data.len();
+                    if !records.is_empty() && bytes + size > max_bytes {
+                        break 'fetch;
+                    }
+                    bytes += size;
+                    next = record.position + 1;
+                    records.push(record);
+                    if bytes >= max_bytes || next >= end {
+                        break 'fetch;
+                    }
+                }
+            }
+            if seq == before {
+                // A lagging replica answered: it catches up in milliseconds.
+                asked_again += 1;
+                if asked_again > 200 {
+                    return Err(nats_error(format!(
+                        "no replica of log {:?} has the pack {seq} the leader reported",
+                        log.id
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        Ok((records, next))
     }
 
     /// The first pack that arrived at or after `at_ms`, if any (arrivals never decrease along
@@ -620,68 +784,11 @@ impl Store for JetStreamStore {
         let ends = self.shared.ends(&state).await?;
         let start = from.max(ends.trim);
         let end = ends.tip.min(start.saturating_add(max_records as u64));
-        let mut records = Vec::new();
-        let mut bytes = 0usize;
-        let mut next = start;
-        if start < end {
-            let mut seq = self.shared.locate(&state, &ends, start).await?;
-            // Replicas answer direct gets, and one may not have everything the leader reported
-            // yet: ask again (it catches up in milliseconds) rather than return a short read.
-            let mut lagging = 0u32;
-            'fetch: while next < end {
-                let packs = (ends.last_seq + 1 - seq) as usize;
-                // Packs are read whole: ask for the budget plus a pack's worth, so that the
-                // server does not stop before the pack holding the record that crosses it.
-                let ask_bytes = max_bytes.saturating_sub(bytes).saturating_add(writer::MAX_PACK_BYTES);
-                let got = wire::get_batch(&self.shared.client, &state.stream, seq, packs, ask_bytes).await?;
-                let before = seq;
-                for (s, payload) in got {
-                    if s < seq {
-                        continue;
-                    }
-                    let (meta, pack) = wire::unpack(s, payload)?;
-                    state.index.lock().insert(s, meta);
-                    seq = s + 1;
-                    for record in pack {
-                        if record.position < next {
-                            continue;
-                        }
-                        if record.position >= end {
-                            break 'fetch;
-                        }
-                        if record.position != next {
-                            if !records.is_empty() {
-                                return Err(StoreError::Corrupt(format!(
-                                    "log {log:?}: position {} after {next}",
-                                    record.position
-                                )));
-                            }
-                            // Trimmed between the ends and the get: start at the new horizon.
-                            next = record.position;
-                        }
-                        let size = record.partition_key.len() + record.data.len();
-                        if !records.is_empty() && bytes + size > max_bytes {
-                            break 'fetch;
-                        }
-                        bytes += size;
-                        next = record.position + 1;
-                        records.push(record);
-                        if bytes >= max_bytes || next >= end {
-                            break 'fetch;
-                        }
-                    }
-                }
-                if seq == before {
-                    lagging += 1;
-                    if lagging > 200 {
-                        return Err(nats_error(format!(
-                            "no replica of log {log:?} has the pack {seq} the leader reported"
-                        )));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-            }
-        }
+        let (records, next) = if start < end {
+            self.shared.read_packs(&state, &ends, start, end, max_bytes).await?
+        } else {
+            (Vec::new(), start)
+        };
         Shared::advance_tip(&state, ends.tip);
         Ok(ReadBatch { records, next, tip: ends.tip })
     }

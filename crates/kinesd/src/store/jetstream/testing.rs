@@ -47,9 +47,15 @@ pub(crate) fn binary_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `n` distinct ports free a moment ago (all held open together, so they differ). Another
+/// process may still take one before the server binds it: `start` then tries new ports.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
+
+/// Starts to a cluster that failed only because a port chosen for it was taken meanwhile.
+const START_ATTEMPTS: usize = 5;
 
 struct Node {
     name: String,
@@ -71,8 +77,22 @@ impl NatsServers {
     /// Starts `count` servers (1: a lone server; 3: a cluster) and waits until JetStream is
     /// up on every one and, for a cluster, a meta leader is elected.
     pub(crate) fn start(bin: PathBuf, count: usize) -> NatsServers {
+        for attempt in 1.. {
+            let servers = Self::try_start(bin.clone(), count);
+            let Err(why) = servers.ready() else { return servers };
+            // Another test's server or connection may take a port between choosing and binding.
+            if attempt >= START_ATTEMPTS || !servers.logs().contains("address already in use") {
+                panic!("{why}");
+            }
+            let _ = writeln!(std::io::stderr(), "nats-server start attempt {attempt}: a port was taken; again");
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// Writes the configurations and spawns the servers, without waiting for them.
+    fn try_start(bin: PathBuf, count: usize) -> NatsServers {
         let dir = tempfile::Builder::new().prefix("kinesd-nats-").tempdir().unwrap();
-        let ports: Vec<(u16, u16, u16)> = (0..count).map(|_| (free_port(), free_port(), free_port())).collect();
+        let ports: Vec<(u16, u16, u16)> = free_ports(3 * count).chunks(3).map(|p| (p[0], p[1], p[2])).collect();
         let mut nodes = Vec::new();
         for (i, &(client_port, cluster_port, http_port)) in ports.iter().enumerate() {
             let name = format!("n{}", i + 1);
@@ -100,7 +120,6 @@ impl NatsServers {
         for i in 0..count {
             servers.spawn(i);
         }
-        servers.wait_ready();
         servers
     }
 
@@ -160,22 +179,36 @@ kill -0 "$PPID" 2>/dev/null || rm -rf "$dir""#;
     }
 
     fn wait_ready(&self) {
+        if let Err(why) = self.ready() {
+            panic!("{why}");
+        }
+    }
+
+    /// Waits until JetStream is up on every running node and, for a cluster, a meta leader is
+    /// elected; the reason (with the servers' logs) when that does not happen in time or a
+    /// server exited.
+    fn ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         for node in self.nodes.iter().filter(|n| n.watchdog.is_some()) {
             while !http_get(node.http_port, "/healthz?js-enabled-only=true")
                 .is_some_and(|r| r.lines().next().is_some_and(|status| status.contains(" 200 ")))
             {
-                assert!(Instant::now() < deadline, "nats-server {} did not come up: {}", node.name, self.logs());
+                if Instant::now() > deadline || self.logs().contains("[FTL]") {
+                    return Err(format!("nats-server {} did not come up: {}", node.name, self.logs()));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
         if self.nodes.len() > 1 {
             let port = self.nodes.iter().find(|n| n.watchdog.is_some()).unwrap().http_port;
             while !http_get(port, "/jsz").is_some_and(|r| r.contains("\"leader\"")) {
-                assert!(Instant::now() < deadline, "no JetStream meta leader: {}", self.logs());
+                if Instant::now() > deadline {
+                    return Err(format!("no JetStream meta leader: {}", self.logs()));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
     }
 
     fn logs(&self) -> String {

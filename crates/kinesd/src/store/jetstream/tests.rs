@@ -278,3 +278,72 @@ async fn appends_forwarded_to_a_vanished_node_are_written_by_the_sender() {
     let records = all(&sender, log).await;
     assert_eq!(datas(&records), ["s0/0", "t/0", "s1/0", "s1/1", "s2/0", "s2/1", "s2/2"]);
 }
+
+/// A read never skips positions it cannot account for. A pack that does not begin where the
+/// one before it ended (which no kinesd writer frames; published here by hand, as a replica
+/// missing packs would look to a reader) makes the read fail, whether the read starts before
+/// the break or inside it, instead of returning the records after it as if those between had
+/// been trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_fails_rather_than_skip_positions_nobody_trimmed() {
+    let Some(server) = super::testing::shared_server("a_read_fails_rather_than_skip_positions_nobody_trimmed") else {
+        return;
+    };
+    let options = JetStreamOptions { urls: server.urls(), creds: None, replicas: 1, prefix: "skip".to_owned() };
+    let store = tokio::time::timeout(STUCK, JetStreamStore::open(options)).await.expect("open in time").unwrap();
+    let log = store.create_log().await.unwrap();
+    assert_eq!(store.append(log, batch("a", 3), 1000).await.unwrap().first_position, 0);
+    // The next pack should begin at position 3; this one claims 10.
+    let records = batch("b", 1);
+    let meta = super::wire::PackMeta { first_pos: 10, count: 1, arrival_ms: 1000, writer: 1 };
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(super::wire::PACK_META_HEADER, meta.header_value().as_str());
+    let subject = format!("skip.log.{}", log.0);
+    let ack = store.shared.js.publish_with_headers(subject, headers, super::wire::encode_pack(meta, records.iter()));
+    ack.await.unwrap().await.unwrap();
+
+    for from in [0, 3, 5] {
+        match store.read(log, from, 100, usize::MAX).await {
+            Err(e) => assert!(e.to_string().contains("position"), "from {from}: {e}"),
+            Ok(batch) => panic!(
+                "from {from}: read {:?} up to {} across positions nobody trimmed",
+                batch.records.iter().map(|r| r.position).collect::<Vec<_>>(),
+                batch.next
+            ),
+        }
+    }
+    // Records before the break are still read.
+    assert_eq!(datas(&store.read(log, 0, 3, usize::MAX).await.unwrap().records), ["a/0", "a/1", "a/2"]);
+}
+
+/// A stream info answered by a leader cut off from its replicas (a deposed leader right after
+/// a partition heals) is recognised, so that it is asked again rather than believed.
+#[test]
+fn an_answer_from_a_leader_out_of_touch_is_recognised() {
+    fn info(replicas_active_ms: &[u64]) -> async_nats::jetstream::stream::Info {
+        info_from(Some("n1"), replicas_active_ms)
+    }
+    fn info_from(leader: Option<&str>, replicas_active_ms: &[u64]) -> async_nats::jetstream::stream::Info {
+        let replicas: Vec<_> = replicas_active_ms
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| serde_json::json!({"name": format!("n{}", i + 2), "current": true, "active": ms * 1_000_000, "lag": 0}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "config": {"name": "s", "subjects": ["s.x"], "retention": "limits", "storage": "file", "num_replicas": 1 + replicas.len(), "discard": "old", "max_consumers": -1, "max_msgs": -1, "max_bytes": -1, "max_age": 0, "max_msgs_per_subject": -1, "max_msg_size": -1, "duplicate_window": 0},
+            "created": "2026-12-06T00:00:00Z",
+            "state": {"messages": 0, "bytes": 0, "first_seq": 0, "first_ts": "0001-01-01T00:00:00Z", "last_seq": 0, "last_ts": "0001-01-01T00:00:00Z", "consumer_count": 0},
+            "cluster": {"name": "c", "leader": leader, "replicas": replicas},
+        }))
+        .unwrap()
+    }
+    assert!(super::in_touch_with_replicas(&info(&[])), "one replica: the leader is the group");
+    assert!(super::in_touch_with_replicas(&info(&[400, 900])));
+    assert!(super::in_touch_with_replicas(&info(&[400, 14_000])), "one follower away: still a majority");
+    assert!(!super::in_touch_with_replicas(&info(&[14_000, 14_100])), "cut off for 14 s");
+    assert!(!super::in_touch_with_replicas(&info(&[3_500, 3_500, 200, 4_000])), "1 of 4 heard: no majority of 5");
+    // A replica that lost its leader answers with its own state; replicas it never heard from
+    // show as active 0 ns (as nats-server 2.15.1 answered right after a partition healed).
+    assert!(!super::in_touch_with_replicas(&info_from(None, &[0, 3_591, 0])), "no leader named");
+    assert!(super::in_touch_with_replicas(&info_from(None, &[])), "one replica");
+}
