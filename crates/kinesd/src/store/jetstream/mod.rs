@@ -18,6 +18,7 @@
 //! ordered, headers-only consumer per watched log, which JetStream delivers once a message is
 //! stored (the pack's end travels in a header); no polling.
 
+mod bus;
 mod catalog;
 mod forward;
 mod index;
@@ -839,6 +840,10 @@ impl Store for JetStreamStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn peer_bus(&self) -> Option<Arc<dyn crate::store::PeerBus>> {
+        Some(Arc::new(bus::NatsBus { client: self.shared.client.clone(), prefix: self.shared.prefix.clone() }))
     }
 
     async fn watch_catalog(&self) -> Result<Option<tokio::sync::mpsc::Receiver<CatalogEvent>>> {
