@@ -19,7 +19,7 @@
 pub mod bucket;
 pub mod gossip;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
@@ -33,6 +33,38 @@ use gossip::{Usage, UsageKey};
 /// dozen nodes bursting at once (then the excess is forgiven: more overshoot) or by a
 /// misbehaving peer (then this node is blocked for at most this long).
 const MAX_DEBT_SECONDS: f64 = 10.0;
+
+/// How long a deleted stream is remembered, so that other nodes' usage of it arriving after
+/// `forget_stream` (their last flush, or a catalog change that came first) does not bring its
+/// buckets back for good: far longer than a flush plus delivery.
+const FORGOTTEN_FOR: Nanos = 10_000_000_000;
+
+/// A stream incarnation dropped by `forget_stream`, and when.
+struct Forgotten {
+    stream_created_ms: u64,
+    account: String,
+    name: String,
+    at: Nanos,
+}
+
+impl Forgotten {
+    fn covers(&self, key: &UsageKey) -> bool {
+        match key {
+            UsageKey::Shard { stream_created_ms, .. } | UsageKey::OnDemand { stream_created_ms } => {
+                *stream_created_ms == self.stream_created_ms
+            }
+            UsageKey::Call { account, stream, .. } => {
+                *account == self.account && stream.as_deref() == Some(self.name.as_str())
+            }
+            UsageKey::Consumer { arn, .. } => arn.contains(&consumer_prefix(&self.account, &self.name)),
+        }
+    }
+}
+
+/// What the ARNs of stream `name`'s consumers contain.
+fn consumer_prefix(account: &str, name: &str) -> String {
+    format!(":{account}:stream/{name}/consumer/")
+}
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Per-shard rates of a provisioned stream (AWS: 1,000 records/s and 1 MiB/s written; 5
@@ -376,6 +408,9 @@ pub struct Limits {
     /// rate-limited operation (and stream), so bounded by the streams that exist.
     control: Mutex<HashMap<CallKey, CallBucket>>,
     consumers: Mutex<HashMap<(String, u32), ConsumerShardBuckets>>,
+    /// Streams deleted in the last [`FORGOTTEN_FOR`], oldest first: bounded by the deletions
+    /// in that time.
+    forgotten: Mutex<VecDeque<Forgotten>>,
 }
 
 impl Limits {
@@ -387,6 +422,7 @@ impl Limits {
             on_demand: RwLock::new(HashMap::new()),
             control: Mutex::new(HashMap::new()),
             consumers: Mutex::new(HashMap::new()),
+            forgotten: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -533,8 +569,33 @@ impl Limits {
         self.shards.write().retain(|(created, _), _| *created != stream_created_ms);
         self.on_demand.write().remove(&stream_created_ms);
         self.control.lock().retain(|(caller, _, stream), _| caller != account || stream.as_deref() != Some(name));
-        let consumer_prefix = format!(":{account}:stream/{name}/consumer/");
+        let consumer_prefix = consumer_prefix(account, name);
         self.consumers.lock().retain(|(arn, _), _| !arn.contains(&consumer_prefix));
+        let now = self.now();
+        let mut forgotten = self.forgotten.lock();
+        Self::prune(&mut forgotten, now);
+        forgotten.push_back(Forgotten {
+            stream_created_ms,
+            account: account.to_owned(),
+            name: name.to_owned(),
+            at: now,
+        });
+    }
+
+    fn prune(forgotten: &mut VecDeque<Forgotten>, now: Nanos) {
+        while forgotten.front().is_some_and(|f| now.saturating_sub(f.at) > FORGOTTEN_FOR) {
+            forgotten.pop_front();
+        }
+    }
+
+    /// Whether `key` belongs to a stream deleted lately (its usage is of no more use).
+    fn forgotten(&self, key: &UsageKey) -> bool {
+        let mut forgotten = self.forgotten.lock();
+        if forgotten.is_empty() {
+            return false;
+        }
+        Self::prune(&mut forgotten, self.now());
+        forgotten.iter().any(|f| f.covers(key))
     }
 }
 
@@ -573,6 +634,9 @@ impl Limits {
     /// the other node has spent). Values are in the order of the bucket's `used`; missing ones
     /// count as zero, extra ones are ignored.
     pub fn apply_usage(&self, usage: &Usage) {
+        if self.forgotten(&usage.key) {
+            return;
+        }
         let used = usage.used.as_slice();
         match &usage.key {
             &UsageKey::Shard { stream_created_ms, shard_index } => {

@@ -251,6 +251,30 @@ mod gossip_tests {
     }
 
     #[test]
+    fn usage_of_a_deleted_stream_arriving_late_does_not_bring_its_buckets_back() {
+        let (a, b) = (tiny(), tiny());
+        assert_eq!(admitted(&a, SHARD, &[1; 4]), vec![true; 4]);
+        let arn = "arn:aws:kinesis:us-east-1:111111111111:stream/s/consumer/c:1";
+        let now = a.now();
+        assert!(a.consumer_shard(arn, 0, |c| c.admit_subscribe(now)));
+        assert!(a.admit_call("111111111111", "ListShards", Some("s")));
+        assert!(a.admit_call("111111111111", "ListStreams", None));
+        let usage = a.take_usage();
+        assert_eq!(usage.len(), 4);
+        b.forget_stream(1, "111111111111", "s");
+        for u in &usage {
+            b.apply_usage(u);
+        }
+        assert!(b.shards.read().is_empty() && b.consumers.lock().is_empty());
+        let control: Vec<_> = b.control.lock().keys().cloned().collect();
+        assert_eq!(control, [("111111111111".to_owned(), "ListStreams", None)], "the account's own rate still counts");
+        // Another incarnation of the name is a new stream.
+        let other = Usage { key: UsageKey::Shard { stream_created_ms: 2, shard_index: 0 }, used: vec![1.0; 5] };
+        b.apply_usage(&other);
+        assert_eq!(b.shards.read().len(), 1);
+    }
+
+    #[test]
     fn on_demand_use_is_shared_and_grows_the_capacity_on_every_node() {
         let config = LimitsConfig::from_toml("[on-demand]\nwrite-records-per-second = 10\n").unwrap();
         let (a, b) = (Limits::new(config.clone()), Limits::new(config));
