@@ -18,7 +18,7 @@
 //! (N-1) bursts when every node leaves idle at the same moment. (Per node `i`: what `i`
 //! admitted plus what it heard of is at most its capacity plus its refill; what it has not
 //! heard of yet is the rest.) With two nodes and AWS's 1,000 records/s per shard, 5 s of
-//! overload admit at most about 6,000 + 100 records, against 6,000 on one node and 12,000
+//! overload admit at most about 6,050 records, against 6,000 on one node and 12,000
 //! without gossip.
 //!
 //! A lost message (a node disconnected, a full queue) means its usage is never charged
