@@ -121,13 +121,13 @@ def terminate(proc: subprocess.Popen | None) -> None:
             proc.wait(timeout=10)
 
 
-def kinesd_node(nats, prefix: str, **kwargs):
-    """A kinesd process in cluster mode on `nats` (anything with `urls`), R3, under `prefix`;
-    `kwargs` go to KinesdServer."""
+def kinesd_node(nats, prefix: str, extra_args: list[str] | None = None, **kwargs):
+    """A kinesd process in cluster mode on `nats` (anything with `urls`), R3, under `prefix`,
+    with `extra_args` after the cluster options; `kwargs` go to KinesdServer."""
     from kinesd_harness import KinesdServer
 
     return KinesdServer(
         data_dir=tempfile.mkdtemp(prefix="kinesd-node-"),
-        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix],
+        extra_args=["--nats-url", nats.urls, "--nats-replicas", "3", "--nats-prefix", prefix, *(extra_args or [])],
         **kwargs,
     )

@@ -119,7 +119,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     pub config: EngineConfig,
     /// AWS's quotas, when they are enforced.
-    pub limits: Option<limits::Limits>,
+    pub limits: Option<Arc<limits::Limits>>,
     store: Arc<dyn Store>,
     /// Every account's streams, ordered by account then name (so one account's streams are a
     /// contiguous range, listed in name order).
@@ -316,7 +316,7 @@ impl Engine {
         }
         let last_created_ms = streams.values().map(|s: &Arc<Stream>| s.created_ms).max().unwrap_or(0);
         let engine = Arc::new(Engine {
-            limits: config.limits.clone().map(limits::Limits::new),
+            limits: config.limits.clone().map(|c| Arc::new(limits::Limits::new(c))),
             config,
             store,
             streams: RwLock::new(streams),
@@ -341,6 +341,10 @@ impl Engine {
         });
         if let Some(changes) = changes {
             tokio::spawn(follow_catalog(Arc::downgrade(&engine), changes));
+        }
+        // Nodes sharing a store share their limits' usage (approximately, see limits::gossip).
+        if let (Some(limits), Some(bus)) = (&engine.limits, engine.store.peer_bus()) {
+            tokio::spawn(limits::gossip::run(Arc::downgrade(limits), bus));
         }
         engine.advance().await?;
         Ok(engine)

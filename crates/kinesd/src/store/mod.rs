@@ -234,12 +234,35 @@ pub trait Store: Send + Sync + 'static {
         Ok(self.extent(log).await?.tip)
     }
 
+    /// A message bus to the other nodes sharing this store, for hints that need no
+    /// durability (the limits' usage gossip). None for a store only this process opens
+    /// (memory, disk): there is nobody to tell, and nothing is spent on it.
+    fn peer_bus(&self) -> Option<std::sync::Arc<dyn PeerBus>> {
+        None
+    }
+
     /// What the store has done and holds, for metrics; read at each scrape, so it may look at
     /// the file system but must not wait for the writer. A store that counts nothing keeps the
     /// default.
     fn stats_snapshot(&self) -> StoreStats {
         StoreStats::default()
     }
+}
+
+/// Fire-and-forget messages among the nodes sharing a store (see [`Store::peer_bus`]): at most
+/// once, unordered across senders, nothing kept. A message may be lost (a node disconnected,
+/// a receiver that fell behind), so only hints may travel this way: what a lost one costs is
+/// the sender's business to state.
+#[async_trait]
+pub trait PeerBus: Send + Sync + 'static {
+    /// Sends `payload` to every subscriber of `topic` on every node, this one's included.
+    /// Returns once the message is handed to the transport (no round trip); an error means it
+    /// was not.
+    async fn publish(&self, topic: &str, payload: Bytes) -> Result<()>;
+    /// Messages on `topic` from now on, queued up to `capacity`: when the receiver falls that
+    /// far behind, newer messages are dropped (the receiver must drain it promptly). Dropping
+    /// the receiver ends the subscription.
+    async fn subscribe(&self, topic: &str, capacity: usize) -> Result<tokio::sync::mpsc::Receiver<Bytes>>;
 }
 
 /// One change of a shared catalog (see [`Store::watch_catalog`]).

@@ -85,6 +85,16 @@ impl TokenBucket {
         self.refill(now);
         self.tokens -= cost;
     }
+
+    /// Charges what other nodes took from their copies of this bucket, going into debt down to
+    /// `seconds` of the rate at most (a debt already deeper, from a local charge, stays): the
+    /// debt stops local admissions until the rate has repaid it, and its floor bounds how long
+    /// any report, however large, can block this node.
+    pub fn debit(&mut self, cost: f64, seconds: f64, now: Nanos) {
+        self.refill(now);
+        let floor = self.tokens.min(-seconds * self.capacity);
+        self.tokens = (self.tokens - cost).max(floor);
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +118,18 @@ mod tests {
         assert!(b.try_take(10.0, 0), "a full bucket takes a 10x record");
         assert!(!b.try_take(0.5, 8 * SECOND), "the debt is repaid at the rate: 9 s");
         assert!(b.try_take(0.5, 9 * SECOND + SECOND / 2));
+    }
+
+    #[test]
+    fn debits_go_into_debt_down_to_their_floor_only() {
+        let mut b = TokenBucket::per_second(10.0, 0);
+        b.debit(25.0, 2.0, 0);
+        assert_eq!(b.balance(0), -15.0);
+        b.debit(100.0, 2.0, 0);
+        assert_eq!(b.balance(0), -20.0, "never below two seconds of the rate");
+        b.charge(30.0, 0);
+        b.debit(5.0, 2.0, 0);
+        assert_eq!(b.balance(0), -50.0, "a deeper local debt stays as it is");
     }
 
     #[test]

@@ -8,20 +8,63 @@
 //! exactly the records over a shard's limit and stores only the others.
 //!
 //! Cost: a request takes one read lock of a map and one uncontended mutex per shard it touches;
-//! nothing is allocated once a shard's buckets exist. Memory: one entry per shard that has been
+//! nothing is allocated once a shard's buckets exist. Every bucket also counts what it gave
+//! out since it was last asked (`used`, an add under the lock already held), which is what
+//! the usage gossip (`gossip.rs`) tells the other nodes of a cluster, so that their buckets
+//! are charged with it too: limits hold approximately across nodes, with the overshoot stated
+//! there. Admission never waits for the network. Memory: one entry per shard that has been
 //! written or read, dropped when its stream is deleted (`forget_stream`), so the maps are
 //! bounded by the shards that exist.
 
 pub mod bucket;
+pub mod gossip;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 
 use bucket::{Nanos, TokenBucket};
+use gossip::{Usage, UsageKey};
 
+/// How far other nodes' reports may put a bucket into debt, in seconds of its rate. Reports
+/// are bounded by what the other nodes' own buckets gave out, so this is only reached by a
+/// dozen nodes bursting at once (then the excess is forgiven: more overshoot) or by a
+/// misbehaving peer (then this node is blocked for at most this long).
+const MAX_DEBT_SECONDS: f64 = 10.0;
+
+/// How long a deleted stream is remembered, so that other nodes' usage of it arriving after
+/// `forget_stream` (their last flush, or a catalog change that came first) does not bring its
+/// buckets back for good: far longer than a flush plus delivery.
+const FORGOTTEN_FOR: Nanos = 10_000_000_000;
+
+/// A stream incarnation dropped by `forget_stream`, and when.
+struct Forgotten {
+    stream_created_ms: u64,
+    account: String,
+    name: String,
+    at: Nanos,
+}
+
+impl Forgotten {
+    fn covers(&self, key: &UsageKey) -> bool {
+        match key {
+            UsageKey::Shard { stream_created_ms, .. } | UsageKey::OnDemand { stream_created_ms } => {
+                *stream_created_ms == self.stream_created_ms
+            }
+            UsageKey::Call { account, stream, .. } => {
+                *account == self.account && stream.as_deref() == Some(self.name.as_str())
+            }
+            UsageKey::Consumer { arn, .. } => arn.contains(&consumer_prefix(&self.account, &self.name)),
+        }
+    }
+}
+
+/// What the ARNs of stream `name`'s consumers contain.
+fn consumer_prefix(account: &str, name: &str) -> String {
+    format!(":{account}:stream/{name}/consumer/")
+}
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Per-shard rates of a provisioned stream (AWS: 1,000 records/s and 1 MiB/s written; 5
@@ -201,7 +244,15 @@ struct ShardBuckets {
     /// so a 10 MiB answer blocks the shard's readers for about five seconds.
     read_bytes: TokenBucket,
     iterators: TokenBucket,
+    /// What each bucket gave out since the last gossip flush, in [`ShardBuckets::all`]'s order.
+    used: [f64; 5],
 }
+
+const WRITE_RECORDS: usize = 0;
+const WRITE_BYTES: usize = 1;
+const READ_CALLS: usize = 2;
+const READ_BYTES: usize = 3;
+const ITERATORS: usize = 4;
 
 impl ShardBuckets {
     fn new(r: &ShardRates, now: Nanos) -> ShardBuckets {
@@ -211,8 +262,36 @@ impl ShardBuckets {
             read_calls: TokenBucket::per_second(r.read_calls_per_second, now),
             read_bytes: TokenBucket::per_second(r.read_bytes_per_second, now),
             iterators: TokenBucket::per_second(r.get_shard_iterator_per_second, now),
+            used: [0.0; 5],
         }
     }
+
+    fn all(&mut self) -> [&mut TokenBucket; 5] {
+        [
+            &mut self.write_records,
+            &mut self.write_bytes,
+            &mut self.read_calls,
+            &mut self.read_bytes,
+            &mut self.iterators,
+        ]
+    }
+}
+
+/// Charges each bucket with what other nodes took from theirs (see [`MAX_DEBT_SECONDS`]).
+fn debit_all<const N: usize>(buckets: [&mut TokenBucket; N], used: &[f64], now: Nanos) {
+    for (bucket, &cost) in buckets.into_iter().zip(used) {
+        if cost > 0.0 {
+            bucket.debit(cost, MAX_DEBT_SECONDS, now);
+        }
+    }
+}
+
+/// Hands over what `used` counted and starts counting again; None when nothing was used.
+fn take_used<const N: usize>(used: &mut [f64; N]) -> Option<Vec<f64>> {
+    if used.iter().all(|&u| u == 0.0) {
+        return None;
+    }
+    Some(std::mem::replace(used, [0.0; N]).to_vec())
 }
 
 /// Write capacity of an on-demand stream, which grows toward twice the busiest second seen.
@@ -223,6 +302,8 @@ struct OnDemandCapacity {
     window_start: Nanos,
     window_records: f64,
     window_bytes: f64,
+    /// Records and bytes given out since the last gossip flush.
+    used: [f64; 2],
 }
 
 impl OnDemandCapacity {
@@ -233,6 +314,7 @@ impl OnDemandCapacity {
             window_start: now,
             window_records: 0.0,
             window_bytes: 0.0,
+            used: [0.0; 2],
         }
     }
 
@@ -262,18 +344,33 @@ impl OnDemandCapacity {
 pub struct ConsumerShardBuckets {
     delivery_bytes: TokenBucket,
     subscribes: TokenBucket,
+    /// Bytes delivered and subscriptions admitted since the last gossip flush.
+    used: [f64; 2],
 }
 
 impl ConsumerShardBuckets {
+    fn new(rates: &FanOutRates, now: Nanos) -> ConsumerShardBuckets {
+        ConsumerShardBuckets {
+            delivery_bytes: TokenBucket::per_second(rates.bytes_per_second, now),
+            subscribes: TokenBucket::per_second(rates.subscribes_per_second, now),
+            used: [0.0; 2],
+        }
+    }
+
     /// Whether a SubscribeToShard may start now (AWS answers LimitExceededException otherwise).
     pub fn admit_subscribe(&mut self, now: Nanos) -> bool {
-        self.subscribes.try_take(1.0, now)
+        let ok = self.subscribes.try_take(1.0, now);
+        if ok {
+            self.used[1] += 1.0;
+        }
+        ok
     }
 
     /// Charges a delivered event of `bytes`; how long the next delivery should wait, in
     /// nanoseconds, for the consumer to stay within its rate.
     pub fn deliver(&mut self, bytes: usize, now: Nanos) -> Nanos {
         self.delivery_bytes.charge(bytes as f64, now);
+        self.used[0] += bytes as f64;
         let debt = -self.delivery_bytes.balance(now);
         if debt < 0.0 { 0 } else { (debt / self.delivery_bytes.rate() * 1e9) as Nanos + 1 }
     }
@@ -281,6 +378,18 @@ impl ConsumerShardBuckets {
 
 /// A control-plane bucket: `(account, operation, stream for per-stream rates)`.
 type CallKey = (String, &'static str, Option<String>);
+
+/// A control-plane bucket and the calls it admitted since the last gossip flush.
+struct CallBucket {
+    bucket: TokenBucket,
+    used: [f64; 1],
+}
+
+impl CallBucket {
+    fn new(rate: f64, now: Nanos) -> CallBucket {
+        CallBucket { bucket: TokenBucket::per_second(rate, now), used: [0.0] }
+    }
+}
 
 /// What a write to a shard may take, decided record by record in request order.
 pub enum WriteScope {
@@ -297,8 +406,11 @@ pub struct Limits {
     on_demand: RwLock<HashMap<u64, Mutex<OnDemandCapacity>>>,
     /// `(account, operation, stream for per-stream rates)`; one entry per account and
     /// rate-limited operation (and stream), so bounded by the streams that exist.
-    control: Mutex<HashMap<CallKey, TokenBucket>>,
+    control: Mutex<HashMap<CallKey, CallBucket>>,
     consumers: Mutex<HashMap<(String, u32), ConsumerShardBuckets>>,
+    /// Streams deleted in the last [`FORGOTTEN_FOR`], oldest first: bounded by the deletions
+    /// in that time.
+    forgotten: Mutex<VecDeque<Forgotten>>,
 }
 
 impl Limits {
@@ -310,6 +422,7 @@ impl Limits {
             on_demand: RwLock::new(HashMap::new()),
             control: Mutex::new(HashMap::new()),
             consumers: Mutex::new(HashMap::new()),
+            forgotten: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -362,7 +475,9 @@ impl Limits {
         match scope {
             WriteScope::Shard { stream_created_ms, shard_index } => {
                 self.with_shard((stream_created_ms, shard_index), |b, now| {
-                    admit(&mut b.write_records, &mut b.write_bytes, now);
+                    let (records, bytes) = admit(&mut b.write_records, &mut b.write_bytes, now);
+                    b.used[WRITE_RECORDS] += records;
+                    b.used[WRITE_BYTES] += bytes;
                 });
             }
             WriteScope::OnDemand { stream_created_ms } => {
@@ -372,6 +487,8 @@ impl Limits {
                     let (records, bytes) = admit(&mut c.records, &mut c.bytes, now);
                     c.window_records += records;
                     c.window_bytes += bytes;
+                    c.used[0] += records;
+                    c.used[1] += bytes;
                 });
             }
         }
@@ -381,18 +498,31 @@ impl Limits {
     /// read before have been paid for.
     pub fn admit_read(&self, stream_created_ms: u64, shard_index: u32) -> bool {
         self.with_shard((stream_created_ms, shard_index), |b, now| {
-            b.read_bytes.has_credit(now) && b.read_calls.try_take(1.0, now)
+            let ok = b.read_bytes.has_credit(now) && b.read_calls.try_take(1.0, now);
+            if ok {
+                b.used[READ_CALLS] += 1.0;
+            }
+            ok
         })
     }
 
     /// Charges the bytes a GetRecords returned (data plus partition keys).
     pub fn charge_read(&self, stream_created_ms: u64, shard_index: u32, bytes: usize) {
-        self.with_shard((stream_created_ms, shard_index), |b, now| b.read_bytes.charge(bytes as f64, now));
+        self.with_shard((stream_created_ms, shard_index), |b, now| {
+            b.read_bytes.charge(bytes as f64, now);
+            b.used[READ_BYTES] += bytes as f64;
+        });
     }
 
     /// Whether a GetShardIterator on the shard is within its rate.
     pub fn admit_iterator(&self, stream_created_ms: u64, shard_index: u32) -> bool {
-        self.with_shard((stream_created_ms, shard_index), |b, now| b.iterators.try_take(1.0, now))
+        self.with_shard((stream_created_ms, shard_index), |b, now| {
+            let ok = b.iterators.try_take(1.0, now);
+            if ok {
+                b.used[ITERATORS] += 1.0;
+            }
+            ok
+        })
     }
 
     /// Whether `operation` has a control-plane call rate.
@@ -411,9 +541,12 @@ impl Limits {
         };
         let now = self.now();
         let mut map = self.control.lock();
-        map.entry((account.to_owned(), name, stream))
-            .or_insert_with(|| TokenBucket::per_second(rate, now))
-            .try_take(1.0, now)
+        let call = map.entry((account.to_owned(), name, stream)).or_insert_with(|| CallBucket::new(rate, now));
+        let ok = call.bucket.try_take(1.0, now);
+        if ok {
+            call.used[0] += 1.0;
+        }
+        ok
     }
 
     /// The enhanced fan-out buckets of a consumer on a shard (the seam for SubscribeToShard).
@@ -426,10 +559,8 @@ impl Limits {
         let now = self.now();
         let rates = &self.config.enhanced_fan_out;
         let mut map = self.consumers.lock();
-        let buckets = map.entry((consumer_arn.to_owned(), shard_index)).or_insert_with(|| ConsumerShardBuckets {
-            delivery_bytes: TokenBucket::per_second(rates.bytes_per_second, now),
-            subscribes: TokenBucket::per_second(rates.subscribes_per_second, now),
-        });
+        let buckets =
+            map.entry((consumer_arn.to_owned(), shard_index)).or_insert_with(|| ConsumerShardBuckets::new(rates, now));
         f(buckets)
     }
 
@@ -438,8 +569,106 @@ impl Limits {
         self.shards.write().retain(|(created, _), _| *created != stream_created_ms);
         self.on_demand.write().remove(&stream_created_ms);
         self.control.lock().retain(|(caller, _, stream), _| caller != account || stream.as_deref() != Some(name));
-        let consumer_prefix = format!(":{account}:stream/{name}/consumer/");
+        let consumer_prefix = consumer_prefix(account, name);
         self.consumers.lock().retain(|(arn, _), _| !arn.contains(&consumer_prefix));
+        let now = self.now();
+        let mut forgotten = self.forgotten.lock();
+        Self::prune(&mut forgotten, now);
+        forgotten.push_back(Forgotten {
+            stream_created_ms,
+            account: account.to_owned(),
+            name: name.to_owned(),
+            at: now,
+        });
+    }
+
+    fn prune(forgotten: &mut VecDeque<Forgotten>, now: Nanos) {
+        while forgotten.front().is_some_and(|f| now.saturating_sub(f.at) > FORGOTTEN_FOR) {
+            forgotten.pop_front();
+        }
+    }
+
+    /// Whether `key` belongs to a stream deleted lately (its usage is of no more use).
+    fn forgotten(&self, key: &UsageKey) -> bool {
+        let mut forgotten = self.forgotten.lock();
+        if forgotten.is_empty() {
+            return false;
+        }
+        Self::prune(&mut forgotten, self.now());
+        forgotten.iter().any(|f| f.covers(key))
+    }
+}
+
+impl Limits {
+    /// What every bucket gave out since the last call (the gossip's flush), by bucket key; the
+    /// counts start again from zero. Buckets that gave out nothing are left out, so the list
+    /// is bounded by the buckets that exist.
+    pub fn take_usage(&self) -> Vec<Usage> {
+        let mut out = Vec::new();
+        for (&(stream_created_ms, shard_index), buckets) in self.shards.read().iter() {
+            if let Some(used) = take_used(&mut buckets.lock().used) {
+                out.push(Usage { key: UsageKey::Shard { stream_created_ms, shard_index }, used });
+            }
+        }
+        for (&stream_created_ms, capacity) in self.on_demand.read().iter() {
+            if let Some(used) = take_used(&mut capacity.lock().used) {
+                out.push(Usage { key: UsageKey::OnDemand { stream_created_ms }, used });
+            }
+        }
+        for ((account, operation, stream), call) in self.control.lock().iter_mut() {
+            if let Some(used) = take_used(&mut call.used) {
+                let key = UsageKey::Call { account: account.clone(), operation, stream: stream.clone() };
+                out.push(Usage { key, used });
+            }
+        }
+        for ((arn, shard_index), buckets) in self.consumers.lock().iter_mut() {
+            if let Some(used) = take_used(&mut buckets.used) {
+                out.push(Usage { key: UsageKey::Consumer { arn: arn.clone(), shard_index: *shard_index }, used });
+            }
+        }
+        out
+    }
+
+    /// Charges this node's buckets with what another node's copies of them gave out, creating
+    /// them if this node has not used them yet (so that it does not start with a full burst
+    /// the other node has spent). Values are in the order of the bucket's `used`; missing ones
+    /// count as zero, extra ones are ignored.
+    pub fn apply_usage(&self, usage: &Usage) {
+        if self.forgotten(&usage.key) {
+            return;
+        }
+        let used = usage.used.as_slice();
+        match &usage.key {
+            &UsageKey::Shard { stream_created_ms, shard_index } => {
+                self.with_shard((stream_created_ms, shard_index), |b, now| debit_all(b.all(), used, now));
+            }
+            &UsageKey::OnDemand { stream_created_ms } => {
+                let rates = &self.config.on_demand;
+                self.with_on_demand(stream_created_ms, |c, now| {
+                    c.observe(rates, now);
+                    debit_all([&mut c.records, &mut c.bytes], used, now);
+                    // The stream's capacity grows with what all nodes wrote.
+                    c.window_records += used.first().copied().unwrap_or(0.0);
+                    c.window_bytes += used.get(1).copied().unwrap_or(0.0);
+                });
+            }
+            UsageKey::Call { account, operation, stream } => {
+                let Some((rate, _)) = self.config.control_rate(operation) else { return };
+                let now = self.now();
+                let mut map = self.control.lock();
+                let call = map
+                    .entry((account.clone(), operation, stream.clone()))
+                    .or_insert_with(|| CallBucket::new(rate, now));
+                debit_all([&mut call.bucket], used, now);
+            }
+            UsageKey::Consumer { arn, shard_index } => {
+                let now = self.now();
+                let rates = &self.config.enhanced_fan_out;
+                let mut map = self.consumers.lock();
+                let b = map.entry((arn.clone(), *shard_index)).or_insert_with(|| ConsumerShardBuckets::new(rates, now));
+                debit_all([&mut b.delivery_bytes, &mut b.subscribes], used, now);
+            }
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! - the catalog: KV bucket `P_catalog` (see `catalog.rs`), which also holds the log-id counter;
 //! - log `n`: stream `P_log_n`, subject `P.log.n`, file storage, `--nats-replicas` replicas;
 //!   each message is a *pack* of consecutive records naming its first position (`wire.rs`), so
-//!   a position means the same on every node and positions stay dense across packs.
+//!   a position means the same on every node and positions stay dense across packs;
+//! - hints among nodes (the peer bus, `bus.rs`): core NATS subjects `P.<topic>`, such as the
+//!   limits' usage on `P.limits.usage`; nothing of them is stored.
 //!
 //! Appends go through one writer task per log per node (`writer.rs`), which coalesces
 //! concurrent appends into packs, guarded across nodes by `Nats-Expected-Last-Sequence` so that
@@ -18,6 +20,7 @@
 //! ordered, headers-only consumer per watched log, which JetStream delivers once a message is
 //! stored (the pack's end travels in a header); no polling.
 
+mod bus;
 mod catalog;
 mod forward;
 mod index;
@@ -839,6 +842,10 @@ impl Store for JetStreamStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn peer_bus(&self) -> Option<Arc<dyn crate::store::PeerBus>> {
+        Some(Arc::new(bus::NatsBus { client: self.shared.client.clone(), prefix: self.shared.prefix.clone() }))
     }
 
     async fn watch_catalog(&self) -> Result<Option<tokio::sync::mpsc::Receiver<CatalogEvent>>> {

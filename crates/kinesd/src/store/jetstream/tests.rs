@@ -347,3 +347,57 @@ fn an_answer_from_a_leader_out_of_touch_is_recognised() {
     assert!(!super::in_touch_with_replicas(&info_from(None, &[0, 3_591, 0])), "no leader named");
     assert!(super::in_touch_with_replicas(&info_from(None, &[])), "one replica");
 }
+
+/// The peer bus: what one node publishes reaches every subscriber under the same prefix, the
+/// publisher's own included, and nothing under another prefix; a full queue drops rather
+/// than buffers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_bus_reaches_every_node_under_the_prefix_and_no_other() {
+    let Some(server) = super::testing::shared_server("the_peer_bus_reaches_every_node_under_the_prefix_and_no_other")
+    else {
+        return;
+    };
+    let open = |prefix: &str| {
+        let options = JetStreamOptions { urls: server.urls(), creds: None, replicas: 1, prefix: prefix.to_owned() };
+        async move { tokio::time::timeout(STUCK, JetStreamStore::open(options)).await.expect("open in time").unwrap() }
+    };
+    let (a, b, other) = (open("busx").await, open("busx").await, open("busy").await);
+    let (bus_a, bus_b, bus_other) = (a.peer_bus().unwrap(), b.peer_bus().unwrap(), other.peer_bus().unwrap());
+    let mut at_a = bus_a.subscribe("t", 8).await.unwrap();
+    let mut at_b = bus_b.subscribe("t", 2).await.unwrap();
+    let mut at_other = bus_other.subscribe("t", 8).await.unwrap();
+    // A subscription is in place once the server has it, which the subscriber does not wait
+    // for: warm up until each of them has heard something, then drop what was heard.
+    let deadline = tokio::time::Instant::now() + STUCK;
+    let mut heard = [false; 3];
+    while heard != [true; 3] {
+        assert!(tokio::time::Instant::now() < deadline, "subscriptions never took: {heard:?}");
+        bus_a.publish("t", Bytes::from_static(b"warm-up")).await.unwrap();
+        bus_other.publish("t", Bytes::from_static(b"warm-up")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (inbox, heard) in [&mut at_a, &mut at_b, &mut at_other].into_iter().zip(&mut heard) {
+            while inbox.try_recv().is_ok() {
+                *heard = true;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for inbox in [&mut at_a, &mut at_b, &mut at_other] {
+        while inbox.try_recv().is_ok() {}
+    }
+    for i in 0..5 {
+        bus_b.publish("t", Bytes::from(format!("m{i}"))).await.unwrap();
+    }
+    for i in 0..5 {
+        let got = tokio::time::timeout(STUCK, at_a.recv()).await.unwrap().unwrap();
+        assert_eq!(got, format!("m{i}"), "in order from one sender");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut kept = Vec::new();
+    while let Ok(m) = at_b.try_recv() {
+        kept.push(m);
+    }
+    assert_eq!(kept, ["m0", "m1"], "a queue of two keeps two and drops the rest");
+    assert!(at_other.try_recv().is_err(), "another prefix hears nothing");
+    assert!(crate::store::memory::MemoryStore::new().peer_bus().is_none(), "a single-node store has no bus");
+}
