@@ -16,7 +16,23 @@ use kinesd::store::memory::MemoryStore;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process, before the runtime allocates. With THP, a
+/// 2 MiB region of mimalloc's arena becomes resident as a whole as soon as any of it is used,
+/// and the kernel's khugepaged collapses partly used regions back into whole huge pages (by
+/// default even when only one of their 512 small pages is in use), undoing what mimalloc gives
+/// back: in an hour's soak RSS grew from 54 to 86 MiB, up to 76 MiB of it huge pages, while the
+/// live heap (heaptrack, 20 minutes) stayed under 16 MB. mimalloc is built without its own
+/// huge-page request (`no_thp`); this also covers hosts whose THP setting is `always`. Failure
+/// (an old kernel) costs only memory, so it is logged.
+fn disable_transparent_huge_pages() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("kinesd: cannot turn transparent huge pages off ({e}); memory use may grow in 2 MiB steps");
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    disable_transparent_huge_pages();
     let mut config = match Config::load() {
         Ok(c) => c,
         Err(message) => {

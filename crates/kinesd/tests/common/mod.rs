@@ -227,6 +227,11 @@ impl Server {
         }
     }
 
+    /// The process id of this node (to look at it in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL (no chance to flush or clean up) and waits for it.
     pub fn kill9(&mut self) {
         assert!(self.peer.is_none(), "kill9 of one node of two: such a test cannot run in cluster mode");

@@ -398,8 +398,11 @@ impl FrameCache {
 
     pub fn insert(&mut self, segment: u64, log: LogId, frames: std::sync::Arc<Vec<FrameRef>>) {
         self.held += frames.len();
-        if self.map.insert((segment, log), frames).is_none() {
-            self.order.push_back((segment, log));
+        // Two readers that missed the same run both insert it: the second replaces the first,
+        // whose frames no longer count (else `held` would drift up and shrink the cache).
+        match self.map.insert((segment, log), frames) {
+            Some(old) => self.held -= old.len(),
+            None => self.order.push_back((segment, log)),
         }
         while self.held > self.capacity_frames {
             let Some(key) = self.order.pop_front() else { break };
@@ -407,6 +410,12 @@ impl FrameCache {
                 self.held -= old.len();
             }
         }
+    }
+
+    /// Frames held (what the bound counts).
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     /// Drops the entries of a deleted segment.
@@ -538,5 +547,19 @@ mod tests {
         assert!(cache.get(0, LogId(1)).is_none());
         cache.forget_segment(4);
         assert!(cache.get(4, LogId(1)).is_none());
+    }
+
+    #[test]
+    fn the_frame_cache_counts_a_run_read_twice_once() {
+        // Two readers that miss the same run at once both read and insert it.
+        let mut cache = FrameCache::new(10);
+        for _ in 0..3 {
+            cache.insert(1, LogId(1), std::sync::Arc::new(vec![frame(0, 1, 0, 1); 4]));
+        }
+        assert_eq!(cache.held, 4);
+        // So the cache still holds as much as its bound allows.
+        cache.insert(2, LogId(1), std::sync::Arc::new(vec![frame(0, 1, 0, 2); 4]));
+        assert!(cache.get(1, LogId(1)).is_some() && cache.get(2, LogId(1)).is_some());
+        assert_eq!(cache.held, 8);
     }
 }

@@ -327,6 +327,28 @@ fn open_files_stay_bounded_however_many_segments_are_kept() {
     });
 }
 
+/// A retention pass that finds nothing expired (every pass, for a stream younger than its
+/// retention) reads no sealed run's frame list: those lists would fill the frame cache for
+/// nothing, pushing out what readers use.
+#[test]
+fn a_retention_pass_with_nothing_expired_caches_no_frame_list() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let store = DiskStore::open(dir.path(), small_segments()).unwrap();
+        let log = store.create_log().await.unwrap();
+        for t in 0..100u64 {
+            store.append(log, vec![rec(&"x".repeat(100))], 1000 + t).await.unwrap();
+        }
+        assert!(segment_files(dir.path()).len() > 2, "small segments roll");
+        store.trim(log, 900).await.unwrap();
+        assert_eq!(store.extent(log).await.unwrap(), Extent { trim: 0, tip: 100 });
+        assert_eq!(store.shared.cache.lock().held(), 0, "frame lists read by a pass that trimmed nothing");
+        // A time inside the first run still needs its frames, and finds the right record.
+        assert_eq!(store.seek_time(log, 1005).await.unwrap(), 5);
+        assert!(store.shared.cache.lock().held() > 0);
+    });
+}
+
 /// Bytes of every journal file (data and index), as `du` would count the directory's content.
 fn journal_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir.join("journal")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
