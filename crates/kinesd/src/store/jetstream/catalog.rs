@@ -169,19 +169,31 @@ impl Catalog {
 
     /// Publishes a write of an encoded key that applies only if the key's last write is at
     /// `last` (0: never written). Ok(None): it was not (nothing changed).
+    ///
+    /// A write nobody took (no responders: the bucket's stream is between leaders, or this
+    /// node's server has not yet learnt where its leader is, as right after start-up) stored
+    /// nothing, and is sent again for up to [`UNTAKEN_RETRY`].
     async fn publish(&self, encoded: &str, mut headers: HeaderMap, value: Bytes, last: u64) -> Result<Option<u64>> {
         headers.insert("Nats-Expected-Last-Subject-Sequence", last.to_string().as_str());
         let subject = format!("{}{encoded}", self.subject_prefix);
-        let publish = async { self.js.publish_with_headers(subject, headers, value).await?.await };
-        let ack = tokio::time::timeout(REQUEST_TIMEOUT, publish).await.map_err(nats_error)?;
-        match ack {
-            Ok(ack) => Ok(Some(ack.sequence)),
-            // 10071 carries the sequence found, 10164 (seen when the leader is busy with
-            // concurrent writes) does not; async-nats gives only the first its own kind.
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence || is_wrong_last_sequence(&e.to_string()) => {
-                Ok(None)
-            }
-            Err(e) => Err(nats_error(e)),
+        let deadline = tokio::time::Instant::now() + UNTAKEN_RETRY;
+        loop {
+            let publish =
+                async { self.js.publish_with_headers(subject.clone(), headers.clone(), value.clone()).await?.await };
+            let ack = tokio::time::timeout(REQUEST_TIMEOUT, publish).await.map_err(nats_error)?;
+            return match ack {
+                Ok(ack) => Ok(Some(ack.sequence)),
+                // 10071 carries the sequence found, 10164 (seen when the leader is busy with
+                // concurrent writes) does not; async-nats gives only the first its own kind.
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence || is_wrong_last_sequence(&e.to_string()) => {
+                    Ok(None)
+                }
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => Err(nats_error(e)),
+            };
         }
     }
 
@@ -286,6 +298,9 @@ impl Catalog {
         }
     }
 }
+
+/// How long a catalog write that nobody took is sent again (see `Catalog::publish`).
+const UNTAKEN_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs `attempt` until it succeeds or OPEN_TIMEOUT has passed (then its last error), pausing
 /// OPEN_RETRY between attempts: for requests that are safe to repeat and may fail while the

@@ -296,6 +296,9 @@ fn varz_sync(reply: &[u8]) -> Option<(String, bool)> {
 /// How long a node asks again while the leader answering for a stream is out of touch with
 /// its replicas (see `Shared::stream`).
 const STALE_LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a new log may take to answer through this node's server (see
+/// `Shared::until_usable`).
+const USABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// A replica not heard from for this long is out of touch: three of JetStream's 1 s Raft
 /// heartbeats, what nats-server itself calls a healthy peer when it picks a new leader.
 const OUT_OF_TOUCH: std::time::Duration = std::time::Duration::from_secs(3);
@@ -430,6 +433,26 @@ impl Shared {
         Ok((state.first_sequence, state.last_sequence, state.messages))
     }
 
+    /// Waits, for at most [`USABLE_WAIT`], until a stream just created answers through this
+    /// node's server: its info from a leader in touch with its replicas, and a direct get from
+    /// a replica. JetStream answers a creation once the stream's leader is elected, but the
+    /// other servers learn of its subscriptions a moment later (interest travels over the
+    /// routes); until then a read finds no replica and an append no stream. So a log is handed
+    /// out only once it can be used (a machine under load once took seconds).
+    async fn until_usable(&self, log: &LogState) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + USABLE_WAIT;
+        loop {
+            let led = matches!(stream_from_leader(&self.js, &log.stream).await, Ok(Some(_)));
+            if led && wire::get_batch(&self.client, &log.stream, 1, 1, 1).await?.is_some() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(nats_error(format!("log {:?} was created but its stream does not answer", log.id)));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether the log was sealed (`seal_log`): its stream exists but has moved off the subject
     /// appends publish to, so a publish finds no stream. Such an append is answered as one to a
     /// missing log at once, not retried as if the stream were between leaders.
@@ -540,7 +563,8 @@ impl Shared {
             // Packs are read whole: ask for the budget plus a pack's worth, so that the server
             // does not stop before the pack holding the record that crosses it.
             let ask_bytes = max_bytes.saturating_sub(bytes).saturating_add(writer::MAX_PACK_BYTES);
-            let got = wire::get_batch(&self.client, &log.stream, seq, packs, ask_bytes).await?;
+            // No replica answering yet is waited for like a lagging one.
+            let got = wire::get_batch(&self.client, &log.stream, seq, packs, ask_bytes).await?.unwrap_or_default();
             let before = seq;
             for (s, payload) in got {
                 if s < seq {
@@ -610,7 +634,7 @@ impl Shared {
                 asked_again += 1;
                 if asked_again > 200 {
                     return Err(nats_error(format!(
-                        "no replica of log {:?} has the pack {seq} the leader reported",
+                        "no replica of log {:?} answers with the pack {seq} the leader reported",
                         log.id
                     )));
                 }
@@ -758,6 +782,7 @@ impl Store for JetStreamStore {
             self.shared.forget(id);
             return Err(e);
         }
+        self.shared.until_usable(&state).await?;
         Ok(id)
     }
 

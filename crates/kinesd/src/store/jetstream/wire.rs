@@ -154,14 +154,16 @@ pub(super) fn unpack(seq: u64, mut payload: Bytes) -> Result<(PackMeta, Vec<Stor
 
 /// One batched direct get: up to `batch` messages of `stream` from stream sequence `seq`, and
 /// at most about `max_bytes` (the server always sends at least one). Served by any replica, so
-/// it may lag behind the leader: the caller checks it got what the leader said exists.
+/// it may lag behind the leader: the caller checks it got what the leader said exists. None
+/// when no replica answers (503): for a moment after a stream is created or its replicas move,
+/// the server this client is connected to may not know of their direct-get subscriptions yet.
 pub(super) async fn get_batch(
     client: &Client,
     stream: &str,
     seq: u64,
     batch: usize,
     max_bytes: usize,
-) -> Result<Vec<(u64, Bytes)>> {
+) -> Result<Option<Vec<(u64, Bytes)>>> {
     let batch = batch.clamp(1, MAX_GET_BATCH);
     let max_bytes = max_bytes.clamp(1, MAX_GET_BYTES);
     let inbox = client.new_inbox();
@@ -182,7 +184,7 @@ pub(super) async fn get_batch(
         match message.status.map(|s| s.as_u16()) {
             // 204: end of batch; 404: nothing at or after `seq`.
             Some(204) | Some(404) => break,
-            Some(503) => return Err(StoreError::Io(std::io::Error::other(format!("no replica of {stream} answers")))),
+            Some(503) => return Ok(None),
             Some(code) if code >= 300 => {
                 return Err(StoreError::Io(std::io::Error::other(format!(
                     "batched get of {stream}: {code} {}",
@@ -202,7 +204,7 @@ pub(super) async fn get_batch(
             break;
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
