@@ -902,9 +902,14 @@ impl Store for JetStreamStore {
     }
 
     fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
-        let state = match self.shared.logs.read().get(&log) {
-            Some(state) => state.clone(),
-            None => return Err(StoreError::NoSuchLog(log)),
+        let known = self.shared.logs.read().get(&log).cloned();
+        let state = match known {
+            Some(state) => state,
+            None if self.shared.deleted.lock().contains(&log) => return Err(StoreError::NoSuchLog(log)),
+            // A log another node created and this one has not touched yet (a SubscribeToShard
+            // from TRIM_HORIZON through this node reads nothing first): the follower started
+            // below delivers its last pack at once, which sets the tip.
+            None => self.shared.remember(log, 0),
         };
         let receiver = state.tip.subscribe();
         let mut follower = state.follower.lock();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use super::testing::{NatsServers, binary_or_skip};
 use super::{JetStreamOptions, JetStreamStore};
@@ -400,4 +401,30 @@ async fn the_peer_bus_reaches_every_node_under_the_prefix_and_no_other() {
     assert_eq!(kept, ["m0", "m1"], "a queue of two keeps two and drops the rest");
     assert!(at_other.try_recv().is_err(), "another prefix hears nothing");
     assert!(crate::store::memory::MemoryStore::new().peer_bus().is_none(), "a single-node store has no bus");
+}
+
+/// A node can watch the tip of a log another node created before touching it itself (a
+/// SubscribeToShard from TRIM_HORIZON through it reads nothing first); the watch starts at the
+/// log's real tip and follows the other node's appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_watches_the_tip_of_a_log_it_never_touched() {
+    let Some(server) = super::testing::shared_server("a_node_watches_the_tip_of_a_log_it_never_touched") else {
+        return;
+    };
+    let open = || async {
+        let options =
+            JetStreamOptions { urls: server.urls(), creds: None, replicas: 1, prefix: "untouched".to_owned() };
+        tokio::time::timeout(STUCK, JetStreamStore::open(options)).await.expect("open in time").unwrap()
+    };
+    let (a, b) = (open().await, open().await);
+    let log = a.create_log().await.unwrap();
+    a.append(log, batch("a", 2), 1).await.unwrap();
+    let mut tip = b.watch_tip(log).expect("a log that exists can be watched through any node");
+    let reached = |want: u64, tip: &mut watch::Receiver<u64>| {
+        let mut tip = tip.clone();
+        async move { tokio::time::timeout(STUCK, tip.wait_for(|t| *t >= want)).await.is_ok() }
+    };
+    assert!(reached(2, &mut tip).await, "the watch starts at the log's tip");
+    a.append(log, batch("b", 3), 2).await.unwrap();
+    assert!(reached(5, &mut tip).await, "and follows the other node's appends");
 }
