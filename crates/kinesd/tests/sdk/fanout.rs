@@ -9,7 +9,7 @@ use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent, SubscribeToShardEventStream,
 };
 
-use crate::common::{Server, ServerOpts, api_err, create_active, shard_id, skip_in_cluster_mode, stream_arn};
+use crate::common::{Server, ServerOpts, api_err, create_active, shard_id, stream_arn};
 
 fn server() -> Server {
     Server::start_with(ServerOpts {
@@ -100,16 +100,10 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
         client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(shard)).starting_position(latest())
     };
     let live = sub(0).send().await.unwrap();
-    // In cluster mode the second call goes to the other node, which does not know of the first
-    // node's subscription: the in-use rule is kept per node (engine/fanout.rs `Registry`), a
-    // known cluster-mode gap, not asserted there until the rule spans nodes.
-    if !skip_in_cluster_mode(
-        "fanout::errors_before_the_stream_and_the_in_use_rule (in-use part)",
-        "the in-use rule is per node",
-    ) {
-        let err = api_err(sub(0).send().await);
-        assert_eq!(err.code, "ResourceInUseException");
-    }
+    // In cluster mode the second call goes to the other node, which heard of the first
+    // node's subscription before the first call was answered (engine/fanout/gossip.rs).
+    let err = api_err(sub(0).send().await);
+    assert_eq!(err.code, "ResourceInUseException");
     // The other shard is another subscription.
     let _other = sub(1).send().await.unwrap();
     let err = api_err(sub(9).send().await);

@@ -1,0 +1,418 @@
+//! SubscribeToShard's in-use rule across the nodes of a cluster (`--nats-url`,
+//! `docs/decisions/0022-cluster-subscriptions.md`).
+//!
+//! Each node keeps its own subscriptions in its [`Registry`](super::Registry) and tells the
+//! others on the store's peer bus (core NATS, `P.fanout.subscriptions`) when one starts
+//! (after every local check passed, before the call is answered) and when one ends (dropped
+//! or expired; one taken over needs no word). Each node remembers the others' subscriptions
+//! started within the last [`TAKEOVER_AFTER`]:
+//!
+//! - a SubscribeToShard finding one for its consumer and shard is refused with the same
+//!   ResourceInUseException as for a local one;
+//! - a node hearing of a subscription newer (by wall-clock start, then node id) than its own
+//!   live one for the same consumer and shard ends its own as a local takeover does
+//!   (ResourceInUseException). The older one never ends the newer: that node ends its own
+//!   when it hears of ours. This also settles two subscribes accepted on two nodes within
+//!   the gossip delay: the newest stays.
+//!
+//! What the bus does not promise costs this: a lost message (a node disconnected, a full
+//! queue) means at worst a second SubscribeToShard within TAKEOVER_AFTER accepted by another
+//! node (so the rule is approximate across nodes, as the limits are), or an older
+//! subscription not taken over, which then ends by itself (subscriptions end after 5
+//! minutes). A late message widens the window the same way: the Started message is handed to
+//! the bus before the first call is answered, so a client that sends its second call to
+//! another node after that answer races only the bus's delivery (a hop or two within the
+//! cluster) against its own round trip. The window is counted from when a node heard of the
+//! other's start (no clock is compared for it); only "which is newest" compares wall clocks,
+//! so nodes whose clocks disagree by more than the gap between two subscribes may keep the
+//! older one.
+
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{Registry, SubscriptionKey, TAKEOVER_AFTER};
+use crate::engine::Engine;
+use crate::engine::catalog::StreamKey;
+
+/// The bus topic, under the store's prefix (`P.fanout.subscriptions` on NATS).
+pub const TOPIC: &str = "fanout.subscriptions";
+
+/// Received messages waiting to be applied (each at most [`MAX_MESSAGE_BYTES`]); beyond it
+/// newer ones are dropped (lost, as above). Applying one takes a lock or two, no I/O.
+pub const INBOX: usize = 1024;
+
+/// Far above any valid message (names are at most 128 characters); longer ones are refused.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+const VERSION: u8 = 1;
+
+/// Another node's subscription, as its Started message told.
+pub struct Remote {
+    node: u64,
+    id: u64,
+    started_ms: u64,
+    /// When this node heard of it: the in-use window runs from here.
+    received: Instant,
+}
+
+/// What happened to a subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Started { started_ms: u64 },
+    Ended,
+}
+
+/// One message on the topic (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub v: u8,
+    pub node: u64,
+    /// The subscription's id on its node.
+    pub id: u64,
+    pub account: String,
+    pub stream: String,
+    pub consumer: String,
+    pub shard: u32,
+    pub change: Change,
+}
+
+impl Message {
+    fn key(&self) -> SubscriptionKey {
+        (StreamKey::new(self.account.clone(), self.stream.clone()), self.consumer.clone(), self.shard)
+    }
+}
+
+pub fn encode(node: u64, id: u64, key: &SubscriptionKey, change: Change) -> Bytes {
+    let (stream, consumer, shard) = key;
+    let message = Message {
+        v: VERSION,
+        node,
+        id,
+        account: stream.account.clone(),
+        stream: stream.name.clone(),
+        consumer: consumer.clone(),
+        shard: *shard,
+        change,
+    };
+    Bytes::from(serde_json::to_vec(&message).expect("plain data serializes"))
+}
+
+/// Reads a message; anything malformed (too long, not this version, a missing or unknown
+/// field, a wrong type) refuses it whole.
+pub fn decode(message: &[u8]) -> Result<Message, String> {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(format!("{} bytes", message.len()));
+    }
+    let message: Message = serde_json::from_slice(message).map_err(|e| e.to_string())?;
+    if message.v != VERSION {
+        return Err(format!("version {}", message.v));
+    }
+    Ok(message)
+}
+
+impl Registry {
+    /// Forgets other nodes' subscriptions old enough to be taken over: they block nothing.
+    fn prune(remote: &mut std::collections::HashMap<SubscriptionKey, Remote>) {
+        remote.retain(|_, r| r.received.elapsed() < TAKEOVER_AFTER);
+    }
+
+    /// Whether another node's subscription to `key` is younger than TAKEOVER_AFTER.
+    pub(super) fn remote_in_use(&self, key: &SubscriptionKey) -> bool {
+        let mut remote = self.remote.lock();
+        Self::prune(&mut remote);
+        remote.contains_key(key)
+    }
+}
+
+impl Engine {
+    /// Tells the other nodes (if any) that this node's subscription `id` to `key` changed.
+    pub(super) async fn announce(&self, key: &SubscriptionKey, id: u64, change: Change) {
+        let Some(bus) = self.store.peer_bus() else { return };
+        if let Err(e) = bus.publish(TOPIC, encode(self.node, id, key, change)).await {
+            // Lost: the rule is approximate across nodes for this subscription (see above).
+            tracing::debug!(error = %e, "a subscription change not published");
+        }
+    }
+
+    /// `announce(Ended)` from a drop, which cannot wait: in a task of its own (short-lived,
+    /// one per subscription ended), or not at all outside a runtime (shutting down).
+    pub(super) fn announce_ended(self: &Arc<Self>, key: &SubscriptionKey, id: u64) {
+        if self.store.peer_bus().is_none() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (engine, key) = (self.clone(), key.clone());
+        runtime.spawn(async move { engine.announce(&key, id, Change::Ended).await });
+    }
+
+    /// Applies another node's message (see the module's comment).
+    fn hear(&self, message: Message) {
+        let key = message.key();
+        match message.change {
+            Change::Started { started_ms } => {
+                let newer = |ms: u64, node: u64| (started_ms, message.node) > (ms, node);
+                {
+                    let mut remote = self.subscriptions.remote.lock();
+                    Registry::prune(&mut remote);
+                    // Messages from several nodes come in any order: keep the newest.
+                    if remote.get(&key).is_none_or(|r| newer(r.started_ms, r.node)) {
+                        let entry = Remote { node: message.node, id: message.id, started_ms, received: Instant::now() };
+                        remote.insert(key.clone(), entry);
+                    }
+                }
+                let mut live = self.subscriptions.live.lock();
+                if live.get(&key).is_some_and(|l| newer(l.started_ms, self.node)) {
+                    // Taken over, as by a newer subscription here: it ends with
+                    // ResourceInUseException at its next event, and says nothing on its drop.
+                    if let Some(taken) = live.remove(&key) {
+                        taken.revoked.send_replace(true);
+                    }
+                }
+            }
+            Change::Ended => {
+                let mut remote = self.subscriptions.remote.lock();
+                if remote.get(&key).is_some_and(|r| r.node == message.node && r.id == message.id) {
+                    remote.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Subscribes this node to the others' subscription changes, when its store has a peer bus;
+/// called by `Engine::open` before it returns, so that no subscription started after the
+/// open goes unheard.
+pub async fn start(engine: &Arc<Engine>) {
+    let Some(bus) = engine.store.peer_bus() else { return };
+    match bus.subscribe(TOPIC, INBOX).await {
+        Ok(inbox) => {
+            tokio::spawn(run(Arc::downgrade(engine), inbox));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot hear other nodes' subscriptions: the in-use rule holds per node"),
+    }
+}
+
+/// Applies the other nodes' messages until the engine is dropped (noticed within
+/// TAKEOVER_AFTER) or the bus ends the subscription.
+async fn run(engine: Weak<Engine>, mut inbox: mpsc::Receiver<Bytes>) {
+    let mut tick = tokio::time::interval(TAKEOVER_AFTER);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let Some(engine) = engine.upgrade() else { return };
+                Registry::prune(&mut engine.subscriptions.remote.lock());
+            }
+            message = inbox.recv() => {
+                let Some(message) = message else {
+                    tracing::warn!("the subscriptions gossip ended: the in-use rule holds per node");
+                    return;
+                };
+                let Some(engine) = engine.upgrade() else { return };
+                match decode(&message) {
+                    Ok(message) if message.node != engine.node => engine.hear(message),
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "a malformed subscription message ignored"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::engine::EngineConfig;
+    use crate::engine::consumers::ConsumerRef;
+    use crate::engine::fanout::Delivery;
+    use crate::engine::lifecycle::NewStream;
+    use crate::engine::limits::tests::gossip_tests::LocalBus;
+    use crate::engine::records::IteratorStart;
+    use crate::engine::test_key as k;
+    use crate::error::KinesisError;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Appended, Expect, Extent, LogId, NewRecord, PeerBus, ReadBatch, Result, Revision, Store};
+
+    /// One memory store seen by several engines, with the in-process bus as their peer bus:
+    /// what two nodes on one cluster look like to the fan-out gossip. (The memory store does
+    /// not report catalog changes, so the stream and consumer are made before the second
+    /// engine opens and loads them.)
+    struct Node {
+        store: Arc<MemoryStore>,
+        bus: Arc<LocalBus>,
+    }
+
+    #[async_trait]
+    impl Store for Node {
+        async fn catalog_load(&self) -> Result<Vec<(String, Bytes, Revision)>> {
+            self.store.catalog_load().await
+        }
+        async fn catalog_get(&self, key: &str) -> Result<Option<(Bytes, Revision)>> {
+            self.store.catalog_get(key).await
+        }
+        async fn catalog_put(&self, key: &str, value: Bytes, expect: Expect) -> Result<Revision> {
+            self.store.catalog_put(key, value, expect).await
+        }
+        async fn catalog_delete(&self, key: &str, expect: Revision) -> Result<()> {
+            self.store.catalog_delete(key, expect).await
+        }
+        async fn logs(&self) -> Result<Vec<LogId>> {
+            self.store.logs().await
+        }
+        async fn create_log(&self) -> Result<LogId> {
+            self.store.create_log().await
+        }
+        async fn delete_log(&self, log: LogId) -> Result<()> {
+            self.store.delete_log(log).await
+        }
+        async fn append(&self, log: LogId, records: Vec<NewRecord>, now_ms: u64) -> Result<Appended> {
+            self.store.append(log, records, now_ms).await
+        }
+        async fn read(&self, log: LogId, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
+            self.store.read(log, from, max_records, max_bytes).await
+        }
+        async fn extent(&self, log: LogId) -> Result<Extent> {
+            self.store.extent(log).await
+        }
+        async fn seek_time(&self, log: LogId, at_ms: u64) -> Result<u64> {
+            self.store.seek_time(log, at_ms).await
+        }
+        async fn trim(&self, log: LogId, before_ms: u64) -> Result<()> {
+            self.store.trim(log, before_ms).await
+        }
+        fn watch_tip(&self, log: LogId) -> Result<watch::Receiver<u64>> {
+            self.store.watch_tip(log)
+        }
+        fn peer_bus(&self) -> Option<Arc<dyn PeerBus>> {
+            Some(self.bus.clone())
+        }
+    }
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            create_stream_ms: 0,
+            delete_stream_ms: 0,
+            update_stream_ms: 0,
+            consumer_create_ms: 0,
+            consumer_delete_ms: 0,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Two engines sharing a store and a bus, with stream `s` (one shard) and consumer `c`.
+    async fn two_nodes() -> (Arc<Engine>, Arc<Engine>, Arc<LocalBus>, ConsumerRef) {
+        let (store, bus) = (Arc::new(MemoryStore::new()), Arc::new(LocalBus::default()));
+        let node = || Arc::new(Node { store: store.clone(), bus: bus.clone() });
+        let a = Engine::open(config(), node()).await.unwrap();
+        a.create_stream(NewStream::provisioned(&k("s"), 1)).await.unwrap();
+        a.register_consumer(&k("s"), "c", Vec::new()).await.unwrap();
+        let b = Engine::open(config(), node()).await.unwrap();
+        (a, b, bus, ConsumerRef { stream: k("s"), name: "c".into(), created_secs: None })
+    }
+
+    fn key() -> SubscriptionKey {
+        (k("s"), "c".to_owned(), 0)
+    }
+
+    /// Waits (a little: the in-process bus delivers at once) until `check` holds.
+    async fn soon(what: &str, check: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{what}: not within a second");
+    }
+
+    fn in_use(result: crate::error::Result<crate::engine::fanout::Subscription>) -> String {
+        match result {
+            Err(KinesisError::ResourceInUse(message)) => message,
+            Err(e) => panic!("not in use: {e:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscription_on_one_node_is_in_use_on_the_other_until_it_ends() {
+        let (a, b, _bus, consumer) = two_nodes().await;
+        let first = a.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+        soon("B heard of A's subscription", || b.subscriptions.remote.lock().contains_key(&key())).await;
+        let on_b = in_use(b.subscribe(&consumer, "0", IteratorStart::Latest).await);
+        let on_a = in_use(a.subscribe(&consumer, "0", IteratorStart::Latest).await);
+        assert_eq!(on_b, on_a, "the same answer from either node");
+        assert_eq!(b.live_subscriptions(), 0, "a refused call takes nothing over");
+        // Ended: B may subscribe at once, and then A refuses.
+        drop(first);
+        soon("B heard it ended", || b.subscriptions.remote.lock().is_empty()).await;
+        let _second = b.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+        soon("A heard of B's subscription", || a.subscriptions.remote.lock().contains_key(&key())).await;
+        in_use(a.subscribe(&consumer, "0", IteratorStart::Latest).await);
+    }
+
+    #[tokio::test]
+    async fn the_newest_subscription_wins_and_an_older_one_takes_nothing_over() {
+        let (a, b, bus, consumer) = two_nodes().await;
+        let mut live = b.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+        let started_ms = b.subscriptions.live.lock()[&key()].started_ms;
+        // Another node's subscription that started before B's (heard late): B's stays.
+        let older = encode(7, 1, &key(), Change::Started { started_ms: started_ms - 1 });
+        bus.publish(TOPIC, older).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(b.live_subscriptions(), 1);
+        let heard = a.subscriptions.remote.lock().get(&key()).map(|r| r.node);
+        assert_eq!(heard, Some(b.node), "A keeps the newest it heard of, B's");
+        assert!(matches!(live.next(10, 1 << 20).await.unwrap(), Delivery::Idle { .. }));
+        // A newer one (started after B's, as a takeover after TAKEOVER_AFTER would be, or a
+        // subscribe on another node within the gossip delay): B's ends as a local takeover.
+        let newer = encode(8, 1, &key(), Change::Started { started_ms: started_ms + 1 });
+        bus.publish(TOPIC, newer).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), live.changed()).await.expect("woken by the takeover");
+        match live.next(10, 1 << 20).await {
+            Err(KinesisError::ResourceInUse(message)) => assert!(message.contains("took over"), "{message}"),
+            _ => panic!("B's subscription was not taken over"),
+        }
+        assert_eq!(b.live_subscriptions(), 0);
+        // A keeps the newest; an Ended of another subscription leaves it.
+        soon("A keeps the newest", || a.subscriptions.remote.lock().get(&key()).is_some_and(|r| r.node == 8)).await;
+        bus.publish(TOPIC, encode(7, 1, &key(), Change::Ended)).await.unwrap();
+        bus.publish(TOPIC, encode(8, 2, &key(), Change::Ended)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(a.subscriptions.remote.lock().contains_key(&key()));
+        bus.publish(TOPIC, encode(8, 1, &key(), Change::Ended)).await.unwrap();
+        soon("A forgot it", || a.subscriptions.remote.lock().is_empty()).await;
+        a.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+    }
+
+    #[test]
+    fn messages_round_trip_and_malformed_ones_are_refused_whole() {
+        let started = encode(3, 9, &key(), Change::Started { started_ms: 1_700_000_000_000 });
+        let message = decode(&started).unwrap();
+        assert_eq!((message.node, message.id, message.key()), (3, 9, key()));
+        assert_eq!(message.change, Change::Started { started_ms: 1_700_000_000_000 });
+        assert_eq!(decode(&encode(3, 9, &key(), Change::Ended)).unwrap().change, Change::Ended);
+        let text = String::from_utf8(started.to_vec()).unwrap();
+        let bad = [
+            text[..text.len() - 1].to_owned(),
+            text.replace("\"v\":1", "\"v\":2"),
+            text.replace("\"shard\":0", "\"shard\":-1"),
+            text.replace("\"shard\":0", "\"shard\":0,\"extra\":1"),
+            text.replace("\"node\":3,", ""),
+            text.replace("started_ms", "start_ms"),
+            format!("{}{}", text, " ".repeat(MAX_MESSAGE_BYTES)),
+        ];
+        for message in bad {
+            assert!(decode(message.as_bytes()).is_err(), "{message}");
+        }
+    }
+}
