@@ -349,16 +349,20 @@ mod tests {
     use crate::engine::test_key as k;
     use crate::store::memory::MemoryStore;
 
-    async fn engine_with_consumer() -> (Arc<Engine>, ConsumerRef) {
-        let config = EngineConfig {
+    /// No transition takes time: a stream and a consumer are ACTIVE once made.
+    pub(super) fn config() -> EngineConfig {
+        EngineConfig {
             create_stream_ms: 0,
             delete_stream_ms: 0,
             update_stream_ms: 0,
             consumer_create_ms: 0,
             consumer_delete_ms: 0,
             ..EngineConfig::default()
-        };
-        let engine = Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap();
+        }
+    }
+
+    async fn engine_with_consumer() -> (Arc<Engine>, ConsumerRef) {
+        let engine = Engine::open(config(), Arc::new(MemoryStore::new())).await.unwrap();
         engine.create_stream(NewStream::provisioned(&k("s"), 1)).await.unwrap();
         engine.register_consumer(&k("s"), "c", Vec::new()).await.unwrap();
         (engine, ConsumerRef { stream: k("s"), name: "c".into(), created_secs: None })

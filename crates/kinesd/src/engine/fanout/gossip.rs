@@ -232,9 +232,9 @@ mod tests {
     use tokio::sync::watch;
 
     use super::*;
-    use crate::engine::EngineConfig;
     use crate::engine::consumers::ConsumerRef;
     use crate::engine::fanout::Delivery;
+    use crate::engine::fanout::tests::config;
     use crate::engine::lifecycle::NewStream;
     use crate::engine::limits::tests::gossip_tests::LocalBus;
     use crate::engine::records::IteratorStart;
@@ -295,17 +295,6 @@ mod tests {
         }
         fn peer_bus(&self) -> Option<Arc<dyn PeerBus>> {
             Some(self.bus.clone())
-        }
-    }
-
-    fn config() -> EngineConfig {
-        EngineConfig {
-            create_stream_ms: 0,
-            delete_stream_ms: 0,
-            update_stream_ms: 0,
-            consumer_create_ms: 0,
-            consumer_delete_ms: 0,
-            ..EngineConfig::default()
         }
     }
 
