@@ -177,9 +177,15 @@ impl Engine {
             shard_level: stream.shard_level(),
         };
         // Told before the call is answered, so that a second SubscribeToShard the client sends
-        // another node after this answer most likely finds it there (see `gossip`). Published
-        // once the subscription exists: cancelled here, its drop still says it ended.
-        self.announce(&subscription.key, subscription.id, gossip::Change::Started { started_ms }).await;
+        // another node after this answer finds it there; then waits for word of an earlier one
+        // elsewhere, which this one yields to (see `gossip`). Published once the subscription
+        // exists: cancelled here, its drop still says it ended.
+        if self.announce(&subscription.key, subscription.id, gossip::Change::Started { started_ms }).await {
+            tokio::time::sleep(gossip::GRACE).await;
+            if *subscription.revoked.borrow() {
+                return Err(KinesisError::subscription_in_use(&subscription.arn, &subscription.shard.id()));
+            }
+        }
         Ok(subscription)
     }
 

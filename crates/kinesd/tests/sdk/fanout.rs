@@ -121,6 +121,40 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
     client.delete_stream().stream_name("busy").enforce_consumer_deletion(true).send().await.unwrap();
 }
 
+/// A SubscribeToShard 5 s after a live one takes over (in cluster mode on the other node, the
+/// calls alternating): the older subscription's stream ends with ResourceInUseException and
+/// the newer one delivers.
+#[tokio::test]
+async fn a_subscription_older_than_five_seconds_is_taken_over() {
+    let srv = server();
+    let client = srv.client();
+    create_active(&client, "over", 1).await;
+    let arn = active_consumer(&client, "over", "c").await;
+    let latest = || StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
+    let sub = || client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(0)).starting_position(latest());
+    let mut old = sub().send().await.unwrap().event_stream;
+    tokio::time::sleep(Duration::from_millis(5_200)).await;
+    let mut new = sub().send().await.unwrap().event_stream;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, old.recv()).await.expect("the old subscription ends within 10 s") {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the old subscription ended without an exception"),
+            Err(e) => break e,
+        }
+    };
+    let in_use = ended.as_service_error().is_some_and(|e| e.is_resource_in_use_exception());
+    assert!(in_use, "{ended:?}");
+    let sent = put(&client, "over", "after").await;
+    loop {
+        let event = next_event(&mut new).await.expect("the newer subscription lives");
+        if let Some(record) = event.records.first() {
+            assert_eq!(record.sequence_number, sent);
+            break;
+        }
+    }
+}
+
 /// The Rust SDK reads a split shard's last event (ChildShards, no ContinuationSequenceNumber)
 /// and then the end of the stream.
 #[tokio::test]

@@ -3,32 +3,37 @@
 //!
 //! Each node keeps its own subscriptions in its [`Registry`](super::Registry) and tells the
 //! others on the store's peer bus (core NATS, `P.fanout.subscriptions`) when one starts
-//! (after every local check passed, before the call is answered) and when one ends (dropped
-//! or expired; one taken over needs no word). Each node remembers the others' subscriptions
-//! started within the last [`TAKEOVER_AFTER`]:
+//! (after every local check passed) and when one ends (dropped or expired; one taken over
+//! needs no word). Each node remembers the others' subscriptions heard of within the last
+//! [`TAKEOVER_AFTER`], and applies AWS's rule to every pair of subscriptions of one consumer
+//! to one shard, whichever nodes took them:
 //!
-//! - a SubscribeToShard finding one for its consumer and shard is refused with the same
+//! - a SubscribeToShard finding another node's one is refused with the same
 //!   ResourceInUseException as for a local one;
-//! - a node hearing of a subscription newer (by wall-clock start, then node id) than its own
-//!   live one for the same consumer and shard ends its own as a local takeover does
-//!   (ResourceInUseException). The older one never ends the newer: that node ends its own
-//!   when it hears of ours. This also settles two subscribes accepted on two nodes within
-//!   the gossip delay: the newest stays.
+//! - of two started less than TAKEOVER_AFTER apart (by wall clock, then node id), the later
+//!   loses: it is ended as a takeover ends one (ResourceInUseException), by its own node when
+//!   it hears of the earlier. Two subscribes accepted on two nodes within the gossip delay are
+//!   settled so, and so is a second call that reached another node before the first's
+//!   Started message did. A node that hears of an earlier subscription while the later one's
+//!   call is still waiting [`GRACE`] to be answered answers ResourceInUseException instead,
+//!   as AWS would: every SubscribeToShard in cluster mode waits GRACE after publishing its
+//!   Started message before it is answered, so that a client's second call to another node,
+//!   sent after the first's answer, finds the first there (or hears of it within its own
+//!   GRACE) unless the bus is slower than that;
+//! - one started TAKEOVER_AFTER or more after another takes over: the node of the earlier one
+//!   ends it when it hears of the later.
 //!
 //! What the bus does not promise costs this: a lost message (a node disconnected, a full
 //! queue) means at worst a second SubscribeToShard within TAKEOVER_AFTER accepted by another
 //! node (so the rule is approximate across nodes, as the limits are), or an older
 //! subscription not taken over, which then ends by itself (subscriptions end after 5
-//! minutes). A late message widens the window the same way: the Started message is handed to
-//! the bus before the first call is answered, so a client that sends its second call to
-//! another node after that answer races only the bus's delivery (a hop or two within the
-//! cluster) against its own round trip. The window is counted from when a node heard of the
-//! other's start (no clock is compared for it); only "which is newest" compares wall clocks,
-//! so nodes whose clocks disagree by more than the gap between two subscribes may keep the
-//! older one.
+//! minutes). A message later than GRACE means the later subscription is accepted and then
+//! ended. The refusal window is counted from when a node heard of the other's start (no clock
+//! is compared for it); only the order of two starts compares wall clocks, so nodes whose
+//! clocks disagree by more than the gap between two subscribes may pick the other one.
 
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -45,10 +50,18 @@ pub const TOPIC: &str = "fanout.subscriptions";
 /// newer ones are dropped (lost, as above). Applying one takes a lock or two, no I/O.
 pub const INBOX: usize = 1024;
 
+/// How long a SubscribeToShard in cluster mode waits, after telling the others of its
+/// subscription, for word of an earlier one it must yield to (see the module's comment).
+/// Far above a core NATS hop on a LAN (about a millisecond); the price of every
+/// SubscribeToShard in cluster mode, none on a single node.
+pub const GRACE: Duration = Duration::from_millis(100);
+
 /// Far above any valid message (names are at most 128 characters); longer ones are refused.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 const VERSION: u8 = 1;
+
+const TAKEOVER_MS: u64 = TAKEOVER_AFTER.as_millis() as u64;
 
 /// Another node's subscription, as its Started message told.
 pub struct Remote {
@@ -132,12 +145,14 @@ impl Registry {
 
 impl Engine {
     /// Tells the other nodes (if any) that this node's subscription `id` to `key` changed.
-    pub(super) async fn announce(&self, key: &SubscriptionKey, id: u64, change: Change) {
-        let Some(bus) = self.store.peer_bus() else { return };
+    /// Whether there are other nodes to tell (the store has a peer bus).
+    pub(super) async fn announce(&self, key: &SubscriptionKey, id: u64, change: Change) -> bool {
+        let Some(bus) = self.store.peer_bus() else { return false };
         if let Err(e) = bus.publish(TOPIC, encode(self.node, id, key, change)).await {
             // Lost: the rule is approximate across nodes for this subscription (see above).
             tracing::debug!(error = %e, "a subscription change not published");
         }
+        true
     }
 
     /// `announce(Ended)` from a drop, which cannot wait: in a task of its own (short-lived,
@@ -156,20 +171,34 @@ impl Engine {
         let key = message.key();
         match message.change {
             Change::Started { started_ms } => {
-                let newer = |ms: u64, node: u64| (started_ms, message.node) > (ms, node);
+                let heard = (started_ms, message.node);
+                // Whether a subscription started at `earlier` is one `later` takes over.
+                let takes_over = |earlier: u64, later: u64| later.saturating_sub(earlier) >= TAKEOVER_MS;
                 {
                     let mut remote = self.subscriptions.remote.lock();
                     Registry::prune(&mut remote);
-                    // Messages from several nodes come in any order: keep the newest.
-                    if remote.get(&key).is_none_or(|r| newer(r.started_ms, r.node)) {
+                    // Keep the one that holds the key: the earliest, unless a later one took
+                    // it over (messages from several nodes come in any order).
+                    let keep_heard = remote
+                        .get(&key)
+                        .is_none_or(|r| heard < (r.started_ms, r.node) || takes_over(r.started_ms, started_ms));
+                    if keep_heard {
                         let entry = Remote { node: message.node, id: message.id, started_ms, received: Instant::now() };
                         remote.insert(key.clone(), entry);
                     }
                 }
                 let mut live = self.subscriptions.live.lock();
-                if live.get(&key).is_some_and(|l| newer(l.started_ms, self.node)) {
-                    // Taken over, as by a newer subscription here: it ends with
-                    // ResourceInUseException at its next event, and says nothing on its drop.
+                let ends_ours = live.get(&key).is_some_and(|l| {
+                    if heard > (l.started_ms, self.node) {
+                        takes_over(l.started_ms, started_ms)
+                    } else {
+                        // Ours came too soon after the one heard of.
+                        !takes_over(started_ms, l.started_ms)
+                    }
+                });
+                if ends_ours {
+                    // As a takeover here: it ends with ResourceInUseException at its next
+                    // event (or its call answers it), and says nothing on its drop.
                     if let Some(taken) = live.remove(&key) {
                         taken.revoked.send_replace(true);
                     }
@@ -350,37 +379,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_newest_subscription_wins_and_an_older_one_takes_nothing_over() {
+    async fn of_two_subscriptions_within_five_seconds_the_earlier_stays_and_a_later_one_takes_over() {
         let (a, b, bus, consumer) = two_nodes().await;
         let mut live = b.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
         let started_ms = b.subscriptions.live.lock()[&key()].started_ms;
-        // Another node's subscription that started before B's (heard late): B's stays.
-        let older = encode(7, 1, &key(), Change::Started { started_ms: started_ms - 1 });
-        bus.publish(TOPIC, older).await.unwrap();
+        // Another node's subscription started just after B's (accepted there before it heard
+        // of B's): B's stays, and A keeps B's as the one holding the key.
+        bus.publish(TOPIC, encode(8, 1, &key(), Change::Started { started_ms: started_ms + 1 })).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(b.live_subscriptions(), 1);
-        let heard = a.subscriptions.remote.lock().get(&key()).map(|r| r.node);
-        assert_eq!(heard, Some(b.node), "A keeps the newest it heard of, B's");
         assert!(matches!(live.next(10, 1 << 20).await.unwrap(), Delivery::Idle { .. }));
-        // A newer one (started after B's, as a takeover after TAKEOVER_AFTER would be, or a
-        // subscribe on another node within the gossip delay): B's ends as a local takeover.
-        let newer = encode(8, 1, &key(), Change::Started { started_ms: started_ms + 1 });
-        bus.publish(TOPIC, newer).await.unwrap();
+        let held = a.subscriptions.remote.lock().get(&key()).map(|r| r.node);
+        assert_eq!(held, Some(b.node), "the earlier one holds the key");
+        // One started TAKEOVER_AFTER later takes over: B's ends as a local takeover ends one.
+        let later = encode(9, 1, &key(), Change::Started { started_ms: started_ms + TAKEOVER_MS });
+        bus.publish(TOPIC, later).await.unwrap();
         tokio::time::timeout(Duration::from_secs(1), live.changed()).await.expect("woken by the takeover");
         match live.next(10, 1 << 20).await {
             Err(KinesisError::ResourceInUse(message)) => assert!(message.contains("took over"), "{message}"),
             _ => panic!("B's subscription was not taken over"),
         }
         assert_eq!(b.live_subscriptions(), 0);
-        // A keeps the newest; an Ended of another subscription leaves it.
-        soon("A keeps the newest", || a.subscriptions.remote.lock().get(&key()).is_some_and(|r| r.node == 8)).await;
-        bus.publish(TOPIC, encode(7, 1, &key(), Change::Ended)).await.unwrap();
-        bus.publish(TOPIC, encode(8, 2, &key(), Change::Ended)).await.unwrap();
+        soon("A keeps the one that took over", || {
+            a.subscriptions.remote.lock().get(&key()).is_some_and(|r| r.node == 9)
+        })
+        .await;
+        // An Ended of another subscription leaves it; its own removes it.
+        bus.publish(TOPIC, encode(8, 1, &key(), Change::Ended)).await.unwrap();
+        bus.publish(TOPIC, encode(9, 2, &key(), Change::Ended)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(a.subscriptions.remote.lock().contains_key(&key()));
-        bus.publish(TOPIC, encode(8, 1, &key(), Change::Ended)).await.unwrap();
+        bus.publish(TOPIC, encode(9, 1, &key(), Change::Ended)).await.unwrap();
         soon("A forgot it", || a.subscriptions.remote.lock().is_empty()).await;
         a.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_subscription_that_hears_of_an_earlier_one_yields() {
+        // Heard of while its call waits GRACE: the call is refused.
+        let (_a, b, bus, consumer) = two_nodes().await;
+        let before = crate::engine::now_ms() - 1;
+        let early = tokio::spawn(async move {
+            tokio::time::sleep(GRACE / 4).await;
+            bus.publish(TOPIC, encode(7, 1, &key(), Change::Started { started_ms: before })).await.unwrap();
+            bus
+        });
+        in_use(b.subscribe(&consumer, "0", IteratorStart::Latest).await);
+        assert_eq!(b.live_subscriptions(), 0);
+        // Heard of after its call was answered: it ends as taken over.
+        let bus = early.await.unwrap();
+        bus.publish(TOPIC, encode(7, 1, &key(), Change::Ended)).await.unwrap();
+        soon("B forgot it", || b.subscriptions.remote.lock().is_empty()).await;
+        let mut live = b.subscribe(&consumer, "0", IteratorStart::Latest).await.unwrap();
+        let started_ms = b.subscriptions.live.lock()[&key()].started_ms;
+        bus.publish(TOPIC, encode(7, 2, &key(), Change::Started { started_ms: started_ms - 1 })).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), live.changed()).await.expect("woken");
+        assert!(matches!(live.next(10, 1 << 20).await, Err(KinesisError::ResourceInUse(_))));
     }
 
     #[test]
