@@ -52,6 +52,16 @@ async fn next_event(
     }
 }
 
+/// A SubscribeToShard of `arn` to shard `shard` from LATEST, ready to send.
+fn subscribe_latest(
+    client: &Client,
+    arn: &str,
+    shard: u32,
+) -> aws_sdk_kinesis::operation::subscribe_to_shard::builders::SubscribeToShardFluentBuilder {
+    let latest = StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
+    client.subscribe_to_shard().consumer_arn(arn).shard_id(shard_id(shard)).starting_position(latest)
+}
+
 #[tokio::test]
 async fn records_are_pushed_and_resumption_is_exact() {
     let srv = server();
@@ -95,10 +105,7 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
     let client = srv.client();
     create_active(&client, "busy", 2).await;
     let arn = active_consumer(&client, "busy", "c").await;
-    let latest = || StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
-    let sub = |shard: u32| {
-        client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(shard)).starting_position(latest())
-    };
+    let sub = |shard: u32| subscribe_latest(&client, &arn, shard);
     let live = sub(0).send().await.unwrap();
     // In cluster mode the second call goes to the other node, which heard of the first
     // node's subscription before the first call was answered (engine/fanout/gossip.rs).
@@ -130,8 +137,7 @@ async fn a_subscription_older_than_five_seconds_is_taken_over() {
     let client = srv.client();
     create_active(&client, "over", 1).await;
     let arn = active_consumer(&client, "over", "c").await;
-    let latest = || StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
-    let sub = || client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(0)).starting_position(latest());
+    let sub = || subscribe_latest(&client, &arn, 0);
     let mut old = sub().send().await.unwrap().event_stream;
     tokio::time::sleep(Duration::from_millis(5_200)).await;
     let mut new = sub().send().await.unwrap().event_stream;
