@@ -10,7 +10,11 @@
 //!
 //! The [`Registry`] holds one entry per live subscription: a second SubscribeToShard for the
 //! same consumer and shard within [`TAKEOVER_AFTER`] of the first is refused, a later one takes
-//! over and the earlier one ends with ResourceInUseException, as AWS documents.
+//! over and the earlier one ends with ResourceInUseException, as AWS documents. Nodes sharing
+//! a store keep that rule across the cluster by telling each other of the subscriptions they
+//! start and end ([`gossip`]).
+
+pub mod gossip;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +40,8 @@ type SubscriptionKey = (StreamKey, String, u32);
 struct Live {
     id: u64,
     started: Instant,
+    /// Wall clock at the start: how the nodes of a cluster agree on which is newest.
+    started_ms: u64,
     /// How far behind the shard's tip the subscriber was at its last event, in milliseconds
     /// (0 when it had everything): the consumer-lag gauge of `GET /metrics`.
     lag_ms: Arc<AtomicU64>,
@@ -49,6 +55,12 @@ struct Live {
 pub struct Registry {
     live: parking_lot::Mutex<HashMap<SubscriptionKey, Live>>,
     next_id: AtomicU64,
+    /// Other nodes' subscriptions started within the last [`TAKEOVER_AFTER`], as their
+    /// gossip told (see [`gossip`]); empty on a single node. At most one per key, so bounded
+    /// by the subscriptions started cluster-wide in the last TAKEOVER_AFTER (older ones are
+    /// pruned on every insert and check, and every TAKEOVER_AFTER by the gossip task).
+    /// Lock order: `live` before `remote`.
+    remote: parking_lot::Mutex<HashMap<SubscriptionKey, gossip::Remote>>,
 }
 
 /// What a subscription has for its subscriber now.
@@ -128,18 +140,22 @@ impl Engine {
         let (revoke, revoked) = watch::channel(false);
         let id = self.subscriptions.next_id.fetch_add(1, Ordering::Relaxed);
         let lag_ms = Arc::new(AtomicU64::new(0));
+        let started_ms = now_ms();
         {
             let mut live = self.subscriptions.live.lock();
+            let young = live.get(&key).is_some_and(|current| current.started.elapsed() < TAKEOVER_AFTER);
+            // Another node's subscription younger than TAKEOVER_AFTER counts as this node's own.
+            if young || self.subscriptions.remote_in_use(&key) {
+                return Err(KinesisError::subscription_in_use(&arn, &shard.id()));
+            }
             if let Some(current) = live.get(&key) {
-                if current.started.elapsed() < TAKEOVER_AFTER {
-                    return Err(KinesisError::subscription_in_use(&arn, &shard.id()));
-                }
                 current.revoked.send_replace(true);
             }
-            live.insert(key.clone(), Live { id, started: Instant::now(), revoked: revoke, lag_ms: lag_ms.clone() });
+            let started = Instant::now();
+            live.insert(key.clone(), Live { id, started, started_ms, revoked: revoke, lag_ms: lag_ms.clone() });
         }
         let lifetime = Duration::from_millis(self.config.subscription_ms);
-        Ok(Subscription {
+        let subscription = Subscription {
             engine: self.clone(),
             arn,
             key,
@@ -159,7 +175,18 @@ impl Engine {
             lag_ms,
             meters: stream.meters.clone(),
             shard_level: stream.shard_level(),
-        })
+        };
+        // Told before the call is answered, so that a second SubscribeToShard the client sends
+        // another node after this answer finds it there; then waits for word of an earlier one
+        // elsewhere, which this one yields to (see `gossip`). Published once the subscription
+        // exists: cancelled here, its drop still says it ended.
+        if self.announce(&subscription.key, subscription.id, gossip::Change::Started { started_ms }).await {
+            tokio::time::sleep(gossip::GRACE).await;
+            if *subscription.revoked.borrow() {
+                return Err(KinesisError::subscription_in_use(&subscription.arn, &subscription.shard.id()));
+            }
+        }
+        Ok(subscription)
     }
 
     /// AWS's answer to a subscription of a consumer that is not ACTIVE.
@@ -289,6 +316,9 @@ impl Drop for Subscription {
         let mut live = self.engine.subscriptions.live.lock();
         if live.get(&self.key).is_some_and(|l| l.id == self.id) {
             live.remove(&self.key);
+            drop(live);
+            // A subscription taken over needs no word: the other nodes heard of the newer one.
+            self.engine.announce_ended(&self.key, self.id);
         }
     }
 }
@@ -325,16 +355,20 @@ mod tests {
     use crate::engine::test_key as k;
     use crate::store::memory::MemoryStore;
 
-    async fn engine_with_consumer() -> (Arc<Engine>, ConsumerRef) {
-        let config = EngineConfig {
+    /// No transition takes time: a stream and a consumer are ACTIVE once made.
+    pub(super) fn config() -> EngineConfig {
+        EngineConfig {
             create_stream_ms: 0,
             delete_stream_ms: 0,
             update_stream_ms: 0,
             consumer_create_ms: 0,
             consumer_delete_ms: 0,
             ..EngineConfig::default()
-        };
-        let engine = Engine::open(config, Arc::new(MemoryStore::new())).await.unwrap();
+        }
+    }
+
+    async fn engine_with_consumer() -> (Arc<Engine>, ConsumerRef) {
+        let engine = Engine::open(config(), Arc::new(MemoryStore::new())).await.unwrap();
         engine.create_stream(NewStream::provisioned(&k("s"), 1)).await.unwrap();
         engine.register_consumer(&k("s"), "c", Vec::new()).await.unwrap();
         (engine, ConsumerRef { stream: k("s"), name: "c".into(), created_secs: None })

@@ -346,6 +346,8 @@ impl Engine {
         if let (Some(limits), Some(bus)) = (&engine.limits, engine.store.peer_bus()) {
             tokio::spawn(limits::gossip::run(Arc::downgrade(limits), bus));
         }
+        // And their subscriptions, for SubscribeToShard's in-use rule (see fanout::gossip).
+        fanout::gossip::start(&engine).await;
         engine.advance().await?;
         Ok(engine)
     }

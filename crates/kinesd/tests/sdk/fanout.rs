@@ -9,7 +9,7 @@ use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent, SubscribeToShardEventStream,
 };
 
-use crate::common::{Server, ServerOpts, api_err, create_active, shard_id, skip_in_cluster_mode, stream_arn};
+use crate::common::{Server, ServerOpts, api_err, create_active, shard_id, stream_arn};
 
 fn server() -> Server {
     Server::start_with(ServerOpts {
@@ -50,6 +50,16 @@ async fn next_event(
         Some(other) => panic!("unexpected event {other:?}"),
         None => None,
     }
+}
+
+/// A SubscribeToShard of `arn` to shard `shard` from LATEST, ready to send.
+fn subscribe_latest(
+    client: &Client,
+    arn: &str,
+    shard: u32,
+) -> aws_sdk_kinesis::operation::subscribe_to_shard::builders::SubscribeToShardFluentBuilder {
+    let latest = StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
+    client.subscribe_to_shard().consumer_arn(arn).shard_id(shard_id(shard)).starting_position(latest)
 }
 
 #[tokio::test]
@@ -95,21 +105,12 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
     let client = srv.client();
     create_active(&client, "busy", 2).await;
     let arn = active_consumer(&client, "busy", "c").await;
-    let latest = || StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
-    let sub = |shard: u32| {
-        client.subscribe_to_shard().consumer_arn(&arn).shard_id(shard_id(shard)).starting_position(latest())
-    };
+    let sub = |shard: u32| subscribe_latest(&client, &arn, shard);
     let live = sub(0).send().await.unwrap();
-    // In cluster mode the second call goes to the other node, which does not know of the first
-    // node's subscription: the in-use rule is kept per node (engine/fanout.rs `Registry`), a
-    // known cluster-mode gap, not asserted there until the rule spans nodes.
-    if !skip_in_cluster_mode(
-        "fanout::errors_before_the_stream_and_the_in_use_rule (in-use part)",
-        "the in-use rule is per node",
-    ) {
-        let err = api_err(sub(0).send().await);
-        assert_eq!(err.code, "ResourceInUseException");
-    }
+    // In cluster mode the second call goes to the other node, which heard of the first
+    // node's subscription before the first call was answered (engine/fanout/gossip.rs).
+    let err = api_err(sub(0).send().await);
+    assert_eq!(err.code, "ResourceInUseException");
     // The other shard is another subscription.
     let _other = sub(1).send().await.unwrap();
     let err = api_err(sub(9).send().await);
@@ -125,6 +126,39 @@ async fn errors_before_the_stream_and_the_in_use_rule() {
     // DeleteStream refuses while consumers exist, then deregisters them with Enforce.
     assert_eq!(api_err(client.delete_stream().stream_name("busy").send().await).code, "ResourceInUseException");
     client.delete_stream().stream_name("busy").enforce_consumer_deletion(true).send().await.unwrap();
+}
+
+/// A SubscribeToShard 5 s after a live one takes over (in cluster mode on the other node, the
+/// calls alternating): the older subscription's stream ends with ResourceInUseException and
+/// the newer one delivers.
+#[tokio::test]
+async fn a_subscription_older_than_five_seconds_is_taken_over() {
+    let srv = server();
+    let client = srv.client();
+    create_active(&client, "over", 1).await;
+    let arn = active_consumer(&client, "over", "c").await;
+    let sub = || subscribe_latest(&client, &arn, 0);
+    let mut old = sub().send().await.unwrap().event_stream;
+    tokio::time::sleep(Duration::from_millis(5_200)).await;
+    let mut new = sub().send().await.unwrap().event_stream;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, old.recv()).await.expect("the old subscription ends within 10 s") {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the old subscription ended without an exception"),
+            Err(e) => break e,
+        }
+    };
+    let in_use = ended.as_service_error().is_some_and(|e| e.is_resource_in_use_exception());
+    assert!(in_use, "{ended:?}");
+    let sent = put(&client, "over", "after").await;
+    loop {
+        let event = next_event(&mut new).await.expect("the newer subscription lives");
+        if let Some(record) = event.records.first() {
+            assert_eq!(record.sequence_number, sent);
+            break;
+        }
+    }
 }
 
 /// The Rust SDK reads a split shard's last event (ChildShards, no ContinuationSequenceNumber)

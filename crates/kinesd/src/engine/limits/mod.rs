@@ -673,4 +673,4 @@ impl Limits {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -104,7 +104,7 @@ fn the_fan_out_seam_admits_one_subscribe_a_second_and_paces_delivery() {
     assert!(limits.consumer_shard(arn, 0, |c| c.admit_subscribe(now)), "forgotten with its stream");
 }
 
-mod gossip_tests {
+pub(crate) mod gossip_tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -119,8 +119,9 @@ mod gossip_tests {
 
     /// A peer bus within one process: every subscriber of a topic gets every message at once
     /// (the publisher's own subscribers included, as on NATS); a full queue drops.
+    /// Also what the fan-out gossip's tests use (`engine/fanout/gossip.rs`).
     #[derive(Default)]
-    struct LocalBus {
+    pub(crate) struct LocalBus {
         subscribers: Mutex<Vec<(String, mpsc::Sender<Bytes>)>>,
     }
 
