@@ -22,8 +22,15 @@ FANOUT_ARGS = ["--consumer-create-ms", "200", "--consumer-delete-ms", "200"]
 
 
 @pytest.fixture(scope="module")
-def srv():
-    s = KinesdServer(create_ms=50, delete_ms=50, update_ms=50, extra_args=FANOUT_ARGS)
+def srv(request):
+    """One server, or with `--cluster` two nodes on a NATS cluster that the clients alternate
+    between call by call (conftest.TwoNodes)."""
+    if request.config.getoption("--cluster"):
+        from conftest import TwoNodes
+
+        s = TwoNodes(create_ms=50, delete_ms=50, update_ms=50, extra_args=FANOUT_ARGS)
+    else:
+        s = KinesdServer(create_ms=50, delete_ms=50, update_ms=50, extra_args=FANOUT_ARGS)
     yield s
     s.stop()
 
