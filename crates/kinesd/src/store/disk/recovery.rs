@@ -122,6 +122,20 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
             None => {
                 let file =
                     OpenOptions::new().read(true).write(true).open(journal::segment_path(dir, id, generation))?;
+                if is_last && !has_whole_start(&file)? {
+                    // The last run was killed while creating this segment (`journal::create_segment`
+                    // syncs its start before anything is written after it), so nothing in it was
+                    // ever acknowledged: write its start again and continue in it.
+                    tracing::warn!(
+                        segment = id,
+                        "the last run stopped while creating this journal segment; creating it again"
+                    );
+                    drop(file);
+                    let (file, len) = journal::create_segment(dir, id, &tips)?;
+                    segments.insert(id, SegmentMeta { generation, len: 0 });
+                    open_tail = Some((id, file, len, Vec::new()));
+                    continue;
+                }
                 let (scanned, scanned_max) = scan(&file, id, is_last, &tips)?;
                 max_log_id = max_log_id.max(scanned_max);
                 if is_last {
@@ -179,6 +193,39 @@ fn apply(logs: &mut HashMap<LogId, LogIndex>, tips: &mut HashMap<LogId, LogTip>,
         logs.entry(*log).or_default().sealed.push(*run);
     }
     *tips = directory.logs.clone();
+}
+
+/// Whether the writer's segment holds its whole start: a header naming it and a log table
+/// frame. It may not when a crash hit `journal::create_segment`: the file is then empty,
+/// shorter than its header, zeroes (a power loss before the sync on some file systems), or a
+/// header with the table cut short. Anything else, a header that is neither zeroes nor valid
+/// included, is left to `scan` (damage is reported, never written over).
+fn has_whole_start(file: &File) -> std::io::Result<bool> {
+    let size = file.metadata()?.len();
+    if size < format::SEGMENT_HEADER_LEN {
+        return Ok(false);
+    }
+    let mut header = [0u8; format::SEGMENT_HEADER_LEN as usize];
+    file.read_exact_at(&mut header, 0)?;
+    if header.iter().all(|b| *b == 0) {
+        return Ok(false);
+    }
+    if format::check_segment_header(&header).is_err() {
+        return Ok(true);
+    }
+    // The table frame follows; only one that runs past the end of the file (or is zeroes) is
+    // torn. One that is there but fails its checksum is damage, as above.
+    let available = size - format::SEGMENT_HEADER_LEN;
+    let mut len_buf = [0u8; 4];
+    if available < 4 {
+        return Ok(false);
+    }
+    file.read_exact_at(&mut len_buf, format::SEGMENT_HEADER_LEN)?;
+    Ok(match format::frame_len(&len_buf) {
+        Err(FrameError::Truncated) => false,
+        Err(_) => true,
+        Ok(total) => total as u64 <= available,
+    })
 }
 
 /// Reads a segment frame by frame; see the module comment for what a bad frame means.
