@@ -104,18 +104,23 @@ class TwoNodes:
         self.nats.stop()
 
 
+def served(request, **options):
+    """A server for a fixture: one kinesd, or under `pytest --cluster` two nodes on a NATS
+    cluster standing in for it (see TwoNodes)."""
+    return TwoNodes(**options) if request.config.getoption("--cluster") else KinesdServer(**options)
+
+
 @pytest.fixture(scope="session")
 def server(request):
-    options = dict(create_ms=100, delete_ms=100, update_ms=100, account_id=MAIN_ACCOUNT, region=MAIN_REGION)
-    srv = TwoNodes(**options) if request.config.getoption("--cluster") else KinesdServer(**options)
+    srv = served(request, create_ms=100, delete_ms=100, update_ms=100, account_id=MAIN_ACCOUNT, region=MAIN_REGION)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="session")
-def slow_server():
+def slow_server(request):
     """Defaults for account/region; 1.5 s transitions so CREATING/DELETING are observable."""
-    srv = KinesdServer(create_ms=1500, delete_ms=1500, update_ms=1500)
+    srv = served(request, create_ms=1500, delete_ms=1500, update_ms=1500)
     yield srv
     srv.stop()
 

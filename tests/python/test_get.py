@@ -11,8 +11,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import served
 from kinesd_harness import (
-    KinesdServer,
     error_of,
     expected_ranges,
     read_all,
@@ -371,8 +371,8 @@ def test_get_records_stream_arn_must_name_the_iterators_stream(kinesis, raw_kine
 
 
 @pytest.fixture(scope="module")
-def short_ttl_server():
-    srv = KinesdServer(create_ms=50, delete_ms=50, update_ms=50, iterator_ttl_seconds=1)
+def short_ttl_server(request):
+    srv = served(request, create_ms=50, delete_ms=50, update_ms=50, iterator_ttl_seconds=1)
     yield srv
     srv.stop()
 

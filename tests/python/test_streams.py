@@ -9,6 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import served
 from kinesd_harness import (
     KinesdServer,
     error_of,
@@ -395,9 +396,9 @@ def test_unknown_stream_not_found_message(kinesis):
 
 
 @pytest.fixture(scope="module")
-def fresh_server():
+def fresh_server(request):
     """A server of our own, so ListStreams results can be asserted exactly."""
-    srv = KinesdServer(create_ms=50, delete_ms=50, update_ms=50)
+    srv = served(request, create_ms=50, delete_ms=50, update_ms=50)
     yield srv
     srv.stop()
 
