@@ -93,6 +93,14 @@ class Load:
             assert time.monotonic() < deadline, f"writers made no progress: {self.progress}"
             time.sleep(0.05)
 
+    def wait_for_more(self, batches: int, timeout: float = 60) -> None:
+        """Waits until every writer has finished `batches` more batches than it had now."""
+        target = {label: done + batches for label, done in self.progress.items()}
+        deadline = time.monotonic() + timeout
+        while any(self.progress[label] < n for label, n in target.items()):
+            assert time.monotonic() < deadline, f"writers made no progress: {self.progress}, wanted {target}"
+            time.sleep(0.05)
+
     def wind_down(self) -> None:
         """The writers finish the batch they are sending (until acknowledged) and start no other."""
         self.winding_down.set()
@@ -181,14 +189,15 @@ class Load:
 @pytest.mark.timeout(300)
 def test_kill9_of_a_nats_server_and_a_kinesd_node_under_load_loses_nothing_acknowledged(nats):
     """Writers through both nodes; one NATS server and node A are killed -9 at the same moment,
-    and restarted two seconds later (A as a fresh process on a new port). Every acknowledged
-    record is then intact and in order, read through the restarted A and through B."""
+    and restarted two seconds later (A as a fresh process on a new port). The writers go on
+    through both until each has written five more batches. Every acknowledged record is then
+    intact and in order, read through the restarted A and through B."""
     prefix = f"c{uuid.uuid4().hex[:8]}"
     nodes = {"a": node(nats, prefix), "b": node(nats, prefix)}
     load = None
     try:
         name = create_active(nodes["a"].client(), shards=4)
-        load = Load(name, nodes)
+        load = Load(name, nodes, batches=1_000_000)
         load.wait_for(5)
         nats.kill(1)
         nodes["a"].proc.kill()
@@ -200,6 +209,9 @@ def test_kill9_of_a_nats_server_and_a_kinesd_node_under_load_loses_nothing_ackno
         dead = nodes["a"]
         nodes["a"] = node(nats, prefix)
         dead.stop()
+        # Writes go on through both nodes after the restarts, then the writers stop.
+        load.wait_for_more(5)
+        load.wind_down()
         load.verify(nodes.values())
     finally:
         shut_down(load, nodes)
@@ -216,11 +228,17 @@ def test_a_split_while_both_nodes_write_loses_nothing_and_fences_the_parent(nats
     try:
         kb = nodes["b"].client()
         name = create_active(kb, shards=2)
-        load = Load(name, nodes, batches=60)
+        # The writers run until wound down: with a fixed number of batches, a fast machine
+        # finished them all before the split took effect and none reached the children.
+        load = Load(name, nodes, batches=1_000_000)
         load.wait_for(10)
         kb.split_shard(StreamName=name, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
         assert load.alive(), "the split must land while both nodes write"
         wait_for_status(kb, name, "ACTIVE", timeout=30)
+        # Ten more batches from each node once the children are open: about half of their
+        # records hash into the split shard's range.
+        load.wait_for_more(10)
+        load.wind_down()
         load.verify(nodes.values())
         children = [d for d, (shard, _) in load.acked.items() if shard in ("shardId-000000000002", "shardId-000000000003")]
         assert children, "no record reached the children"
