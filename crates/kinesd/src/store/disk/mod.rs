@@ -170,6 +170,12 @@ pub struct DiskStore {
     _lock: File,
 }
 
+/// How long opening waits for the data directory's lock before saying another process has it.
+/// A lock this process let go of can look held for a moment: a child forked by another thread
+/// holds a copy of every descriptor, the lock's included, until it execs (tests that close a
+/// store and open it again while others spawn servers hit this in 3 opens of 5).
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
 impl DiskStore {
     pub fn open(dir: &Path, options: DiskOptions) -> std::io::Result<DiskStore> {
         DiskStore::open_with(dir, options, Limits::default())
@@ -182,8 +188,21 @@ impl DiskStore {
         }
         std::fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("LOCK"))?;
-        if lock.try_lock().is_err() {
-            return Err(std::io::Error::other(format!("{} is in use by another kinesd process", dir.display())));
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::other(format!(
+                        "{} is in use by another kinesd process",
+                        dir.display()
+                    )));
+                }
+            }
         }
         let catalog = Arc::new(FileCatalog::open(dir.join("catalog"))?);
         let journal_dir = dir.join("journal");

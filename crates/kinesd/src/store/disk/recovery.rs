@@ -122,7 +122,8 @@ pub fn recover(dir: &Path) -> std::io::Result<Recovered> {
             None => {
                 let file =
                     OpenOptions::new().read(true).write(true).open(journal::segment_path(dir, id, generation))?;
-                if is_last && !has_whole_start(&file)? {
+                // Generation 0: the writer's own file (a compaction's is whole once it has a name).
+                if is_last && generation == 0 && !has_whole_start(&file)? {
                     // The last run was killed while creating this segment (`journal::create_segment`
                     // syncs its start before anything is written after it), so nothing in it was
                     // ever acknowledged: write its start again and continue in it.

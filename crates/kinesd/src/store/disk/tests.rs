@@ -103,6 +103,38 @@ fn a_second_process_cannot_open_the_same_directory() {
     assert!(DiskStore::open(dir.path(), DiskOptions::default()).is_err());
 }
 
+/// A child process forked by another thread holds a copy of the directory lock's descriptor
+/// until it execs, so a store closed and opened again at that moment found its own lock held
+/// (3 opens in 5 failed, and a CI run failed on it): opening waits a moment for the lock.
+#[test]
+fn a_store_opens_again_while_other_threads_spawn_processes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawning = stop.clone();
+    let spawner = std::thread::spawn(move || {
+        let mut spawned = 0;
+        while !spawning.load(Ordering::Relaxed) {
+            std::process::Command::new("true").status().unwrap();
+            spawned += 1;
+        }
+        spawned
+    });
+    let refused: Vec<String> = (0..200)
+        .filter_map(|_| match DiskStore::open(dir.path(), DiskOptions::default()) {
+            Ok(store) => {
+                store.close();
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        })
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    let spawned = spawner.join().unwrap();
+    assert!(spawned > 10, "the other thread spawned only {spawned} processes");
+    assert!(refused.is_empty(), "{} of 200 opens refused: {:?}", refused.len(), refused.first());
+}
+
 /// Writes `n` one-record appends, closes, and returns the live segment's path and the records.
 fn filled(dir: &Path, n: u64) -> (std::path::PathBuf, Vec<StoredRecord>) {
     runtime().block_on(async {
