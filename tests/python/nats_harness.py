@@ -36,18 +36,49 @@ def require_nats_server() -> str:
     return binary
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Starts on fresh ports when a port was taken meanwhile (another process may bind one between
+# its choice and the server's bind).
+START_ATTEMPTS = 5
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports free right now: every socket is held until all are chosen (one bound
+    and closed at a time, the same port can come back twice; a server once got its client and
+    route ports equal and never came up)."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class NatsCluster:
     def __init__(self, binary: str, nodes: int = 3):
         self.binary = binary
-        self.dir = Path(tempfile.mkdtemp(prefix="kinesd-nats-"))
-        self.ports = [(free_port(), free_port(), free_port()) for _ in range(nodes)]
         self.procs: list[subprocess.Popen | None] = [None] * nodes
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self.dir = Path(tempfile.mkdtemp(prefix="kinesd-nats-"))
+            ports = free_ports(3 * nodes)
+            self.ports = [tuple(ports[3 * i:3 * i + 3]) for i in range(nodes)]
+            self._configure()
+            for i in range(nodes):
+                self.start(i)
+            try:
+                self.wait_ready()
+                return
+            except AssertionError as e:
+                logs = {log.name: log.read_text(errors="replace") for log in sorted(self.dir.glob("*.log"))}
+                self.stop()
+                if attempt == START_ATTEMPTS or not any("address already in use" in t for t in logs.values()):
+                    tails = "".join(f"\n--- {name}:\n" + "\n".join(t.splitlines()[-8:]) for name, t in logs.items())
+                    raise AssertionError(f"{e}{tails}") from e
+
+    def _configure(self) -> None:
         routes = ", ".join(f"nats-route://127.0.0.1:{c}" for _, c, _ in self.ports)
         for i, (client, cluster, http) in enumerate(self.ports):
             name = f"n{i + 1}"
@@ -57,9 +88,6 @@ class NatsCluster:
                 f"jetstream {{\n  store_dir: \"{self.dir / name}\"\n  sync_interval: always\n}}\n"
                 f"cluster {{\n  name: kinesd-test\n  listen: 127.0.0.1:{cluster}\n  routes: [{routes}]\n}}\n"
             )
-        for i in range(nodes):
-            self.start(i)
-        self.wait_ready()
 
     def start(self, i: int) -> None:
         name = f"n{i + 1}"
@@ -93,6 +121,7 @@ class NatsCluster:
             if self.procs[i] is None:
                 continue
             while self._get(http, "/healthz?js-enabled-only=true")[0] != 200:
+                assert self.procs[i].poll() is None, f"nats-server n{i + 1} exited"
                 assert time.monotonic() < deadline, f"nats-server n{i + 1} did not come up"
                 time.sleep(0.05)
         http = next(h for (_, _, h), p in zip(self.ports, self.procs) if p is not None)
